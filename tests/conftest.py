@@ -1,0 +1,163 @@
+"""The backend matrix: one fixture, ``db``, parametrized over every backend under test.
+
+``TINYORM_TEST_BACKENDS`` names the backends (comma separated). A backend named there that
+cannot be reached fails the whole run. Left unset, the matrix is SQLite plus every local
+server that answers, and the ones left out are printed.
+"""
+import os
+import threading
+
+import pytest
+
+import tinyorm
+
+SERVER_URLS = {
+    "postgresql": os.environ.get(
+        "TINYORM_TEST_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/test"
+    ),
+    "mysql": os.environ.get("TINYORM_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"),
+}
+KNOWN_BACKENDS = ("sqlite", "postgresql", "mysql")
+
+
+def _reachable(url):
+    try:
+        database = tinyorm.connect(url)
+        database.execute_sql("SELECT 1").fetchall()
+        database.close()
+        return True, ""
+    except tinyorm.TinyORMError as exc:
+        return False, str(exc)
+
+
+def _select_backends():
+    named = os.environ.get("TINYORM_TEST_BACKENDS", "").strip()
+    if named:
+        backends = [name.strip() for name in named.split(",") if name.strip()]
+        unknown = [name for name in backends if name not in KNOWN_BACKENDS]
+        if unknown:
+            pytest.exit(f"unknown backend(s) in TINYORM_TEST_BACKENDS: {unknown}", returncode=4)
+        for name in backends:
+            if name in SERVER_URLS:
+                ok, why = _reachable(SERVER_URLS[name])
+                if not ok:
+                    pytest.exit(
+                        f"backend {name!r} is required by TINYORM_TEST_BACKENDS but cannot be "
+                        f"reached: {why}",
+                        returncode=3,
+                    )
+        return backends
+    backends = ["sqlite"]
+    for name, url in SERVER_URLS.items():
+        ok, why = _reachable(url)
+        if ok:
+            backends.append(name)
+        else:
+            print(f"\n[tinyorm tests] leaving out {name}: {why}")
+    return backends
+
+
+BACKENDS = []
+
+
+def pytest_configure(config):
+    BACKENDS[:] = _select_backends()
+
+
+def pytest_report_header(config):
+    return f"tinyorm backends: {', '.join(BACKENDS)}"
+
+
+def pytest_generate_tests(metafunc):
+    if "db" in metafunc.fixturenames:
+        wanted = BACKENDS
+        marker = metafunc.definition.get_closest_marker("backends")
+        if marker is not None:
+            wanted = [name for name in BACKENDS if name in marker.args]
+        metafunc.parametrize("db", wanted, indirect=True)
+
+
+def drop_all_tables(database):
+    """Remove every table so each test starts from an empty database."""
+    tables = database.get_tables()
+    if not tables:
+        return
+    quote = database.dialect.quote
+    if database.dialect == "postgresql":
+        names = ", ".join(quote(name) for name in tables)
+        database.execute_sql(f"DROP TABLE IF EXISTS {names} CASCADE")
+    elif database.dialect == "mysql":
+        database.execute_sql("SET FOREIGN_KEY_CHECKS = 0")
+        try:
+            for name in tables:
+                database.execute_sql(f"DROP TABLE IF EXISTS {quote(name)}")
+        finally:
+            database.execute_sql("SET FOREIGN_KEY_CHECKS = 1")
+    else:
+        database.execute_sql("PRAGMA foreign_keys = OFF")
+        for name in tables:
+            database.execute_sql(f"DROP TABLE IF EXISTS {quote(name)}")
+        database.execute_sql("PRAGMA foreign_keys = ON")
+
+
+def make_url(backend, tmp_path):
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    return SERVER_URLS[backend]
+
+
+@pytest.fixture
+def db(request, tmp_path):
+    """A connected Database for one backend, starting with no tables."""
+    backend = request.param
+    database = tinyorm.connect(make_url(backend, tmp_path))
+    drop_all_tables(database)
+    yield database
+    database.close_all()
+    if backend != "sqlite":
+        cleanup = tinyorm.connect(make_url(backend, tmp_path))
+        drop_all_tables(cleanup)
+        cleanup.close()
+
+
+@pytest.fixture
+def db_url(db, tmp_path):
+    """The URL the ``db`` fixture connected to (for subprocesses and second connections)."""
+    return make_url(db.dialect, tmp_path)
+
+
+class QueryCounter:
+    """Records every statement a Database sends, through its one choke point."""
+
+    def __init__(self, database):
+        self.database = database
+        self.statements = []
+        self._lock = threading.Lock()
+
+    def __enter__(self):
+        original = self.database.execute_sql
+
+        def counting_execute(sql, params=None, *args, **kwargs):
+            with self._lock:
+                self.statements.append((sql, params))
+            return original(sql, params, *args, **kwargs)
+
+        self.database.execute_sql = counting_execute
+        return self
+
+    def __exit__(self, *exc):
+        del self.database.execute_sql
+
+    @property
+    def count(self):
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries():
+    """``with count_queries(db) as counter: ...`` then ``counter.count``."""
+    return QueryCounter
+
+
+def pytest_collection_modifyitems(config, items):
+    config.addinivalue_line("markers", "backends(*names): run only on these backends")

@@ -1,0 +1,19 @@
+"""Databases: one per engine, each owning its driver, connections and introspection."""
+from .base import Atomic, ColumnMetadata, Database, ForeignKeyMetadata, IndexMetadata
+from .mysql import MySQLDatabase
+from .postgresql import PostgresDatabase
+from .sqlite import SqliteDatabase
+from .url import connect, parse_url
+
+__all__ = [
+    "Atomic",
+    "ColumnMetadata",
+    "Database",
+    "ForeignKeyMetadata",
+    "IndexMetadata",
+    "MySQLDatabase",
+    "PostgresDatabase",
+    "SqliteDatabase",
+    "connect",
+    "parse_url",
+]

@@ -1,0 +1,150 @@
+"""MySQL and MariaDB through pymysql."""
+from ..dialects import MySQLDialect
+from ..exceptions import DataError, ImproperlyConfigured, IntegrityError, OperationalError, translate_driver_error
+from .base import ColumnMetadata, Database, ForeignKeyMetadata, IndexMetadata
+
+# Strict mode makes the server refuse, not truncate or clamp, values that do not fit.
+SQL_MODE = (
+    "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+)
+
+# Server error numbers that mean "this value does not fit" (pymysql files some of them under
+# OperationalError or InternalError).
+_DATA_ERRNOS = {1264, 1265, 1292, 1366, 1367, 1406, 1411, 1441, 3140, 4025}
+_INTEGRITY_ERRNOS = {1048, 1062, 1364, 1169, 1216, 1217, 1451, 1452, 1557, 3819}
+# Connection lost or never made: the next statement should start a new connection.
+_DISCONNECT_ERRNOS = {2002, 2003, 2006, 2013, 2055, 4031}
+
+
+def _driver():
+    try:
+        import pymysql
+    except ImportError as exc:  # pragma: no cover - pymysql is a dependency
+        raise ImproperlyConfigured("MySQL needs pymysql: pip install pymysql") from exc
+    return pymysql
+
+
+def _errno(exc):
+    args = getattr(exc, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+class MySQLDatabase(Database):
+    """``MySQLDatabase(name, host=..., port=..., user=..., password=...)``; MariaDB too.
+
+    Connections use utf8mb4, strict SQL mode and the FOUND_ROWS flag (so UPDATE row counts
+    are rows matched, as on the other engines, not rows changed).
+    """
+
+    dialect_class = MySQLDialect
+    driver_name = "pymysql"
+
+    def __init__(self, database, **kwargs):
+        self._pymysql = _driver()
+        super().__init__(database, **kwargs)
+        self.is_mariadb = None
+        self.server_version = None
+
+    def _driver_error_class(self):
+        return self._pymysql.err.MySQLError
+
+    def _describe_target(self):
+        params = self.connect_params
+        return f"{params.get('host', 'localhost')}:{params.get('port', 3306)}/{self.database}"
+
+    def _connect_driver(self):
+        from pymysql.constants import CLIENT
+
+        params = dict(self.connect_params)
+        params.pop("charset", None)
+        flags = params.pop("client_flag", 0) | CLIENT.FOUND_ROWS
+        return self._pymysql.connect(
+            database=self.database,
+            charset="utf8mb4",
+            client_flag=flags,
+            autocommit=True,
+            binary_prefix=True,  # bytes travel as _binary'...' so \xff is never re-encoded
+            sql_mode=SQL_MODE,
+            **params,
+        )
+
+    def _check_server(self, conn):
+        cursor = conn.cursor()
+        cursor.execute("SELECT VERSION(), @@max_allowed_packet")
+        version_text, max_packet = cursor.fetchone()
+        cursor.close()
+        self.is_mariadb = "mariadb" in version_text.lower()
+        numbers = tuple(int(part) for part in version_text.split("-")[0].split(".")[:3])
+        self.server_version = numbers
+        dialect = self.dialect
+        dialect.max_query_bytes = int(max_packet)
+        if self.is_mariadb:
+            # MariaDB 10.3 added INTERSECT/EXCEPT and NOWAIT, 10.6 SKIP LOCKED; CREATE INDEX
+            # IF NOT EXISTS is older than any supported release.
+            dialect.supports_intersect = numbers >= (10, 3)
+            dialect.supports_nowait = numbers >= (10, 3)
+            dialect.supports_skip_locked = numbers >= (10, 6)
+            dialect.supports_if_not_exists_index = True
+        else:
+            # MySQL 8.0.31 added INTERSECT/EXCEPT; 8.0.1 NOWAIT and SKIP LOCKED. MySQL has
+            # no CREATE INDEX IF NOT EXISTS.
+            dialect.supports_intersect = numbers >= (8, 0, 31)
+            dialect.supports_nowait = dialect.supports_skip_locked = numbers >= (8, 0, 1)
+            dialect.supports_if_not_exists_index = False
+
+    def _error_class_for(self, exc):
+        errno = _errno(exc)
+        if errno in _DATA_ERRNOS:
+            return DataError
+        if errno in _INTEGRITY_ERRNOS:
+            return IntegrityError
+        if errno in _DISCONNECT_ERRNOS:
+            return OperationalError
+        return translate_driver_error(exc)
+
+    def _is_disconnect(self, exc):
+        return _errno(exc) in _DISCONNECT_ERRNOS or isinstance(exc, self._pymysql.err.InterfaceError)
+
+    def last_insert_id(self, cursor):
+        return cursor.lastrowid
+
+    def get_columns(self, table):
+        sql = (
+            "SELECT column_name, column_type, is_nullable = 'YES', column_key = 'PRI', column_default "
+            "FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = %s "
+            "ORDER BY ordinal_position"
+        )
+        rows = self.execute_sql(sql, (table,)).fetchall()
+        return [
+            ColumnMetadata(name, data_type, bool(null), bool(pk), table, default)
+            for name, data_type, null, pk, default in rows
+        ]
+
+    def get_indexes(self, table):
+        sql = (
+            "SELECT index_name, non_unique, column_name FROM information_schema.statistics "
+            "WHERE table_schema = DATABASE() AND table_name = %s AND index_name != 'PRIMARY' "
+            "ORDER BY index_name, seq_in_index"
+        )
+        indexes = {}
+        for name, non_unique, column in self.execute_sql(sql, (table,)).fetchall():
+            entry = indexes.setdefault(name, IndexMetadata(name, [], not non_unique, table))
+            entry.columns.append(column)
+        return [indexes[name] for name in sorted(indexes)]
+
+    def get_foreign_keys(self, table):
+        sql = (
+            "SELECT k.column_name, k.referenced_table_name, k.referenced_column_name, "
+            "r.delete_rule, r.update_rule "
+            "FROM information_schema.key_column_usage k "
+            "JOIN information_schema.referential_constraints r "
+            "ON r.constraint_schema = k.constraint_schema AND r.constraint_name = k.constraint_name "
+            "AND r.table_name = k.table_name "
+            "WHERE k.table_schema = DATABASE() AND k.table_name = %s "
+            "AND k.referenced_table_name IS NOT NULL ORDER BY k.constraint_name, k.ordinal_position"
+        )
+        rows = self.execute_sql(sql, (table,)).fetchall()
+        return [
+            ForeignKeyMetadata(column, dest_table, dest_column, table, on_delete, on_update)
+            for column, dest_table, dest_column, on_delete, on_update in rows
+        ]

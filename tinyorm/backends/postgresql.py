@@ -1,0 +1,108 @@
+"""PostgreSQL through psycopg2."""
+from ..dialects import PostgresDialect
+from ..exceptions import ImproperlyConfigured
+from .base import ColumnMetadata, Database, ForeignKeyMetadata, IndexMetadata
+
+_FK_ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
+
+
+def _driver():
+    try:
+        import psycopg2
+        import psycopg2.extras
+    except ImportError as exc:  # pragma: no cover - psycopg2-binary is a dependency
+        raise ImproperlyConfigured("PostgreSQL needs psycopg2: pip install psycopg2-binary") from exc
+    return psycopg2
+
+
+class PostgresDatabase(Database):
+    """``PostgresDatabase(name, host=..., port=..., user=..., password=...)``."""
+
+    dialect_class = PostgresDialect
+    driver_name = "psycopg2"
+
+    def __init__(self, database, **kwargs):
+        self._psycopg2 = _driver()
+        super().__init__(database, **kwargs)
+
+    def _driver_error_class(self):
+        return self._psycopg2.Error
+
+    def _describe_target(self):
+        params = self.connect_params
+        return f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{self.database}"
+
+    def _connect_driver(self):
+        conn = self._psycopg2.connect(dbname=self.database, **self.connect_params)
+        conn.autocommit = True  # tinyorm issues BEGIN/COMMIT itself
+        return conn
+
+    def _initialize_connection(self, conn):
+        conn.set_client_encoding("UTF8")
+        # UUID columns come back as uuid.UUID, so hydration needs no conversion.
+        self._psycopg2.extras.register_uuid(conn_or_curs=conn)
+
+    def _check_server(self, conn):
+        version = conn.server_version  # e.g. 150004
+        dialect = self.dialect
+        # PostgreSQL 9.5 added ON CONFLICT and SKIP LOCKED.
+        dialect.supports_skip_locked = version >= 90500
+
+    def _is_disconnect(self, exc):
+        conn = self._state.conn
+        return isinstance(exc, self._psycopg2.OperationalError) or bool(conn is not None and conn.closed)
+
+    def get_columns(self, table):
+        sql = (
+            "SELECT c.column_name, "
+            "CASE WHEN c.data_type = 'character varying' THEN 'varchar(' || c.character_maximum_length || ')' "
+            "WHEN c.data_type = 'numeric' AND c.numeric_precision IS NOT NULL "
+            "THEN 'numeric(' || c.numeric_precision || ',' || c.numeric_scale || ')' "
+            "ELSE c.data_type END, "
+            "c.is_nullable = 'YES', "
+            "EXISTS (SELECT 1 FROM information_schema.table_constraints tc "
+            "JOIN information_schema.key_column_usage k ON k.constraint_name = tc.constraint_name "
+            "AND k.table_schema = tc.table_schema AND k.table_name = tc.table_name "
+            "WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = c.table_schema "
+            "AND tc.table_name = c.table_name AND k.column_name = c.column_name), "
+            "c.column_default "
+            "FROM information_schema.columns c "
+            "WHERE c.table_schema = current_schema() AND c.table_name = %s "
+            "ORDER BY c.ordinal_position"
+        )
+        rows = self.execute_sql(sql, (table,)).fetchall()
+        return [ColumnMetadata(name, data_type, null, pk, table, default) for name, data_type, null, pk, default in rows]
+
+    def get_indexes(self, table):
+        sql = (
+            "SELECT i.relname, ix.indisunique, array_agg(a.attname ORDER BY k.ord) "
+            "FROM pg_index ix "
+            "JOIN pg_class t ON t.oid = ix.indrelid "
+            "JOIN pg_class i ON i.oid = ix.indexrelid "
+            "JOIN pg_namespace n ON n.oid = t.relnamespace "
+            "CROSS JOIN LATERAL unnest(ix.indkey) WITH ORDINALITY AS k(attnum, ord) "
+            "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum "
+            "WHERE t.relname = %s AND n.nspname = current_schema() AND NOT ix.indisprimary "
+            "GROUP BY i.relname, ix.indisunique ORDER BY i.relname"
+        )
+        rows = self.execute_sql(sql, (table,)).fetchall()
+        return [IndexMetadata(name, list(columns), unique, table) for name, unique, columns in rows]
+
+    def get_foreign_keys(self, table):
+        sql = (
+            "SELECT a.attname, cf.relname, af.attname, c.confdeltype, c.confupdtype "
+            "FROM pg_constraint c "
+            "JOIN pg_class t ON t.oid = c.conrelid "
+            "JOIN pg_namespace n ON n.oid = t.relnamespace "
+            "JOIN pg_class cf ON cf.oid = c.confrelid "
+            "CROSS JOIN LATERAL unnest(c.conkey, c.confkey) AS k(attnum, fattnum) "
+            "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum "
+            "JOIN pg_attribute af ON af.attrelid = c.confrelid AND af.attnum = k.fattnum "
+            "WHERE c.contype = 'f' AND t.relname = %s AND n.nspname = current_schema() "
+            "ORDER BY c.conname, a.attnum"
+        )
+        rows = self.execute_sql(sql, (table,)).fetchall()
+        return [
+            ForeignKeyMetadata(column, dest_table, dest_column, table, _FK_ACTIONS[on_delete], _FK_ACTIONS[on_update])
+            for column, dest_table, dest_column, on_delete, on_update in rows
+        ]

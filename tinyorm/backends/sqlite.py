@@ -1,0 +1,116 @@
+"""SQLite through the standard library's sqlite3."""
+import re
+import sqlite3
+
+from ..dialects import SqliteDialect
+from .base import ColumnMetadata, Database, ForeignKeyMetadata, IndexMetadata
+
+
+def _regexp(pattern, value):
+    if value is None or pattern is None:
+        return None
+    return re.search(pattern, value if isinstance(value, str) else str(value)) is not None
+
+
+def _lower(value):
+    return value.lower() if isinstance(value, str) else value
+
+
+def _upper(value):
+    return value.upper() if isinstance(value, str) else value
+
+
+class SqliteDatabase(Database):
+    """``SqliteDatabase(path)``; ``":memory:"`` for a private in-memory database.
+
+    Each connection turns foreign keys on, waits ``timeout`` seconds on a locked database
+    (default 5) and, for files, uses write-ahead logging. ``pragmas`` adds more
+    (``{"cache_size": -64000}``). An in-memory database is private to its connection, so
+    every thread sees its own.
+    """
+
+    dialect_class = SqliteDialect
+    driver_name = "sqlite3"
+
+    def __init__(self, database, *, timeout=5.0, pragmas=None, journal_mode=None, **kwargs):
+        super().__init__(database, **kwargs)
+        self.timeout = float(timeout)
+        self.pragmas = dict(pragmas or {})
+        in_memory = database == ":memory:" or str(database).startswith("file::memory:")
+        self.journal_mode = journal_mode or (None if in_memory else "wal")
+
+    def _driver_error_class(self):
+        return sqlite3.Error
+
+    def _describe_target(self):
+        return repr(self.database)
+
+    def _connect_driver(self):
+        params = dict(self.connect_params)
+        return sqlite3.connect(
+            self.database,
+            timeout=self.timeout,
+            isolation_level=None,  # autocommit; tinyorm issues BEGIN/COMMIT itself
+            check_same_thread=False,  # a pooled connection may serve another thread later
+            **params,
+        )
+
+    def _initialize_connection(self, conn):
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        if self.journal_mode:
+            conn.execute(f"PRAGMA journal_mode = {self.journal_mode}")
+        for name, value in self.pragmas.items():
+            if not str(name).replace("_", "").isalnum():
+                raise ValueError(f"not a pragma name: {name!r}")
+            conn.execute(f"PRAGMA {name} = {int(value) if isinstance(value, bool) else value}")
+        # SQLite's own LOWER/UPPER fold ASCII only; icontains must fold every letter.
+        conn.create_function("lower", 1, _lower, deterministic=True)
+        conn.create_function("upper", 1, _upper, deterministic=True)
+        conn.create_function("regexp", 2, _regexp, deterministic=True)
+
+    def _check_server(self, conn):
+        version = sqlite3.sqlite_version_info
+        dialect = self.dialect
+        # SQLite 3.35 added RETURNING; 3.32 raised the parameter limit from 999.
+        dialect.returning = version >= (3, 35, 0)
+        dialect.returning_update = dialect.returning
+        if version < (3, 32, 0):
+            dialect.max_params = 999
+        # 3.39 added RIGHT and FULL OUTER JOIN.
+        dialect.supports_full_join = dialect.supports_right_join = version >= (3, 39, 0)
+        # 3.30 added NULLS FIRST/LAST.
+        dialect.supports_nulls_ordering = version >= (3, 30, 0)
+
+    def _is_disconnect(self, exc):
+        return False
+
+    def _begin_sql(self):
+        return "BEGIN"
+
+    def get_columns(self, table):
+        quoted = self.dialect.quote(table)
+        rows = self.execute_sql(f"PRAGMA table_info({quoted})").fetchall()
+        return [
+            ColumnMetadata(name, data_type, not notnull, bool(pk), table, default)
+            for _cid, name, data_type, notnull, default, pk in rows
+        ]
+
+    def get_indexes(self, table):
+        quoted = self.dialect.quote(table)
+        indexes = []
+        for _seq, name, unique, origin, _partial in self.execute_sql(f"PRAGMA index_list({quoted})").fetchall():
+            if origin == "pk":
+                continue
+            info = self.execute_sql(f"PRAGMA index_info({self.dialect.quote(name)})").fetchall()
+            columns = [column for _rank, _cid, column in sorted(info)]
+            indexes.append(IndexMetadata(name, columns, bool(unique), table))
+        return sorted(indexes, key=lambda index: index.name)
+
+    def get_foreign_keys(self, table):
+        quoted = self.dialect.quote(table)
+        rows = self.execute_sql(f"PRAGMA foreign_key_list({quoted})").fetchall()
+        return [
+            ForeignKeyMetadata(column, dest_table, dest_column, table, on_delete, on_update)
+            for _id, _seq, dest_table, column, dest_column, on_update, on_delete, _match in rows
+        ]

@@ -1,0 +1,325 @@
+"""What every engine shares, and the hooks an engine overrides.
+
+A dialect is mostly data: a placeholder, a quote character, a type map, value adapters and
+feature flags. Where the SQL itself must differ there is one named ``render_*`` hook. A
+dialect is also a ``str`` equal to the engine's name, so ``db.dialect == "postgresql"`` reads
+naturally while ``db.dialect.quote(name)`` reaches the rules. No I/O happens here.
+"""
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+import math
+import uuid
+
+from ..exceptions import DataError, NotSupportedError
+
+# Abstract column types that fields declare; each dialect maps them to its own SQL type.
+FIELD_TYPES = (
+    "AUTO",
+    "BIGAUTO",
+    "INT",
+    "BIGINT",
+    "SMALLINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+    "VARCHAR",
+    "TEXT",
+    "BOOL",
+    "DATETIME",
+    "DATE",
+    "TIME",
+    "UUID",
+    "BLOB",
+    "JSON",
+)
+
+
+def _to_json(value):
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _from_json(value):
+    if isinstance(value, (bytes, bytearray)):
+        value = value.decode("utf-8")
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _to_uuid(value):
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def _to_bool(value):
+    return bool(value)
+
+
+def _to_bytes(value):
+    return bytes(value)
+
+
+class Dialect(str):
+    """Engine rules. Instances are created once per engine and shared."""
+
+    name = "base"
+    param = "?"
+    quote_char = '"'
+    # SQL types by abstract field type; ``{max_length}`` etc. are filled from the field.
+    column_types = {}
+    # Python value (already validated by its field) -> what the driver should be sent.
+    to_driver = {}
+    # What the driver returns -> Python value. Missing: the driver's value is already right.
+    from_driver = {}
+    # feature flags
+    returning = False
+    returning_update = False
+    compound_select_parens = True
+    supports_full_join = True
+    supports_right_join = True
+    supports_intersect = True
+    supports_for_update = True
+    supports_nowait = True
+    supports_skip_locked = True
+    supports_nulls_ordering = True
+    upsert_honours_conflict_target = True
+    supports_if_not_exists_index = True
+    transactional_ddl = True
+    text_allows_nul = True
+    float_allows_nan = True
+    float_allows_infinity = True
+    max_params = 32766
+    max_query_bytes = None
+    max_identifier_length = 63
+    default_values_sql = "DEFAULT VALUES"
+    like_escape = "!"
+    case_sensitive_like_op = "LIKE"
+    table_options = ""
+    index_prefix_length = None
+
+    def __new__(cls):
+        return str.__new__(cls, cls.name)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    # -- identifiers -----------------------------------------------------------------------
+    def quote(self, name):
+        """Quote an identifier, doubling the quote character inside it.
+
+        NUL cannot be made safe by any engine and is refused. Where the driver uses ``%s``
+        placeholders a ``%`` in a name is doubled, since the driver would read it as one.
+        """
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"an identifier must be a non-empty string, not {name!r}")
+        if "\x00" in name:
+            raise ValueError(f"identifier {name!r} contains a NUL character and cannot be quoted")
+        q = self.quote_char
+        quoted = q + name.replace(q, q + q) + q
+        if self.param == "%s" and "%" in quoted:
+            quoted = quoted.replace("%", "%%")
+        return quoted
+
+    def escape_literal_text(self, text):
+        """Raw SQL text, made safe for the driver's placeholder syntax."""
+        if self.param == "%s" and "%" in text:
+            return text.replace("%", "%%")
+        return text
+
+    # -- values ----------------------------------------------------------------------------
+    def check_text(self, field, value):
+        if not self.text_allows_nul and "\x00" in value:
+            raise DataError(f"{field.qualified_name}: {self.name} cannot store a NUL character in text")
+        return value
+
+    def check_float(self, field, value):
+        if math.isnan(value):
+            if not self.float_allows_nan:
+                raise DataError(f"{field.qualified_name}: {self.name} cannot store NaN")
+        elif math.isinf(value) and not self.float_allows_infinity:
+            raise DataError(f"{field.qualified_name}: {self.name} cannot store infinity")
+        return value
+
+    # -- types -----------------------------------------------------------------------------
+    def column_type(self, field_type, max_length=None, max_digits=None, decimal_places=None):
+        template = self.column_types.get(field_type, field_type)
+        if "{" in template:
+            return template.format(
+                max_length=max_length, max_digits=max_digits, decimal_places=decimal_places
+            )
+        return template
+
+    cast_types = {}
+
+    def cast_type(self, type_name):
+        upper = type_name.upper()
+        mapped = self.cast_types.get(upper)
+        if mapped is not None:
+            return mapped
+        # A type name is an identifier-like word with an optional (n[, m]) suffix.
+        allowed = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_ (),")
+        if not set(upper) <= allowed:
+            raise ValueError(f"not a type name: {type_name!r}")
+        return type_name
+
+    # -- rendering hooks -------------------------------------------------------------------
+    def render_operator(self, ctx, lhs, op, rhs):
+        ctx.literal("(").sql(lhs).literal(f" {self.escape_literal_text(op)} ").sql(rhs).literal(")")
+
+    def _like_pattern(self, needle, mode):
+        escape = self.like_escape
+        needle = (
+            needle.replace(escape, escape + escape)
+            .replace("%", escape + "%")
+            .replace("_", escape + "_")
+        )
+        if mode == "contains":
+            return f"%{needle}%"
+        if mode == "startswith":
+            return f"{needle}%"
+        return f"%{needle}"
+
+    def render_like(self, ctx, lhs, pattern, case_insensitive):
+        if case_insensitive:
+            ctx.literal("(LOWER(").sql(lhs).literal(") LIKE LOWER(").sql(pattern).literal("))")
+        else:
+            ctx.literal("(").sql(lhs).literal(" LIKE ").sql(pattern).literal(")")
+
+    def render_match(self, ctx, lhs, needle, mode, case_insensitive):
+        pattern = self._like_pattern(needle, mode)
+        escape = self.escape_literal_text(f" ESCAPE '{self.like_escape}')")
+        if case_insensitive:
+            ctx.literal("(LOWER(").sql(lhs).literal(") LIKE LOWER(").value(pattern).literal(")")
+        else:
+            ctx.literal("(").sql(lhs).literal(f" {self.case_sensitive_like_op} ").value(pattern)
+        ctx.literal(escape)
+
+    def render_regexp(self, ctx, lhs, pattern):
+        ctx.literal("(").sql(lhs).literal(" REGEXP ").sql(pattern).literal(")")
+
+    def render_ordering(self, ctx, node, direction, nulls):
+        if nulls and not self.supports_nulls_ordering:
+            # Emulate NULLS FIRST/LAST with a leading sort key (MySQL has neither keyword).
+            ctx.literal("(CASE WHEN ").sql(node)
+            ctx.literal(" IS NULL THEN 0 ELSE 1 END), " if nulls == "FIRST" else " IS NULL THEN 1 ELSE 0 END), ")
+        ctx.sql(node).literal(f" {direction}")
+        if nulls and self.supports_nulls_ordering:
+            ctx.literal(f" NULLS {nulls}")
+
+    def render_limit(self, ctx, limit, offset):
+        if limit is not None:
+            ctx.literal(f" LIMIT {int(limit)}")
+        if offset:
+            ctx.literal(f" OFFSET {int(offset)}")
+
+    def render_for_update(self, ctx, nowait, skip_locked, of):
+        if not self.supports_for_update:
+            if nowait or skip_locked:
+                raise NotSupportedError(f"{self.name} has no row locks: FOR UPDATE NOWAIT/SKIP LOCKED")
+            return
+        ctx.literal(" FOR UPDATE")
+        if of:
+            ctx.literal(" OF ").literal(", ".join(ctx.quoted(src._source_alias(ctx)) for src in of))
+        if nowait:
+            if not self.supports_nowait:
+                raise NotSupportedError(f"{self.name} does not support FOR UPDATE NOWAIT")
+            ctx.literal(" NOWAIT")
+        if skip_locked:
+            if not self.supports_skip_locked:
+                raise NotSupportedError(f"{self.name} does not support FOR UPDATE SKIP LOCKED")
+            ctx.literal(" SKIP LOCKED")
+
+    def render_returning(self, ctx, columns):
+        if not self.returning:
+            raise NotSupportedError(f"{self.name} does not support RETURNING")
+        ctx.literal(" RETURNING ")
+        ctx.qualify = False
+        ctx.select_list = True
+        ctx.comma_separated(columns)
+        ctx.select_list = False
+        ctx.qualify = True
+
+    def render_excluded(self, ctx, column_name):
+        ctx.literal("EXCLUDED.").literal(ctx.quoted(column_name))
+
+    def _render_assignments(self, ctx, insert, on_conflict):
+        from ..sql.nodes import as_node
+
+        first = True
+        for column in on_conflict.preserve:
+            name = getattr(column, "column_name", column)
+            ctx.literal("" if first else ", ").literal(ctx.quoted(name)).literal(" = ")
+            self.render_excluded(ctx, name)
+            first = False
+        for column, value in on_conflict.update.items():
+            name = getattr(column, "column_name", column)
+            converter = column if hasattr(column, "adapter") else None
+            ctx.literal("" if first else ", ").literal(ctx.quoted(name)).literal(" = ")
+            ctx.sql(as_node(value, converter))
+            first = False
+
+    def render_upsert(self, ctx, insert, on_conflict):
+        """``ON CONFLICT (target) DO UPDATE SET ...`` / ``DO NOTHING`` (SQLite, PostgreSQL)."""
+        ctx.literal(" ON CONFLICT")
+        if on_conflict.conflict_target:
+            names = [getattr(col, "column_name", col) for col in on_conflict.conflict_target]
+            ctx.literal(" (" + ", ".join(ctx.quoted(name) for name in names) + ")")
+        if on_conflict.action == "ignore" or not (on_conflict.update or on_conflict.preserve):
+            ctx.literal(" DO NOTHING")
+            return
+        if not on_conflict.conflict_target:
+            raise ValueError(f"{self.name} needs a conflict_target for ON CONFLICT DO UPDATE")
+        ctx.literal(" DO UPDATE SET ")
+        self._render_assignments(ctx, insert, on_conflict)
+        if on_conflict.where is not None:
+            ctx.literal(" WHERE ").sql(on_conflict.where)
+
+    def check_join(self, join_type):
+        if "FULL" in join_type and not self.supports_full_join:
+            raise NotSupportedError(f"{self.name} does not support FULL OUTER JOIN")
+        if "RIGHT" in join_type and not self.supports_right_join:
+            raise NotSupportedError(f"{self.name} does not support RIGHT OUTER JOIN")
+
+    def check_compound(self, op):
+        if op in ("INTERSECT", "EXCEPT") and not self.supports_intersect:
+            raise NotSupportedError(f"{self.name} does not support {op}")
+
+    # -- DDL -------------------------------------------------------------------------------
+    def auto_increment_column(self, field_type):
+        """The full column definition of an auto-incrementing primary key."""
+        return f"{self.column_type(field_type)} NOT NULL PRIMARY KEY"
+
+    def literal_default(self, value):
+        """A constant default rendered into DDL (DDL cannot take parameters)."""
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool):
+            return "TRUE" if value else "FALSE"
+        if isinstance(value, (int, float, decimal.Decimal)):
+            return str(value)
+        if isinstance(value, (datetime.datetime, datetime.date, datetime.time, uuid.UUID)):
+            value = str(value)
+        if isinstance(value, str):
+            return self.escape_literal_text("'" + value.replace("'", "''") + "'")
+        raise ValueError(f"cannot render {value!r} as a column default")
+
+    def index_column_sql(self, column_name, field_type):
+        return self.quote(column_name)
+
+    def create_index_sql(self, table, name, columns, unique=False, safe=True):
+        exists = " IF NOT EXISTS" if safe and self.supports_if_not_exists_index else ""
+        kind = "UNIQUE INDEX" if unique else "INDEX"
+        cols = ", ".join(self.index_column_sql(col, field_type) for col, field_type in columns)
+        return f"CREATE {kind}{exists} {self.quote(name)} ON {self.quote(table)} ({cols})"
+
+    def drop_index_sql(self, table, name, safe=True):
+        exists = " IF EXISTS" if safe else ""
+        return f"DROP INDEX{exists} {self.quote(name)}"
+
+    def drop_table_sql(self, table, safe=True, cascade=False):
+        exists = " IF EXISTS" if safe else ""
+        return f"DROP TABLE{exists} {self.quote(table)}"
+
+    # introspection SQL is owned by each dialect (see subclasses)
+    def list_tables_sql(self):  # pragma: no cover - abstract
+        raise NotImplementedError

@@ -1,0 +1,121 @@
+"""MySQL and MariaDB through pymysql."""
+import datetime
+
+from .base import Dialect, _from_json, _to_bool, _to_json, _to_uuid
+
+
+def _timedelta_to_time(value):
+    # pymysql returns TIME columns as timedelta (TIME is a duration in MySQL).
+    if isinstance(value, datetime.timedelta):
+        seconds = value.days * 86400 + value.seconds
+        return datetime.time(seconds // 3600, seconds % 3600 // 60, seconds % 60, value.microseconds)
+    return value
+
+
+class MySQLDialect(Dialect):
+    name = "mysql"
+    param = "%s"
+    quote_char = "`"
+    column_types = {
+        "AUTO": "INTEGER",
+        "BIGAUTO": "BIGINT",
+        "INT": "INTEGER",
+        "BIGINT": "BIGINT",
+        "SMALLINT": "SMALLINT",
+        "FLOAT": "DOUBLE",
+        "DOUBLE": "DOUBLE",
+        "DECIMAL": "DECIMAL({max_digits}, {decimal_places})",
+        "VARCHAR": "VARCHAR({max_length})",
+        "TEXT": "LONGTEXT",
+        "BOOL": "BOOL",
+        "DATETIME": "DATETIME(6)",
+        "DATE": "DATE",
+        "TIME": "TIME(6)",
+        "UUID": "CHAR(36)",
+        "BLOB": "LONGBLOB",
+        "JSON": "JSON",
+    }
+    to_driver = {"UUID": str, "JSON": _to_json}
+    from_driver = {"UUID": _to_uuid, "JSON": _from_json, "BOOL": _to_bool, "TIME": _timedelta_to_time}
+    cast_types = {
+        "TEXT": "CHAR",
+        "VARCHAR": "CHAR",
+        "INTEGER": "SIGNED",
+        "INT": "SIGNED",
+        "BIGINT": "SIGNED",
+        "FLOAT": "DOUBLE",
+    }
+    returning = False
+    supports_full_join = False
+    supports_nulls_ordering = False
+    # ON DUPLICATE KEY UPDATE fires on any unique key; a conflict target cannot narrow it.
+    upsert_honours_conflict_target = False
+    transactional_ddl = False  # every DDL statement commits implicitly
+    float_allows_nan = False
+    float_allows_infinity = False
+    max_params = 65535
+    max_query_bytes = 16 * 1024 * 1024  # replaced by the server's max_allowed_packet at connect
+    max_identifier_length = 64
+    default_values_sql = "() VALUES ()"
+    # Tables are created case- and accent-sensitive, like SQLite and PostgreSQL compare text.
+    table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+    case_sensitive_like_op = "LIKE BINARY"
+    index_prefix_length = 255
+
+    def render_operator(self, ctx, lhs, op, rhs):
+        if op == "||":
+            # MySQL reads || as OR unless PIPES_AS_CONCAT is set.
+            ctx.literal("CONCAT(").sql(lhs).literal(", ").sql(rhs).literal(")")
+            return
+        Dialect.render_operator(self, ctx, lhs, op, rhs)
+
+    def render_limit(self, ctx, limit, offset):
+        if limit is None and offset:
+            # MySQL has no OFFSET without LIMIT; its manual's idiom is the largest BIGINT.
+            ctx.literal(f" LIMIT 18446744073709551615 OFFSET {int(offset)}")
+            return
+        Dialect.render_limit(self, ctx, limit, offset)
+
+    def render_excluded(self, ctx, column_name):
+        ctx.literal("VALUES(").literal(ctx.quoted(column_name)).literal(")")
+
+    def render_upsert(self, ctx, insert, on_conflict):
+        ctx.literal(" ON DUPLICATE KEY UPDATE ")
+        if on_conflict.action == "ignore" or not (on_conflict.update or on_conflict.preserve):
+            # A no-op assignment ignores only duplicate keys; INSERT IGNORE would also turn
+            # data errors into warnings and store altered values.
+            first = insert._column_names()[0] if insert.columns else None
+            if first is None:
+                raise ValueError("on_conflict_ignore() needs at least one inserted column on MySQL")
+            quoted = ctx.quoted(first)
+            ctx.literal(f"{quoted} = {quoted}")
+            return
+        if on_conflict.where is not None:
+            from ..exceptions import NotSupportedError
+
+            raise NotSupportedError("MySQL's ON DUPLICATE KEY UPDATE takes no WHERE clause")
+        self._render_assignments(ctx, insert, on_conflict)
+
+    def auto_increment_column(self, field_type):
+        return f"{self.column_type(field_type)} NOT NULL AUTO_INCREMENT PRIMARY KEY"
+
+    def index_column_sql(self, column_name, field_type):
+        if field_type in ("TEXT", "BLOB", "JSON"):
+            # MySQL can index TEXT/BLOB only by a prefix; uniqueness then covers the prefix.
+            return f"{self.quote(column_name)}({self.index_prefix_length})"
+        return self.quote(column_name)
+
+    def drop_index_sql(self, table, name, safe=True):
+        exists = " IF EXISTS" if safe and self.supports_if_not_exists_index else ""
+        return f"DROP INDEX{exists} {self.quote(name)} ON {self.quote(table)}"
+
+    def literal_default(self, value):
+        if isinstance(value, str) and "\\" in value:
+            value = value.replace("\\", "\\\\")  # backslash escapes inside MySQL literals
+        return Dialect.literal_default(self, value)
+
+    def list_tables_sql(self):
+        return (
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name"
+        )

@@ -1,0 +1,108 @@
+"""SQLite: the embedded default (stdlib ``sqlite3``)."""
+import datetime
+import decimal
+
+from .base import Dialect, _from_json, _to_bool, _to_bytes, _to_json, _to_uuid
+
+
+def _datetime_to_text(value):
+    # Fixed width with microseconds, so text order is time order.
+    return value.isoformat(" ", "microseconds")
+
+
+def _time_to_text(value):
+    return value.isoformat("microseconds")
+
+
+def _text_to_datetime(value):
+    if isinstance(value, str):
+        return datetime.datetime.fromisoformat(value)
+    return value
+
+
+def _text_to_date(value):
+    if isinstance(value, str):
+        return datetime.date.fromisoformat(value[:10])
+    return value
+
+
+def _text_to_time(value):
+    if isinstance(value, str):
+        return datetime.time.fromisoformat(value)
+    return value
+
+
+def _text_to_decimal(value):
+    return value if isinstance(value, decimal.Decimal) else decimal.Decimal(str(value))
+
+
+class SqliteDialect(Dialect):
+    name = "sqlite"
+    param = "?"
+    quote_char = '"'
+    # Type names keep SQLite's affinity rules on our side: DECIMAL_TEXT, JSON_TEXT and
+    # UUID_TEXT contain "TEXT", so SQLite stores them as text and never turns a decimal into
+    # a lossy REAL (NUMERIC affinity keeps only 15 significant digits).
+    column_types = {
+        "AUTO": "INTEGER",
+        "BIGAUTO": "INTEGER",
+        "INT": "INTEGER",
+        "BIGINT": "BIGINT",
+        "SMALLINT": "SMALLINT",
+        "FLOAT": "REAL",
+        "DOUBLE": "REAL",
+        "DECIMAL": "DECIMAL_TEXT({max_digits}, {decimal_places})",
+        "VARCHAR": "VARCHAR({max_length})",
+        "TEXT": "TEXT",
+        "BOOL": "BOOLEAN",
+        "DATETIME": "DATETIME",
+        "DATE": "DATE",
+        "TIME": "TIME",
+        "UUID": "UUID_TEXT",
+        "BLOB": "BLOB",
+        "JSON": "JSON_TEXT",
+    }
+    to_driver = {
+        "DECIMAL": str,
+        "DATETIME": _datetime_to_text,
+        "DATE": datetime.date.isoformat,
+        "TIME": _time_to_text,
+        "UUID": str,
+        "JSON": _to_json,
+        "BLOB": _to_bytes,
+        "BOOL": int,
+    }
+    from_driver = {
+        "DECIMAL": _text_to_decimal,
+        "DATETIME": _text_to_datetime,
+        "DATE": _text_to_date,
+        "TIME": _text_to_time,
+        "UUID": _to_uuid,
+        "JSON": _from_json,
+        "BOOL": _to_bool,
+    }
+    cast_types = {"TEXT": "TEXT", "VARCHAR": "TEXT", "INTEGER": "INTEGER", "INT": "INTEGER", "FLOAT": "REAL"}
+    returning = True  # SQLite 3.35 added RETURNING; the backend clears this on older libraries
+    returning_update = True
+    compound_select_parens = False  # SQLite accepts no parentheses around a compound's parts
+    supports_for_update = False  # whole-database locking: there are no row locks to take
+    supports_nowait = False
+    supports_skip_locked = False
+    max_params = 32766  # SQLITE_MAX_VARIABLE_NUMBER since 3.32 (999 before)
+    max_identifier_length = 1024
+    float_allows_nan = False  # SQLite stores NaN as NULL
+
+    def render_match(self, ctx, lhs, needle, mode, case_insensitive):
+        if case_insensitive:
+            return Dialect.render_match(self, ctx, lhs, needle, mode, True)
+        # SQLite's LIKE ignores ASCII case; GLOB is case-sensitive. Its wildcards * ? [ are
+        # escaped by wrapping each in brackets.
+        escaped = needle.replace("[", "[[]").replace("*", "[*]").replace("?", "[?]")
+        pattern = {"contains": "*{}*", "startswith": "{}*", "endswith": "*{}"}[mode].format(escaped)
+        ctx.literal("(").sql(lhs).literal(" GLOB ").value(pattern).literal(")")
+
+    def list_tables_sql(self):
+        return (
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name"
+        )

@@ -1,0 +1,94 @@
+"""The tinyorm error hierarchy.
+
+``TinyORMError`` is the root. Driver exceptions (sqlite3, psycopg2, pymysql) are re-raised as
+the PEP 249 mirror below with the original chained as ``__cause__``, so callers catch one set
+of classes whatever the engine.
+"""
+
+
+class TinyORMError(Exception):
+    """Root of every error tinyorm raises."""
+
+
+# -- PEP 249 mirror -------------------------------------------------------------------------
+class InterfaceError(TinyORMError):
+    """The driver or the connection interface failed (not the database itself)."""
+
+
+class DatabaseError(TinyORMError):
+    """An error reported by the database."""
+
+
+class IntegrityError(DatabaseError):
+    """A constraint was violated: unique, not null, foreign key, check."""
+
+
+class OperationalError(DatabaseError):
+    """The database could not do the operation: unreachable, locked, timed out, ..."""
+
+
+class ProgrammingError(DatabaseError):
+    """Bad SQL: a missing table or column, a syntax error, a wrong parameter count."""
+
+
+class DataError(DatabaseError):
+    """A value does not fit its column: wrong type, out of range, too long."""
+
+
+class InternalError(DatabaseError):
+    """The database reported an internal inconsistency."""
+
+
+class NotSupportedError(DatabaseError):
+    """The engine does not support what was asked of it."""
+
+
+# -- ORM errors -----------------------------------------------------------------------------
+class DoesNotExist(TinyORMError):
+    """No row matched; each model has its own subclass, ``Model.DoesNotExist``."""
+
+
+class ConcurrencyError(TinyORMError):
+    """A write lost a race with another writer."""
+
+
+class StaleDataError(ConcurrencyError):
+    """An optimistic-lock check failed: the row was changed or deleted by someone else."""
+
+
+class RoutingError(TinyORMError):
+    """A statement cannot be routed, e.g. it joins models living on different databases."""
+
+
+class MigrationError(TinyORMError):
+    """A migration could not be planned or applied."""
+
+
+class ImproperlyConfigured(TinyORMError):
+    """tinyorm was set up wrongly: a bad URL, a missing driver, a model without a database."""
+
+
+class FieldError(TinyORMError, ValueError):
+    """An unknown field or lookup was named, e.g. in ``filter(nosuch__gt=1)``."""
+
+
+PEP249_NAMES = (
+    "IntegrityError",
+    "DataError",
+    "OperationalError",
+    "ProgrammingError",
+    "InternalError",
+    "NotSupportedError",
+    "InterfaceError",
+    "DatabaseError",
+)
+_BY_NAME = {name: globals()[name] for name in PEP249_NAMES}
+
+
+def translate_driver_error(exc):
+    """Return the tinyorm class matching a driver exception, by its PEP 249 ancestry."""
+    for klass in type(exc).__mro__:
+        mapped = _BY_NAME.get(klass.__name__)
+        if mapped is not None:
+            return mapped
+    return DatabaseError

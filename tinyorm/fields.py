@@ -1,0 +1,706 @@
+"""Field types: declaration, validation of Python values, and column references in SQL.
+
+A field converts in two steps. ``coerce`` (engine-independent) checks a Python value and
+returns its canonical form, raising ``DataError`` naming the field for one that does not fit
+(never truncating or clamping). The dialect's ``to_driver`` adapter then turns the canonical
+value into what the driver sends. ``adapter(dialect)`` composes both once per engine.
+Reading goes the other way through the dialect's ``from_driver`` only where the driver's
+value is not already right.
+"""
+from __future__ import annotations
+
+import copy
+import datetime
+import decimal
+import uuid
+
+from .exceptions import DataError, ImproperlyConfigured
+from .sql.nodes import SQL, Operand
+
+__all__ = [
+    "Field",
+    "AutoField",
+    "BigAutoField",
+    "IntegerField",
+    "BigIntegerField",
+    "SmallIntegerField",
+    "FloatField",
+    "DoubleField",
+    "DecimalField",
+    "CharField",
+    "TextField",
+    "BooleanField",
+    "DateTimeField",
+    "DateField",
+    "TimeField",
+    "UUIDField",
+    "BlobField",
+    "JSONField",
+    "ForeignKeyField",
+    "VersionField",
+    "CompositeKey",
+]
+
+_MUTABLE_DEFAULTS = (dict, list, set, bytearray)
+FK_ACTIONS = ("CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT", "NO ACTION")
+
+
+class Field(Operand):
+    """A column of a model. Options shared by every field:
+
+    ``null`` (allow NULL), ``default`` (a value or a callable), ``unique``, ``index``,
+    ``primary_key``, ``column_name`` (defaults to the attribute name), ``choices``
+    (metadata for forms and docs), ``constraints`` (extra SQL after the column type, e.g.
+    ``[SQL("CHECK (price > 0)")]``), ``old_name`` (the column's previous name, so a
+    migration renames it instead of dropping it).
+    """
+
+    field_type = None
+    auto_increment = False
+    _creation_counter = 0
+
+    def __init__(
+        self,
+        null=False,
+        default=None,
+        unique=False,
+        index=False,
+        primary_key=False,
+        column_name=None,
+        choices=None,
+        constraints=None,
+        old_name=None,
+        help_text=None,
+    ):
+        self.null = null
+        self.default = default
+        self.unique = unique
+        self.index = index
+        self.primary_key = primary_key
+        self.column_name = column_name
+        self.choices = choices
+        self.constraints = list(constraints or ())
+        self.old_name = old_name
+        self.help_text = help_text
+        self.model = None
+        self.name = None
+        Field._creation_counter += 1
+        self._order = Field._creation_counter
+        self._adapters = {}
+        self._sql = {}
+
+    def __repr__(self):
+        if self.model is not None:
+            return f"<{type(self).__name__} {self.model.__name__}.{self.name}>"
+        return f"<{type(self).__name__} (unbound)>"
+
+    # -- binding ---------------------------------------------------------------------------
+    def bind(self, model, name):
+        self.model = model
+        self.name = name
+        if self.column_name is None:
+            self.column_name = name
+        self.attr_key = name
+        self._sql = {}
+
+    def clone_for(self, model):
+        """An unbound copy for a subclass that inherits this field."""
+        field = copy.copy(self)
+        field.constraints = list(self.constraints)
+        field._adapters = {}
+        field._sql = {}
+        field.model = None
+        if self.column_name == self.name:
+            field.column_name = None
+        return field
+
+    @property
+    def qualified_name(self):
+        if self.model is None:
+            return self.name or type(self).__name__
+        return f"{self.model.__name__}.{self.name}"
+
+    @property
+    def has_default(self):
+        return self.default is not None
+
+    def get_default(self):
+        default = self.default
+        if callable(default):
+            return default()
+        if isinstance(default, _MUTABLE_DEFAULTS):
+            return copy.deepcopy(default)
+        return default
+
+    # -- descriptor ------------------------------------------------------------------------
+    def __get__(self, instance, owner):
+        # Only reached when the instance dict lacks the key: the field was not selected, or
+        # the object was expired by a session. Values themselves live in ``__dict__``.
+        if instance is None:
+            return self
+        return instance._load_missing(self)
+
+    # -- values ----------------------------------------------------------------------------
+    def _fail(self, value, expected):
+        raise DataError(f"{self.qualified_name}: expected {expected}, got {value!r}")
+
+    def coerce(self, value):
+        """Validate a Python value; return its canonical form or raise DataError."""
+        return value
+
+    def adapter(self, dialect):
+        """The function (value -> driver value) for this field on one engine."""
+        try:
+            return self._adapters[dialect]
+        except KeyError:
+            pass
+        adapt = self._build_adapter(dialect)
+        self._adapters[dialect] = adapt
+        return adapt
+
+    def _build_adapter(self, dialect):
+        coerce = self.coerce
+        to_driver = dialect.to_driver.get(self.field_type)
+        check = self._dialect_check(dialect)
+        qualified_name = self.qualified_name
+
+        if to_driver is None and check is None:
+            def adapt(value):
+                return None if value is None else coerce(value)
+        else:
+            def adapt(value):
+                if value is None:
+                    return None
+                value = coerce(value)
+                if check is not None:
+                    value = check(self, value)
+                if to_driver is None:
+                    return value
+                try:
+                    return to_driver(value)
+                except (TypeError, ValueError) as exc:
+                    raise DataError(f"{qualified_name}: cannot store {value!r}: {exc}") from None
+        return adapt
+
+    def _dialect_check(self, dialect):
+        return None
+
+    def db_value(self, value, dialect):
+        """The driver value for ``value`` on ``dialect`` (validates first)."""
+        return self.adapter(dialect)(value)
+
+    def python_converter(self, dialect):
+        """The function (driver value -> Python) for this field, or None if none is needed."""
+        return dialect.from_driver.get(self.field_type)
+
+    def python_value(self, value, dialect):
+        converter = self.python_converter(dialect)
+        if value is None or converter is None:
+            return value
+        return converter(value)
+
+    # -- DDL ---------------------------------------------------------------------------------
+    def ddl_type(self, dialect):
+        return dialect.column_type(self.field_type)
+
+    # -- SQL -------------------------------------------------------------------------------
+    def _converter(self):
+        return self
+
+    def __sql__(self, ctx):
+        # Column text is cached per engine; a table alias (self-joins) goes through FieldAlias.
+        key = ctx.dialect if ctx.qualify else None
+        try:
+            text = self._sql[key]
+        except KeyError:
+            quoted_column = ctx.quoted(self.column_name)
+            if ctx.qualify:
+                text = ctx.quoted(self.model._meta.table_name) + "." + quoted_column
+            else:
+                text = quoted_column
+            self._sql[key] = text
+        ctx.parts.append(text)
+
+    __hash__ = Operand.__hash__
+
+
+# -- integers ---------------------------------------------------------------------------------
+class _IntegerBase(Field):
+    bits = 32
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._low = -(2 ** (self.bits - 1))
+        self._high = 2 ** (self.bits - 1) - 1
+
+    def coerce(self, value):
+        if type(value) is not int:
+            if isinstance(value, int):  # bool and int subclasses
+                value = int(value)
+            elif isinstance(value, float):
+                if not value.is_integer():
+                    self._fail(value, "an integer (this float has a fraction)")
+                value = int(value)
+            elif isinstance(value, decimal.Decimal):
+                if value != value.to_integral_value():
+                    self._fail(value, "an integer (this decimal has a fraction)")
+                value = int(value)
+            elif isinstance(value, str):
+                try:
+                    value = int(value.strip())
+                except ValueError:
+                    self._fail(value, "an integer")
+            else:
+                self._fail(value, "an integer")
+        if value < self._low or value > self._high:
+            raise DataError(
+                f"{self.qualified_name}: {value} is out of range for a {self.bits}-bit integer "
+                f"[{self._low}, {self._high}]"
+            )
+        return value
+
+
+class IntegerField(_IntegerBase):
+    """A 32-bit signed integer."""
+
+    field_type = "INT"
+
+
+class BigIntegerField(_IntegerBase):
+    """A 64-bit signed integer."""
+
+    field_type = "BIGINT"
+    bits = 64
+
+
+class SmallIntegerField(_IntegerBase):
+    """A 16-bit signed integer."""
+
+    field_type = "SMALLINT"
+    bits = 16
+
+
+class AutoField(IntegerField):
+    """An auto-incrementing integer primary key (the default ``id``)."""
+
+    field_type = "AUTO"
+    auto_increment = True
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("primary_key", True)
+        super().__init__(*args, **kwargs)
+
+
+class BigAutoField(BigIntegerField):
+    """An auto-incrementing 64-bit primary key."""
+
+    field_type = "BIGAUTO"
+    auto_increment = True
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("primary_key", True)
+        super().__init__(*args, **kwargs)
+
+
+class VersionField(BigIntegerField):
+    """A version counter for optimistic locking, managed by tinyorm (starts at 1)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("default", 1)
+        super().__init__(*args, **kwargs)
+
+
+# -- floating point and decimals ----------------------------------------------------------------
+class FloatField(Field):
+    """A double-precision float on every engine."""
+
+    field_type = "FLOAT"
+
+    def coerce(self, value):
+        if type(value) is float:
+            return value
+        if isinstance(value, bool):
+            return float(value)
+        if isinstance(value, (int, float, decimal.Decimal)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        self._fail(value, "a number")
+
+    def _dialect_check(self, dialect):
+        if dialect.float_allows_nan and dialect.float_allows_infinity:
+            return None
+        return type(dialect).check_float.__get__(dialect)
+
+
+class DoubleField(FloatField):
+    """Same as FloatField (double precision everywhere); kept for readability."""
+
+    field_type = "DOUBLE"
+
+
+class DecimalField(Field):
+    """An exact decimal with ``max_digits`` in all and ``decimal_places`` after the point.
+
+    A value with more places than declared is refused (engines would round it), unless
+    ``auto_round=True`` asks for rounding half-even. On SQLite the digits are stored as text
+    so none is lost; SQL comparisons there are textual (sort in Python, or cast, if needed).
+    """
+
+    field_type = "DECIMAL"
+
+    def __init__(self, max_digits=10, decimal_places=5, auto_round=False, *args, **kwargs):
+        if decimal_places > max_digits:
+            raise ImproperlyConfigured("DecimalField: decimal_places cannot exceed max_digits")
+        self.max_digits = max_digits
+        self.decimal_places = decimal_places
+        self.auto_round = auto_round
+        super().__init__(*args, **kwargs)
+
+    def coerce(self, value):
+        if not isinstance(value, decimal.Decimal):
+            if isinstance(value, bool):
+                self._fail(value, "a decimal number")
+            if isinstance(value, int):
+                value = decimal.Decimal(value)
+            elif isinstance(value, float):
+                value = decimal.Decimal(repr(value))
+            elif isinstance(value, str):
+                try:
+                    value = decimal.Decimal(value.strip())
+                except decimal.InvalidOperation:
+                    self._fail(value, "a decimal number")
+            else:
+                self._fail(value, "a decimal number")
+        if not value.is_finite():
+            self._fail(value, "a finite decimal number")
+        exponent = value.as_tuple().exponent
+        if -exponent > self.decimal_places:
+            quantum = decimal.Decimal(1).scaleb(-self.decimal_places)
+            rounded = value.quantize(quantum, rounding=decimal.ROUND_HALF_EVEN)
+            if rounded != value and not self.auto_round:
+                raise DataError(
+                    f"{self.qualified_name}: {value} has more than {self.decimal_places} decimal "
+                    "places and would be rounded"
+                )
+            value = rounded
+        integer_digits = value.adjusted() + 1 if value else 1
+        if integer_digits > self.max_digits - self.decimal_places:
+            raise DataError(
+                f"{self.qualified_name}: {value} does not fit DECIMAL({self.max_digits}, "
+                f"{self.decimal_places})"
+            )
+        return value
+
+    def ddl_type(self, dialect):
+        return dialect.column_type("DECIMAL", max_digits=self.max_digits, decimal_places=self.decimal_places)
+
+
+# -- text ------------------------------------------------------------------------------------
+class _TextBase(Field):
+    def coerce(self, value):
+        if type(value) is not str:
+            if isinstance(value, str):
+                value = str(value)
+            elif isinstance(value, (int, float, decimal.Decimal, uuid.UUID)) and not isinstance(value, bool):
+                value = str(value)
+            else:
+                self._fail(value, "a string")
+        return value
+
+    def _dialect_check(self, dialect):
+        if dialect.text_allows_nul:
+            return None
+        return type(dialect).check_text.__get__(dialect)
+
+
+class CharField(_TextBase):
+    """A string of at most ``max_length`` characters; longer values are refused."""
+
+    field_type = "VARCHAR"
+
+    def __init__(self, max_length=255, *args, **kwargs):
+        if not isinstance(max_length, int) or max_length < 1:
+            raise ImproperlyConfigured("CharField: max_length must be a positive integer")
+        self.max_length = max_length
+        super().__init__(*args, **kwargs)
+
+    def coerce(self, value):
+        value = _TextBase.coerce(self, value)
+        if len(value) > self.max_length:
+            raise DataError(
+                f"{self.qualified_name}: {len(value)} characters is longer than "
+                f"max_length={self.max_length}"
+            )
+        return value
+
+    def ddl_type(self, dialect):
+        return dialect.column_type("VARCHAR", max_length=self.max_length)
+
+
+class TextField(_TextBase):
+    """Unbounded text."""
+
+    field_type = "TEXT"
+
+
+class BooleanField(Field):
+    field_type = "BOOL"
+
+    def coerce(self, value):
+        if value is True or value is False:
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        self._fail(value, "True or False")
+
+
+# -- dates and times ---------------------------------------------------------------------------
+class DateTimeField(Field):
+    """A naive datetime with microseconds. Aware datetimes are refused: convert to UTC first."""
+
+    field_type = "DATETIME"
+
+    def coerce(self, value):
+        if type(value) is not datetime.datetime:
+            if isinstance(value, datetime.datetime):
+                pass
+            elif isinstance(value, datetime.date):
+                value = datetime.datetime(value.year, value.month, value.day)
+            elif isinstance(value, str):
+                try:
+                    value = datetime.datetime.fromisoformat(value.strip())
+                except ValueError:
+                    self._fail(value, "a datetime")
+            else:
+                self._fail(value, "a datetime")
+        if value.tzinfo is not None:
+            raise DataError(
+                f"{self.qualified_name}: timezone-aware datetime {value!r}; DateTimeField stores "
+                "naive datetimes (convert to UTC and drop tzinfo)"
+            )
+        return value
+
+
+class DateField(Field):
+    field_type = "DATE"
+
+    def coerce(self, value):
+        if isinstance(value, datetime.datetime):
+            if value.time() != datetime.time(0) or value.tzinfo is not None:
+                self._fail(value, "a date (this datetime has a time of day that would be lost)")
+            return value.date()
+        if isinstance(value, datetime.date):
+            return value
+        if isinstance(value, str):
+            try:
+                return datetime.date.fromisoformat(value.strip())
+            except ValueError:
+                pass
+        self._fail(value, "a date")
+
+
+class TimeField(Field):
+    """A time of day with microseconds (naive)."""
+
+    field_type = "TIME"
+
+    def coerce(self, value):
+        if isinstance(value, datetime.time):
+            pass
+        elif isinstance(value, str):
+            try:
+                value = datetime.time.fromisoformat(value.strip())
+            except ValueError:
+                self._fail(value, "a time")
+        elif isinstance(value, datetime.timedelta) and datetime.timedelta(0) <= value < datetime.timedelta(days=1):
+            value = (datetime.datetime.min + value).time()
+        else:
+            self._fail(value, "a time")
+        if value.tzinfo is not None:
+            self._fail(value, "a naive time")
+        return value
+
+
+# -- other types -------------------------------------------------------------------------------
+class UUIDField(Field):
+    field_type = "UUID"
+
+    def coerce(self, value):
+        if isinstance(value, uuid.UUID):
+            return value
+        if isinstance(value, str):
+            try:
+                return uuid.UUID(value)
+            except ValueError:
+                pass
+        elif isinstance(value, bytes) and len(value) == 16:
+            return uuid.UUID(bytes=value)
+        self._fail(value, "a UUID")
+
+
+class BlobField(Field):
+    """Binary data (bytes, bytearray or memoryview in; bytes out)."""
+
+    field_type = "BLOB"
+
+    def coerce(self, value):
+        if isinstance(value, bytes):
+            return value
+        if isinstance(value, (bytearray, memoryview)):
+            return bytes(value)
+        self._fail(value, "bytes")
+
+
+class JSONField(Field):
+    """Any JSON-serialisable value; it round-trips by value. ``None`` is SQL NULL."""
+
+    field_type = "JSON"
+
+    def coerce(self, value):
+        return value
+
+    def _build_adapter(self, dialect):
+        adapt = Field._build_adapter(self, dialect)
+        qualified_name = self.qualified_name
+
+        def adapt_json(value):
+            try:
+                return adapt(value)
+            except DataError:
+                raise
+            except (TypeError, ValueError) as exc:
+                raise DataError(f"{qualified_name}: not JSON-serialisable: {exc}") from None
+
+        return adapt_json
+
+
+# -- relations -----------------------------------------------------------------------------
+class ForeignKeyField(Field):
+    """A reference to another model's primary key (or to ``field``).
+
+    ``tweet.user`` loads the related object lazily; ``tweet.user_id`` is the raw key.
+    ``backref`` names the reverse query on the other model (``user.tweets``); the default
+    is ``<model>_set`` and ``"+"`` adds none. ``on_delete``/``on_update`` take CASCADE, SET
+    NULL, SET DEFAULT, RESTRICT or NO ACTION. ``"self"`` refers to the model being defined.
+    """
+
+    def __init__(
+        self,
+        model,
+        backref=None,
+        on_delete=None,
+        on_update=None,
+        column_name=None,
+        field=None,
+        lazy_load=True,
+        *args,
+        **kwargs,
+    ):
+        for action in (on_delete, on_update):
+            if action is not None and action.upper() not in FK_ACTIONS:
+                raise ImproperlyConfigured(f"ForeignKeyField: unknown action {action!r}; use one of {FK_ACTIONS}")
+        super().__init__(*args, column_name=column_name, **kwargs)
+        self.rel_model = model
+        self.backref = backref
+        self.on_delete = on_delete.upper() if on_delete else None
+        self.on_update = on_update.upper() if on_update else None
+        self.rel_field_name = field
+        self.rel_field = None
+        self.lazy_load = lazy_load
+
+    @property
+    def field_type(self):
+        target = self.rel_field.field_type if self.rel_field is not None else "INT"
+        return {"AUTO": "INT", "BIGAUTO": "BIGINT"}.get(target, target)
+
+    def bind(self, model, name):
+        if self.column_name is None:
+            self.column_name = name if name.endswith("_id") else f"{name}_id"
+        Field.bind(self, model, name)
+        self.attr_key = name + "_id" if not name.endswith("_id") else name + "_raw"
+
+    def clone_for(self, model):
+        field = Field.clone_for(self, model)
+        if self.column_name == (self.name if self.name.endswith("_id") else f"{self.name}_id"):
+            field.column_name = None
+        return field
+
+    def resolve(self, rel_model):
+        self.rel_model = rel_model
+        if self.rel_field_name is None:
+            self.rel_field = rel_model._meta.primary_key
+        elif isinstance(self.rel_field_name, Field):
+            self.rel_field = self.rel_field_name
+        else:
+            self.rel_field = rel_model._meta.fields[self.rel_field_name]
+        if not isinstance(self.rel_field, Field):
+            raise ImproperlyConfigured(f"{self.qualified_name}: cannot reference a composite key")
+
+    def coerce(self, value):
+        if self.rel_model is not None and isinstance(value, self.rel_model):
+            value = value.__dict__.get(self.rel_field.attr_key)
+            if value is None:
+                raise DataError(f"{self.qualified_name}: the related {type(value).__name__} has not been saved")
+        return self.rel_field.coerce(value)
+
+    def _build_adapter(self, dialect):
+        target_adapter = self.rel_field.adapter(dialect)
+        rel_model = self.rel_model
+        attr_key = self.rel_field.attr_key
+        qualified_name = self.qualified_name
+
+        def adapt(value):
+            if value is None:
+                return None
+            if isinstance(value, rel_model):
+                key = value.__dict__.get(attr_key)
+                if key is None:
+                    raise DataError(f"{qualified_name}: the related object has not been saved")
+                value = key
+            return target_adapter(value)
+
+        return adapt
+
+    def python_converter(self, dialect):
+        return self.rel_field.python_converter(dialect)
+
+    def ddl_type(self, dialect):
+        target = self.rel_field
+        if target.field_type in ("AUTO", "BIGAUTO"):
+            return dialect.column_type(self.field_type)
+        return target.ddl_type(dialect)
+
+    # The attribute named like the field holds the related object; ``<name>_id`` the key.
+    def __get__(self, instance, owner):
+        if instance is None:
+            return self
+        return instance._related_object(self)
+
+    def __set__(self, instance, value):
+        instance._set_related_object(self, value)
+
+
+class CompositeKey:
+    """``Meta.primary_key = CompositeKey("a", "b")``: a primary key over several columns."""
+
+    def __init__(self, *field_names):
+        if len(field_names) < 2:
+            raise ImproperlyConfigured("CompositeKey needs at least two fields")
+        self.field_names = field_names
+        self.model = None
+        self.fields = ()
+
+    def bind(self, model):
+        self.model = model
+        self.fields = tuple(model._meta.fields[name] for name in self.field_names)
+
+    def __repr__(self):
+        return f"CompositeKey{self.field_names!r}"
+
+
+# SQL is re-exported here for ``constraints=[SQL(...)]`` in field declarations.
+__all__ += ["SQL"]

@@ -1,0 +1,169 @@
+"""DDL for models: CREATE/DROP TABLE and indexes, in foreign-key order."""
+from __future__ import annotations
+
+import hashlib
+
+from .exceptions import ImproperlyConfigured
+from .fields import ForeignKeyField
+
+
+def sort_models(models):
+    """Models ordered so every model comes after the models it references.
+
+    Cycles are broken at an arbitrary edge; the foreign keys that then point forward are
+    returned so the caller can add them after both tables exist.
+    """
+    models = list(dict.fromkeys(models))
+    included = set(models)
+    ordered, visiting, done = [], set(), set()
+    forward_refs = []
+
+    def visit(model):
+        if model in done:
+            return
+        visiting.add(model)
+        for fk in model._meta.refs:
+            target = fk.rel_model
+            if target is model or target not in included:
+                continue
+            if target in visiting:
+                forward_refs.append(fk)
+                continue
+            visit(target)
+        visiting.discard(model)
+        done.add(model)
+        ordered.append(model)
+
+    for model in sorted(models, key=lambda m: m._meta.table_name):
+        visit(model)
+    return ordered, forward_refs
+
+
+def index_name(table, columns, unique=False):
+    name = f"{table}_{'_'.join(columns)}"
+    if len(name) > 60:
+        digest = hashlib.md5(name.encode("utf-8")).hexdigest()[:8]
+        name = f"{name[:51]}_{digest}"
+    return name
+
+
+def column_definition(field, dialect, inline_primary_key=True):
+    quoted = dialect.quote(field.column_name)
+    if field.auto_increment and field.primary_key and inline_primary_key:
+        return f"{quoted} {dialect.auto_increment_column(field.field_type)}"
+    parts = [quoted, field.ddl_type(dialect)]
+    if not field.null or field.primary_key:
+        parts.append("NOT NULL")
+    if field.primary_key and inline_primary_key:
+        parts.append("PRIMARY KEY")
+    for constraint in field.constraints:
+        parts.append(_render_fragment(constraint, dialect))
+    return " ".join(parts)
+
+
+def _render_fragment(node, dialect):
+    if isinstance(node, str):
+        return node
+    sql, params = node.sql(dialect)
+    if params:
+        raise ImproperlyConfigured("column constraints cannot take parameters (DDL has none)")
+    return sql
+
+
+def foreign_key_constraint(fk, dialect):
+    sql = (
+        f"FOREIGN KEY ({dialect.quote(fk.column_name)}) REFERENCES "
+        f"{dialect.quote(fk.rel_model._meta.table_name)} ({dialect.quote(fk.rel_field.column_name)})"
+    )
+    if fk.on_delete:
+        sql += f" ON DELETE {fk.on_delete}"
+    if fk.on_update:
+        sql += f" ON UPDATE {fk.on_update}"
+    return sql
+
+
+def create_table_sql(model, dialect, safe=True, skip_foreign_keys=()):
+    meta = model._meta
+    composite = meta.composite_key
+    lines = [column_definition(field, dialect, inline_primary_key=not composite) for field in meta.fields.values()]
+    if composite:
+        columns = ", ".join(dialect.quote(field.column_name) for field in meta.primary_key.fields)
+        lines.append(f"PRIMARY KEY ({columns})")
+    for fk in meta.refs:
+        if fk not in skip_foreign_keys:
+            lines.append(foreign_key_constraint(fk, dialect))
+    for constraint in meta.constraints:
+        lines.append(_render_fragment(constraint, dialect))
+    exists = "IF NOT EXISTS " if safe else ""
+    body = ", ".join(lines)
+    return f"CREATE TABLE {exists}{dialect.quote(meta.table_name)} ({body}){dialect.table_options}"
+
+
+def model_indexes(model):
+    """[(name, [(column, field_type)], unique)] for a model's fields and Meta.indexes."""
+    meta = model._meta
+    table = meta.table_name
+    indexes = []
+    for field in meta.fields.values():
+        if field.primary_key:
+            continue
+        if field.unique or field.index or (isinstance(field, ForeignKeyField) and not field.unique):
+            columns = [(field.column_name, field.field_type)]
+            indexes.append((index_name(table, [field.column_name]), columns, bool(field.unique)))
+    for spec in meta.indexes:
+        names, unique = spec[0], spec[1]
+        if isinstance(names, str):
+            names = (names,)
+        columns = []
+        for name in names:
+            field = meta.fields.get(name) or meta.columns.get(name)
+            if field is None:
+                raise ImproperlyConfigured(f"{meta.name}.Meta.indexes names unknown field {name!r}")
+            columns.append((field.column_name, field.field_type))
+        indexes.append((index_name(table, [column for column, _ in columns]), columns, bool(unique)))
+    return indexes
+
+
+def create_index_statements(model, dialect, safe=True, existing=()):
+    statements = []
+    for name, columns, unique in model_indexes(model):
+        if safe and name in existing:
+            continue
+        statements.append(dialect.create_index_sql(model._meta.table_name, name, columns, unique, safe))
+    return statements
+
+
+def create_tables(database, models, safe=True):
+    dialect = database.dialect
+    ordered, forward_refs = sort_models(models)
+    # SQLite checks a foreign key's target only when rows are written, so a forward
+    # reference can stay inline; the servers need the target table to exist first.
+    deferred = [] if dialect.name == "sqlite" else forward_refs
+    existing_tables = set(database.get_tables()) if safe else set()
+    created = []
+    with database.atomic():
+        for model in ordered:
+            table = model._meta.table_name
+            if safe and table in existing_tables:
+                existing_indexes = {index.name for index in database.get_indexes(table)}
+            else:
+                existing_indexes = set()
+                database.execute_sql(create_table_sql(model, dialect, safe, skip_foreign_keys=deferred))
+                created.append(model)
+            needs_check = safe and not dialect.supports_if_not_exists_index
+            for statement in create_index_statements(
+                model, dialect, safe=safe, existing=existing_indexes if (needs_check or table in existing_tables) else ()
+            ):
+                database.execute_sql(statement)
+        for fk in deferred:
+            if fk.model in created:
+                table = dialect.quote(fk.model._meta.table_name)
+                name = dialect.quote(f"fk_{fk.model._meta.table_name}_{fk.column_name}")
+                database.execute_sql(f"ALTER TABLE {table} ADD CONSTRAINT {name} {foreign_key_constraint(fk, dialect)}")
+
+
+def drop_tables(database, models, safe=True, cascade=False):
+    dialect = database.dialect
+    ordered, _forward = sort_models(models)
+    for model in reversed(ordered):
+        database.execute_sql(dialect.drop_table_sql(model._meta.table_name, safe=safe, cascade=cascade))

@@ -1,0 +1,736 @@
+"""The expression tree and the compile ``Context``. No I/O happens here.
+
+Every node renders itself with ``node.__sql__(ctx)``: it appends SQL text with
+``ctx.literal()``, parameters with ``ctx.value()`` and child nodes with ``ctx.sql()``. Values
+never enter the SQL text; identifiers pass through the dialect's quoting.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "Context",
+    "Node",
+    "Operand",
+    "Value",
+    "Expression",
+    "Negated",
+    "Function",
+    "fn",
+    "Alias",
+    "Ordering",
+    "Cast",
+    "Case",
+    "SQL",
+    "NodeList",
+    "Entity",
+    "Window",
+    "Table",
+    "Column",
+    "Star",
+    "JOIN",
+    "AND",
+    "OR",
+    "as_node",
+]
+
+
+class Context:
+    """Accumulates SQL text and parameters while a tree renders itself.
+
+    ``qualify`` says whether columns render with their table (``"user"."id"``) or bare (inside
+    ``INSERT`` column lists and ``SET`` clauses). ``select_list`` is true while the columns of
+    a SELECT render, where aliases show as ``expr AS name``.
+    """
+
+    __slots__ = ("dialect", "parts", "params", "qualify", "select_list", "aliases", "param")
+
+    def __init__(self, dialect):
+        self.dialect = dialect
+        self.parts = []
+        self.params = []
+        self.qualify = True
+        self.select_list = False
+        self.aliases = {}
+        self.param = dialect.param
+
+    def literal(self, text):
+        self.parts.append(text)
+        return self
+
+    def sql(self, node):
+        if isinstance(node, Node) or hasattr(node, "__sql__"):
+            node.__sql__(self)
+        else:
+            self.parts.append(self.param)
+            self.params.append(node)
+        return self
+
+    def value(self, value, converter=None):
+        """Append a parameter; ``converter`` is a field-like object with ``adapter(dialect)``."""
+        if converter is not None:
+            value = converter.adapter(self.dialect)(value)
+        self.parts.append(self.param)
+        self.params.append(value)
+        return self
+
+    def quoted(self, name):
+        return self.dialect.quote(name)
+
+    def alias_for(self, source, preferred=None):
+        """A stable alias for a source within this statement (``t1``, ``t2``, ...)."""
+        name = self.aliases.get(source)
+        if name is None:
+            name = preferred or f"t{len(self.aliases) + 1}"
+            self.aliases[source] = name
+        return name
+
+    def comma_separated(self, nodes):
+        first = True
+        for node in nodes:
+            if not first:
+                self.parts.append(", ")
+            first = False
+            self.sql(node)
+        return self
+
+    def result(self):
+        return "".join(self.parts), self.params
+
+
+class Node:
+    """Anything that can render itself as SQL."""
+
+    __slots__ = ()
+
+    def __sql__(self, ctx):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def sql(self, dialect):
+        """Compile this node alone for a dialect: ``(sql, params)``."""
+        ctx = Context(dialect)
+        ctx.select_list = True
+        return ctx.sql(self).result()
+
+
+def as_node(value, converter=None):
+    if isinstance(value, Node):
+        return value
+    return Value(value, converter)
+
+
+def _binary(op, converted=True, reverse=False):
+    def method(self, rhs):
+        converter = self._converter() if converted else None
+        rhs = as_node(rhs, converter)
+        if reverse:
+            return Expression(rhs, op, self)
+        return Expression(self, op, rhs)
+
+    method.__name__ = f"op_{op}"
+    return method
+
+
+class Operand(Node):
+    """The operators every column-like node supports."""
+
+    __slots__ = ()
+
+    def _converter(self):
+        """The field whose conversion applies to values compared with this operand, if any.
+
+        It is asked for ``adapter(dialect)``: a function from a Python value to what the
+        driver sends, raising ``DataError`` naming the field for a value that does not fit.
+        """
+        return None
+
+    # Boolean combinators: & and | build AND / OR; ~ negates.
+    def __and__(self, rhs):
+        return Expression(self, "AND", as_node(rhs))
+
+    def __rand__(self, lhs):
+        return Expression(as_node(lhs), "AND", self)
+
+    def __or__(self, rhs):
+        return Expression(self, "OR", as_node(rhs))
+
+    def __ror__(self, lhs):
+        return Expression(as_node(lhs), "OR", self)
+
+    def __invert__(self):
+        return Negated(self)
+
+    # Comparisons convert the right-hand value through the column's field.
+    def __eq__(self, rhs):
+        if rhs is None:
+            return Expression(self, "IS", SQL("NULL"))
+        return Expression(self, "=", as_node(rhs, self._converter()))
+
+    def __ne__(self, rhs):
+        if rhs is None:
+            return Expression(self, "IS NOT", SQL("NULL"))
+        return Expression(self, "!=", as_node(rhs, self._converter()))
+
+    __lt__ = _binary("<")
+    __le__ = _binary("<=")
+    __gt__ = _binary(">")
+    __ge__ = _binary(">=")
+    __hash__ = object.__hash__
+
+    # Arithmetic: values are passed as they are (a timedelta added to a datetime is no date).
+    __add__ = _binary("+", converted=False)
+    __sub__ = _binary("-", converted=False)
+    __mul__ = _binary("*", converted=False)
+    __truediv__ = _binary("/", converted=False)
+    __mod__ = _binary("%", converted=False)
+    __radd__ = _binary("+", converted=False, reverse=True)
+    __rsub__ = _binary("-", converted=False, reverse=True)
+    __rmul__ = _binary("*", converted=False, reverse=True)
+    __rtruediv__ = _binary("/", converted=False, reverse=True)
+    __rmod__ = _binary("%", converted=False, reverse=True)
+
+    def __neg__(self):
+        return NodeList((SQL("-"), self), glue="")
+
+    def concat(self, rhs):
+        return Expression(self, "||", as_node(rhs))
+
+    def in_(self, values):
+        return InList(self, values, negated=False)
+
+    def not_in(self, values):
+        return InList(self, values, negated=True)
+
+    def is_null(self, is_null=True):
+        return Expression(self, "IS" if is_null else "IS NOT", SQL("NULL"))
+
+    def between(self, low, high):
+        converter = self._converter()
+        return Between(self, as_node(low, converter), as_node(high, converter))
+
+    def like(self, pattern):
+        return Like(self, pattern, case_insensitive=False)
+
+    def ilike(self, pattern):
+        return Like(self, pattern, case_insensitive=True)
+
+    def contains(self, needle):
+        return Match(self, needle, "contains", case_insensitive=False)
+
+    def icontains(self, needle):
+        return Match(self, needle, "contains", case_insensitive=True)
+
+    def startswith(self, needle):
+        return Match(self, needle, "startswith", case_insensitive=False)
+
+    def istartswith(self, needle):
+        return Match(self, needle, "startswith", case_insensitive=True)
+
+    def endswith(self, needle):
+        return Match(self, needle, "endswith", case_insensitive=False)
+
+    def iendswith(self, needle):
+        return Match(self, needle, "endswith", case_insensitive=True)
+
+    def regexp(self, pattern):
+        return Regexp(self, pattern)
+
+    def asc(self, nulls=None):
+        return Ordering(self, "ASC", nulls)
+
+    def desc(self, nulls=None):
+        return Ordering(self, "DESC", nulls)
+
+    def cast(self, type_name):
+        return Cast(self, type_name)
+
+    def alias(self, name):
+        return Alias(self, name)
+
+    def distinct(self):
+        return NodeList((SQL("DISTINCT"), self))
+
+
+class Value(Operand):
+    """A parameter. ``converter`` (usually a field's) turns it into what the driver sends."""
+
+    __slots__ = ("value", "converter")
+
+    def __init__(self, value, converter=None):
+        self.value = value
+        self.converter = converter
+
+    def __sql__(self, ctx):
+        value = self.value
+        if isinstance(value, (list, tuple)) and not isinstance(value, str):
+            ctx.literal("(")
+            ctx.comma_separated([Value(item, self.converter) for item in value])
+            ctx.literal(")")
+            return
+        converter = self.converter
+        if converter is not None:
+            value = converter.adapter(ctx.dialect)(value)
+        ctx.parts.append(ctx.param)
+        ctx.params.append(value)
+
+
+class Expression(Operand):
+    """``lhs op rhs``, always parenthesised so precedence never surprises."""
+
+    __slots__ = ("lhs", "op", "rhs")
+
+    def __init__(self, lhs, op, rhs):
+        self.lhs = lhs
+        self.op = op
+        self.rhs = rhs
+
+    def __sql__(self, ctx):
+        op = self.op
+        if op == "%" or op == "||" or op == "/":
+            ctx.dialect.render_operator(ctx, self.lhs, op, self.rhs)
+            return
+        ctx.parts.append("(")
+        self.lhs.__sql__(ctx)
+        ctx.parts.append(f" {op} ")
+        self.rhs.__sql__(ctx)
+        ctx.parts.append(")")
+
+    def __bool__(self):
+        # ``a == b`` on two nodes builds SQL; only identity counts as truth in Python code,
+        # so ``node in some_list`` keeps working.
+        if self.op == "=":
+            return self.lhs is self.rhs
+        if self.op == "!=":
+            return self.lhs is not self.rhs
+        raise TypeError("a SQL expression has no truth value; combine with & and |")
+
+
+class Negated(Operand):
+    __slots__ = ("node",)
+
+    def __init__(self, node):
+        self.node = node
+
+    def __sql__(self, ctx):
+        ctx.literal("NOT ")
+        ctx.sql(self.node)
+
+
+class InList(Operand):
+    """``x IN (...)``; an empty list matches nothing (and NOT IN of it matches everything)."""
+
+    __slots__ = ("lhs", "values", "negated")
+
+    def __init__(self, lhs, values, negated):
+        self.lhs = lhs
+        if not isinstance(values, Node):
+            if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+                raise TypeError("in_() takes a list of values or a subquery")
+            values = tuple(values)
+        self.values = values
+        self.negated = negated
+
+    def __sql__(self, ctx):
+        values = self.values
+        if isinstance(values, Node):
+            ctx.literal("(").sql(self.lhs)
+            ctx.literal(" NOT IN " if self.negated else " IN ")
+            if hasattr(values, "_render"):
+                # a subquery: one set of parentheses (PostgreSQL reads two as a scalar subquery)
+                ctx.sql(values)
+            else:
+                ctx.literal("(").sql(values).literal(")")
+            ctx.literal(")")
+            return
+        if not values:
+            # PostgreSQL and MySQL reject ``IN ()``: render the equivalent constant test.
+            ctx.literal("(1 = 1)" if self.negated else "(1 = 0)")
+            return
+        converter = self.lhs._converter() if isinstance(self.lhs, Operand) else None
+        if converter is not None:
+            converter = converter.adapter(ctx.dialect)
+        ctx.literal("(").sql(self.lhs)
+        ctx.literal(" NOT IN (" if self.negated else " IN (")
+        params = ctx.params
+        placeholders = []
+        for item in values:
+            if isinstance(item, Node):
+                # a node among plain values (rare): render it in place
+                sub = Context(ctx.dialect)
+                sub.aliases = ctx.aliases
+                item.__sql__(sub)
+                placeholders.append("".join(sub.parts))
+                params.extend(sub.params)
+            else:
+                placeholders.append(ctx.param)
+                params.append(converter(item) if converter is not None else item)
+        ctx.literal(", ".join(placeholders))
+        ctx.literal("))")
+
+
+class Between(Operand):
+    __slots__ = ("lhs", "low", "high")
+
+    def __init__(self, lhs, low, high):
+        self.lhs = lhs
+        self.low = low
+        self.high = high
+
+    def __sql__(self, ctx):
+        ctx.literal("(").sql(self.lhs).literal(" BETWEEN ").sql(self.low)
+        ctx.literal(" AND ").sql(self.high).literal(")")
+
+
+class Like(Operand):
+    """SQL LIKE with the caller's own pattern (``%`` and ``_`` are wildcards)."""
+
+    __slots__ = ("lhs", "pattern", "case_insensitive")
+
+    def __init__(self, lhs, pattern, case_insensitive):
+        self.lhs = lhs
+        self.pattern = pattern
+        self.case_insensitive = case_insensitive
+
+    def __sql__(self, ctx):
+        ctx.dialect.render_like(ctx, self.lhs, as_node(self.pattern), self.case_insensitive)
+
+
+class Match(Operand):
+    """contains / startswith / endswith: the needle is literal text, never a pattern."""
+
+    __slots__ = ("lhs", "needle", "mode", "case_insensitive")
+
+    def __init__(self, lhs, needle, mode, case_insensitive):
+        if not isinstance(needle, str):
+            raise TypeError(f"{mode}() takes a string, not {type(needle).__name__}")
+        self.lhs = lhs
+        self.needle = needle
+        self.mode = mode
+        self.case_insensitive = case_insensitive
+
+    def __sql__(self, ctx):
+        ctx.dialect.render_match(ctx, self.lhs, self.needle, self.mode, self.case_insensitive)
+
+
+class Regexp(Operand):
+    __slots__ = ("lhs", "pattern")
+
+    def __init__(self, lhs, pattern):
+        self.lhs = lhs
+        self.pattern = pattern
+
+    def __sql__(self, ctx):
+        ctx.dialect.render_regexp(ctx, self.lhs, as_node(self.pattern))
+
+
+class Function(Operand):
+    """``NAME(arg, ...)``; made by ``fn.NAME(...)`` for any SQL function."""
+
+    __slots__ = ("name", "args", "_filter")
+
+    def __init__(self, name, args):
+        self.name = name
+        self.args = tuple(as_node(arg) for arg in args)
+        self._filter = None
+
+    def __sql__(self, ctx):
+        ctx.literal(self.name).literal("(")
+        for index, arg in enumerate(self.args):
+            if index:
+                ctx.literal(", ")
+            if hasattr(arg, "_render"):
+                # EXISTS(SELECT ...): the function's own parentheses enclose the subquery
+                arg._render(ctx)
+            else:
+                arg.__sql__(ctx)
+        ctx.literal(")")
+        if self._filter is not None:
+            ctx.literal(" FILTER (WHERE ").sql(self._filter).literal(")")
+
+    def over(self, partition_by=None, order_by=None, frame=None):
+        """A window function: ``fn.ROW_NUMBER().over(partition_by=[...], order_by=[...])``."""
+        return Window(self, partition_by, order_by, frame)
+
+    def filter(self, condition):
+        clone = Function(self.name, ())
+        clone.args = self.args
+        clone._filter = condition
+        return clone
+
+
+class _FunctionFactory:
+    """``fn.COUNT(x)``, ``fn.LOWER(x)``, ``fn.ANY_NAME(...)``."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name):
+        if not name.replace("_", "").isalnum() or name.startswith("__"):
+            raise AttributeError(name)
+
+        def make(*args):
+            return Function(name, args)
+
+        return make
+
+
+fn = _FunctionFactory()
+
+
+class Window(Operand):
+    __slots__ = ("function", "partition_by", "order_by", "frame")
+
+    def __init__(self, function, partition_by=None, order_by=None, frame=None):
+        self.function = function
+        self.partition_by = tuple(partition_by or ())
+        self.order_by = tuple(order_by or ())
+        self.frame = frame
+
+    def __sql__(self, ctx):
+        ctx.sql(self.function).literal(" OVER (")
+        parts = []
+        if self.partition_by:
+            parts.append(("PARTITION BY ", self.partition_by))
+        if self.order_by:
+            parts.append(("ORDER BY ", self.order_by))
+        for index, (keyword, nodes) in enumerate(parts):
+            if index:
+                ctx.literal(" ")
+            ctx.literal(keyword).comma_separated(nodes)
+        if self.frame:
+            if parts:
+                ctx.literal(" ")
+            ctx.sql(self.frame if isinstance(self.frame, Node) else SQL(self.frame))
+        ctx.literal(")")
+
+
+class Alias(Operand):
+    """``expr AS "name"`` in a select list; the bare expression elsewhere."""
+
+    __slots__ = ("node", "name")
+
+    def __init__(self, node, name):
+        self.node = node
+        self.name = name
+
+    def _converter(self):
+        return self.node._converter() if isinstance(self.node, Operand) else None
+
+    def __sql__(self, ctx):
+        if ctx.select_list:
+            ctx.select_list = False
+            ctx.sql(self.node)
+            ctx.select_list = True
+            ctx.literal(" AS ").literal(ctx.quoted(self.name))
+        else:
+            ctx.sql(self.node)
+
+
+class Ordering(Node):
+    __slots__ = ("node", "direction", "nulls")
+
+    def __init__(self, node, direction, nulls=None):
+        self.node = node
+        self.direction = direction
+        if nulls is not None and nulls.upper() not in ("FIRST", "LAST"):
+            raise ValueError("nulls must be 'first' or 'last'")
+        self.nulls = nulls.upper() if nulls else None
+
+    def __sql__(self, ctx):
+        ctx.dialect.render_ordering(ctx, self.node, self.direction, self.nulls)
+
+
+class Cast(Operand):
+    __slots__ = ("node", "type_name")
+
+    def __init__(self, node, type_name):
+        self.node = node
+        self.type_name = type_name
+
+    def __sql__(self, ctx):
+        type_sql = ctx.dialect.cast_type(self.type_name)
+        ctx.literal("CAST(").sql(self.node).literal(f" AS {type_sql})")
+
+
+class Case(Operand):
+    """``Case(value_or_None, [(condition, result), ...], default=None)``.
+
+    With ``value`` None it is a searched CASE (``WHEN condition THEN``); otherwise the
+    conditions are values compared with ``value``.
+    """
+
+    __slots__ = ("value", "whens", "default")
+
+    def __init__(self, value, whens, default=None):
+        self.value = value
+        self.whens = tuple(whens)
+        if not self.whens:
+            raise ValueError("Case needs at least one (condition, result) pair")
+        self.default = default
+
+    def __sql__(self, ctx):
+        ctx.literal("CASE")
+        if self.value is not None:
+            ctx.literal(" ").sql(as_node(self.value))
+        for condition, result in self.whens:
+            ctx.literal(" WHEN ").sql(as_node(condition)).literal(" THEN ").sql(as_node(result))
+        if self.default is not None:
+            ctx.literal(" ELSE ").sql(as_node(self.default))
+        ctx.literal(" END")
+
+
+class SQL(Operand):
+    """A raw SQL fragment. Parameters are written as ``?`` in the text, whatever the engine.
+
+    A literal question mark is written ``??``. Values still travel as parameters.
+    """
+
+    __slots__ = ("text", "params", "_chunks")
+
+    def __init__(self, text, params=None):
+        self.text = text
+        self.params = tuple(params) if params else ()
+        if self.params:
+            chunks = [chunk.replace("\0", "?") for chunk in text.replace("??", "\0").split("?")]
+            if len(chunks) - 1 != len(self.params):
+                raise ValueError(
+                    f"SQL fragment has {len(chunks) - 1} placeholder(s) but "
+                    f"{len(self.params)} parameter(s): {text!r}"
+                )
+            self._chunks = chunks
+        else:
+            self._chunks = None
+
+    def __sql__(self, ctx):
+        escape = ctx.dialect.escape_literal_text
+        if self._chunks is None:
+            ctx.parts.append(escape(self.text.replace("??", "?")))
+            return
+        chunks = self._chunks
+        ctx.parts.append(escape(chunks[0]))
+        for value, chunk in zip(self.params, chunks[1:]):
+            ctx.sql(value) if isinstance(value, Node) else ctx.value(value)
+            ctx.parts.append(escape(chunk))
+
+
+class NodeList(Operand):
+    __slots__ = ("nodes", "glue", "parens")
+
+    def __init__(self, nodes, glue=" ", parens=False):
+        self.nodes = tuple(nodes)
+        self.glue = glue
+        self.parens = parens
+
+    def __sql__(self, ctx):
+        if self.parens:
+            ctx.literal("(")
+        for index, node in enumerate(self.nodes):
+            if index:
+                ctx.literal(self.glue)
+            ctx.sql(node)
+        if self.parens:
+            ctx.literal(")")
+
+
+class Entity(Operand):
+    """A quoted identifier path: ``Entity("schema", "table")`` → ``"schema"."table"``."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, *path):
+        self.path = path
+
+    def __sql__(self, ctx):
+        ctx.literal(".".join(ctx.quoted(part) for part in self.path))
+
+
+class Star(Node):
+    __slots__ = ("source",)
+
+    def __init__(self, source=None):
+        self.source = source
+
+    def __sql__(self, ctx):
+        if self.source is None:
+            ctx.literal("*")
+        else:
+            ctx.literal(ctx.quoted(self.source._source_alias(ctx))).literal(".*")
+
+
+class Column(Operand):
+    """A column of a plain ``Table`` (or of a subquery / CTE)."""
+
+    __slots__ = ("source", "name")
+
+    def __init__(self, source, name):
+        self.source = source
+        self.name = name
+
+    def __sql__(self, ctx):
+        if ctx.qualify:
+            ctx.literal(ctx.quoted(self.source._source_alias(ctx))).literal(".")
+        ctx.literal(ctx.quoted(self.name))
+
+
+class _ColumnFactory:
+    __slots__ = ("_source",)
+
+    def __init__(self, source):
+        self._source = source
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return Column(self._source, name)
+
+    __getitem__ = __getattr__
+
+
+class Table(Node):
+    """A table known by name only (no model): ``Table("events").c.id``."""
+
+    __slots__ = ("name", "_alias", "c")
+
+    def __init__(self, name, alias=None):
+        self.name = name
+        self._alias = alias
+        self.c = _ColumnFactory(self)
+
+    def alias(self, name):
+        return Table(self.name, name)
+
+    def _source_alias(self, ctx):
+        return self._alias or self.name
+
+    def __sql__(self, ctx):
+        ctx.literal(ctx.quoted(self.name))
+        if self._alias:
+            ctx.literal(" AS ").literal(ctx.quoted(self._alias))
+
+    _from_sql = __sql__
+
+
+class JOIN:
+    INNER = "INNER JOIN"
+    LEFT_OUTER = "LEFT OUTER JOIN"
+    LEFT = "LEFT OUTER JOIN"
+    RIGHT_OUTER = "RIGHT OUTER JOIN"
+    RIGHT = "RIGHT OUTER JOIN"
+    FULL_OUTER = "FULL OUTER JOIN"
+    FULL = "FULL OUTER JOIN"
+    CROSS = "CROSS JOIN"
+
+
+def _reduce(op, expressions):
+    expressions = [expr for expr in expressions if expr is not None]
+    if not expressions:
+        return None
+    result = expressions[0]
+    for expr in expressions[1:]:
+        result = Expression(result, op, expr)
+    return result
+
+
+def AND(*expressions):
+    return _reduce("AND", expressions)
+
+
+def OR(*expressions):
+    return _reduce("OR", expressions)

@@ -1,0 +1,626 @@
+"""Query nodes: SELECT (and compound selects, CTEs), INSERT, UPDATE, DELETE.
+
+Builders are generative: every chained call returns a shallow clone, so ``q2 = q.where(...)``
+leaves ``q`` as it was. A query renders bare with ``_render(ctx)`` and, nested inside another
+statement, in parentheses with ``__sql__(ctx)``.
+"""
+from __future__ import annotations
+
+from ..exceptions import NotSupportedError
+from .nodes import (
+    AND,
+    SQL,
+    Column,
+    Context,
+    Entity,
+    Expression,
+    Node,
+    Operand,
+    Star,
+    _ColumnFactory,
+    as_node,
+)
+
+__all__ = [
+    "Query",
+    "SelectBase",
+    "Select",
+    "CompoundSelect",
+    "CTE",
+    "Insert",
+    "Update",
+    "Delete",
+    "OnConflict",
+    "EXCLUDED",
+]
+
+
+def _slots_of(cls):
+    names = []
+    for klass in reversed(cls.__mro__):
+        for name in getattr(klass, "__slots__", ()):
+            if name not in names and name != "__weakref__":
+                names.append(name)
+    return tuple(names)
+
+
+class Query(Node):
+    """Base of every statement: cloning and compilation."""
+
+    __slots__ = ("database",)
+    _clone_slots = ()
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        cls._clone_slots = _slots_of(cls)
+
+    def _clone(self):
+        clone = object.__new__(type(self))
+        for name in self._clone_slots:
+            object.__setattr__(clone, name, getattr(self, name))
+        return clone
+
+    def _dialect(self):
+        database = self.database
+        if database is None:
+            raise NotSupportedError("this query is not bound to a database; pass a dialect")
+        return database.dialect
+
+    def sql(self, dialect=None):
+        """Compile for the query's database (or the given dialect): ``(sql, params)``."""
+        ctx = Context(dialect if dialect is not None else self._dialect())
+        self._render(ctx)
+        return "".join(ctx.parts), ctx.params
+
+    def __sql__(self, ctx):
+        ctx.literal("(")
+        self._render(ctx)
+        ctx.literal(")")
+
+    def _render(self, ctx):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __str__(self):
+        sql, params = self.sql()
+        return f"{sql} -- params: {params!r} (for reading only; values are sent as parameters)"
+
+
+def _nodes(values):
+    return tuple(as_node(value) for value in values)
+
+
+class SelectBase(Query, Operand):
+    """What SELECT and compound selects share: ordering, limits, use as a subquery."""
+
+    __slots__ = ("_order_by", "_limit", "_offset", "_alias", "_ctes", "c")
+
+    def __init__(self, database=None):
+        self.database = database
+        self._order_by = ()
+        self._limit = None
+        self._offset = None
+        self._alias = None
+        self._ctes = ()
+        self.c = _ColumnFactory(self)
+
+    def _clone(self):
+        clone = Query._clone(self)
+        clone.c = _ColumnFactory(clone)
+        return clone
+
+    # -- chaining --------------------------------------------------------------------------
+    def order_by(self, *nodes):
+        clone = self._clone()
+        clone._order_by = _nodes(nodes)
+        return clone
+
+    def order_by_extend(self, *nodes):
+        clone = self._clone()
+        clone._order_by = self._order_by + _nodes(nodes)
+        return clone
+
+    def limit(self, value):
+        clone = self._clone()
+        clone._limit = None if value is None else _non_negative_int(value, "limit")
+        return clone
+
+    def offset(self, value):
+        clone = self._clone()
+        clone._offset = None if value is None else _non_negative_int(value, "offset")
+        return clone
+
+    def paginate(self, page, per_page=20):
+        """Page ``page`` (1-based) of ``per_page`` rows."""
+        page = _non_negative_int(page, "page")
+        per_page = _non_negative_int(per_page, "per_page")
+        if page < 1:
+            raise ValueError("paginate() pages are numbered from 1")
+        return self.limit(per_page).offset((page - 1) * per_page)
+
+    def alias(self, name):
+        """Name this query for use as a subquery in FROM or a join: ``sub.c.column``."""
+        clone = self._clone()
+        clone._alias = name
+        return clone
+
+    def with_cte(self, *ctes):
+        clone = self._clone()
+        clone._ctes = self._ctes + ctes
+        return clone
+
+    def cte(self, name, recursive=False, columns=None):
+        return CTE(name, self, recursive=recursive, columns=columns)
+
+    # -- compound --------------------------------------------------------------------------
+    def union(self, other):
+        return CompoundSelect(self, "UNION", other)
+
+    def union_all(self, other):
+        return CompoundSelect(self, "UNION ALL", other)
+
+    def intersect(self, other):
+        return CompoundSelect(self, "INTERSECT", other)
+
+    def except_(self, other):
+        return CompoundSelect(self, "EXCEPT", other)
+
+    __add__ = union_all
+
+    # -- rendering -------------------------------------------------------------------------
+    def _source_alias(self, ctx):
+        return self._alias or ctx.alias_for(self)
+
+    def _from_sql(self, ctx):
+        ctx.literal("(")
+        self._render(ctx)
+        ctx.literal(") AS ").literal(ctx.quoted(self._source_alias(ctx)))
+
+    def _render_ctes(self, ctx):
+        if not self._ctes:
+            return
+        recursive = any(cte.recursive for cte in self._ctes)
+        ctx.literal("WITH RECURSIVE " if recursive else "WITH ")
+        for index, cte in enumerate(self._ctes):
+            if index:
+                ctx.literal(", ")
+            cte._definition_sql(ctx)
+        ctx.literal(" ")
+
+    def _render_tail(self, ctx):
+        if self._order_by:
+            ctx.literal(" ORDER BY ").comma_separated(self._order_by)
+        if self._limit is not None or self._offset is not None:
+            ctx.dialect.render_limit(ctx, self._limit, self._offset)
+
+
+def _non_negative_int(value, what):
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{what} must be an integer, not {value!r}") from None
+    if value < 0:
+        raise ValueError(f"{what} must not be negative, got {value}")
+    return value
+
+
+class Select(SelectBase):
+    """``SELECT columns FROM sources [JOIN ...] WHERE ... GROUP BY ... HAVING ...``."""
+
+    __slots__ = (
+        "_columns",
+        "_from",
+        "_joins",
+        "_where",
+        "_group_by",
+        "_having",
+        "_distinct",
+        "_for_update",
+        "_join_source",
+    )
+
+    def __init__(self, columns=(), sources=(), database=None):
+        SelectBase.__init__(self, database)
+        self._columns = _nodes(columns)
+        self._from = tuple(sources)
+        self._joins = ()
+        self._where = None
+        self._group_by = ()
+        self._having = None
+        self._distinct = False
+        self._for_update = None
+        self._join_source = self._from[0] if self._from else None
+
+    def columns(self, *columns):
+        clone = self._clone()
+        clone._columns = _nodes(columns)
+        return clone
+
+    select = columns
+
+    def select_extend(self, *columns):
+        clone = self._clone()
+        clone._columns = self._columns + _nodes(columns)
+        return clone
+
+    def select_from(self, *sources):
+        clone = self._clone()
+        clone._from = tuple(sources)
+        clone._join_source = sources[0] if sources else None
+        return clone
+
+    def from_(self, *sources):
+        return self.select_from(*sources)
+
+    def where(self, *conditions):
+        clone = self._clone()
+        clone._where = AND(self._where, *conditions)
+        return clone
+
+    def orwhere(self, *conditions):
+        from .nodes import OR
+
+        clone = self._clone()
+        clone._where = OR(self._where, AND(*conditions)) if self._where is not None else AND(*conditions)
+        return clone
+
+    def join(self, dest, join_type="INNER JOIN", on=None):
+        clone = self._clone()
+        clone._joins = self._joins + ((join_type, dest, on),)
+        clone._join_source = dest
+        return clone
+
+    def switch(self, source=None):
+        clone = self._clone()
+        clone._join_source = source if source is not None else (self._from[0] if self._from else None)
+        return clone
+
+    def group_by(self, *nodes):
+        clone = self._clone()
+        clone._group_by = _nodes(nodes)
+        return clone
+
+    def having(self, *conditions):
+        clone = self._clone()
+        clone._having = AND(self._having, *conditions)
+        return clone
+
+    def distinct(self, is_distinct=True):
+        clone = self._clone()
+        clone._distinct = bool(is_distinct)
+        return clone
+
+    def for_update(self, for_update=True, nowait=False, skip_locked=False, of=()):
+        if nowait and skip_locked:
+            raise ValueError("for_update() takes nowait or skip_locked, not both")
+        clone = self._clone()
+        clone._for_update = (nowait, skip_locked, tuple(of)) if for_update else None
+        return clone
+
+    # -- rendering -------------------------------------------------------------------------
+    def _render(self, ctx):
+        self._render_ctes(ctx)
+        parts = ctx.parts
+        parts.append("SELECT DISTINCT " if self._distinct else "SELECT ")
+        ctx.select_list = True
+        if self._columns:
+            ctx.comma_separated(self._columns)
+        else:
+            parts.append("*")
+        ctx.select_list = False
+        if self._from:
+            parts.append(" FROM ")
+            for index, source in enumerate(self._from):
+                if index:
+                    parts.append(", ")
+                source._from_sql(ctx)
+        for join_type, dest, on in self._joins:
+            ctx.dialect.check_join(join_type)
+            parts.append(f" {join_type} ")
+            dest._from_sql(ctx)
+            if on is not None:
+                parts.append(" ON ")
+                ctx.sql(on)
+        if self._where is not None:
+            parts.append(" WHERE ")
+            ctx.sql(self._where)
+        if self._group_by:
+            parts.append(" GROUP BY ")
+            ctx.comma_separated(self._group_by)
+        if self._having is not None:
+            parts.append(" HAVING ")
+            ctx.sql(self._having)
+        self._render_tail(ctx)
+        if self._for_update is not None:
+            ctx.dialect.render_for_update(ctx, *self._for_update)
+
+
+class CompoundSelect(SelectBase):
+    """``lhs UNION|UNION ALL|INTERSECT|EXCEPT rhs``, itself orderable and limitable."""
+
+    __slots__ = ("lhs", "op", "rhs")
+
+    def __init__(self, lhs, op, rhs):
+        SelectBase.__init__(self, lhs.database)
+        self.lhs = lhs
+        self.op = op
+        self.rhs = rhs
+
+    def _render_part(self, ctx, part):
+        needs_parens = isinstance(part, SelectBase) and (
+            part._order_by or part._limit is not None or part._offset is not None
+        )
+        if needs_parens and not ctx.dialect.compound_select_parens:
+            raise NotSupportedError(
+                f"{ctx.dialect} cannot ORDER BY or LIMIT one side of a {self.op}; "
+                "order or limit the whole compound query instead"
+            )
+        if needs_parens:
+            ctx.literal("(")
+            part._render(ctx)
+            ctx.literal(")")
+        elif isinstance(part, CompoundSelect):
+            part._render_body(ctx)
+        else:
+            part._render(ctx)
+
+    def _render_body(self, ctx):
+        ctx.dialect.check_compound(self.op)
+        self._render_part(ctx, self.lhs)
+        ctx.literal(f" {self.op} ")
+        self._render_part(ctx, self.rhs)
+
+    def _render(self, ctx):
+        self._render_ctes(ctx)
+        self._render_body(ctx)
+        self._render_tail(ctx)
+
+
+class CTE(Node):
+    """A common table expression: ``WITH name (columns) AS (query)``; columns as ``cte.c.x``."""
+
+    __slots__ = ("name", "query", "recursive", "columns", "c")
+
+    def __init__(self, name, query, recursive=False, columns=None):
+        self.name = name
+        self.query = query
+        self.recursive = recursive
+        self.columns = tuple(columns) if columns else None
+        self.c = _ColumnFactory(self)
+
+    def union_all(self, other):
+        return CTE(self.name, self.query.union_all(other), self.recursive, self.columns)
+
+    def union(self, other):
+        return CTE(self.name, self.query.union(other), self.recursive, self.columns)
+
+    def _source_alias(self, ctx):
+        return self.name
+
+    def _from_sql(self, ctx):
+        ctx.literal(ctx.quoted(self.name))
+
+    def __sql__(self, ctx):
+        ctx.literal(ctx.quoted(self.name))
+
+    def _definition_sql(self, ctx):
+        ctx.literal(ctx.quoted(self.name))
+        if self.columns:
+            ctx.literal(" (").literal(", ".join(ctx.quoted(name) for name in self.columns))
+            ctx.literal(")")
+        ctx.literal(" AS (")
+        self.query._render(ctx)
+        ctx.literal(")")
+
+
+class _Excluded:
+    """``EXCLUDED.column`` in an upsert's update: the value that was proposed for insertion."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return ExcludedColumn(name)
+
+
+class ExcludedColumn(Operand):
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = getattr(name, "column_name", name)
+
+    def __sql__(self, ctx):
+        ctx.dialect.render_excluded(ctx, self.name)
+
+
+EXCLUDED = _Excluded()
+
+
+class OnConflict:
+    """What an INSERT does when a row conflicts with a unique key."""
+
+    __slots__ = ("action", "conflict_target", "update", "preserve", "where")
+
+    def __init__(self, action, conflict_target=(), update=None, preserve=(), where=None):
+        self.action = action
+        self.conflict_target = tuple(conflict_target or ())
+        self.update = update or {}
+        self.preserve = tuple(preserve or ())
+        self.where = where
+
+
+class Insert(Query):
+    """``INSERT INTO table (columns) VALUES (...), ...`` or ``INSERT ... SELECT``.
+
+    ``rows`` is a sequence of tuples aligned with ``columns``; ``converters`` (one per column,
+    or None) turn Python values into driver values.
+    """
+
+    __slots__ = ("table", "columns", "rows", "converters", "from_query", "_on_conflict", "_returning")
+
+    def __init__(self, table, columns=(), rows=(), converters=None, from_query=None, database=None):
+        self.database = database
+        self.table = table
+        self.columns = tuple(columns)
+        self.rows = rows
+        self.converters = converters
+        self.from_query = from_query
+        self._on_conflict = None
+        self._returning = ()
+
+    def on_conflict(self, action="update", conflict_target=(), update=None, preserve=(), where=None):
+        clone = self._clone()
+        clone._on_conflict = OnConflict(action, conflict_target, update, preserve, where)
+        return clone
+
+    def on_conflict_ignore(self):
+        clone = self._clone()
+        clone._on_conflict = OnConflict("ignore")
+        return clone
+
+    def returning(self, *columns):
+        clone = self._clone()
+        clone._returning = _nodes(columns)
+        return clone
+
+    def _column_names(self):
+        return [getattr(column, "column_name", None) or getattr(column, "name", column) for column in self.columns]
+
+    def _render(self, ctx):
+        dialect = ctx.dialect
+        parts = ctx.parts
+        parts.append("INSERT INTO ")
+        self.table._from_sql(ctx)
+        names = self._column_names()
+        if self.from_query is not None:
+            parts.append(" (" + ", ".join(ctx.quoted(name) for name in names) + ") ")
+            self.from_query._render(ctx)
+        elif not names:
+            parts.append(" " + dialect.default_values_sql)
+        else:
+            quote = ctx.quoted
+            parts.append(" (" + ", ".join(quote(name) for name in names) + ") VALUES ")
+            self._render_rows(ctx)
+        if self._on_conflict is not None:
+            dialect.render_upsert(ctx, self, self._on_conflict)
+        if self._returning:
+            dialect.render_returning(ctx, self._returning)
+
+    def _render_rows(self, ctx):
+        param = ctx.param
+        params = ctx.params
+        converters = self.converters
+        dialect = ctx.dialect
+        adapters = (
+            [None if field is None else field.adapter(dialect) for field in converters]
+            if converters
+            else None
+        )
+        width = len(self.columns)
+        plain_row = "(" + ", ".join([param] * width) + ")"
+        chunks = []
+        for row in self.rows:
+            if len(row) != width:
+                raise ValueError(f"an INSERT row has {len(row)} values for {width} columns")
+            if any(isinstance(value, Node) for value in row):
+                # a row holding SQL expressions renders value by value
+                sub = Context(ctx.dialect)
+                sub.aliases = ctx.aliases
+                sub.literal("(")
+                for index, value in enumerate(row):
+                    if index:
+                        sub.literal(", ")
+                    if isinstance(value, Node):
+                        sub.sql(value)
+                    else:
+                        converter = converters[index] if converters else None
+                        sub.value(value, converter)
+                sub.literal(")")
+                chunks.append("".join(sub.parts))
+                params.extend(sub.params)
+                continue
+            if adapters:
+                params.extend(
+                    [value if conv is None else conv(value) for conv, value in zip(adapters, row)]
+                )
+            else:
+                params.extend(row)
+            chunks.append(plain_row)
+        ctx.parts.append(", ".join(chunks))
+
+
+class Update(Query):
+    """``UPDATE table SET column = value, ... WHERE ...``."""
+
+    __slots__ = ("table", "assignments", "_where", "_returning")
+
+    def __init__(self, table, assignments, database=None):
+        self.database = database
+        self.table = table
+        self.assignments = tuple(assignments)  # (column node, value node)
+        self._where = None
+        self._returning = ()
+
+    def where(self, *conditions):
+        clone = self._clone()
+        clone._where = AND(self._where, *conditions)
+        return clone
+
+    def returning(self, *columns):
+        clone = self._clone()
+        clone._returning = _nodes(columns)
+        return clone
+
+    def _render(self, ctx):
+        if not self.assignments:
+            raise ValueError("an UPDATE needs at least one column to set")
+        ctx.literal("UPDATE ")
+        self.table._from_sql(ctx)
+        ctx.literal(" SET ")
+        for index, (column, value) in enumerate(self.assignments):
+            if index:
+                ctx.literal(", ")
+            ctx.qualify = False
+            ctx.sql(column)
+            ctx.qualify = True
+            ctx.literal(" = ")
+            ctx.sql(value)
+        if self._where is not None:
+            ctx.literal(" WHERE ").sql(self._where)
+        if self._returning:
+            ctx.dialect.render_returning(ctx, self._returning)
+
+
+class Delete(Query):
+    """``DELETE FROM table WHERE ...``."""
+
+    __slots__ = ("table", "_where", "_returning")
+
+    def __init__(self, table, database=None):
+        self.database = database
+        self.table = table
+        self._where = None
+        self._returning = ()
+
+    def where(self, *conditions):
+        clone = self._clone()
+        clone._where = AND(self._where, *conditions)
+        return clone
+
+    def returning(self, *columns):
+        clone = self._clone()
+        clone._returning = _nodes(columns)
+        return clone
+
+    def _render(self, ctx):
+        ctx.literal("DELETE FROM ")
+        self.table._from_sql(ctx)
+        if self._where is not None:
+            ctx.literal(" WHERE ").sql(self._where)
+        if self._returning:
+            ctx.dialect.render_returning(ctx, self._returning)
+
+
+# Re-exported for callers building raw statements.
+__all__ += ["Column", "Entity", "Expression", "SQL", "Star"]
