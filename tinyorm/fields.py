@@ -260,6 +260,19 @@ class _IntegerBase(Field):
         return value
 
 
+    def _build_adapter(self, dialect):
+        slow = Field._build_adapter(self, dialect)
+        low, high = self._low, self._high
+
+        def adapt(value):
+            # Fast path: a plain int in range needs no other work.
+            if value.__class__ is int and low <= value <= high:
+                return value
+            return slow(value)
+
+        return adapt
+
+
 class IntegerField(_IntegerBase):
     """A 32-bit signed integer."""
 
@@ -440,11 +453,36 @@ class CharField(_TextBase):
     def ddl_type(self, dialect):
         return dialect.column_type("VARCHAR", max_length=self.max_length)
 
+    def _build_adapter(self, dialect):
+        slow = Field._build_adapter(self, dialect)
+        if not dialect.text_allows_nul:
+            return slow
+        max_length = self.max_length
+
+        def adapt(value):
+            if value.__class__ is str and len(value) <= max_length:
+                return value
+            return slow(value)
+
+        return adapt
+
 
 class TextField(_TextBase):
     """Unbounded text."""
 
     field_type = "TEXT"
+
+    def _build_adapter(self, dialect):
+        slow = Field._build_adapter(self, dialect)
+        if not dialect.text_allows_nul:
+            return slow
+
+        def adapt(value):
+            if value.__class__ is str:
+                return value
+            return slow(value)
+
+        return adapt
 
 
 class BooleanField(Field):
@@ -483,6 +521,23 @@ class DateTimeField(Field):
                 "naive datetimes (convert to UTC and drop tzinfo)"
             )
         return value
+
+    def _build_adapter(self, dialect):
+        slow = Field._build_adapter(self, dialect)
+        to_driver = dialect.to_driver.get("DATETIME")
+        datetime_class = datetime.datetime
+
+        if to_driver is None:
+            def adapt(value):
+                if value.__class__ is datetime_class and value.tzinfo is None:
+                    return value
+                return slow(value)
+        else:
+            def adapt(value):
+                if value.__class__ is datetime_class and value.tzinfo is None:
+                    return to_driver(value)
+                return slow(value)
+        return adapt
 
 
 class DateField(Field):

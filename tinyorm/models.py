@@ -584,30 +584,39 @@ class Model(metaclass=ModelBase):
         version = meta.version_field
         if version is not None and data.get(version.attr_key) is None:
             data[version.attr_key] = 1
-        fields = [
-            field
-            for field in meta.fields.values()
-            if field.attr_key in data and not (field.auto_increment and data[field.attr_key] is None)
-        ]
         database = meta.get_database().db_for_write(cls)
         dialect = database.dialect
-        cache_key = ("insert", dialect, tuple(field.attr_key for field in fields))
-        compiled = meta._query_cache.get(cache_key)
-        if compiled is None:
-            compiled = _compile_insert(cls, fields, dialect)
-            meta._query_cache[cache_key] = compiled
-        sql, auto_pk = compiled
-        params = [field.adapter(dialect)(data[field.attr_key]) for field in fields]
-        cursor = database.execute_sql(sql, params)
+        # The common shape (every field present, auto key unset) has one precompiled plan.
+        plan = meta._query_cache.get(("insert", dialect))
+        if plan is None:
+            plan = meta._query_cache[("insert", dialect)] = _InsertPlan(cls, None, dialect)
+        try:
+            if plan.auto_pk is not None and data[plan.auto_pk.attr_key] is not None:
+                raise KeyError
+            params = [adapt(data[key]) for key, adapt in plan.getters]
+        except KeyError:
+            present = tuple(
+                field
+                for field in meta.fields.values()
+                if field.attr_key in data and not (field.auto_increment and data[field.attr_key] is None)
+            )
+            cache_key = ("insert", dialect, present)
+            plan = meta._query_cache.get(cache_key)
+            if plan is None:
+                plan = meta._query_cache[cache_key] = _InsertPlan(cls, present, dialect)
+            params = [adapt(data[key]) for key, adapt in plan.getters]
+        cursor = database.execute_sql(plan.sql, params)
+        auto_pk = plan.auto_pk
         if auto_pk is not None:
-            if dialect.returning and " RETURNING " in sql:
-                new_pk = cursor.fetchone()[0]
+            if plan.returning:
+                data[auto_pk.attr_key] = cursor.fetchone()[0]
             else:
-                new_pk = database.last_insert_id(cursor)
-            data[auto_pk.attr_key] = new_pk
+                data[auto_pk.attr_key] = database.last_insert_id(cursor)
         data["_persisted"] = True
-        data.pop("_changes", None)
-        data.pop("_expired", None)
+        if "_changes" in data:
+            del data["_changes"]
+        if "_expired" in data:
+            del data["_expired"]
 
     def _update(self, fields):
         cls = type(self)
@@ -663,6 +672,11 @@ class Model(metaclass=ModelBase):
         return self
 
 
+# Model.__setattr__ tracks changes; hydration installs a fresh __dict__ through the
+# descriptor directly, which skips that hook (and is the fastest way to fill an object).
+_SET_DICT = Model.__dict__["__dict__"].__set__
+
+
 def _value_node(field, value):
     if isinstance(value, Node):
         return value
@@ -681,15 +695,24 @@ def _stale_error(model, pk, version, database):
     return StaleDataError(f"{model.__name__} with primary key {pk!r} was not written: {why}")
 
 
-def _compile_insert(model, fields, dialect):
-    meta = model._meta
-    query = Insert(model, [field for field in fields], [tuple(SQL("?", [None]) for _ in fields)])
-    sql = query.sql(dialect)[0]
-    pk = meta.primary_key
-    auto_pk = pk if (not meta.composite_key and pk.auto_increment and pk not in fields) else None
-    if auto_pk is not None and dialect.returning and dialect.name == "postgresql":
-        sql += " RETURNING " + dialect.quote(pk.column_name)
-    return sql, auto_pk
+class _InsertPlan:
+    """A precompiled single-row INSERT for one model, set of columns and engine."""
+
+    __slots__ = ("sql", "getters", "auto_pk", "returning")
+
+    def __init__(self, model, fields, dialect):
+        meta = model._meta
+        pk = meta.primary_key
+        if fields is None:  # every field but an auto-increment key
+            fields = tuple(field for field in meta.fields.values() if not field.auto_increment)
+        query = Insert(model, fields, [tuple(SQL("?", [None]) for _ in fields)])
+        self.sql = query.sql(dialect)[0]
+        self.getters = tuple((field.attr_key, field.adapter(dialect)) for field in fields)
+        self.auto_pk = pk if (not meta.composite_key and pk.auto_increment and pk not in fields) else None
+        # PostgreSQL has no lastrowid: the new key comes back through RETURNING.
+        self.returning = self.auto_pk is not None and dialect.insert_returns_pk
+        if self.returning:
+            self.sql += " RETURNING " + dialect.quote(pk.column_name)
 
 
 # -- hydration -----------------------------------------------------------------------------
@@ -704,24 +727,25 @@ def _hydrator_for(model, fields, dialect):
     hydrate = meta._hydrators.get(key)
     if hydrate is not None:
         return hydrate
-    namespace = {"new": object.__new__, "cls": model}
+    namespace = {"new": object.__new__, "cls": model, "set_dict": _SET_DICT}
+    names = [f"v{index}" for index in range(len(fields))]
     items = []
     for index, field in enumerate(fields):
         converter = field.python_converter(dialect)
         if converter is None:
-            items.append(f"{field.attr_key!r}: r[{index}]")
+            items.append(f"{field.attr_key!r}: v{index}")
         else:
-            name = f"c{index}"
-            namespace[name] = converter
-            items.append(f"{field.attr_key!r}: (None if r[{index}] is None else {name}(r[{index}]))")
+            namespace[f"c{index}"] = converter
+            items.append(f"{field.attr_key!r}: (None if v{index} is None else c{index}(v{index}))")
     items.append("'_persisted': True")
+    unpack = ", ".join(names) + ("," if len(names) == 1 else "")
     source = (
         "def hydrate(rows):\n"
         "    out = []\n"
         "    append = out.append\n"
-        "    for r in rows:\n"
+        f"    for {unpack} in rows:\n"
         "        o = new(cls)\n"
-        f"        o.__dict__ = {{{', '.join(items)}}}\n"
+        f"        set_dict(o, {{{', '.join(items)}}})\n"
         "        append(o)\n"
         "    return out\n"
     )
@@ -860,8 +884,6 @@ class _RowShape:
 
 class ModelSelect(Select):
     """A SELECT over a model, returning model instances (or dicts, tuples, namedtuples)."""
-
-    __slots__ = ("model", "_row_type", "_result", "_join_rels", "_parent_link", "_lookup_joins", "_session")
 
     def __init__(self, model, columns=()):
         expanded = []
@@ -1077,12 +1099,12 @@ class ModelSelect(Select):
                 obj = object.__new__(model)
                 data = {field.attr_key: row[index] for index, field in entries}
                 data["_persisted"] = True
-                obj.__dict__ = data
+                _SET_DICT(obj, data)
                 objects[source] = obj
             main = objects.get(primary)
             if main is None:
                 main = object.__new__(_model_of(primary))
-                main.__dict__ = {"_persisted": True}
+                _SET_DICT(main, {"_persisted": True})
                 objects[primary] = main
             for index, label in extras:
                 main.__dict__[label] = row[index]
@@ -1212,13 +1234,10 @@ def _as_tuples(query):
 class _PlainSelect(ModelSelect):
     """A wrapper SELECT (e.g. COUNT over a subquery) executed on its inner model's database."""
 
-    __slots__ = ()
-
 
 def _wrap_plain(select, inner_query):
     wrapped = object.__new__(_PlainSelect)
-    for name in Select._clone_slots:
-        object.__setattr__(wrapped, name, getattr(select, name))
+    wrapped.__dict__ = select.__dict__.copy()
     wrapped.model = inner_query.model
     wrapped._row_type = "tuples"
     wrapped._result = None
@@ -1252,7 +1271,7 @@ def _flat_objects(model, shape, rows):
         obj = object.__new__(model)
         data = dict(zip(keys, row))
         data["_persisted"] = True
-        obj.__dict__ = data
+        _SET_DICT(obj, data)
         results.append(obj)
     return results
 
@@ -1359,8 +1378,6 @@ def _resolve_field(model, key):
 
 class ModelInsert(Insert):
     """INSERT of one or many rows of a model, split into batches the engine accepts."""
-
-    __slots__ = ("model", "_raw_rows", "_fields", "_single")
 
     def __init__(self, model, rows, fields=None, single=False, from_query=None):
         Insert.__init__(self, model, (), (), None, from_query, None)
@@ -1530,7 +1547,7 @@ class ModelInsert(Insert):
         if not statements:
             return [] if self._returning else 0
         wants_pk = self._single and auto_pk and not self._returning and self.from_query is None
-        if wants_pk and dialect.name == "postgresql":
+        if wants_pk and dialect.insert_returns_pk:
             sql, params = statements[0]
             statements = [(sql + " RETURNING " + dialect.quote(pk.column_name), params)]
         if len(statements) == 1:
@@ -1547,7 +1564,7 @@ class ModelInsert(Insert):
         if self._returning:
             return _returned_rows(self._returning, cursor, dialect)
         if wants_pk:
-            if dialect.name == "postgresql":
+            if dialect.insert_returns_pk:
                 row = cursor.fetchone()
                 return row[0] if row else None
             return database.last_insert_id(cursor)
@@ -1591,8 +1608,6 @@ def _estimated_bytes(sql, params):
 class ModelUpdate(Update):
     """UPDATE of a model's rows; a versioned model's version is bumped too."""
 
-    __slots__ = ("model",)
-
     def __init__(self, model, assignments):
         pairs = []
         version = model._meta.version_field
@@ -1632,7 +1647,6 @@ class ModelUpdate(Update):
 
 
 class ModelDelete(Delete):
-    __slots__ = ("model",)
 
     def __init__(self, model):
         Delete.__init__(self, model, None)

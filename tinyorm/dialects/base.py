@@ -74,6 +74,7 @@ class Dialect(str):
     # feature flags
     returning = False
     returning_update = False
+    insert_returns_pk = False  # new keys come from RETURNING rather than cursor.lastrowid
     compound_select_parens = True
     supports_full_join = True
     supports_right_join = True

@@ -32,6 +32,7 @@ class PostgresDialect(Dialect):
     cast_types = {"TEXT": "TEXT", "INTEGER": "INTEGER", "INT": "INTEGER", "FLOAT": "DOUBLE PRECISION"}
     returning = True
     returning_update = True
+    insert_returns_pk = True  # psycopg2 has no lastrowid for tables with a sequence
     text_allows_nul = False  # PostgreSQL text cannot hold NUL
     max_params = 65535
     max_identifier_length = 63

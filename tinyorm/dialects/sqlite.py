@@ -14,21 +14,9 @@ def _time_to_text(value):
     return value.isoformat("microseconds")
 
 
-def _text_to_datetime(value):
-    if isinstance(value, str):
-        return datetime.datetime.fromisoformat(value)
-    return value
-
-
 def _text_to_date(value):
     if isinstance(value, str):
         return datetime.date.fromisoformat(value[:10])
-    return value
-
-
-def _text_to_time(value):
-    if isinstance(value, str):
-        return datetime.time.fromisoformat(value)
     return value
 
 
@@ -72,11 +60,12 @@ class SqliteDialect(Dialect):
         "BLOB": _to_bytes,
         "BOOL": int,
     }
+    # Values tinyorm wrote are ISO text, so the C parsers apply directly.
     from_driver = {
         "DECIMAL": _text_to_decimal,
-        "DATETIME": _text_to_datetime,
+        "DATETIME": datetime.datetime.fromisoformat,
         "DATE": _text_to_date,
-        "TIME": _text_to_time,
+        "TIME": datetime.time.fromisoformat,
         "UUID": _to_uuid,
         "JSON": _from_json,
         "BOOL": _to_bool,

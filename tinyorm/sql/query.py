@@ -35,29 +35,18 @@ __all__ = [
 ]
 
 
-def _slots_of(cls):
-    names = []
-    for klass in reversed(cls.__mro__):
-        for name in getattr(klass, "__slots__", ()):
-            if name not in names and name != "__weakref__":
-                names.append(name)
-    return tuple(names)
-
-
 class Query(Node):
-    """Base of every statement: cloning and compilation."""
+    """Base of every statement: cloning and compilation.
 
-    __slots__ = ("database",)
-    _clone_slots = ()
+    Query state lives in the instance ``__dict__`` so a chained call clones with one
+    C-level dict copy (no per-attribute Python work).
+    """
 
-    def __init_subclass__(cls, **kw):
-        super().__init_subclass__(**kw)
-        cls._clone_slots = _slots_of(cls)
+    database = None
 
     def _clone(self):
         clone = object.__new__(type(self))
-        for name in self._clone_slots:
-            object.__setattr__(clone, name, getattr(self, name))
+        clone.__dict__ = self.__dict__.copy()
         return clone
 
     def _dialect(self):
@@ -92,7 +81,6 @@ def _nodes(values):
 class SelectBase(Query, Operand):
     """What SELECT and compound selects share: ordering, limits, use as a subquery."""
 
-    __slots__ = ("_order_by", "_limit", "_offset", "_alias", "_ctes", "c")
 
     def __init__(self, database=None):
         self.database = database
@@ -101,12 +89,11 @@ class SelectBase(Query, Operand):
         self._offset = None
         self._alias = None
         self._ctes = ()
-        self.c = _ColumnFactory(self)
 
-    def _clone(self):
-        clone = Query._clone(self)
-        clone.c = _ColumnFactory(clone)
-        return clone
+    @property
+    def c(self):
+        """Columns of this query used as a subquery: ``sub.c.name``."""
+        return _ColumnFactory(self)
 
     # -- chaining --------------------------------------------------------------------------
     def order_by(self, *nodes):
@@ -207,17 +194,6 @@ def _non_negative_int(value, what):
 class Select(SelectBase):
     """``SELECT columns FROM sources [JOIN ...] WHERE ... GROUP BY ... HAVING ...``."""
 
-    __slots__ = (
-        "_columns",
-        "_from",
-        "_joins",
-        "_where",
-        "_group_by",
-        "_having",
-        "_distinct",
-        "_for_update",
-        "_join_source",
-    )
 
     def __init__(self, columns=(), sources=(), database=None):
         SelectBase.__init__(self, database)
@@ -338,7 +314,6 @@ class Select(SelectBase):
 class CompoundSelect(SelectBase):
     """``lhs UNION|UNION ALL|INTERSECT|EXCEPT rhs``, itself orderable and limitable."""
 
-    __slots__ = ("lhs", "op", "rhs")
 
     def __init__(self, lhs, op, rhs):
         SelectBase.__init__(self, lhs.database)
@@ -379,7 +354,6 @@ class CompoundSelect(SelectBase):
 class CTE(Node):
     """A common table expression: ``WITH name (columns) AS (query)``; columns as ``cte.c.x``."""
 
-    __slots__ = ("name", "query", "recursive", "columns", "c")
 
     def __init__(self, name, query, recursive=False, columns=None):
         self.name = name
@@ -416,7 +390,6 @@ class CTE(Node):
 class _Excluded:
     """``EXCLUDED.column`` in an upsert's update: the value that was proposed for insertion."""
 
-    __slots__ = ()
 
     def __getattr__(self, name):
         if name.startswith("__"):
@@ -425,7 +398,6 @@ class _Excluded:
 
 
 class ExcludedColumn(Operand):
-    __slots__ = ("name",)
 
     def __init__(self, name):
         self.name = getattr(name, "column_name", name)
@@ -440,7 +412,6 @@ EXCLUDED = _Excluded()
 class OnConflict:
     """What an INSERT does when a row conflicts with a unique key."""
 
-    __slots__ = ("action", "conflict_target", "update", "preserve", "where")
 
     def __init__(self, action, conflict_target=(), update=None, preserve=(), where=None):
         self.action = action
@@ -457,7 +428,6 @@ class Insert(Query):
     or None) turn Python values into driver values.
     """
 
-    __slots__ = ("table", "columns", "rows", "converters", "from_query", "_on_conflict", "_returning")
 
     def __init__(self, table, columns=(), rows=(), converters=None, from_query=None, database=None):
         self.database = database
@@ -553,7 +523,6 @@ class Insert(Query):
 class Update(Query):
     """``UPDATE table SET column = value, ... WHERE ...``."""
 
-    __slots__ = ("table", "assignments", "_where", "_returning")
 
     def __init__(self, table, assignments, database=None):
         self.database = database
@@ -595,7 +564,6 @@ class Update(Query):
 class Delete(Query):
     """``DELETE FROM table WHERE ...``."""
 
-    __slots__ = ("table", "_where", "_returning")
 
     def __init__(self, table, database=None):
         self.database = database
