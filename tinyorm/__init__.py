@@ -51,6 +51,7 @@ from .fields import (
     VersionField,
 )
 from .models import Model, ModelAlias, ModelSelect, prefetch
+from .session import Session
 from .sql import AND, EXCLUDED, JOIN, OR, SQL, Case, Cast, Entity, Table, Value, Window, fn
 
 __version__ = "0.1.0"
@@ -68,6 +69,7 @@ __all__ = [
     "ModelAlias",
     "ModelSelect",
     "prefetch",
+    "Session",
     "Field",
     "AutoField",
     "BigAutoField",

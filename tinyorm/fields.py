@@ -203,6 +203,13 @@ class Field(Operand):
     def ddl_type(self, dialect):
         return dialect.column_type(self.field_type)
 
+    def cast_type(self, dialect):
+        """The column's type as used in a CAST (auto-increment types are plain integers)."""
+        field_type = {"AUTO": "INT", "BIGAUTO": "BIGINT"}.get(self.field_type)
+        if field_type is not None:
+            return dialect.column_type(field_type)
+        return self.ddl_type(dialect)
+
     # -- SQL -------------------------------------------------------------------------------
     def _converter(self):
         return self

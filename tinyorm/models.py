@@ -320,7 +320,7 @@ class Model(metaclass=ModelBase):
         data = self.__dict__
         if data.get("_expired"):
             self.refresh()
-            return data.get(field.attr_key)
+            return self.__dict__.get(field.attr_key)
         return None
 
     def _related_object(self, fk):
@@ -659,6 +659,10 @@ class Model(metaclass=ModelBase):
 
     def refresh(self):
         """Reload every column from the database (discarding unsaved changes)."""
+        session = self.__dict__.get("_session")
+        session = session() if session is not None else None
+        if session is not None:
+            return session.refresh(self)
         cls = type(self)
         fresh = cls.select().where(cls._meta.pk_expression(self.pk)).get()
         data = self.__dict__
@@ -900,6 +904,13 @@ class ModelSelect(Select):
         self._parent_link = None
         self._lookup_joins = {}
         self._session = None
+        self._populate_existing = False
+
+    def populate_existing(self):
+        """Overwrite objects already in the session's identity map with the loaded rows."""
+        clone = self._clone()
+        clone._populate_existing = True
+        return clone
 
     def _clone(self):
         clone = Select._clone(self)
@@ -916,6 +927,11 @@ class ModelSelect(Select):
 
     def _read_database(self):
         model = _model_of(self.model)
+        session = self._session
+        if session is not None:
+            if self._for_update is not None:
+                return session._write_database(model)
+            return session._read_database(model)
         database = model._meta.get_database()
         if self._for_update is not None:
             return database.db_for_write(model)
@@ -1038,6 +1054,8 @@ class ModelSelect(Select):
         return self._result
 
     def _fetch(self, database=None):
+        if self._session is not None:
+            self._session._autoflush()
         database = database or self._read_database()
         dialect = database.dialect
         ctx = Context(dialect)
@@ -1057,7 +1075,7 @@ class ModelSelect(Select):
                 for obj in results:
                     obj.__dict__["_rel"] = {fk.name: parent}
             if self._session is not None:
-                results = self._session._merge_loaded(results, database_name=None)
+                results = self._session._merge_loaded(results, populate_existing=self._populate_existing)
             return results
         shape = _RowShape(columns, dialect, description)
         if row_type == "tuples":
@@ -1077,7 +1095,7 @@ class ModelSelect(Select):
             return _flat_objects(model, shape, converted)
         results = self._graph_objects(shape, converted)
         if self._session is not None:
-            results = self._session._merge_loaded(results, database_name=None)
+            results = self._session._merge_loaded(results, populate_existing=self._populate_existing)
         return results
 
     def _graph_objects(self, shape, rows):

@@ -271,26 +271,34 @@ class Database:
     def cursor(self):
         return self.connection().cursor()
 
-    def execute_sql(self, sql, params=None):
+    def execute_sql(self, sql, params=None, many=False):
         """Send one statement and return the DB-API cursor.
 
         With ``params`` None the text is sent as it is; otherwise it uses the dialect's
-        placeholders. Driver errors are raised as tinyorm's PEP 249 classes, chained.
+        placeholders. With ``many=True``, ``params`` is a sequence of parameter rows and
+        the statement runs once per row (DB-API ``executemany``). Driver errors are raised
+        as tinyorm's PEP 249 classes, chained. Every statement tinyorm sends comes here.
         """
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("%s %r", sql, params)
+            logger.debug("%s %r%s", sql, params, " (executemany)" if many else "")
         conn = self._state.conn
         if conn is None:
             conn = self.connection()
         cursor = conn.cursor()
         try:
-            if params is None:
+            if many:
+                cursor.executemany(sql, params)
+            elif params is None:
                 cursor.execute(sql)
             else:
                 cursor.execute(sql, params)
         except Exception as exc:
             self._raise_translated(exc)
         return cursor
+
+    def identity_name(self, model):
+        """What a session's identity map keys this model's rows by (the database itself)."""
+        return self
 
     def _raise_translated(self, exc):
         if isinstance(exc, exceptions.TinyORMError):

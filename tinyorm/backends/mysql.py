@@ -85,6 +85,8 @@ class MySQLDatabase(Database):
             dialect.supports_nowait = numbers >= (10, 3)
             dialect.supports_skip_locked = numbers >= (10, 6)
             dialect.supports_if_not_exists_index = True
+            # MariaDB 10.5 added INSERT ... RETURNING (UPDATE has none).
+            dialect.returning_insert = numbers >= (10, 5)
         else:
             # MySQL 8.0.31 added INTERSECT/EXCEPT; 8.0.1 NOWAIT and SKIP LOCKED. MySQL has
             # no CREATE INDEX IF NOT EXISTS.

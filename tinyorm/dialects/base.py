@@ -75,6 +75,7 @@ class Dialect(str):
     returning = False
     returning_update = False
     insert_returns_pk = False  # new keys come from RETURNING rather than cursor.lastrowid
+    returning_insert = False  # multi-row INSERT ... RETURNING (flushes get every new key)
     compound_select_parens = True
     supports_full_join = True
     supports_right_join = True
@@ -284,6 +285,40 @@ class Dialect(str):
     def check_compound(self, op):
         if op in ("INTERSECT", "EXCEPT") and not self.supports_intersect:
             raise NotSupportedError(f"{self.name} does not support {op}")
+
+    # -- batched writes ----------------------------------------------------------------------
+    def plan_bulk_update(self, model, key_fields, set_fields, version_field, rows):
+        """Statements that update many rows by key: [(sql, params, executemany?)].
+
+        Each row is ``[key values..., set values..., expected version?]``. This default
+        is one parameterised UPDATE run with executemany (cheap where the driver runs
+        in-process, as SQLite's does); server engines override it with one statement per
+        batch. Row counts must add up to the rows matched, for the version check.
+        """
+        quote = self.quote
+        param = self.param
+        sets = [f"{quote(field.column_name)} = {param}" for field in set_fields]
+        where = [f"{quote(field.column_name)} = {param}" for field in key_fields]
+        key_count = len(key_fields)
+        if version_field is not None:
+            column = quote(version_field.column_name)
+            sets.append(f"{column} = {column} + 1")
+            where.append(f"{column} = {param}")
+        sql = f"UPDATE {quote(model._meta.table_name)} SET {', '.join(sets)} WHERE {' AND '.join(where)}"
+        params = []
+        for row in rows:
+            keys, rest = row[:key_count], row[key_count:]
+            if version_field is not None:
+                params.append(rest[:-1] + keys + rest[-1:])
+            else:
+                params.append(rest + keys)
+        return [(sql, params, True)]
+
+    def _batches(self, rows):
+        width = max(len(rows[0]), 1) if rows else 1
+        per_batch = max(1, min(1000, self.max_params // width))
+        for start in range(0, len(rows), per_batch):
+            yield rows[start : start + per_batch]
 
     # -- DDL -------------------------------------------------------------------------------
     def auto_increment_column(self, field_type):

@@ -96,6 +96,30 @@ class MySQLDialect(Dialect):
             raise NotSupportedError("MySQL's ON DUPLICATE KEY UPDATE takes no WHERE clause")
         self._render_assignments(ctx, insert, on_conflict)
 
+    def plan_bulk_update(self, model, key_fields, set_fields, version_field, rows):
+        # One UPDATE joined to a derived table of the new values per batch; pymysql's
+        # executemany would send a statement per row. With FOUND_ROWS the row count is
+        # rows matched, which the version check needs.
+        quote = self.quote
+        table = quote(model._meta.table_name)
+        names = [f"k{index}" for index in range(len(key_fields))] + [f"s{index}" for index in range(len(set_fields))]
+        if version_field is not None:
+            names.append("expected_version")
+        on = [f"t.{quote(field.column_name)} = v.{name}" for field, name in zip(key_fields, names)]
+        sets = [f"t.{quote(field.column_name)} = v.{name}" for field, name in zip(set_fields, names[len(key_fields):])]
+        if version_field is not None:
+            column = quote(version_field.column_name)
+            on.append(f"t.{column} = v.expected_version")
+            sets.append(f"t.{column} = t.{column} + 1")
+        first = "SELECT " + ", ".join(f"%s AS {name}" for name in names)
+        other = "SELECT " + ", ".join(["%s"] * len(names))
+        statements = []
+        for batch in self._batches(rows):
+            derived = " UNION ALL ".join([first] + [other] * (len(batch) - 1))
+            sql = f"UPDATE {table} AS t JOIN ({derived}) AS v ON {' AND '.join(on)} SET {', '.join(sets)}"
+            statements.append((sql, [value for row in batch for value in row], False))
+        return statements
+
     def auto_increment_column(self, field_type):
         return f"{self.column_type(field_type)} NOT NULL AUTO_INCREMENT PRIMARY KEY"
 

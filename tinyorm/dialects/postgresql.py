@@ -33,6 +33,7 @@ class PostgresDialect(Dialect):
     returning = True
     returning_update = True
     insert_returns_pk = True  # psycopg2 has no lastrowid for tables with a sequence
+    returning_insert = True
     text_allows_nul = False  # PostgreSQL text cannot hold NUL
     max_params = 65535
     max_identifier_length = 63
@@ -48,6 +49,35 @@ class PostgresDialect(Dialect):
 
     def render_regexp(self, ctx, lhs, pattern):
         ctx.literal("(").sql(lhs).literal(" ~ ").sql(pattern).literal(")")
+
+    def plan_bulk_update(self, model, key_fields, set_fields, version_field, rows):
+        # One UPDATE ... FROM (VALUES ...) per batch: psycopg2's executemany would send a
+        # statement per row. The first VALUES row carries casts so every column is typed.
+        quote = self.quote
+        table = quote(model._meta.table_name)
+        columns = list(key_fields) + list(set_fields)
+        names = [f"k{index}" for index in range(len(key_fields))] + [f"s{index}" for index in range(len(set_fields))]
+        casts = [field.cast_type(self) for field in columns]
+        if version_field is not None:
+            names.append("expected_version")
+            casts.append("BIGINT")
+        sets = [f"{quote(field.column_name)} = v.{name}" for field, name in zip(set_fields, names[len(key_fields):])]
+        where = [f"{table}.{quote(field.column_name)} = v.{name}" for field, name in zip(key_fields, names)]
+        if version_field is not None:
+            column = quote(version_field.column_name)
+            sets.append(f"{column} = {table}.{column} + 1")
+            where.append(f"{table}.{column} = v.expected_version")
+        typed_row = "(" + ", ".join(f"CAST(%s AS {cast})" for cast in casts) + ")"
+        plain_row = "(" + ", ".join(["%s"] * len(casts)) + ")"
+        statements = []
+        for batch in self._batches(rows):
+            values = ", ".join([typed_row] + [plain_row] * (len(batch) - 1))
+            sql = (
+                f"UPDATE {table} SET {', '.join(sets)} FROM (VALUES {values}) AS v ({', '.join(names)}) "
+                f"WHERE {' AND '.join(where)}"
+            )
+            statements.append((sql, [value for row in batch for value in row], False))
+        return statements
 
     def drop_table_sql(self, table, safe=True, cascade=False):
         sql = Dialect.drop_table_sql(self, table, safe)

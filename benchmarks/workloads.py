@@ -1,0 +1,98 @@
+"""The registry of workloads: what each one calls, how its result is checked, its target."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Optional
+
+from .engines import ENTRIES, TWEETS
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """A query run (untimed) before and after each timed run; it must change by ``delta``."""
+
+    sql: str
+    delta: Callable  # Dataset -> the expected change
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    key: str  # the Implementation method and the key in the JSON
+    title: str
+    expected_size: Optional[Callable] = None  # Dataset -> len() of the returned collection
+    check: Optional[Check] = None
+    empties_entries: bool = False  # empty the entries table before each timed run
+    per_call: Optional[Callable] = None  # Dataset -> calls per run; report µs per call
+    # The issue's targets for tinyorm's median ratio to the raw driver (per call for compile:
+    # microseconds), on SQLite and on the servers.
+    target_sqlite: Optional[float] = None
+    target_server: Optional[float] = None
+
+    def target(self, engine_name):
+        return self.target_sqlite if engine_name == "sqlite" else self.target_server
+
+
+WORKLOADS = (
+    Workload(
+        "insert_single",
+        "single-row inserts, 1 txn",
+        check=Check(f"SELECT COUNT(*) FROM {ENTRIES}", lambda data: data.n),
+        empties_entries=True,
+        target_sqlite=3.0,
+        target_server=1.3,
+    ),
+    Workload(
+        "insert_bulk",
+        "bulk insert",
+        check=Check(f"SELECT COUNT(*) FROM {ENTRIES}", lambda data: data.n),
+        empties_entries=True,
+        target_sqlite=1.5,
+        target_server=1.3,
+    ),
+    Workload(
+        "select_objects",
+        "select N objects",
+        expected_size=lambda data: data.n,
+        target_sqlite=1.5,
+        target_server=1.3,
+    ),
+    Workload(
+        "join_objects",
+        "join + filter, both hydrated",
+        expected_size=lambda data: data.join_rows,
+        target_sqlite=2.0,
+        target_server=1.3,
+    ),
+    Workload(
+        "get_by_pk",
+        "get by primary key",
+        expected_size=lambda data: len(data.pk_sample),
+        target_sqlite=3.0,
+        target_server=1.3,
+    ),
+    Workload(
+        "load_modify_save",
+        "load, modify, save N",
+        check=Check(f"SELECT SUM(likes) FROM {TWEETS}", lambda data: data.n),
+    ),
+    Workload(
+        "compile_join",
+        "build + compile join query",
+        per_call=lambda data: len(data.compile_args),
+        target_sqlite=20.0,
+        target_server=20.0,
+    ),
+    Workload(
+        "select_tuples",
+        "select N tuples",
+        expected_size=lambda data: data.n,
+        target_sqlite=1.2,
+        target_server=1.3,
+    ),
+)
+
+BY_KEY = {workload.key: workload for workload in WORKLOADS}
+
+# Memory: tracemalloc's peak while loading and holding N objects, against the raw rows.
+MEMORY_WORKLOAD = "select_objects"
+MEMORY_TARGET = 1.5

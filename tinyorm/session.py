@@ -1,0 +1,408 @@
+"""The Session: identity map, change tracking and a unit of work.
+
+    with Session(db) as s:             # commits on success, rolls back on an exception
+        user = s.get(User, 1)          # one SELECT; later gets answer from the map
+        user.email = "new@example.com" # tracked
+        s.add(Tweet(user=user, content="hi"))
+    # leaving the block flushes (INSERTs parents first, batched) and commits
+
+A session writes inside its own transaction on each database it touches, opened at its
+first flush and ended by ``commit()`` or ``rollback()``. Each flush runs in a savepoint
+within that transaction, so a flush that fails leaves nothing of itself behind and the
+session can go on. A session belongs to one thread.
+"""
+from __future__ import annotations
+
+import weakref
+
+from .exceptions import TinyORMError
+from .identity import IdentityMap
+from .models import _SET_DICT, Model
+from .unitofwork import FlushPlan, StaleGroup, cascade_deleted
+
+__all__ = ["Session"]
+
+
+class Session:
+    """A unit of work over a Database (or a Router).
+
+    ``expire_on_commit`` (default True) makes every object reload its columns on first
+    access after a commit; ``autoflush`` (default True) flushes pending changes before a
+    query runs through the session, so queries see them.
+    """
+
+    def __init__(self, bind=None, expire_on_commit=True, autoflush=True):
+        self.bind = bind
+        self.expire_on_commit = expire_on_commit
+        self.autoflush = autoflush
+        self.identity_map = IdentityMap()
+        self._new = {}
+        self._dirty = {}
+        self._deleted = {}
+        self._transactions = []  # databases with a session transaction open, in order
+        self._flushed_new = []  # objects inserted in the open transaction (undone on rollback)
+        self._flushed_deleted = []
+        self._self_ref = weakref.ref(self)
+        self._flushing = False
+
+    # -- context manager -------------------------------------------------------------------
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                self.commit()
+            else:
+                self.rollback()
+        finally:
+            self.close()
+        return False
+
+    # -- databases -------------------------------------------------------------------------
+    def _resolve(self, model):
+        bind = self.bind if self.bind is not None else model._meta.get_database()
+        return bind
+
+    def _read_database(self, model):
+        bind = self._resolve(model)
+        database = bind.db_for_write(model) if self._in_transaction_on(bind, model) else bind.db_for_read(model)
+        return database
+
+    def _write_database(self, model):
+        return self._resolve(model).db_for_write(model)
+
+    def _in_transaction_on(self, bind, model):
+        # Reads follow writes: once this session has written to the model's database, it
+        # reads there too (inside its open transaction).
+        if not self._transactions:
+            return False
+        target = bind.db_for_write(model)
+        return any(database is target for database in self._transactions)
+
+    def _identity_key(self, model, pk):
+        return (self._resolve(model).identity_name(model), model, pk)
+
+    def _key_of(self, obj):
+        return self._identity_key(type(obj), obj.pk)
+
+    # -- reading ---------------------------------------------------------------------------
+    def query(self, model, *columns):
+        """``Model.select(...)`` whose results pass through this session's identity map."""
+        query = model.select(*columns)
+        query._session = self
+        return query
+
+    def get(self, model, pk):
+        """The object with this primary key: from the identity map if present (no SQL),
+        else loaded with one SELECT; None if there is no such row."""
+        meta = model._meta
+        if meta.composite_key:
+            pk = tuple(field.coerce(part) for field, part in zip(meta.primary_key.fields, pk))
+        else:
+            pk = meta.primary_key.coerce(pk)
+        key = self._identity_key(model, pk)
+        obj = self.identity_map.get(key)
+        if obj is not None:
+            data = obj.__dict__
+            if id(obj) in self._deleted:
+                return None
+            if data.get("_expired"):
+                self.refresh(obj)
+            return obj
+        if self.autoflush:
+            self._autoflush()
+        results = self.query(model).where(meta.pk_expression(pk)).limit(1).execute()
+        return results[0] if results else None
+
+    def _merge_loaded(self, objects, database_name=None, populate_existing=False):
+        """Route freshly hydrated objects through the identity map (same row → same object)."""
+        identity_map = self.identity_map
+        session_ref = self._self_ref
+        merged = []
+        resolve = self._resolve
+        bind_names = {}
+        for obj in objects:
+            model = type(obj)
+            name = bind_names.get(model)
+            if name is None:
+                name = bind_names[model] = resolve(model).identity_name(model)
+            key = (name, model, obj.pk)
+            existing = identity_map.get(key)
+            if existing is None:
+                obj.__dict__["_session"] = session_ref
+                identity_map.add(key, obj)
+                merged.append(obj)
+                continue
+            data = existing.__dict__
+            if populate_existing or data.get("_expired"):
+                fresh = dict(obj.__dict__)
+                fresh["_session"] = session_ref
+                _SET_DICT(existing, fresh)
+                self._dirty.pop(id(existing), None)
+            merged.append(existing)
+        return merged
+
+    def _objects_of(self, model):
+        return [obj for obj in self.identity_map.objects() if type(obj) is model]
+
+    # -- pending changes -------------------------------------------------------------------
+    def add(self, obj):
+        """Make a new object pending (INSERT at the next flush), or attach a loaded one."""
+        if not isinstance(obj, Model):
+            raise TypeError(f"Session.add() takes a model instance, not {type(obj).__name__}")
+        owner = obj.__dict__.get("_session")
+        if owner is not None and owner() is not None and owner() is not self:
+            raise TinyORMError(f"{obj!r} belongs to another session; expunge it there first")
+        if not obj.__dict__.get("_persisted"):
+            self._attach_new(obj)
+            return obj
+        key = self._key_of(obj)
+        existing = self.identity_map.get(key)
+        if existing is not None and existing is not obj:
+            raise TinyORMError(f"another object with identity {obj!r} is already in this session")
+        obj.__dict__["_session"] = self._self_ref
+        self.identity_map.add(key, obj)
+        if obj.__dict__.get("_changes"):
+            self._dirty[id(obj)] = obj
+        return obj
+
+    def add_all(self, objects):
+        for obj in objects:
+            self.add(obj)
+
+    def _attach_new(self, obj):
+        obj.__dict__["_session"] = self._self_ref
+        self._new[id(obj)] = obj
+
+    def delete(self, obj):
+        """Mark an object for DELETE at the next flush (a pending new one is just dropped)."""
+        if id(obj) in self._new:
+            del self._new[id(obj)]
+            obj.__dict__.pop("_session", None)
+            return
+        if not obj.__dict__.get("_persisted"):
+            raise TinyORMError(f"{obj!r} is not saved; there is nothing to delete")
+        self.add(obj)
+        self._dirty.pop(id(obj), None)
+        self._deleted[id(obj)] = obj
+
+    def _mark_dirty(self, obj):
+        if id(obj) not in self._new and id(obj) not in self._deleted:
+            self._dirty[id(obj)] = obj
+
+    @property
+    def new(self):
+        """Objects that the next flush will INSERT."""
+        return list(self._new.values())
+
+    @property
+    def dirty(self):
+        """Objects with changed columns that the next flush will UPDATE."""
+        return [obj for obj in self._dirty.values() if obj._dirty_fields()]
+
+    @property
+    def deleted(self):
+        """Objects that the next flush will DELETE."""
+        return list(self._deleted.values())
+
+    def __contains__(self, obj):
+        if id(obj) in self._new:
+            return True
+        return self.identity_map.get(self._key_of(obj)) is obj
+
+    # -- flushing --------------------------------------------------------------------------
+    def _autoflush(self):
+        if self.autoflush and not self._flushing and (self._new or self._dirty or self._deleted):
+            self.flush()
+
+    def flush(self):
+        """Write pending changes inside this session's transaction (a savepoint per flush).
+
+        With nothing pending no SQL is sent. On failure nothing of this flush remains in
+        the database, the objects keep their pending state, and the error propagates.
+        """
+        if not (self._new or self._dirty or self._deleted) or self._flushing:
+            return
+        plan = FlushPlan(self, list(self._new.values()), list(self._dirty.values()), list(self._deleted.values()))
+        if not plan:
+            self._dirty.clear()
+            return
+        self._flushing = True
+        databases = plan.databases()
+        try:
+            for database in databases:
+                self._begin(database)
+            savepoints = []
+            try:
+                for database in databases:
+                    database.begin()
+                    savepoints.append(database)
+                plan.execute()
+            except BaseException as exc:
+                for database in reversed(savepoints):
+                    database.rollback()
+                plan.undo()
+                if isinstance(exc, StaleGroup):
+                    raise FlushPlan.stale_error(exc) from None
+                raise
+            for database in reversed(savepoints):
+                database.commit()
+        finally:
+            self._flushing = False
+        self._after_flush(plan)
+
+    def _begin(self, database):
+        if not any(open_db is database for open_db in self._transactions):
+            database.begin()
+            self._transactions.append(database)
+
+    def _after_flush(self, plan):
+        identity_map = self.identity_map
+        for obj in plan.inserted:
+            data = obj.__dict__
+            data["_persisted"] = True
+            data.pop("_changes", None)
+            identity_map.add(self._key_of(obj), obj)
+            self._flushed_new.append(obj)
+        for obj in plan.updated:
+            obj.__dict__.pop("_changes", None)
+        for obj, _fields in plan.dirty:
+            obj.__dict__.pop("_changes", None)
+        removed, nulled = cascade_deleted(self, plan.deleted)
+        for obj in plan.deleted + removed:
+            identity_map.discard(self._key_of(obj))
+            obj.__dict__["_persisted"] = False
+            self._dirty.pop(id(obj), None)
+            self._flushed_deleted.append(obj)
+        for child, fk in nulled:
+            child.__dict__[fk.attr_key] = None
+            rel = child.__dict__.get("_rel")
+            if rel:
+                rel.pop(fk.name, None)
+        self._new.clear()
+        self._dirty.clear()
+        self._deleted.clear()
+
+    # -- transactions ----------------------------------------------------------------------
+    def commit(self):
+        """Flush, then commit every database this session wrote to, in the order it first
+        wrote to them. If a commit fails, the databases not yet committed are rolled back
+        and the error names the ones that did commit."""
+        self.flush()
+        committed = []
+        transactions, self._transactions = self._transactions, []
+        try:
+            for database in transactions:
+                database.commit()
+                committed.append(database)
+        except BaseException as exc:
+            for database in transactions[len(committed) + 1 :]:
+                database.rollback()
+            if committed:
+                names = ", ".join(repr(database) for database in committed)
+                raise TinyORMError(f"commit failed after committing {names}: {exc}") from exc
+            raise
+        finally:
+            self._flushed_new = []
+            self._flushed_deleted = []
+        if self.expire_on_commit:
+            self.expire_all()
+
+    def rollback(self):
+        """Discard pending changes and roll back what this session's flushes wrote.
+
+        Objects inserted by those flushes become new (unsaved) objects outside the
+        session again; every other object in the session is expired and reloads on access.
+        """
+        transactions, self._transactions = self._transactions, []
+        for database in reversed(transactions):
+            try:
+                database.rollback()
+            except TinyORMError:
+                database._discard_connection()
+        for obj in self._flushed_new:
+            data = obj.__dict__
+            meta = type(obj)._meta
+            self.identity_map.discard(self._key_of(obj))
+            pk = meta.primary_key
+            if not meta.composite_key and pk.auto_increment:
+                data[pk.attr_key] = None
+            data["_persisted"] = False
+            data.pop("_session", None)
+        for obj in self._flushed_deleted:
+            obj.__dict__["_persisted"] = True
+            self.identity_map.add(self._key_of(obj), obj)
+        for obj in self._new.values():
+            obj.__dict__.pop("_session", None)
+        self._flushed_new = []
+        self._flushed_deleted = []
+        self._new.clear()
+        self._dirty.clear()
+        self._deleted.clear()
+        self.expire_all()
+
+    def close(self):
+        """Roll back anything uncommitted and release every object."""
+        if self._transactions:
+            self.rollback()
+        for obj in self.identity_map.objects():
+            obj.__dict__.pop("_session", None)
+        self.identity_map.clear()
+        self._new.clear()
+        self._dirty.clear()
+        self._deleted.clear()
+
+    # -- object state ----------------------------------------------------------------------
+    def expire(self, obj):
+        """Forget ``obj``'s loaded columns; the next attribute access reloads them."""
+        meta = type(obj)._meta
+        data = obj.__dict__
+        keep = {field.attr_key: data.get(field.attr_key) for field in meta.primary_key_fields}
+        keep["_expired"] = True
+        keep["_persisted"] = data.get("_persisted", True)
+        if "_session" in data:
+            keep["_session"] = data["_session"]
+        _SET_DICT(obj, keep)
+        self._dirty.pop(id(obj), None)
+
+    def expire_all(self):
+        for obj in self.identity_map.objects():
+            if obj.__dict__.get("_persisted"):
+                self.expire(obj)
+
+    def refresh(self, obj):
+        """Reload every column of ``obj`` now (discarding its unsaved changes)."""
+        model = type(obj)
+        meta = model._meta
+        if self.autoflush:
+            self._autoflush()
+        database = self._read_database(model)
+        query = model.select().where(meta.pk_expression(obj.pk)).limit(1)
+        rows = query._fetch(database)
+        if not rows:
+            raise model.DoesNotExist(f"{model.__name__} with primary key {obj.pk!r} no longer exists")
+        fresh = dict(rows[0].__dict__)
+        if "_session" in obj.__dict__:
+            fresh["_session"] = obj.__dict__["_session"]
+        _SET_DICT(obj, fresh)
+        self._dirty.pop(id(obj), None)
+        return obj
+
+    def expunge(self, obj):
+        """Remove ``obj`` from the session; it keeps its values but is no longer tracked."""
+        self._new.pop(id(obj), None)
+        self._dirty.pop(id(obj), None)
+        self._deleted.pop(id(obj), None)
+        if obj.__dict__.get("_persisted") and obj.pk is not None:
+            key = self._key_of(obj)
+            if self.identity_map.get(key) is obj:
+                self.identity_map.discard(key)
+        obj.__dict__.pop("_session", None)
+
+    def expunge_all(self):
+        for obj in self.identity_map.objects():
+            self.expunge(obj)
+        for obj in list(self._new.values()):
+            self.expunge(obj)
+

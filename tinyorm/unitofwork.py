@@ -1,0 +1,362 @@
+"""Flush planning and execution for a Session.
+
+A flush writes, per database and inside one savepoint (or transaction):
+  1. INSERTs in rounds: a round holds the new objects whose referenced new objects are
+     already inserted, so parents always precede children (self-references and cycles
+     included: a nullable reference inside a cycle is inserted as NULL and patched after).
+     Each round sends one multi-row INSERT per model and column set, with RETURNING for the
+     keys where the engine has it.
+  2. UPDATEs grouped by model and set of changed columns: one statement per batch
+     (``UPDATE ... FROM (VALUES ...)`` on PostgreSQL, a joined derived table on MySQL,
+     ``executemany`` on SQLite), with the version check for versioned models.
+  3. DELETEs children first, one statement per model and batch.
+In-memory changes made while flushing (new keys, synced foreign keys) are journaled and
+undone if any statement fails, so a failed flush leaves neither the database nor the
+objects half-changed.
+"""
+from __future__ import annotations
+
+import collections
+
+from .exceptions import StaleDataError, TinyORMError
+from .schema import sort_models
+
+_MISSING = object()
+
+
+class FlushError(TinyORMError):
+    """The pending objects cannot be written in any order (a cycle of required references)."""
+
+
+class StaleGroup(Exception):
+    """Internal: a versioned batch matched fewer rows than it had objects.
+
+    Which object is stale can only be told once the flush's savepoint is rolled back (a
+    row this batch bumped looks just like one another writer bumped), so the session
+    catches this, rolls back, then asks :meth:`FlushPlan.stale_error`.
+    """
+
+    def __init__(self, model, objects, database):
+        super().__init__(model.__name__)
+        self.model = model
+        self.objects = objects
+        self.database = database
+
+
+class FlushPlan:
+    """What one flush writes: computed from the session's pending sets, then executed."""
+
+    def __init__(self, session, new, dirty, deleted):
+        self.session = session
+        self.new = self._cascade_new(new)
+        self.dirty = [(obj, fields) for obj, fields in ((obj, obj._dirty_fields()) for obj in dirty) if fields]
+        self.deleted = list(deleted)
+        self.journal = []  # (obj, attr_key, previous value) to undo in-memory changes
+        self.inserted = []
+        self.updated = []
+        self.patches = []  # (obj, fk, target) references inserted as NULL inside a cycle
+
+    def __bool__(self):
+        return bool(self.new or self.dirty or self.deleted)
+
+    # -- planning --------------------------------------------------------------------------
+    def _cascade_new(self, new):
+        """New objects plus unsaved objects they reference (``tweet.user = User(...)``)."""
+        ordered = list(new)
+        seen = {id(obj) for obj in ordered}
+        index = 0
+        while index < len(ordered):
+            obj = ordered[index]
+            index += 1
+            for target in (obj.__dict__.get("_rel") or {}).values():
+                if target is not None and not target.__dict__.get("_persisted") and id(target) not in seen:
+                    seen.add(id(target))
+                    ordered.append(target)
+                    self.session._attach_new(target)
+        return ordered
+
+    def databases(self):
+        session = self.session
+        seen = {}
+        for obj in self.new + [obj for obj, _ in self.dirty] + self.deleted:
+            database = session._write_database(type(obj))
+            seen.setdefault(id(database), database)
+        return list(seen.values())
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _set(self, obj, key, value):
+        data = obj.__dict__
+        self.journal.append((obj, key, data.get(key, _MISSING)))
+        data[key] = value
+
+    def undo(self):
+        for obj, key, previous in reversed(self.journal):
+            if previous is _MISSING:
+                obj.__dict__.pop(key, None)
+            else:
+                obj.__dict__[key] = previous
+        self.journal = []
+
+    # -- execution -------------------------------------------------------------------------
+    def execute(self):
+        session = self.session
+        self._insert_all()
+        self._patch_cycles()
+        self._update_all()
+        self._delete_all()
+        return session
+
+    def _blocking(self, obj, pending_ids):
+        """(fk, target) pairs of new objects ``obj`` references that are not inserted yet."""
+        blocking = []
+        for name, target in (obj.__dict__.get("_rel") or {}).items():
+            if target is not None and id(target) in pending_ids:
+                blocking.append((type(obj)._meta.fields[name], target))
+        return blocking
+
+    def _insert_all(self):
+        pending = list(self.new)
+        while pending:
+            pending_ids = {id(obj) for obj in pending}
+            ready, waiting = [], []
+            for obj in pending:
+                (waiting if self._blocking(obj, pending_ids) else ready).append(obj)
+            if not ready:
+                # A cycle: insert the objects whose blocking references can be NULL for now.
+                for obj in waiting:
+                    blocking = self._blocking(obj, pending_ids)
+                    if all(fk.null for fk, _target in blocking):
+                        for fk, target in blocking:
+                            self.patches.append((obj, fk, target))
+                        ready.append(obj)
+                if not ready:
+                    names = ", ".join(sorted({type(obj).__name__ for obj in waiting}))
+                    raise FlushError(f"cannot order the INSERTs of {names}: their references form a cycle of non-nullable foreign keys")
+                waiting = [obj for obj in pending if obj not in ready]
+            self._insert_round(ready)
+            pending = waiting
+
+    def _insert_round(self, objects):
+        by_model = collections.OrderedDict()
+        models, _ = sort_models({type(obj) for obj in objects})
+        for model in models:
+            by_model[model] = []
+        for obj in objects:
+            by_model[type(obj)].append(obj)
+        patched = {(id(obj), fk.name) for obj, fk, _target in self.patches}
+        for model, group in by_model.items():
+            meta = model._meta
+            version = meta.version_field
+            for obj in group:
+                data = obj.__dict__
+                for name, target in (data.get("_rel") or {}).items():
+                    if target is None:
+                        continue
+                    fk = meta.fields[name]
+                    if (id(obj), name) in patched:
+                        self._set(obj, fk.attr_key, None)
+                    else:
+                        key = target.__dict__.get(fk.rel_field.attr_key)
+                        if data.get(fk.attr_key) != key:
+                            self._set(obj, fk.attr_key, key)
+                if version is not None and data.get(version.attr_key) is None:
+                    self._set(obj, version.attr_key, 1)
+            by_columns = collections.OrderedDict()
+            for obj in group:
+                data = obj.__dict__
+                fields = tuple(
+                    field
+                    for field in meta.fields.values()
+                    if field.attr_key in data and not (field.auto_increment and data[field.attr_key] is None)
+                )
+                by_columns.setdefault(fields, []).append(obj)
+            for fields, batch in by_columns.items():
+                self._insert_batch(model, fields, batch)
+            self.inserted.extend(group)
+
+    def _insert_batch(self, model, fields, objects):
+        session = self.session
+        database = session._write_database(model)
+        dialect = database.dialect
+        meta = model._meta
+        pk = meta.primary_key
+        auto_pk = pk if (not meta.composite_key and pk.auto_increment and pk not in fields) else None
+        adapters = [(field.attr_key, field.adapter(dialect)) for field in fields]
+        rows = [[adapt(obj.__dict__[key]) for key, adapt in adapters] for obj in objects]
+        if auto_pk is None or dialect.returning_insert:
+            width = max(len(fields), 1)
+            per_batch = max(1, min(1000, dialect.max_params // width))
+            for start in range(0, len(rows), per_batch):
+                chunk = rows[start : start + per_batch]
+                sql = _insert_sql(model, fields, len(chunk), dialect, auto_pk)
+                cursor = database.execute_sql(sql, [value for row in chunk for value in row])
+                if auto_pk is not None:
+                    # Rows come back in VALUES order on every engine tinyorm batches for.
+                    keys = [row[0] for row in cursor.fetchall()]
+                    for obj, key in zip(objects[start : start + per_batch], keys):
+                        self._set(obj, auto_pk.attr_key, key)
+        else:
+            sql = _insert_sql(model, fields, 1, dialect, None)
+            for obj, row in zip(objects, rows):
+                cursor = database.execute_sql(sql, row)
+                self._set(obj, auto_pk.attr_key, database.last_insert_id(cursor))
+
+    def _patch_cycles(self):
+        for obj, fk, target in self.patches:
+            key = target.__dict__.get(fk.rel_field.attr_key)
+            self._set(obj, fk.attr_key, key)
+            database = self.session._write_database(type(obj))
+            from .sql.query import Update
+            from .models import _value_node
+
+            meta = type(obj)._meta
+            query = Update(type(obj), [(fk, _value_node(fk, key))], database).where(meta.pk_expression(obj.pk))
+            database.execute(query)
+
+    def _update_all(self):
+        groups = collections.OrderedDict()
+        for obj, fields in self.dirty:
+            groups.setdefault((type(obj), tuple(fields)), []).append(obj)
+        for (model, fields), objects in groups.items():
+            self._update_group(model, fields, objects)
+
+    def _update_group(self, model, fields, objects):
+        meta = model._meta
+        version = meta.version_field
+        fields = tuple(field for field in fields if field is not version)
+        if not fields:
+            return
+        database = self.session._write_database(model)
+        dialect = database.dialect
+        key_fields = meta.primary_key_fields
+        key_adapters = [(field.attr_key, field.adapter(dialect)) for field in key_fields]
+        set_adapters = [(field.attr_key, field.adapter(dialect)) for field in fields]
+        rows = []
+        for obj in objects:
+            data = obj.__dict__
+            row = [adapt(data.get(key)) for key, adapt in key_adapters]
+            row += [adapt(data.get(key)) for key, adapt in set_adapters]
+            if version is not None:
+                row.append(data.get(version.attr_key))
+            rows.append(row)
+        matched = 0
+        for sql, params, many in dialect.plan_bulk_update(model, key_fields, fields, version, rows):
+            cursor = database.execute_sql(sql, params, many=many)
+            matched += cursor.rowcount
+        if matched != len(objects) and version is not None:
+            raise StaleGroup(model, objects, database)
+        if version is not None:
+            for obj in objects:
+                self._set(obj, version.attr_key, obj.__dict__.get(version.attr_key) + 1)
+        self.updated.extend(objects)
+
+    @staticmethod
+    def stale_error(group):
+        """The StaleDataError for a StaleGroup, once the flush has been rolled back."""
+        model, database = group.model, group.database
+        meta = model._meta
+        version = meta.version_field
+        for obj in group.objects:
+            expected = obj.__dict__.get(version.attr_key)
+            current = model.select(version).where(meta.pk_expression(obj.pk)).tuples()._fetch(database)
+            if not current:
+                return StaleDataError(
+                    f"{model.__name__} with primary key {obj.pk!r} was not written: the row was "
+                    "deleted by another writer"
+                )
+            if current[0][0] != expected:
+                return StaleDataError(
+                    f"{model.__name__} with primary key {obj.pk!r} was not written: its version "
+                    f"moved on from {expected} to {current[0][0]} (another writer changed it)"
+                )
+        return StaleDataError(f"{model.__name__}: a versioned write matched fewer rows than expected")
+
+    def _delete_all(self):
+        if not self.deleted:
+            return
+        by_model = collections.defaultdict(list)
+        for obj in self.deleted:
+            by_model[type(obj)].append(obj)
+        ordered, _ = sort_models(list(by_model))
+        for model in reversed(ordered):
+            self._delete_group(model, by_model[model])
+
+    def _delete_group(self, model, objects):
+        meta = model._meta
+        version = meta.version_field
+        database = self.session._write_database(model)
+        dialect = database.dialect
+        key_fields = list(meta.primary_key_fields)
+        columns = key_fields + ([version] if version is not None else [])
+        adapters = [field.adapter(dialect) for field in key_fields]
+        rows = []
+        for obj in objects:
+            data = obj.__dict__
+            row = tuple(adapt(data.get(field.attr_key)) for adapt, field in zip(adapters, key_fields))
+            if version is not None:
+                row += (data.get(version.attr_key),)
+            rows.append(row)
+        width = len(columns)
+        per_batch = max(1, min(1000, dialect.max_params // width))
+        matched = 0
+        quoted = [dialect.quote(field.column_name) for field in columns]
+        for start in range(0, len(rows), per_batch):
+            chunk = rows[start : start + per_batch]
+            if width == 1:
+                placeholders = ", ".join([dialect.param] * len(chunk))
+                condition = f"{quoted[0]} IN ({placeholders})"
+                params = [row[0] for row in chunk]
+            else:
+                one = "(" + ", ".join([dialect.param] * width) + ")"
+                condition = f"({', '.join(quoted)}) IN ({', '.join([one] * len(chunk))})"
+                params = [value for row in chunk for value in row]
+            sql = f"DELETE FROM {dialect.quote(meta.table_name)} WHERE {condition}"
+            matched += database.execute_sql(sql, params).rowcount
+        if matched != len(objects) and version is not None:
+            raise StaleGroup(model, objects, database)
+
+
+def _insert_sql(model, fields, row_count, dialect, auto_pk):
+    """A multi-row INSERT for ``row_count`` rows (cached per shape on the model)."""
+    meta = model._meta
+    key = ("flush-insert", dialect, fields, row_count, auto_pk is not None)
+    sql = meta._query_cache.get(key)
+    if sql is not None:
+        return sql
+    table = dialect.quote(meta.table_name)
+    if fields:
+        columns = ", ".join(dialect.quote(field.column_name) for field in fields)
+        row = "(" + ", ".join([dialect.param] * len(fields)) + ")"
+        sql = f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row] * row_count)
+    else:
+        sql = f"INSERT INTO {table} {dialect.default_values_sql}"
+    if auto_pk is not None and dialect.returning_insert:
+        sql += " RETURNING " + dialect.quote(auto_pk.column_name)
+    meta._query_cache[key] = sql
+    return sql
+
+
+def cascade_deleted(session, deleted):
+    """Objects in the session that the database removed or changed by ON DELETE actions."""
+    removed = []
+    nulled = []
+    queue = list(deleted)
+    seen = {id(obj) for obj in queue}
+    while queue:
+        parent = queue.pop()
+        model = type(parent)
+        for fk in model._meta.backrefs:
+            if fk.on_delete not in ("CASCADE", "SET NULL"):
+                continue
+            key = parent.__dict__.get(fk.rel_field.attr_key)
+            for child in session._objects_of(fk.model):
+                if child.__dict__.get(fk.attr_key) != key or id(child) in seen:
+                    continue
+                if fk.on_delete == "CASCADE":
+                    seen.add(id(child))
+                    removed.append(child)
+                    queue.append(child)
+                else:
+                    nulled.append((child, fk))
+    return removed, nulled
+
