@@ -11,6 +11,11 @@ class Implementation:
     name = ""  # key in the results
     label = ""  # column heading
 
+    @classmethod
+    def open(cls, engine):
+        """Connect to ``engine`` (subclasses may pick an engine-specific variant)."""
+        return cls(engine)
+
     def __init__(self, engine):
         self.engine = engine
 

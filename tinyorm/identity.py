@@ -12,29 +12,37 @@ class IdentityMap:
     changes (new, dirty, deleted), so those are never lost.
     """
 
-    __slots__ = ("_refs", "__weakref__")
+    __slots__ = ("_refs", "_keys", "_forget", "__weakref__")
 
     def __init__(self):
-        self._refs = {}
+        self._refs = {}  # identity key -> weakref to the object
+        self._keys = {}  # id(weakref) -> identity key, so a dead reference finds its entry
+        map_ref = weakref.ref(self)
+
+        def forget(dead_ref):
+            identity_map = map_ref()
+            if identity_map is None:
+                return
+            key = identity_map._keys.pop(id(dead_ref), None)
+            # Drop the entry only if it still holds this (now dead) reference.
+            if key is not None and identity_map._refs.get(key) is dead_ref:
+                del identity_map._refs[key]
+
+        self._forget = forget
 
     def get(self, key):
         ref = self._refs.get(key)
         return ref() if ref is not None else None
 
     def add(self, key, obj):
-        refs = self._refs
-        map_ref = weakref.ref(self)
-
-        def forget(dead_ref):
-            identity_map = map_ref()
-            # Drop the entry only if it still holds this (now dead) reference.
-            if identity_map is not None and identity_map._refs.get(key) is dead_ref:
-                del identity_map._refs[key]
-
-        refs[key] = weakref.ref(obj, forget)
+        ref = weakref.ref(obj, self._forget)
+        self._refs[key] = ref
+        self._keys[id(ref)] = key
 
     def discard(self, key):
-        self._refs.pop(key, None)
+        ref = self._refs.pop(key, None)
+        if ref is not None:
+            self._keys.pop(id(ref), None)
 
     def __contains__(self, key):
         return self.get(key) is not None
@@ -51,3 +59,4 @@ class IdentityMap:
 
     def clear(self):
         self._refs.clear()
+        self._keys.clear()

@@ -279,15 +279,17 @@ class Model(metaclass=ModelBase):
             data = self.__dict__
             changes = data.get("_changes")
             if changes is None:
-                changes = data["_changes"] = {}
-            if name not in changes:
+                changes = data["_changes"] = {name: data.get(name, _MISSING)}
+                # The first change since the last flush puts the object in the session's
+                # dirty set; later writes need no bookkeeping beyond _changes.
+                session = data.get("_session")
+                if session is not None:
+                    session_ref = session()
+                    if session_ref is not None:
+                        session_ref._mark_dirty(self)
+            elif name not in changes:
                 changes[name] = data.get(name, _MISSING)
             data[name] = value
-            session = data.get("_session")
-            if session is not None:
-                session_ref = session()
-                if session_ref is not None:
-                    session_ref._mark_dirty(self)
             return
         object.__setattr__(self, name, value)
 
@@ -301,7 +303,8 @@ class Model(metaclass=ModelBase):
         dirty = []
         for key, original in changes.items():
             current = data.get(key, _MISSING)
-            if original is _MISSING or current is _MISSING or type(current) is not type(original) or current != original:
+            # A value of another type counts as a change even when == says equal (1 vs True).
+            if current.__class__ is not original.__class__ or current != original or original is _MISSING:
                 dirty.append(attr_keys[key])
         return dirty
 

@@ -115,32 +115,42 @@ class Session:
         results = self.query(model).where(meta.pk_expression(pk)).limit(1).execute()
         return results[0] if results else None
 
-    def _merge_loaded(self, objects, database_name=None, populate_existing=False):
+    def _merge_loaded(self, objects, populate_existing=False):
         """Route freshly hydrated objects through the identity map (same row → same object)."""
+        if not objects:
+            return objects
         identity_map = self.identity_map
+        # The identity map's dicts are used directly: this loop runs once per loaded row.
+        refs, ref_keys, forget = identity_map._refs, identity_map._keys, identity_map._forget
+        make_ref = weakref.ref
         session_ref = self._self_ref
         merged = []
-        resolve = self._resolve
-        bind_names = {}
+        append = merged.append
+        model = None
         for obj in objects:
-            model = type(obj)
-            name = bind_names.get(model)
-            if name is None:
-                name = bind_names[model] = resolve(model).identity_name(model)
-            key = (name, model, obj.pk)
-            existing = identity_map.get(key)
+            if type(obj) is not model:
+                model = type(obj)
+                meta = model._meta
+                name = self._resolve(model).identity_name(model)
+                pk_key = None if meta.composite_key else meta.primary_key.attr_key
+            data = obj.__dict__
+            key = (name, model, data.get(pk_key) if pk_key is not None else obj.pk)
+            existing = refs.get(key)
+            if existing is not None:
+                existing = existing()
             if existing is None:
-                obj.__dict__["_session"] = session_ref
-                identity_map.add(key, obj)
-                merged.append(obj)
+                data["_session"] = session_ref
+                ref = make_ref(obj, forget)
+                refs[key] = ref
+                ref_keys[id(ref)] = key
+                append(obj)
                 continue
-            data = existing.__dict__
-            if populate_existing or data.get("_expired"):
-                fresh = dict(obj.__dict__)
+            if populate_existing or existing.__dict__.get("_expired"):
+                fresh = dict(data)
                 fresh["_session"] = session_ref
                 _SET_DICT(existing, fresh)
                 self._dirty.pop(id(existing), None)
-            merged.append(existing)
+            append(existing)
         return merged
 
     def _objects_of(self, model):
@@ -367,9 +377,23 @@ class Session:
         self._dirty.pop(id(obj), None)
 
     def expire_all(self):
+        dirty = self._dirty
+        pk_keys = {}
         for obj in self.identity_map.objects():
-            if obj.__dict__.get("_persisted"):
-                self.expire(obj)
+            data = obj.__dict__
+            if not data.get("_persisted"):
+                continue
+            model = type(obj)
+            keys = pk_keys.get(model)
+            if keys is None:
+                keys = pk_keys[model] = [field.attr_key for field in model._meta.primary_key_fields]
+            keep = {key: data.get(key) for key in keys}
+            keep["_expired"] = True
+            keep["_persisted"] = True
+            if "_session" in data:
+                keep["_session"] = data["_session"]
+            _SET_DICT(obj, keep)
+            dirty.pop(id(obj), None)
 
     def refresh(self, obj):
         """Reload every column of ``obj`` now (discarding its unsaved changes)."""

@@ -77,9 +77,12 @@ class FlushPlan:
 
     def databases(self):
         session = self.session
+        models = {type(obj) for obj in self.new}
+        models.update(type(obj) for obj, _fields in self.dirty)
+        models.update(type(obj) for obj in self.deleted)
         seen = {}
-        for obj in self.new + [obj for obj, _ in self.dirty] + self.deleted:
-            database = session._write_database(type(obj))
+        for model in sorted(models, key=lambda model: model._meta.table_name):
+            database = session._write_database(model)
             seen.setdefault(id(database), database)
         return list(seen.values())
 
@@ -231,14 +234,13 @@ class FlushPlan:
         key_fields = meta.primary_key_fields
         key_adapters = [(field.attr_key, field.adapter(dialect)) for field in key_fields]
         set_adapters = [(field.attr_key, field.adapter(dialect)) for field in fields]
-        rows = []
-        for obj in objects:
-            data = obj.__dict__
-            row = [adapt(data.get(key)) for key, adapt in key_adapters]
-            row += [adapt(data.get(key)) for key, adapt in set_adapters]
-            if version is not None:
-                row.append(data.get(version.attr_key))
-            rows.append(row)
+        adapters = key_adapters + set_adapters
+        if version is not None:
+            adapters.append((version.attr_key, None))
+        rows = [
+            [data.get(key) if adapt is None else adapt(data.get(key)) for key, adapt in adapters]
+            for data in [obj.__dict__ for obj in objects]
+        ]
         matched = 0
         for sql, params, many in dialect.plan_bulk_update(model, key_fields, fields, version, rows):
             cursor = database.execute_sql(sql, params, many=many)

@@ -404,16 +404,16 @@ def test_arithmetic_and_modulo():
         User.select((User.id + 1) * 2 - User.id, User.id / 2, User.id % 3),
         {
             "sqlite": (
-                'SELECT (((("user"."id" + ?) * ?) - "user"."id"), ("user"."id" / ?), ("user"."id" % ?) FROM "user"',
+                'SELECT ((("user"."id" + ?) * ?) - "user"."id"), ("user"."id" / ?), ("user"."id" % ?) FROM "user"',
                 [1, 2, 2, 3],
             ),
             # the %s drivers read a single % as a placeholder: modulo is written %%
             "postgresql": (
-                'SELECT (((("user"."id" + %s) * %s) - "user"."id"), ("user"."id" / %s), ("user"."id" %% %s) FROM "user"',
+                'SELECT ((("user"."id" + %s) * %s) - "user"."id"), ("user"."id" / %s), ("user"."id" %% %s) FROM "user"',
                 [1, 2, 2, 3],
             ),
             "mysql": (
-                "SELECT ((((`user`.`id` + %s) * %s) - `user`.`id`), (`user`.`id` / %s), (`user`.`id` %% %s) FROM `user`",
+                "SELECT (((`user`.`id` + %s) * %s) - `user`.`id`), (`user`.`id` / %s), (`user`.`id` %% %s) FROM `user`",
                 [1, 2, 2, 3],
             ),
         },
@@ -773,6 +773,16 @@ def test_subquery_in_where_and_select_and_exists():
         '(SELECT "tweets"."user_id" FROM "tweets" WHERE ("tweets"."content" = %s)))',
         ["x"],
     )
+    exists = User.select(User.id).where(fn.EXISTS(Tweet.select(SQL("1")).where(Tweet.user == User.id)))
+    assert render(exists, SQLITE) == (
+        'SELECT "user"."id" FROM "user" WHERE EXISTS(SELECT 1 FROM "tweets" WHERE ("tweets"."user_id" = "user"."id"))',
+        [],
+    )
+    not_exists = User.select(User.id).where(~fn.EXISTS(Tweet.select(SQL("1")).where(Tweet.user == User.id)))
+    assert render(not_exists, SQLITE)[0].endswith('WHERE NOT EXISTS(SELECT 1 FROM "tweets" WHERE ("tweets"."user_id" = "user"."id"))')
+
+
+def test_scalar_subquery_in_select_list_keeps_its_alias():
     scalar = User.select(
         User.username, Tweet.select(fn.COUNT(Tweet.id)).where(Tweet.user == User.id).alias("n")
     )
@@ -781,13 +791,6 @@ def test_subquery_in_where_and_select_and_exists():
         "WHERE (`tweets`.`user_id` = `user`.`id`)) AS `n` FROM `user`",
         [],
     )
-    exists = User.select(User.id).where(fn.EXISTS(Tweet.select(SQL("1")).where(Tweet.user == User.id)))
-    assert render(exists, SQLITE) == (
-        'SELECT "user"."id" FROM "user" WHERE EXISTS(SELECT 1 FROM "tweets" WHERE ("tweets"."user_id" = "user"."id"))',
-        [],
-    )
-    not_exists = User.select(User.id).where(~fn.EXISTS(Tweet.select(SQL("1")).where(Tweet.user == User.id)))
-    assert render(not_exists, SQLITE)[0].endswith('WHERE NOT EXISTS(SELECT 1 FROM "tweets" WHERE ("tweets"."user_id" = "user"."id"))')
 
 
 def test_subquery_parameters_keep_their_order():

@@ -11,6 +11,7 @@ import datetime
 import decimal
 import json
 import math
+import operator
 import uuid
 
 from ..exceptions import DataError, NotSupportedError
@@ -305,13 +306,14 @@ class Dialect(str):
             sets.append(f"{column} = {column} + 1")
             where.append(f"{column} = {param}")
         sql = f"UPDATE {quote(model._meta.table_name)} SET {', '.join(sets)} WHERE {' AND '.join(where)}"
-        params = []
-        for row in rows:
-            keys, rest = row[:key_count], row[key_count:]
-            if version_field is not None:
-                params.append(rest[:-1] + keys + rest[-1:])
-            else:
-                params.append(rest + keys)
+        # Rows arrive as [keys..., sets..., version?]; the statement wants sets, keys, version.
+        width = len(rows[0]) if rows else 0
+        set_end = width - 1 if version_field is not None else width
+        order = list(range(key_count, set_end)) + list(range(key_count)) + list(range(set_end, width))
+        if order == list(range(width)):
+            return [(sql, rows, True)]
+        getter = operator.itemgetter(*order)
+        params = [getter(row) for row in rows] if len(order) > 1 else [(row[order[0]],) for row in rows]
         return [(sql, params, True)]
 
     def _batches(self, rows):
