@@ -51,6 +51,7 @@ from .fields import (
     VersionField,
 )
 from .models import Model, ModelAlias, ModelSelect, prefetch
+from .router import ReplicaSet, Router
 from .session import Session
 from .sql import AND, EXCLUDED, JOIN, OR, SQL, Case, Cast, Entity, Table, Value, Window, fn
 
@@ -70,6 +71,8 @@ __all__ = [
     "ModelSelect",
     "prefetch",
     "Session",
+    "Router",
+    "ReplicaSet",
     "Field",
     "AutoField",
     "BigAutoField",

@@ -941,7 +941,8 @@ class ModelSelect(Select):
         return database.db_for_read(model)
 
     def _dialect(self):
-        return self._read_database().dialect
+        model = _model_of(self.model)
+        return model._meta.get_database().dialect_for(model)
 
     # -- result shapes ---------------------------------------------------------------------
     def _with_row_type(self, row_type):
@@ -1059,6 +1060,8 @@ class ModelSelect(Select):
     def _fetch(self, database=None):
         if self._session is not None:
             self._session._autoflush()
+        model = _model_of(self.model)
+        model._meta.get_database().check_query(self)
         database = database or self._read_database()
         dialect = database.dialect
         ctx = Context(dialect)
@@ -1421,7 +1424,7 @@ class ModelInsert(Insert):
         return self.model._meta.get_database().db_for_write(self.model)
 
     def _dialect(self):
-        return self._write_database().dialect
+        return self.model._meta.get_database().dialect_for(self.model)
 
     def _normalise(self):
         """(fields, rows of values) with defaults filled in; validation happens per dialect."""
@@ -1654,7 +1657,7 @@ class ModelUpdate(Update):
         return self.model._meta.get_database().db_for_write(self.model)
 
     def _dialect(self):
-        return self._write_database().dialect
+        return self.model._meta.get_database().dialect_for(self.model)
 
     def filter(self, **lookups):
         return self.where(*[_apply_lookup(_resolve_field(self.model, key.split("__")[0]), key.split("__")[1] if "__" in key else "exact", value, key) for key, value in lookups.items()])
@@ -1685,7 +1688,7 @@ class ModelDelete(Delete):
         return self.model._meta.get_database().db_for_write(self.model)
 
     def _dialect(self):
-        return self._write_database().dialect
+        return self.model._meta.get_database().dialect_for(self.model)
 
     def filter(self, **lookups):
         return self.where(*[_apply_lookup(_resolve_field(self.model, key.split("__")[0]), key.split("__")[1] if "__" in key else "exact", value, key) for key, value in lookups.items()])

@@ -110,7 +110,9 @@ class Database:
         self._idle = []  # pooled connections: (returned_at, created_at, conn)
         self._open = {}  # id(conn) -> (conn, created_at) for every connection this db opened
         self._server_checked = False
-        self._models = []
+        # Set by a Router on its replicas: called with (database, error, sql, params, many)
+        # when a statement fails for want of a connection, to run it elsewhere.
+        self.failover = None
         _ALL_DATABASES.add(self)
 
     @property
@@ -281,11 +283,11 @@ class Database:
         """
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s %r%s", sql, params, " (executemany)" if many else "")
-        conn = self._state.conn
-        if conn is None:
-            conn = self.connection()
-        cursor = conn.cursor()
         try:
+            conn = self._state.conn
+            if conn is None:
+                conn = self.connection()
+            cursor = conn.cursor()
             if many:
                 cursor.executemany(sql, params)
             elif params is None:
@@ -293,8 +295,41 @@ class Database:
             else:
                 cursor.execute(sql, params)
         except Exception as exc:
+            if self.failover is not None and self.is_connection_failure(exc):
+                return self.failover(self, exc, sql, params, many)
             self._raise_translated(exc)
         return cursor
+
+    def is_connection_failure(self, exc):
+        """True if ``exc`` means the server could not be reached (not a bad statement)."""
+        if isinstance(exc, OperationalError) and "cannot connect" in str(exc):
+            return True
+        driver_error = exc.__cause__ if isinstance(exc, exceptions.TinyORMError) else exc
+        return driver_error is not None and self._is_disconnect(driver_error)
+
+    # -- replication (engines with a replication position override these) ------------------
+    def replication_position(self):
+        """The position of the latest committed write (on a primary), or None if the engine
+        has none to offer; read-your-writes then pins reads to the primary for a while."""
+        return None
+
+    def position_reached(self, position, timeout=0.0):
+        """On a replica: has it replayed ``position``? Waits up to ``timeout`` seconds."""
+        return False
+
+    def position_sort_key(self, position):
+        """A comparable form of a position, to keep the later of two."""
+        return position
+
+    def replica_lag(self):
+        """Seconds this replica is behind its primary (0 when caught up), or None."""
+        return None
+
+    def dialect_for(self, model):
+        return self.dialect
+
+    def check_query(self, query):
+        """A Router refuses queries spanning databases; one database accepts everything."""
 
     def identity_name(self, model):
         """What a session's identity map keys this model's rows by (the database itself)."""

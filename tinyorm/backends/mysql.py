@@ -110,6 +110,36 @@ class MySQLDatabase(Database):
     def last_insert_id(self, cursor):
         return cursor.lastrowid
 
+    # GTID positions: MariaDB's @@gtid_binlog_pos / MASTER_GTID_WAIT, MySQL's
+    # @@gtid_executed / WAIT_FOR_EXECUTED_GTID_SET. (Not exercised by the test suite, which
+    # has no MySQL replica; PostgreSQL's WAL positions are.)
+    def replication_position(self):
+        self.connection()
+        sql = "SELECT @@gtid_binlog_pos" if self.is_mariadb else "SELECT @@global.gtid_executed"
+        position = self.execute_sql(sql).fetchone()[0]
+        return position or None
+
+    def position_reached(self, position, timeout=0.0):
+        self.connection()
+        if self.is_mariadb:
+            result = self.execute_sql("SELECT MASTER_GTID_WAIT(%s, %s)", (position, timeout)).fetchone()[0]
+            return result == 0
+        result = self.execute_sql("SELECT WAIT_FOR_EXECUTED_GTID_SET(%s, %s)", (position, timeout)).fetchone()[0]
+        return result == 0
+
+    def position_sort_key(self, position):
+        # GTID sets are not totally ordered; keep the longer (later) text.
+        return (len(position), position)
+
+    def replica_lag(self):
+        cursor = self.execute_sql("SHOW SLAVE STATUS")
+        row = cursor.fetchone()
+        if row is None:
+            return 0.0
+        names = [column[0] for column in cursor.description]
+        lag = dict(zip(names, row)).get("Seconds_Behind_Master")
+        return float(lag) if lag is not None else None
+
     def get_columns(self, table):
         sql = (
             "SELECT column_name, column_type, is_nullable = 'YES', column_key = 'PRI', column_default "

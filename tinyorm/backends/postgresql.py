@@ -49,8 +49,45 @@ class PostgresDatabase(Database):
         dialect.supports_skip_locked = version >= 90500
 
     def _is_disconnect(self, exc):
-        conn = self._state.conn
-        return isinstance(exc, self._psycopg2.OperationalError) or bool(conn is not None and conn.closed)
+        if not isinstance(exc, (self._psycopg2.OperationalError, self._psycopg2.InterfaceError)):
+            return False
+        code = getattr(exc, "pgcode", None)
+        # No SQLSTATE: the connection itself failed. Class 08 is "connection exception";
+        # 57P01-57P03 are shutdowns and "cannot connect now" (a starting replica).
+        return code is None or code.startswith("08") or code in ("57P01", "57P02", "57P03")
+
+    # WAL positions: 'X/Y' hex pairs, ordered as the 64-bit number X << 32 | Y.
+    def replication_position(self):
+        return self.execute_sql("SELECT pg_current_wal_lsn()::text").fetchone()[0]
+
+    def position_sort_key(self, position):
+        high, _, low = position.partition("/")
+        return (int(high, 16) << 32) | int(low, 16)
+
+    def replayed_position(self):
+        row = self.execute_sql("SELECT pg_last_wal_replay_lsn()::text").fetchone()
+        return row[0] if row else None
+
+    def position_reached(self, position, timeout=0.0):
+        import time
+
+        deadline = time.monotonic() + timeout
+        wanted = self.position_sort_key(position)
+        while True:
+            replayed = self.replayed_position()
+            if replayed is not None and self.position_sort_key(replayed) >= wanted:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+
+    def replica_lag(self):
+        sql = (
+            "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0 "
+            "WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
+            "ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END"
+        )
+        return float(self.execute_sql(sql).fetchone()[0])
 
     def get_columns(self, table):
         sql = (

@@ -1,0 +1,491 @@
+"""The Router: primary, replicas and vertical partitions behind one ``Meta.database``.
+
+Default rules (each overridable in a subclass through ``db_for_read``, ``db_for_write`` and
+``allow_migrate``):
+
+* writes (INSERT/UPDATE/DELETE, bulk or not, upserts, DDL) go to the primary of the model's
+  partition;
+* reads go to a replica, round-robin, except inside a transaction on that primary, for
+  ``SELECT ... FOR UPDATE``, inside ``with router.use_primary():`` and when read-your-writes
+  needs it;
+* read-your-writes follows the replication position: after this thread writes, a read goes
+  to a replica only once it has replayed that write (PostgreSQL WAL LSN, MySQL/MariaDB
+  GTID); it waits up to ``replica_wait`` seconds for one, else reads the primary. Engines
+  with no position (SQLite files as stand-ins) pin reads to the primary for ``pin_window``
+  seconds after a write;
+* a replica that cannot be reached is marked down for ``down_backoff`` seconds and the read
+  runs on another replica, then on the primary; a replica lagging more than
+  ``max_replica_lag`` seconds leaves the rotation until it catches up.
+
+The router decides with a few attribute reads per statement; replica positions and lag are
+learned lazily and cached, so a read costs no extra round trip in the common case.
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import itertools
+import threading
+import time
+
+from .backends.base import Database
+from .exceptions import ImproperlyConfigured, RoutingError
+
+__all__ = ["Router", "ReplicaSet"]
+
+DEFAULT = "default"
+
+
+class ReplicaSet:
+    """One primary and its replicas; the main set is named "default"."""
+
+    def __init__(self, name, primary_name, primary, replicas):
+        self.name = name
+        self.primary_name = primary_name
+        self.primary = primary
+        self.replicas = replicas  # [(name, Database)]
+        self._turn = itertools.count()
+
+    def __repr__(self):
+        return f"<ReplicaSet {self.name}: {self.primary_name} + {[name for name, _ in self.replicas]}>"
+
+
+class _ThreadState(threading.local):
+    def __init__(self):
+        self.use_primary = 0
+        self.using = []
+        self.required = {}  # replica set name -> position (or ("time", deadline)) to read past
+        self.unconfirmed = set()  # replica sets written to since their position was read
+
+
+def _as_database(value, options):
+    if isinstance(value, Database):
+        return value
+    if isinstance(value, str):
+        from .backends.url import connect
+
+        return connect(value, **options)
+    raise ImproperlyConfigured(f"expected a database URL or a Database, got {value!r}")
+
+
+class Router:
+    """Routes each model's SQL to the right database. See the module docstring for rules."""
+
+    def __init__(
+        self,
+        primary,
+        replicas=(),
+        partitions=None,
+        *,
+        max_replica_lag=None,
+        replica_wait=0.05,
+        pin_window=2.0,
+        down_backoff=5.0,
+        lag_check_interval=1.0,
+        position_cache_seconds=0.5,
+        **database_options,
+    ):
+        self.max_replica_lag = max_replica_lag
+        self.replica_wait = replica_wait
+        self.pin_window = pin_window
+        self.down_backoff = down_backoff
+        self.lag_check_interval = lag_check_interval
+        self.position_cache_seconds = position_cache_seconds
+        self.databases = {}
+        self.sets = {}
+        self._state = _ThreadState()
+        self._lock = threading.Lock()
+        self._down_until = {}
+        self._lag = {}  # replica name -> (lag seconds, checked at)
+        self._replayed = {}  # replica name -> (position sort key, checked at)
+        self._stats = collections.Counter()
+        self._add_set(DEFAULT, "primary", primary, replicas, database_options)
+        for name, spec in (partitions or {}).items():
+            if isinstance(spec, dict):
+                if "primary" not in spec:
+                    raise ImproperlyConfigured(f"partition {name!r} needs a 'primary'")
+                self._add_set(name, name, spec["primary"], spec.get("replicas", ()), database_options)
+            else:
+                self._add_set(name, name, spec, (), database_options)
+
+    def _add_set(self, set_name, primary_name, primary, replicas, options):
+        if set_name in self.sets or primary_name in self.databases:
+            raise ImproperlyConfigured(f"database name {primary_name!r} is used twice")
+        primary_db = _as_database(primary, options)
+        self.databases[primary_name] = primary_db
+        replica_entries = []
+        for index, replica in enumerate(replicas, start=1):
+            replica_name = f"replica{index}" if set_name == DEFAULT else f"{set_name}.replica{index}"
+            replica_db = _as_database(replica, options)
+            replica_db.failover = self._failover
+            self.databases[replica_name] = replica_db
+            replica_entries.append((replica_name, replica_db))
+        self.sets[set_name] = ReplicaSet(set_name, primary_name, primary_db, replica_entries)
+
+    def __repr__(self):
+        return f"<Router {list(self.databases)}>"
+
+    # -- lookups ---------------------------------------------------------------------------
+    def replica_set(self, model):
+        partition = model._meta.partition
+        if partition is None:
+            return self.sets[DEFAULT]
+        try:
+            return self.sets[partition]
+        except KeyError:
+            raise RoutingError(
+                f"model {model.__name__} names partition {partition!r}, which this router does not have "
+                f"(known: {', '.join(name for name in self.sets if name != DEFAULT)})"
+            ) from None
+
+    def name_of(self, database):
+        for name, candidate in self.databases.items():
+            if candidate is database:
+                return name
+        return repr(database)
+
+    def database(self, name):
+        try:
+            return self.databases[name]
+        except KeyError:
+            raise RoutingError(f"no database named {name!r}; known: {', '.join(self.databases)}") from None
+
+    @property
+    def primary(self):
+        return self.sets[DEFAULT].primary
+
+    # -- routing rules ---------------------------------------------------------------------
+    def db_for_write(self, model):
+        """The primary of the model's partition (or the database picked by ``using``)."""
+        state = self._state
+        if state.using:
+            database = self.databases[state.using[-1]]
+        else:
+            replica_set = self.replica_set(model)
+            database = replica_set.primary
+            state.unconfirmed.add(replica_set.name)
+        self._stats[("writes", self.name_of(database))] += 1
+        return database
+
+    def db_for_read(self, model):
+        """A replica of the model's partition, unless the rules send the read to its primary."""
+        state = self._state
+        if state.using:
+            database = self.databases[state.using[-1]]
+            self._stats[("reads", state.using[-1])] += 1
+            return database
+        replica_set = self.replica_set(model)
+        primary = replica_set.primary
+        if not replica_set.replicas or state.use_primary or primary.in_transaction():
+            return self._read_primary(replica_set, pinned=bool(replica_set.replicas))
+        required = self._required_position(replica_set)
+        if required is not None and required[0] == "time":
+            if time.monotonic() < required[1]:
+                return self._read_primary(replica_set, pinned=True)
+            state.required.pop(replica_set.name, None)
+            required = None
+        database = self._pick_replica(replica_set, required)
+        if database is None:
+            return self._read_primary(replica_set, pinned=True)
+        return database
+
+    def allow_migrate(self, db_name, model):
+        """Create the model's table on ``db_name``? By default only on its set's primary."""
+        return db_name == self.replica_set(model).primary_name
+
+    def _read_primary(self, replica_set, pinned):
+        if pinned:
+            self._stats["pinned_reads"] += 1
+        self._stats[("reads", replica_set.primary_name)] += 1
+        return replica_set.primary
+
+    # -- read-your-writes ------------------------------------------------------------------
+    def _required_position(self, replica_set):
+        """The position a replica must have replayed for this thread, learned lazily."""
+        state = self._state
+        name = replica_set.name
+        if name in state.unconfirmed:
+            state.unconfirmed.discard(name)
+            position = replica_set.primary.replication_position()
+            if position is None:
+                state.required[name] = ("time", time.monotonic() + self.pin_window)
+            else:
+                self._merge_required(replica_set, position)
+        return state.required.get(name)
+
+    def _merge_required(self, replica_set, position):
+        required = self._state.required
+        current = required.get(replica_set.name)
+        if current is not None and current[0] == "position":
+            key = replica_set.primary.position_sort_key
+            if key(current[1]) >= key(position):
+                return
+        required[replica_set.name] = ("position", position)
+
+    def _pick_replica(self, replica_set, required):
+        replicas = replica_set.replicas
+        now = time.monotonic()
+        count = len(replicas)
+        start = next(replica_set._turn)
+        waited = False
+        for attempt in range(2):
+            for offset in range(count):
+                name, database = replicas[(start + offset) % count]
+                if self._down_until.get(name, 0) > now:
+                    continue
+                if self.max_replica_lag is not None and self._lagging(name, database, now):
+                    continue
+                if required is not None and not self._has_replayed(name, database, required[1], now, waited):
+                    continue
+                self._stats[("reads", name)] += 1
+                return database
+            if required is None or waited or not self.replica_wait:
+                return None
+            # Every replica was behind: give the first live one up to replica_wait to catch up.
+            waited = True
+            for name, database in replicas:
+                if self._down_until.get(name, 0) > now:
+                    continue
+                try:
+                    if database.position_reached(required[1], timeout=self.replica_wait):
+                        self._replayed[name] = (database.position_sort_key(required[1]), time.monotonic())
+                        self._stats[("reads", name)] += 1
+                        return database
+                except Exception as exc:  # noqa: BLE001 - a failing replica is marked down
+                    self._mark_down(name, exc)
+                break
+        return None
+
+    def _has_replayed(self, name, database, position, now, fresh):
+        wanted = database.position_sort_key(position)
+        cached = self._replayed.get(name)
+        if cached is not None and cached[0] >= wanted:
+            return True
+        if fresh or cached is None or now - cached[1] > 0.0:
+            try:
+                replayed = database.replayed_position() if hasattr(database, "replayed_position") else None
+            except Exception as exc:  # noqa: BLE001 - a failing replica is marked down
+                self._mark_down(name, exc)
+                return False
+            if replayed is None:
+                return False
+            key = database.position_sort_key(replayed)
+            self._replayed[name] = (key, now)
+            return key >= wanted
+        return False
+
+    def _lagging(self, name, database, now):
+        cached = self._lag.get(name)
+        if cached is None or now - cached[1] > self.lag_check_interval:
+            try:
+                lag = database.replica_lag()
+            except Exception as exc:  # noqa: BLE001 - a failing replica is marked down
+                self._mark_down(name, exc)
+                return True
+            self._lag[name] = cached = (lag, now)
+        lag = cached[0]
+        if lag is not None and lag > self.max_replica_lag:
+            self._stats["lagging_skips"] += 1
+            return True
+        return False
+
+    # -- failure handling --------------------------------------------------------------------
+    def _mark_down(self, name, error=None):
+        with self._lock:
+            self._down_until[name] = time.monotonic() + self.down_backoff
+        self._stats[("down", name)] += 1
+
+    def _failover(self, database, error, sql, params, many):
+        """A replica failed to connect: mark it down, run the read elsewhere."""
+        name = self.name_of(database)
+        self._mark_down(name, error)
+        database._discard_connection()
+        replica_set = next(
+            (candidate for candidate in self.sets.values() if any(db is database for _, db in candidate.replicas)),
+            None,
+        )
+        if replica_set is None:
+            database._raise_translated(error)
+        self._stats["fallbacks"] += 1
+        now = time.monotonic()
+        for other_name, other in replica_set.replicas:
+            if other is database or self._down_until.get(other_name, 0) > now:
+                continue
+            self._stats[("reads", other_name)] += 1
+            return other.execute_sql(sql, params, many)
+        self._stats[("reads", replica_set.primary_name)] += 1
+        return replica_set.primary.execute_sql(sql, params, many)
+
+    # -- blocks ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def use_primary(self):
+        """Inside this block every read goes to a primary."""
+        state = self._state
+        state.use_primary += 1
+        try:
+            yield self
+        finally:
+            state.use_primary -= 1
+
+    @contextlib.contextmanager
+    def using(self, name):
+        """Inside this block every statement goes to the database called ``name``."""
+        self.database(name)
+        state = self._state
+        state.using.append(name)
+        try:
+            yield self.databases[name]
+        finally:
+            state.using.pop()
+
+    def position(self):
+        """A short token for the latest write this thread has seen (for a cookie)."""
+        parts = []
+        for replica_set in self.sets.values():
+            required = self._required_position(replica_set)
+            if required is None:
+                continue
+            kind, value = required
+            if kind == "time":
+                remaining = max(0.0, value - time.monotonic())
+                parts.append(f"{replica_set.name}@t{time.time() + remaining:.3f}")
+            else:
+                parts.append(f"{replica_set.name}@{value}")
+        return ",".join(parts)
+
+    @contextlib.contextmanager
+    def after(self, token):
+        """Reads in this block see at least the writes named by ``token``."""
+        state = self._state
+        saved = dict(state.required)
+        for part in filter(None, (token or "").split(",")):
+            set_name, _, value = part.partition("@")
+            replica_set = self.sets.get(set_name)
+            if replica_set is None or not value:
+                raise RoutingError(f"malformed or foreign position token {token!r}")
+            if value.startswith("t"):
+                try:
+                    deadline = float(value[1:]) - time.time() + time.monotonic()
+                except ValueError:
+                    raise RoutingError(f"malformed position token {token!r}") from None
+                state.required[set_name] = ("time", deadline)
+            else:
+                self._merge_required(replica_set, value)
+        try:
+            yield self
+        finally:
+            state.required = saved
+
+    def stats(self):
+        """Counters: reads and writes per database, fallbacks, pinned reads, ..."""
+        result = {"reads": {}, "writes": {}, "fallbacks": 0, "pinned_reads": 0, "down": {}, "lagging_skips": 0}
+        for key, count in self._stats.items():
+            if isinstance(key, tuple):
+                result[key[0]][key[1]] = count
+            else:
+                result[key] = count
+        return result
+
+    def reset_stats(self):
+        self._stats.clear()
+
+    # -- the Database protocol a model's Meta.database needs ---------------------------------
+    def dialect_for(self, model):
+        return self.replica_set(model).primary.dialect
+
+    @property
+    def dialect(self):
+        return self.primary.dialect
+
+    def identity_name(self, model):
+        return self.replica_set(model).name
+
+    def check_query(self, query):
+        """Refuse, before any SQL, a query touching models on different databases."""
+        if len(self.sets) == 1:
+            return
+        owners = {}
+        for model in _models_in(query):
+            database = model._meta.database
+            if database is not self:
+                continue
+            owners.setdefault(self.replica_set(model).name, model)
+        if len(owners) > 1:
+            described = " and ".join(f"{model.__name__} (on {name!r})" for name, model in owners.items())
+            raise RoutingError(f"one query cannot touch models on different databases: {described}")
+
+    def atomic(self, partition=None):
+        """A transaction on the primary (of ``partition``)."""
+        return self.sets[partition or DEFAULT].primary.atomic()
+
+    def execute_sql(self, sql, params=None, many=False):
+        return self.primary.execute_sql(sql, params, many)
+
+    def in_transaction(self):
+        return any(replica_set.primary.in_transaction() for replica_set in self.sets.values())
+
+    def create_tables(self, models, safe=True):
+        """Create each table on every database whose ``allow_migrate`` says yes."""
+        for name, database in self.databases.items():
+            chosen = [model for model in models if self.allow_migrate(name, model)]
+            if chosen:
+                database.create_tables(chosen, safe=safe)
+
+    def drop_tables(self, models, safe=True, cascade=False):
+        for name, database in self.databases.items():
+            chosen = [model for model in models if self.allow_migrate(name, model)]
+            if chosen:
+                database.drop_tables(chosen, safe=safe, cascade=cascade)
+
+    def bind(self, models):
+        for model in models:
+            model._meta.set_database(self)
+        return self
+
+    def close(self):
+        for database in self.databases.values():
+            database.close()
+
+    def close_all(self):
+        for database in self.databases.values():
+            database.close_all()
+
+    def connect(self):
+        self.primary.connect()
+
+
+def _models_in(node, seen=None):
+    """Every model a query (with its joins and subqueries) reads or writes."""
+    from .models import ModelAlias, ModelBase
+
+    if seen is None:
+        seen = set()
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, ModelBase):
+        yield node
+        return
+    if isinstance(node, ModelAlias):
+        yield node.model
+        return
+    model = getattr(node, "model", None)
+    if isinstance(model, ModelBase) and not hasattr(node, "field_type"):
+        yield model
+    if isinstance(node, (list, tuple)):
+        for item in node:
+            yield from _models_in(item, seen)
+        return
+    values = getattr(node, "__dict__", None)
+    if values is None:
+        slots = [name for klass in type(node).__mro__ for name in getattr(klass, "__slots__", ())]
+        values = {name: getattr(node, name, None) for name in slots}
+    for key, value in values.items():
+        if key in ("database", "_session", "_result", "_parent_link", "_join_rels", "_lookup_joins", "c"):
+            continue
+        if isinstance(value, (list, tuple)) or hasattr(value, "__sql__") or hasattr(value, "_render"):
+            if hasattr(value, "field_type"):
+                if getattr(value, "model", None) is not None:
+                    yield value.model
+                continue
+            yield from _models_in(value, seen)
