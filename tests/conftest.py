@@ -17,7 +17,14 @@ SERVER_URLS = {
     ),
     "mysql": os.environ.get("TINYORM_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"),
 }
-KNOWN_BACKENDS = ("sqlite", "postgresql", "mysql")
+# A real PostgreSQL primary and streaming replica (scripts/pgreplica.sh, `make pgreplica`).
+PGREPLICA_URLS = (
+    os.environ.get("TINYORM_TEST_PGREPLICA_PRIMARY_URL", "postgresql://postgres@127.0.0.1:5433/test"),
+    os.environ.get("TINYORM_TEST_PGREPLICA_REPLICA_URL", "postgresql://postgres@127.0.0.1:5434/test"),
+)
+KNOWN_BACKENDS = ("sqlite", "postgresql", "mysql", "pgreplica")
+# Backends the ``db`` fixture runs on (pgreplica serves the router tests only).
+ENGINE_BACKENDS = ("sqlite", "postgresql", "mysql")
 
 
 def _reachable(url):
@@ -38,8 +45,9 @@ def _select_backends():
         if unknown:
             pytest.exit(f"unknown backend(s) in TINYORM_TEST_BACKENDS: {unknown}", returncode=4)
         for name in backends:
-            if name in SERVER_URLS:
-                ok, why = _reachable(SERVER_URLS[name])
+            urls = PGREPLICA_URLS if name == "pgreplica" else (SERVER_URLS[name],) if name in SERVER_URLS else ()
+            for url in urls:
+                ok, why = _reachable(url)
                 if not ok:
                     pytest.exit(
                         f"backend {name!r} is required by TINYORM_TEST_BACKENDS but cannot be "
@@ -54,6 +62,12 @@ def _select_backends():
             backends.append(name)
         else:
             print(f"\n[tinyorm tests] leaving out {name}: {why}")
+    reachable = [_reachable(url) for url in PGREPLICA_URLS]
+    if all(ok for ok, _why in reachable):
+        backends.append("pgreplica")
+    else:
+        why = next(why for ok, why in reachable if not ok)
+        print(f"\n[tinyorm tests] leaving out pgreplica (run `make pgreplica`): {why}")
     return backends
 
 
@@ -69,8 +83,14 @@ def pytest_report_header(config):
 
 
 def pytest_generate_tests(metafunc):
+    if "replicated" in metafunc.fixturenames:
+        kinds = [name for name in ("sqlite", "pgreplica") if name in BACKENDS]
+        marker = metafunc.definition.get_closest_marker("backends")
+        if marker is not None:
+            kinds = [name for name in kinds if name in marker.args]
+        metafunc.parametrize("replicated", kinds, indirect=True)
     if "db" in metafunc.fixturenames:
-        wanted = BACKENDS
+        wanted = [name for name in BACKENDS if name in ENGINE_BACKENDS]
         marker = metafunc.definition.get_closest_marker("backends")
         if marker is not None:
             wanted = [name for name in BACKENDS if name in marker.args]
@@ -124,6 +144,59 @@ def db(request, tmp_path):
 def db_url(db, tmp_path):
     """The URL the ``db`` fixture connected to (for subprocesses and second connections)."""
     return make_url(db.dialect, tmp_path)
+
+
+class Replicated:
+    """A primary and a replica: real streaming replication (pgreplica) or SQLite files.
+
+    SQLite files do not replicate: ``sync()`` copies the primary's file over the replica's
+    so tests can stand the pair in for a caught-up replica.
+    """
+
+    def __init__(self, kind, primary_url, replica_url, tmp_path):
+        self.kind = kind
+        self.primary_url = primary_url
+        self.replica_url = replica_url
+        self.tmp_path = tmp_path
+        self.real = kind == "pgreplica"
+
+    def router(self, **options):
+        return tinyorm.Router(primary=self.primary_url, replicas=[self.replica_url], **options)
+
+    def wait_for_replica(self, timeout=10.0):
+        """Block until the replica has replayed everything the primary has committed."""
+        if not self.real:
+            return
+        primary = tinyorm.connect(self.primary_url)
+        replica = tinyorm.connect(self.replica_url)
+        try:
+            position = primary.replication_position()
+            if not replica.position_reached(position, timeout=timeout):
+                raise AssertionError("replica did not catch up in time")
+        finally:
+            primary.close()
+            replica.close()
+
+
+@pytest.fixture
+def replicated(request, tmp_path):
+    """A primary/replica pair for router tests, starting with no tables."""
+    kind = request.param
+    if kind == "pgreplica":
+        pair = Replicated(kind, PGREPLICA_URLS[0], PGREPLICA_URLS[1], tmp_path)
+    else:
+        pair = Replicated(
+            kind, f"sqlite:///{tmp_path / 'primary.db'}", f"sqlite:///{tmp_path / 'replica.db'}", tmp_path
+        )
+    primary = tinyorm.connect(pair.primary_url)
+    drop_all_tables(primary)
+    primary.close()
+    pair.wait_for_replica()
+    yield pair
+    if pair.real:
+        primary = tinyorm.connect(pair.primary_url)
+        drop_all_tables(primary)
+        primary.close()
 
 
 class QueryCounter:
