@@ -75,6 +75,7 @@ BACKENDS = []
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "backends(*names): run only on these backends")
     BACKENDS[:] = _select_backends()
 
 
@@ -105,12 +106,12 @@ def drop_all_tables(database):
     quote = database.dialect.quote
     if database.dialect == "postgresql":
         names = ", ".join(quote(name) for name in tables)
-        database.execute_sql(f"DROP TABLE IF EXISTS {names} CASCADE")
+        database.execute_sql(f"DROP TABLE IF EXISTS {names} CASCADE", ())
     elif database.dialect == "mysql":
         database.execute_sql("SET FOREIGN_KEY_CHECKS = 0")
         try:
             for name in tables:
-                database.execute_sql(f"DROP TABLE IF EXISTS {quote(name)}")
+                database.execute_sql(f"DROP TABLE IF EXISTS {quote(name)}", ())
         finally:
             database.execute_sql("SET FOREIGN_KEY_CHECKS = 1")
     else:
@@ -231,6 +232,3 @@ def count_queries():
     """``with count_queries(db) as counter: ...`` then ``counter.count``."""
     return QueryCounter
 
-
-def pytest_collection_modifyitems(config, items):
-    config.addinivalue_line("markers", "backends(*names): run only on these backends")

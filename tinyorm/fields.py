@@ -429,6 +429,12 @@ class _TextBase(Field):
                 value = str(value)
             else:
                 self._fail(value, "a string")
+        if not value.isascii():
+            # A lone surrogate cannot be stored as UTF-8 by any engine.
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise DataError(f"{self.qualified_name}: text is not valid Unicode ({exc.reason} at {exc.start})") from None
         return value
 
     def _dialect_check(self, dialect):
@@ -467,7 +473,8 @@ class CharField(_TextBase):
         max_length = self.max_length
 
         def adapt(value):
-            if value.__class__ is str and len(value) <= max_length:
+            # isascii() is O(1) in CPython; other text takes the slow path's UTF-8 check.
+            if value.__class__ is str and len(value) <= max_length and value.isascii():
                 return value
             return slow(value)
 
@@ -485,7 +492,7 @@ class TextField(_TextBase):
             return slow
 
         def adapt(value):
-            if value.__class__ is str:
+            if value.__class__ is str and value.isascii():
                 return value
             return slow(value)
 

@@ -1,4 +1,8 @@
-"""DDL for models: CREATE/DROP TABLE and indexes, in foreign-key order."""
+"""DDL for models: CREATE/DROP TABLE and indexes, in foreign-key order.
+
+Generated SQL is always sent with a parameter sequence (empty here), so drivers with ``%s``
+placeholders read the ``%%`` that quoting puts in identifiers as one ``%``.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -70,16 +74,38 @@ def _render_fragment(node, dialect):
     return sql
 
 
-def foreign_key_constraint(fk, dialect):
+def foreign_key_name(table, column):
+    """The constraint name tinyorm gives a foreign key, the same on every engine."""
+    name = f"fk_{table}_{column}"
+    if len(name) > 60:
+        digest = hashlib.md5(name.encode("utf-8")).hexdigest()[:8]
+        name = f"{name[:51]}_{digest}"
+    return name
+
+
+def foreign_key_sql(dialect, table, column, dest_table, dest_column, on_delete=None, on_update=None):
     sql = (
-        f"FOREIGN KEY ({dialect.quote(fk.column_name)}) REFERENCES "
-        f"{dialect.quote(fk.rel_model._meta.table_name)} ({dialect.quote(fk.rel_field.column_name)})"
+        f"CONSTRAINT {dialect.quote(foreign_key_name(table, column))} "
+        f"FOREIGN KEY ({dialect.quote(column)}) REFERENCES "
+        f"{dialect.quote(dest_table)} ({dialect.quote(dest_column)})"
     )
-    if fk.on_delete:
-        sql += f" ON DELETE {fk.on_delete}"
-    if fk.on_update:
-        sql += f" ON UPDATE {fk.on_update}"
+    if on_delete:
+        sql += f" ON DELETE {on_delete}"
+    if on_update:
+        sql += f" ON UPDATE {on_update}"
     return sql
+
+
+def foreign_key_constraint(fk, dialect):
+    return foreign_key_sql(
+        dialect,
+        fk.model._meta.table_name,
+        fk.column_name,
+        fk.rel_model._meta.table_name,
+        fk.rel_field.column_name,
+        fk.on_delete,
+        fk.on_update,
+    )
 
 
 def create_table_sql(model, dialect, safe=True, skip_foreign_keys=()):
@@ -148,22 +174,21 @@ def create_tables(database, models, safe=True):
                 existing_indexes = {index.name for index in database.get_indexes(table)}
             else:
                 existing_indexes = set()
-                database.execute_sql(create_table_sql(model, dialect, safe, skip_foreign_keys=deferred))
+                database.execute_sql(create_table_sql(model, dialect, safe, skip_foreign_keys=deferred), ())
                 created.append(model)
             needs_check = safe and not dialect.supports_if_not_exists_index
             for statement in create_index_statements(
                 model, dialect, safe=safe, existing=existing_indexes if (needs_check or table in existing_tables) else ()
             ):
-                database.execute_sql(statement)
+                database.execute_sql(statement, ())
         for fk in deferred:
             if fk.model in created:
                 table = dialect.quote(fk.model._meta.table_name)
-                name = dialect.quote(f"fk_{fk.model._meta.table_name}_{fk.column_name}")
-                database.execute_sql(f"ALTER TABLE {table} ADD CONSTRAINT {name} {foreign_key_constraint(fk, dialect)}")
+                database.execute_sql(f"ALTER TABLE {table} ADD {foreign_key_constraint(fk, dialect)}", ())
 
 
 def drop_tables(database, models, safe=True, cascade=False):
     dialect = database.dialect
     ordered, _forward = sort_models(models)
     for model in reversed(ordered):
-        database.execute_sql(dialect.drop_table_sql(model._meta.table_name, safe=safe, cascade=cascade))
+        database.execute_sql(dialect.drop_table_sql(model._meta.table_name, safe=safe, cascade=cascade), ())

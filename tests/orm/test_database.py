@@ -21,10 +21,6 @@ from tinyorm import (
     TextField,
 )
 
-SERVER_URLS = {
-    "postgresql": os.environ.get("TINYORM_TEST_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/test"),
-    "mysql": os.environ.get("TINYORM_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"),
-}
 DRIVER_ERRORS = {"sqlite": sqlite3.Error, "postgresql": psycopg2.Error, "mysql": pymysql.err.MySQLError}
 
 
@@ -97,28 +93,18 @@ def test_server_url_parts_reach_the_driver():
     assert db.connect_params["password"] == "p@ss"
 
 
-@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
-def test_postgres_schemes_really_connect(scheme):
-    url = SERVER_URLS["postgresql"].replace("postgresql://", f"{scheme}://", 1)
-    db = tinyorm.connect(url)
-    try:
-        assert db.execute_sql("SELECT 1").fetchone()[0] == 1
-    except tinyorm.OperationalError:
-        pytest.skip("PostgreSQL is not running")
-    finally:
-        db.close_all()
+SCHEME_ALIASES = {"sqlite": ["sqlite"], "postgresql": ["postgresql", "postgres"], "mysql": ["mysql", "mariadb"]}
 
 
-@pytest.mark.parametrize("scheme", ["mysql", "mariadb"])
-def test_mysql_schemes_really_connect(scheme):
-    url = SERVER_URLS["mysql"].replace("mysql://", f"{scheme}://", 1)
-    db = tinyorm.connect(url)
-    try:
-        assert db.execute_sql("SELECT 1").fetchone()[0] == 1
-    except tinyorm.OperationalError:
-        pytest.skip("MySQL is not running")
-    finally:
-        db.close_all()
+def test_every_scheme_alias_really_connects(db, db_url):
+    for scheme in SCHEME_ALIASES[db.dialect]:
+        url = scheme + db_url[db_url.index("://"):]
+        other = tinyorm.connect(url)
+        try:
+            assert other.dialect == db.dialect
+            assert other.execute_sql("SELECT 1").fetchone()[0] == 1
+        finally:
+            other.close_all()
 
 
 def test_sqlite_relative_path_is_relative_to_cwd(tmp_path, monkeypatch):
@@ -439,6 +425,18 @@ def test_mysql_rowcount_is_rows_matched(db):
     cursor = db.execute_sql("UPDATE rc SET v = 5 WHERE id = 1")
     assert cursor.rowcount == 1
     assert db.execute_sql("UPDATE rc SET v = 5").rowcount == 2
+
+
+@pytest.mark.backends("mysql")
+def test_mysql_strict_mode_refuses_bad_raw_values(db):
+    """Even SQL that bypasses tinyorm's checks is refused by the server, never truncated."""
+    db.execute_sql("CREATE TABLE strict_t (id INTEGER PRIMARY KEY, s VARCHAR(3), n TINYINT)")
+    with pytest.raises(tinyorm.DataError) as info:
+        db.execute_sql("INSERT INTO strict_t VALUES (1, 'toolong', 1)")
+    assert isinstance(info.value.__cause__, pymysql.err.MySQLError)
+    with pytest.raises(tinyorm.DataError):
+        db.execute_sql("INSERT INTO strict_t VALUES (2, 'ok', 1000)")
+    assert db.execute_sql("SELECT COUNT(*) FROM strict_t").fetchone()[0] == 0
 
 
 def test_update_of_identical_values_reports_rows_matched(db):

@@ -160,7 +160,7 @@ def test_round_trip(db, case):
     assert_same(row[0], value)
 
 
-@pytest.mark.parametrize("case", ROUND_TRIP[:18:3], ids=_case_id)
+@pytest.mark.parametrize("case", [c for c in ROUND_TRIP if c[0] != "doc"], ids=_case_id)
 def test_value_usable_in_where(db, case):
     """A stored value can be found again by equality with the same Python value."""
     Sample = make_models(db)
@@ -253,6 +253,7 @@ REFUSED = [
     ("money", D("0.001"), "Sample.money"),
     ("ident", "not-a-uuid", "Sample.ident"),
     ("blob", "text, not bytes", "Sample.blob"),
+    ("text", b"bytes \x00 are not text", "Sample.text"),
     ("flt", "abc", "Sample.flt"),
     ("flag", "yes", "Sample.flag"),
     ("doc", {"not": object()}, "Sample.doc"),

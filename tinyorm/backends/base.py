@@ -22,7 +22,8 @@ ColumnMetadata = collections.namedtuple(
 IndexMetadata = collections.namedtuple("IndexMetadata", ("name", "columns", "unique", "table"))
 ForeignKeyMetadata = collections.namedtuple(
     "ForeignKeyMetadata",
-    ("column", "dest_table", "dest_column", "table", "on_delete", "on_update"),
+    ("column", "dest_table", "dest_column", "table", "on_delete", "on_update", "name"),
+    defaults=(None,),
 )
 
 _ALL_DATABASES = weakref.WeakSet()

@@ -1,6 +1,13 @@
 """MySQL and MariaDB through pymysql."""
 from ..dialects import MySQLDialect
-from ..exceptions import DataError, ImproperlyConfigured, IntegrityError, OperationalError, translate_driver_error
+from ..exceptions import (
+    DataError,
+    ImproperlyConfigured,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+    translate_driver_error,
+)
 from .base import ColumnMetadata, Database, ForeignKeyMetadata, IndexMetadata
 
 # Strict mode makes the server refuse, not truncate or clamp, values that do not fit.
@@ -12,6 +19,8 @@ SQL_MODE = (
 # OperationalError or InternalError).
 _DATA_ERRNOS = {1264, 1265, 1292, 1366, 1367, 1406, 1411, 1441, 3140, 4025}
 _INTEGRITY_ERRNOS = {1048, 1062, 1364, 1169, 1216, 1217, 1451, 1452, 1557, 3819}
+# Bad SQL: syntax, unknown table/column/index, duplicate table/column.
+_PROGRAMMING_ERRNOS = {1046, 1049, 1050, 1051, 1054, 1060, 1061, 1064, 1091, 1146, 1149, 1247, 1305}
 # Connection lost or never made: the next statement should start a new connection.
 _DISCONNECT_ERRNOS = {2002, 2003, 2006, 2013, 2055, 4031}
 
@@ -100,6 +109,8 @@ class MySQLDatabase(Database):
             return DataError
         if errno in _INTEGRITY_ERRNOS:
             return IntegrityError
+        if errno in _PROGRAMMING_ERRNOS:
+            return ProgrammingError
         if errno in _DISCONNECT_ERRNOS:
             return OperationalError
         return translate_driver_error(exc)
@@ -142,14 +153,19 @@ class MySQLDatabase(Database):
 
     def get_columns(self, table):
         sql = (
-            "SELECT column_name, column_type, is_nullable = 'YES', column_key = 'PRI', column_default "
+            "SELECT column_name, column_type, is_nullable = 'YES', column_key = 'PRI', column_default, extra "
             "FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = %s "
             "ORDER BY ordinal_position"
         )
         rows = self.execute_sql(sql, (table,)).fetchall()
+        # MySQL reports auto-increment in "extra", not as a default; it is surfaced as the
+        # default "AUTO_INCREMENT" so the metadata keeps one shape on every engine.
         return [
-            ColumnMetadata(name, data_type, bool(null), bool(pk), table, default)
-            for name, data_type, null, pk, default in rows
+            ColumnMetadata(
+                name, data_type, bool(null), bool(pk), table,
+                "AUTO_INCREMENT" if "auto_increment" in (extra or "").lower() else default,
+            )
+            for name, data_type, null, pk, default, extra in rows
         ]
 
     def get_indexes(self, table):
@@ -167,7 +183,7 @@ class MySQLDatabase(Database):
     def get_foreign_keys(self, table):
         sql = (
             "SELECT k.column_name, k.referenced_table_name, k.referenced_column_name, "
-            "r.delete_rule, r.update_rule "
+            "r.delete_rule, r.update_rule, k.constraint_name "
             "FROM information_schema.key_column_usage k "
             "JOIN information_schema.referential_constraints r "
             "ON r.constraint_schema = k.constraint_schema AND r.constraint_name = k.constraint_name "
@@ -176,7 +192,12 @@ class MySQLDatabase(Database):
             "AND k.referenced_table_name IS NOT NULL ORDER BY k.constraint_name, k.ordinal_position"
         )
         rows = self.execute_sql(sql, (table,)).fetchall()
+        # InnoDB treats RESTRICT and NO ACTION alike and reports an undeclared action as
+        # RESTRICT; it is reported as NO ACTION, as the other engines do.
+        def action(rule):
+            return "NO ACTION" if rule == "RESTRICT" else rule
+
         return [
-            ForeignKeyMetadata(column, dest_table, dest_column, table, on_delete, on_update)
-            for column, dest_table, dest_column, on_delete, on_update in rows
+            ForeignKeyMetadata(column, dest_table, dest_column, table, action(on_delete), action(on_update), name)
+            for column, dest_table, dest_column, on_delete, on_update, name in rows
         ]

@@ -127,7 +127,7 @@ class PostgresDatabase(Database):
 
     def get_foreign_keys(self, table):
         sql = (
-            "SELECT a.attname, cf.relname, af.attname, c.confdeltype, c.confupdtype "
+            "SELECT a.attname, cf.relname, af.attname, c.confdeltype, c.confupdtype, c.conname "
             "FROM pg_constraint c "
             "JOIN pg_class t ON t.oid = c.conrelid "
             "JOIN pg_namespace n ON n.oid = t.relnamespace "
@@ -140,6 +140,8 @@ class PostgresDatabase(Database):
         )
         rows = self.execute_sql(sql, (table,)).fetchall()
         return [
-            ForeignKeyMetadata(column, dest_table, dest_column, table, _FK_ACTIONS[on_delete], _FK_ACTIONS[on_update])
-            for column, dest_table, dest_column, on_delete, on_update in rows
+            ForeignKeyMetadata(
+                column, dest_table, dest_column, table, _FK_ACTIONS[on_delete], _FK_ACTIONS[on_update], name
+            )
+            for column, dest_table, dest_column, on_delete, on_update, name in rows
         ]

@@ -3,6 +3,7 @@ import re
 import sqlite3
 
 from ..dialects import SqliteDialect
+from ..exceptions import IntegrityError, ProgrammingError, translate_driver_error
 from .base import ColumnMetadata, Database, ForeignKeyMetadata, IndexMetadata
 
 
@@ -84,6 +85,29 @@ class SqliteDatabase(Database):
 
     def _is_disconnect(self, exc):
         return False
+
+    # sqlite3 files bad SQL under OperationalError; the message tells which it is.
+    _PROGRAMMING_MESSAGES = (
+        "no such table",
+        "no such column",
+        "syntax error",
+        "has no column named",
+        "incomplete input",
+        "ambiguous column name",
+        "already exists",
+        "no such index",
+        "unrecognized token",
+        "no such function",
+        "wrong number of arguments",
+    )
+
+    def _error_class_for(self, exc):
+        message = str(exc).lower()
+        if isinstance(exc, sqlite3.OperationalError) and any(text in message for text in self._PROGRAMMING_MESSAGES):
+            return ProgrammingError
+        if isinstance(exc, sqlite3.IntegrityError):
+            return IntegrityError
+        return translate_driver_error(exc)
 
     def _begin_sql(self):
         return "BEGIN"

@@ -358,6 +358,29 @@ class Dialect(str):
         exists = " IF EXISTS" if safe else ""
         return f"DROP TABLE{exists} {self.quote(table)}"
 
+    # -- ALTER TABLE (migrations). None means "cannot ALTER: rebuild the table". ------------
+    def add_column_sql(self, table, column_definition):
+        return [f"ALTER TABLE {self.quote(table)} ADD COLUMN {column_definition}"]
+
+    def drop_column_sql(self, table, column):
+        return [f"ALTER TABLE {self.quote(table)} DROP COLUMN {self.quote(column)}"]
+
+    def rename_column_sql(self, table, old, new):
+        return [f"ALTER TABLE {self.quote(table)} RENAME COLUMN {self.quote(old)} TO {self.quote(new)}"]
+
+    def rename_table_sql(self, old, new):
+        return [f"ALTER TABLE {self.quote(old)} RENAME TO {self.quote(new)}"]
+
+    def alter_column_sql(self, table, column, type_sql, null, default_sql, definition):
+        """Change a column's type, nullability and/or default (each None = leave it)."""
+        raise NotImplementedError
+
+    def add_foreign_key_sql(self, table, constraint_sql):
+        return [f"ALTER TABLE {self.quote(table)} ADD {constraint_sql}"]
+
+    def drop_foreign_key_sql(self, table, name):
+        return [f"ALTER TABLE {self.quote(table)} DROP CONSTRAINT {self.quote(name)}"]
+
     # introspection SQL is owned by each dialect (see subclasses)
     def list_tables_sql(self):  # pragma: no cover - abstract
         raise NotImplementedError

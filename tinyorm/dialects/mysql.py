@@ -120,6 +120,13 @@ class MySQLDialect(Dialect):
             statements.append((sql, [value for row in batch for value in row], False))
         return statements
 
+    def alter_column_sql(self, table, column, type_sql, null, default_sql, definition):
+        # MySQL restates the whole column: MODIFY with the complete new definition.
+        return [f"ALTER TABLE {self.quote(table)} MODIFY COLUMN {definition}"]
+
+    def drop_foreign_key_sql(self, table, name):
+        return [f"ALTER TABLE {self.quote(table)} DROP FOREIGN KEY {self.quote(name)}"]
+
     def auto_increment_column(self, field_type):
         return f"{self.column_type(field_type)} NOT NULL AUTO_INCREMENT PRIMARY KEY"
 

@@ -79,6 +79,17 @@ class PostgresDialect(Dialect):
             statements.append((sql, [value for row in batch for value in row], False))
         return statements
 
+    def alter_column_sql(self, table, column, type_sql, null, default_sql, definition):
+        prefix = f"ALTER TABLE {self.quote(table)} ALTER COLUMN {self.quote(column)}"
+        statements = []
+        if type_sql is not None:
+            statements.append(f"{prefix} TYPE {type_sql} USING {self.quote(column)}::{type_sql}")
+        if null is not None:
+            statements.append(f"{prefix} {'DROP' if null else 'SET'} NOT NULL")
+        if default_sql is not None:
+            statements.append(f"{prefix} DROP DEFAULT" if default_sql == "NULL" else f"{prefix} SET DEFAULT {default_sql}")
+        return statements
+
     def drop_table_sql(self, table, safe=True, cascade=False):
         sql = Dialect.drop_table_sql(self, table, safe)
         return sql + " CASCADE" if cascade else sql

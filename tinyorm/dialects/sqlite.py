@@ -90,6 +90,20 @@ class SqliteDialect(Dialect):
         pattern = {"contains": "*{}*", "startswith": "{}*", "endswith": "*{}"}[mode].format(escaped)
         ctx.literal("(").sql(lhs).literal(" GLOB ").value(pattern).literal(")")
 
+    # SQLite's ALTER TABLE adds and renames, but cannot drop a column that an index or key
+    # uses, change a type or touch constraints: those rebuild the table (migrations).
+    def drop_column_sql(self, table, column):
+        return None
+
+    def alter_column_sql(self, table, column, type_sql, null, default_sql, definition):
+        return None
+
+    def add_foreign_key_sql(self, table, constraint_sql):
+        return None
+
+    def drop_foreign_key_sql(self, table, name):
+        return None
+
     def list_tables_sql(self):
         return (
             "SELECT name FROM sqlite_master WHERE type = 'table' "

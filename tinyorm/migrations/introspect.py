@@ -1,0 +1,277 @@
+"""From a live schema back to fields: type mapping, and model source for ``tinyorm introspect``."""
+from __future__ import annotations
+
+import keyword
+import re
+
+from .. import fields as F
+
+_SPACES = re.compile(r"\s+")
+
+
+def canonical_type(dialect, type_text):
+    """A comparable spelling of a column type, whichever way the engine reports it.
+
+    ``varchar(50)``, ``VARCHAR(50)`` and ``character varying(50)`` are one type; so are
+    ``int(11)`` and ``INTEGER``, ``SERIAL`` and ``integer``, ``DECIMAL_TEXT(10, 2)`` and
+    ``numeric(10,2)``. Used to tell whether a model's column differs from the database's.
+    """
+    text = _SPACES.sub(" ", (type_text or "").strip().lower())
+    text = re.sub(r"\s*\(\s*", "(", text)
+    text = re.sub(r"\s*,\s*", ",", text)
+    text = re.sub(r"\s*\)", ")", text)
+    text = text.replace(" unsigned", "")
+    replacements = (
+        (r"^timestamp(\(\d+\))? without time zone$", "timestamp"),
+        (r"^time(\(\d+\))? without time zone$", "time"),
+        (r"^character varying", "varchar"),
+        (r"^nvarchar", "varchar"),
+        (r"^nchar", "char"),
+        (r"^character\(", "char("),
+        (r"^tinyint\(1\)$", "boolean"),
+        (r"^(tinyint|smallint|mediumint|int|integer|bigint)\(\d+\)$", r"\1"),
+        (r"^(int|int4|serial|mediumint)$", "integer"),
+        (r"^(int8|bigserial)$", "bigint"),
+        (r"^int2$", "smallint"),
+        (r"^bool$", "boolean"),
+        (r"^(double|float8|float|real|double precision)$", "double"),
+        (r"^(numeric|decimal|decimal_text)(\(.*\))?$", r"decimal\2"),
+        (r"^(datetime|timestamp)(\(\d+\))?$", "timestamp"),
+        (r"^time\(\d+\)$", "time"),
+        (r"^(longtext|mediumtext|tinytext|clob)$", "text"),
+        (r"^(longblob|mediumblob|tinyblob|bytea)$", "blob"),
+        (r"^(jsonb|json_text)$", "json"),
+        (r"^uuid_text$", "uuid"),
+    )
+    for pattern, replacement in replacements:
+        text = re.sub(pattern, replacement, text)
+    if dialect == "mysql":
+        # MariaDB stores JSON as LONGTEXT and tinyorm's UUIDs as CHAR(36).
+        if text == "json":
+            text = "text"
+        if text == "char(36)":
+            text = "uuid"
+    return text
+
+
+def model_column_type(field, dialect):
+    return canonical_type(dialect, field.cast_type(dialect) if field.auto_increment else field.ddl_type(dialect))
+
+
+_WIDENINGS = {
+    ("smallint", "integer"),
+    ("smallint", "bigint"),
+    ("integer", "bigint"),
+    ("double", "double"),
+}
+
+
+def is_narrowing(old, new):
+    """Could changing a column from type ``old`` to ``new`` lose or refuse existing data?"""
+    if old == new:
+        return False
+    if (old, new) in _WIDENINGS:
+        return False
+    size = re.compile(r"^(varchar|char)\((\d+)\)$")
+    old_match, new_match = size.match(old), size.match(new)
+    if old_match and new_text(new):
+        return False
+    if old_match and new_match and old_match.group(1) == new_match.group(1):
+        return int(new_match.group(2)) < int(old_match.group(2))
+    decimal = re.compile(r"^decimal\((\d+),(\d+)\)$")
+    old_decimal, new_decimal = decimal.match(old), decimal.match(new)
+    if old_decimal and new_decimal:
+        old_p, old_s = map(int, old_decimal.groups())
+        new_p, new_s = map(int, new_decimal.groups())
+        return new_s < old_s or (new_p - new_s) < (old_p - old_s)
+    return True
+
+
+def new_text(type_name):
+    return type_name == "text"
+
+
+def field_for_column(dialect, column):
+    """(Field class, keyword arguments) for an introspected column."""
+    text = canonical_type(dialect, column.data_type)
+    kwargs = {}
+    default = column.default
+    auto = False
+    if column.primary_key:
+        if dialect == "sqlite" and text == "integer":
+            auto = True
+        elif isinstance(default, str) and (default.startswith("nextval(") or default == "AUTO_INCREMENT"):
+            auto = True
+    if auto:
+        return (F.BigAutoField if text == "bigint" else F.AutoField), {}
+    match = re.match(r"^(varchar|char)\((\d+)\)$", text)
+    if match:
+        field_class = F.CharField
+        kwargs["max_length"] = int(match.group(2))
+    elif text.startswith("decimal"):
+        field_class = F.DecimalField
+        numbers = re.findall(r"\d+", text)
+        if len(numbers) == 2:
+            kwargs["max_digits"], kwargs["decimal_places"] = int(numbers[0]), int(numbers[1])
+    else:
+        field_class = {
+            "integer": F.IntegerField,
+            "bigint": F.BigIntegerField,
+            "smallint": F.SmallIntegerField,
+            "double": F.FloatField,
+            "text": F.TextField,
+            "varchar": F.TextField,
+            "boolean": F.BooleanField,
+            "timestamp": F.DateTimeField,
+            "date": F.DateField,
+            "time": F.TimeField,
+            "uuid": F.UUIDField,
+            "blob": F.BlobField,
+            "json": F.JSONField,
+        }.get(text, F.TextField)
+    if column.null:
+        kwargs["null"] = True
+    if column.primary_key:
+        kwargs["primary_key"] = True
+    return field_class, kwargs
+
+
+def field_source(field_class, kwargs):
+    arguments = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
+    return f"{field_class.__name__}({arguments})"
+
+
+# -- model source ---------------------------------------------------------------------------------
+def _snake(name):
+    name = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
+    name = re.sub(r"(?<=[A-Z])([A-Z][a-z])", r"_\1", name)
+    name = re.sub(r"\W+", "_", name).strip("_").lower() or "column"
+    if name[0].isdigit():
+        name = f"c_{name}"
+    if keyword.iskeyword(name) or name in {"pk", "select", "save", "delete", "get", "create", "update", "insert"}:
+        name += "_"
+    return name
+
+
+def _class_name(table):
+    parts = re.split(r"[^0-9a-zA-Z]+", table)
+    name = "".join(part[:1].upper() + part[1:] for part in parts if part) or "Table"
+    if name[0].isdigit():
+        name = f"T{name}"
+    return name
+
+
+def generate_models(database, tables=None, url=None):
+    """Python source of model classes that map ``database``'s tables as they are."""
+    from ..schema import index_name
+
+    dialect = database.dialect
+    all_tables = [table for table in database.get_tables() if not table.startswith("tinyorm_migrations")]
+    if tables:
+        missing = [table for table in tables if table not in all_tables]
+        if missing:
+            from ..exceptions import MigrationError
+
+            raise MigrationError(f"no such table(s): {', '.join(missing)}")
+        all_tables = list(tables)
+    info = {}
+    for table in all_tables:
+        info[table] = {
+            "columns": database.get_columns(table),
+            "indexes": database.get_indexes(table),
+            "foreign_keys": database.get_foreign_keys(table),
+        }
+    # Parents first, so a ForeignKeyField can name its model class directly.
+    ordered, seen = [], set()
+
+    def visit(table, stack=()):
+        if table in seen:
+            return
+        seen.add(table)
+        for fk in info[table]["foreign_keys"]:
+            if fk.dest_table in info and fk.dest_table != table and fk.dest_table not in stack:
+                visit(fk.dest_table, stack + (table,))
+        ordered.append(table)
+
+    for table in all_tables:
+        visit(table)
+    class_names = {table: _class_name(table) for table in ordered}
+    lines = [
+        '"""Models generated by `tinyorm introspect`."""',
+        "import tinyorm",
+        "from tinyorm import *  # noqa: F401,F403",
+        "",
+        f"database = tinyorm.connect({url!r})" if url else "database = None  # set to your Database",
+        "",
+        "",
+        "class BaseModel(Model):",
+        "    class Meta:",
+        "        database = database",
+        "",
+    ]
+    for table in ordered:
+        columns = info[table]["columns"]
+        fks = {fk.column: fk for fk in info[table]["foreign_keys"]}
+        indexes = info[table]["indexes"]
+        single_unique = {index.columns[0] for index in indexes if index.unique and len(index.columns) == 1}
+        single_index = {index.columns[0] for index in indexes if not index.unique and len(index.columns) == 1}
+        primary = [column.name for column in columns if column.primary_key]
+        lines += ["", f"class {class_names[table]}(BaseModel):"]
+        used = set()
+        field_names = {}
+        backref_count = {}
+        for column in columns:
+            name = _snake(column.name)
+            fk = fks.get(column.name)
+            if fk is not None and name.endswith("_id") and len(name) > 3:
+                name = name[:-3]
+            while name in used:
+                name += "_"
+            used.add(name)
+            field_names[column.name] = name
+            field_class, kwargs = field_for_column(dialect, column)
+            if len(primary) > 1:
+                kwargs.pop("primary_key", None)
+            if column.name in single_unique:
+                kwargs["unique"] = True
+            elif column.name in single_index and fk is None:
+                kwargs["index"] = True
+            if fk is not None and fk.dest_table in class_names:
+                target = class_names[fk.dest_table] if fk.dest_table != table else '"self"'
+                backref = f"{_snake(table)}_set"
+                key = (fk.dest_table, backref)
+                backref_count[key] = backref_count.get(key, 0) + 1
+                if sum(1 for other in fks.values() if other.dest_table == fk.dest_table) > 1:
+                    backref = f"{_snake(table)}_{name}_set"
+                arguments = [target, f"backref={backref!r}", f"column_name={column.name!r}"]
+                dest_pk = [c.name for c in info[fk.dest_table]["columns"] if c.primary_key]
+                if dest_pk != [fk.dest_column]:
+                    arguments.append(f"field={_snake(fk.dest_column)!r}")
+                if column.null:
+                    arguments.append("null=True")
+                if fk.on_delete and fk.on_delete not in ("NO ACTION", "RESTRICT"):
+                    arguments.append(f"on_delete={fk.on_delete!r}")
+                if column.primary_key and len(primary) == 1:
+                    arguments.append("primary_key=True")
+                lines.append(f"    {name} = ForeignKeyField({', '.join(arguments)})")
+                continue
+            if name != column.name:
+                kwargs["column_name"] = column.name
+            lines.append(f"    {name} = {field_source(field_class, kwargs)}")
+        lines += ["", "    class Meta:", f"        table_name = {table!r}"]
+        if len(primary) > 1:
+            names = ", ".join(repr(field_names[name]) for name in primary)
+            lines.append(f"        primary_key = CompositeKey({names})")
+        elif not primary:
+            lines.append("        primary_key = False")
+        composite = [
+            (tuple(field_names.get(column, column) for column in index.columns), index.unique)
+            for index in indexes
+            if len(index.columns) > 1 and index.columns != primary
+        ]
+        if composite:
+            lines.append(f"        indexes = {tuple(composite)!r}")
+        del index_name
+        from ..schema import index_name  # noqa: F811 - kept for the loop's next table
+        lines.append("")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,286 @@
+"""Schema operations for migration files: ``upgrade(op)`` / ``downgrade(op)``.
+
+Columns are declared with tinyorm field instances (``op.add_column("user", "email",
+CharField(null=True))``); each operation compiles to the engine's DDL. Where SQLite's ALTER
+TABLE cannot make a change (drop a column, change a type or nullability, add or drop a
+foreign key), the table is rebuilt inside the migration's transaction: create a new table,
+copy the rows, drop the old one, rename, and recreate its indexes.
+"""
+from __future__ import annotations
+
+import copy
+
+from ..exceptions import MigrationError
+from ..fields import Field
+from ..schema import column_definition, foreign_key_name, foreign_key_sql, index_name
+
+_NOTHING = object()
+
+
+def bind_column(name, field):
+    """A copy of ``field`` standing for column ``name`` of a table with no model."""
+    if not isinstance(field, Field):
+        raise MigrationError(f"column {name!r}: expected a field instance, got {field!r}")
+    column = copy.copy(field)
+    column.name = column.column_name = column.attr_key = name
+    column.model = None
+    column._adapters = {}
+    column._sql = {}
+    return column
+
+
+class Operations:
+    """The ``op`` object a migration's ``upgrade``/``downgrade`` receives.
+
+    In ``run`` mode each statement is executed at once (and recorded in ``executed``); in
+    ``sql`` mode statements are only collected (``migrate sql``), nothing is changed.
+    """
+
+    def __init__(self, database, mode="run", echo=None, table_filter=None):
+        self.database = database
+        self.dialect = database.dialect
+        self.mode = mode
+        self.echo = echo
+        self.table_filter = table_filter
+        self.executed = []
+        self.collected = []
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _allowed(self, table):
+        return self.table_filter is None or self.table_filter(table)
+
+    def _emit(self, sql, params=None):
+        if self.echo is not None:
+            self.echo(sql if not params else f"{sql} -- {params!r}")
+        if self.mode == "sql":
+            self.collected.append((sql, params))
+            return None
+        cursor = self.database.execute_sql(sql, params if params is not None else ())
+        self.executed.append(sql)
+        return cursor
+
+    def _emit_all(self, statements):
+        for statement in statements:
+            self._emit(statement)
+
+    def _definition(self, name, field):
+        return column_definition(bind_column(name, field), self.dialect)
+
+    # -- tables ----------------------------------------------------------------------------
+    def create_table(self, table, columns, primary_key=None, foreign_keys=(), indexes=(), safe=False):
+        """``columns``: [(name, field)]; ``primary_key``: column names for a composite key;
+        ``foreign_keys``: [(column, dest_table, dest_column, on_delete, on_update)];
+        ``indexes``: [(columns, unique)]."""
+        if not self._allowed(table):
+            return
+        dialect = self.dialect
+        bound = [bind_column(name, field) for name, field in columns]
+        composite = bool(primary_key) and len(primary_key) > 1
+        lines = [column_definition(field, dialect, inline_primary_key=not composite) for field in bound]
+        if composite:
+            lines.append("PRIMARY KEY (" + ", ".join(dialect.quote(name) for name in primary_key) + ")")
+        for spec in foreign_keys:
+            column, dest_table, dest_column, *actions = tuple(spec) + (None, None)
+            lines.append(foreign_key_sql(dialect, table, column, dest_table, dest_column, actions[0], actions[1]))
+        exists = "IF NOT EXISTS " if safe else ""
+        self._emit(f"CREATE TABLE {exists}{dialect.quote(table)} ({', '.join(lines)}){dialect.table_options}")
+        types = {field.column_name: field.field_type for field in bound}
+        for index_columns, unique in indexes:
+            self.add_index(table, list(index_columns), unique=unique, _types=types)
+
+    def drop_table(self, table, cascade=False):
+        if self._allowed(table):
+            self._emit(self.dialect.drop_table_sql(table, safe=False, cascade=cascade))
+
+    def rename_table(self, old, new):
+        if self._allowed(old):
+            self._emit_all(self.dialect.rename_table_sql(old, new))
+
+    # -- columns ---------------------------------------------------------------------------
+    def add_column(self, table, name, field, default=_NOTHING):
+        """Add a column. A NOT NULL column needs a value for existing rows: pass
+        ``default=`` (or give the field a constant default)."""
+        if not self._allowed(table):
+            return
+        column = bind_column(name, field)
+        value = default if default is not _NOTHING else column.default
+        if callable(value):
+            raise MigrationError(
+                f"add_column({table!r}, {name!r}): the default is computed in Python; pass "
+                "default=<constant> for the rows that already exist"
+            )
+        definition = column_definition(column, self.dialect)
+        if value is not None:
+            literal = self.dialect.literal_default(column.adapter(self.dialect)(value))
+            definition += f" DEFAULT {literal}"
+        self._emit_all(self.dialect.add_column_sql(table, definition))
+
+    def drop_column(self, table, name):
+        if not self._allowed(table):
+            return
+        statements = self.dialect.drop_column_sql(table, name)
+        if statements is None:
+            self._rebuild(table, drop_columns={name})
+        else:
+            self._emit_all(statements)
+
+    def rename_column(self, table, old, new):
+        if self._allowed(table):
+            self._emit_all(self.dialect.rename_column_sql(table, old, new))
+
+    def alter_column(self, table, name, field=None, null=None, default=_NOTHING):
+        """Change a column's type (``field``), nullability and/or constant default."""
+        if not self._allowed(table):
+            return
+        if field is None:
+            field = self._field_from_database(table, name)
+        column = bind_column(name, field)
+        if null is not None:
+            column.null = null
+        type_sql = column.ddl_type(self.dialect) if field is not None else None
+        default_sql = None
+        if default is not _NOTHING:
+            default_sql = "NULL" if default is None else self.dialect.literal_default(column.adapter(self.dialect)(default))
+        definition = column_definition(column, self.dialect)
+        if default_sql not in (None, "NULL"):
+            definition += f" DEFAULT {default_sql}"
+        statements = self.dialect.alter_column_sql(table, name, type_sql, null, default_sql, definition)
+        if statements is None:
+            self._rebuild(table, alter_columns={name: (column, default_sql)})
+        else:
+            self._emit_all(statements)
+
+    # -- indexes and keys ------------------------------------------------------------------
+    def add_index(self, table, columns, unique=False, name=None, _types=None):
+        if not self._allowed(table):
+            return
+        columns = [columns] if isinstance(columns, str) else list(columns)
+        name = name or index_name(table, columns)
+        types = _types or {}
+        spec = [(column, types.get(column) or self._column_type(table, column)) for column in columns]
+        self._emit(self.dialect.create_index_sql(table, name, spec, unique, safe=False))
+
+    def drop_index(self, table, name):
+        if self._allowed(table):
+            self._emit(self.dialect.drop_index_sql(table, name, safe=False))
+
+    def add_foreign_key(self, table, column, dest_table, dest_column="id", on_delete=None, on_update=None):
+        if not self._allowed(table):
+            return
+        constraint = foreign_key_sql(self.dialect, table, column, dest_table, dest_column, on_delete, on_update)
+        statements = self.dialect.add_foreign_key_sql(table, constraint)
+        if statements is None:
+            self._rebuild(table, add_foreign_keys=[(column, dest_table, dest_column, on_delete, on_update)])
+        else:
+            self._emit_all(statements)
+
+    def drop_foreign_key(self, table, column, name=None):
+        if not self._allowed(table):
+            return
+        if name is None:
+            name = self._foreign_key_name(table, column)
+        statements = self.dialect.drop_foreign_key_sql(table, name)
+        if statements is None:
+            self._rebuild(table, drop_foreign_keys={column})
+        else:
+            self._emit_all(statements)
+
+    # -- data ------------------------------------------------------------------------------
+    def execute(self, sql, params=None):
+        """Run raw SQL (placeholders in the engine's own style)."""
+        self._emit(sql, params)
+
+    def run_python(self, function):
+        """A data step: ``function(database)`` runs inside the migration (not in ``sql`` mode)."""
+        if self.mode == "sql":
+            self.collected.append((f"-- run_python({getattr(function, '__name__', function)!r}) is not SQL; skipped", None))
+            return
+        function(self.database)
+
+    # -- helpers reading the live schema ---------------------------------------------------
+    def _column_type(self, table, column):
+        from .introspect import field_for_column
+
+        for meta in self.database.get_columns(table):
+            if meta.name == column:
+                field_class, _kwargs = field_for_column(self.dialect, meta)
+                return field_class.field_type if isinstance(field_class.field_type, str) else "INT"
+        return None
+
+    def _field_from_database(self, table, name):
+        from .introspect import field_for_column
+
+        for meta in self.database.get_columns(table):
+            if meta.name == name:
+                field_class, kwargs = field_for_column(self.dialect, meta)
+                return field_class(**kwargs)
+        raise MigrationError(f"table {table!r} has no column {name!r}")
+
+    def _foreign_key_name(self, table, column):
+        for fk in self.database.get_foreign_keys(table):
+            if fk.column == column and fk.name:
+                return fk.name
+        return foreign_key_name(table, column)
+
+    # -- SQLite: rebuild a table to make changes ALTER TABLE cannot -----------------------------
+    def _rebuild(self, table, drop_columns=(), alter_columns=None, add_foreign_keys=(), drop_foreign_keys=()):
+        """Recreate ``table`` with the change applied, keeping rows, indexes and keys.
+
+        Runs inside the migration's transaction; the runner turns SQLite's foreign-key
+        enforcement off around it (a DROP TABLE would otherwise fire ON DELETE actions in
+        other tables) and checks every key afterwards with PRAGMA foreign_key_check.
+        """
+        database = self.database
+        dialect = self.dialect
+        quote = dialect.quote
+        alter_columns = alter_columns or {}
+        columns = database.get_columns(table)
+        if not columns:
+            raise MigrationError(f"cannot rebuild {table!r}: no such table")
+        foreign_keys = [fk for fk in database.get_foreign_keys(table) if fk.column not in drop_foreign_keys]
+        foreign_keys = [fk for fk in foreign_keys if fk.column not in drop_columns]
+        indexes = [
+            index for index in database.get_indexes(table) if not set(index.columns) & set(drop_columns)
+        ]
+        primary_keys = [column.name for column in columns if column.primary_key]
+        lines, kept = [], []
+        for column in columns:
+            if column.name in drop_columns:
+                continue
+            kept.append(column.name)
+            if column.name in alter_columns:
+                field, default_sql = alter_columns[column.name]
+                definition = column_definition(field, dialect, inline_primary_key=len(primary_keys) == 1)
+                if default_sql not in (None, "NULL"):
+                    definition += f" DEFAULT {default_sql}"
+                lines.append(definition)
+                continue
+            parts = [quote(column.name), column.data_type or ""]
+            if not column.null:
+                parts.append("NOT NULL")
+            if column.default is not None:
+                parts.append(f"DEFAULT {column.default}")
+            if column.primary_key and len(primary_keys) == 1:
+                parts.append("PRIMARY KEY")
+            lines.append(" ".join(part for part in parts if part))
+        if len(primary_keys) > 1:
+            lines.append("PRIMARY KEY (" + ", ".join(quote(name) for name in primary_keys if name in kept) + ")")
+        for fk in foreign_keys:
+            lines.append(
+                foreign_key_sql(
+                    dialect, table, fk.column, fk.dest_table, fk.dest_column,
+                    None if fk.on_delete in (None, "NO ACTION") else fk.on_delete,
+                    None if fk.on_update in (None, "NO ACTION") else fk.on_update,
+                )
+            )
+        for column, dest_table, dest_column, on_delete, on_update in add_foreign_keys:
+            lines.append(foreign_key_sql(dialect, table, column, dest_table, dest_column, on_delete, on_update))
+        temporary = f"_tinyorm_rebuild_{table}"
+        names = ", ".join(quote(name) for name in kept)
+        self._emit(f"CREATE TABLE {quote(temporary)} ({', '.join(lines)})")
+        self._emit(f"INSERT INTO {quote(temporary)} ({names}) SELECT {names} FROM {quote(table)}")
+        self._emit(f"DROP TABLE {quote(table)}")
+        self._emit(f"ALTER TABLE {quote(temporary)} RENAME TO {quote(table)}")
+        for index in indexes:
+            spec = [(column, None) for column in index.columns]
+            self._emit(dialect.create_index_sql(table, index.name, spec, index.unique, safe=False))
