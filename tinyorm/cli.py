@@ -1,34 +1,340 @@
-"""The ``tinyorm`` command line."""
+"""The ``tinyorm`` command: migrations and introspection.
+
+Settings come from flags, then the environment (``TINYORM_DATABASE_URL``,
+``TINYORM_MODELS``, ``TINYORM_MIGRATIONS``), then ``[tool.tinyorm]`` in the nearest
+``pyproject.toml`` (``database``, ``models``, ``migrations``). Errors are one line on
+stderr with a non-zero exit code: 1 for a failed command, 2 for bad usage.
+"""
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 
 from . import __version__
-from .exceptions import TinyORMError
+from .exceptions import MigrationError, TinyORMError
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(prog="tinyorm", description="tinyorm command line")
-    parser.add_argument("--version", action="version", version=f"tinyorm {__version__}")
-    parser.add_argument("--database", help="database URL (default: $TINYORM_DATABASE_URL)")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    check = commands.add_parser("check", help="connect to the database and report the server")
-    check.set_defaults(handler=_check)
-    return parser
+# -- settings ----------------------------------------------------------------------------------
+def _read_pyproject(start):
+    directory = os.path.abspath(start)
+    while True:
+        path = os.path.join(directory, "pyproject.toml")
+        if os.path.exists(path):
+            return _tool_section(path)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return {}
+        directory = parent
 
 
-def _check(args):
-    import tinyorm
+def _tool_section(path):
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: read the few `key = "value"` lines we need
+        tomllib = None
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    if tomllib is not None:
+        try:
+            return tomllib.loads(raw.decode("utf-8")).get("tool", {}).get("tinyorm", {})
+        except tomllib.TOMLDecodeError as exc:
+            raise TinyORMError(f"{path}: {exc}") from exc
+    section, values = None, {}
+    for line in raw.decode("utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith("["):
+            section = line.strip("[]").strip()
+        elif section == "tool.tinyorm" and "=" in line:
+            key, value = (part.strip() for part in line.split("=", 1))
+            values[key] = value.strip("\"'")
+    return values
 
-    url = args.database or os.environ.get("TINYORM_DATABASE_URL")
-    if not url:
+
+class Settings:
+    def __init__(self, args):
+        config = _read_pyproject(os.getcwd())
+        self.database = args.database or os.environ.get("TINYORM_DATABASE_URL") or config.get("database")
+        self.models = args.models or os.environ.get("TINYORM_MODELS") or config.get("models")
+        self.migrations = args.migrations or os.environ.get("TINYORM_MIGRATIONS") or config.get("migrations") or "migrations"
+        self.verbose = args.verbose
+
+
+def load_models(module_name):
+    """The concrete models a module defines (base classes of other models are left out)."""
+    from .models import Model
+
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise TinyORMError(f"cannot import models module {module_name!r}: {exc}") from exc
+    declared = getattr(module, "__tinyorm_models__", None)
+    if declared is not None:
+        return list(declared)
+    models = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, Model) and value is not Model
+    ]
+    bases = {base for model in models for base in model.__mro__[1:]}
+    return [model for model in models if model not in bases]
+
+
+def _targets(settings):
+    """[(name, Database, table_filter)] to migrate, from the settings."""
+    from .backends.url import connect
+    from .router import Router
+
+    models = load_models(settings.models) if settings.models else []
+    value = settings.database
+    if value and "://" in value:
+        return [(value, connect(value), None)], models
+    bound = {model._meta.database for model in models if model._meta.database is not None}
+    routers = [database for database in bound if isinstance(database, Router)]
+    if routers:
+        router = routers[0]
+        names = [value] if value else [name for name, db in router.databases.items() if db.failover is None]
+        if value and value not in router.databases:
+            raise TinyORMError(f"the router has no database named {value!r}; it has: {', '.join(router.databases)}")
+        targets = []
+        tables = {model._meta.table_name: model for model in models}
+        for name in names:
+            def table_filter(table, name=name):
+                model = tables.get(table)
+                if model is None:
+                    return name == "primary"
+                return router.allow_migrate(name, model)
+
+            targets.append((name, router.databases[name], table_filter))
+        return targets, models
+    if value:
+        raise TinyORMError(f"--database {value!r} is neither a URL nor a router database name")
+    if len(bound) == 1:
+        database = bound.pop()
+        return [(repr(database), database, None)], models
+    raise TinyORMError("no database: pass --database URL, set TINYORM_DATABASE_URL or [tool.tinyorm] database")
+
+
+def _echo(settings):
+    if not settings.verbose:
+        return None
+    return lambda sql: print(f"  {sql}", file=sys.stderr)
+
+
+# -- commands --------------------------------------------------------------------------------
+def cmd_make(args, settings):
+    from .migrations.autogenerate import render_migration
+    from .migrations.runner import discover, slugify
+
+    if not settings.models:
+        raise TinyORMError("migrate make needs the models: pass --models MODULE or set [tool.tinyorm] models")
+    targets, models = _targets(settings)
+    renames = {}
+    for item in args.rename or ():
+        if ":" not in item or "." not in item.split(":", 1)[0]:
+            raise TinyORMError(f"--rename takes table.old:new, not {item!r}")
+        old, new = item.split(":", 1)
+        renames[old] = new
+        table, _, old_column = old.partition(".")
+        renames[f"{table}.{new}"] = old_column
+    changes, seen = [], set()
+    if not args.empty:
+        from .migrations.autogenerate import plan_changes
+        from .migrations.runner import MigrationRunner
+
+        for name, database, _table_filter in targets:
+            pending = [row[0].name for row in MigrationRunner(database, settings.migrations).status() if row[1] != "applied"]
+            if pending:
+                raise MigrationError(
+                    f"database {name} is not up to date ({', '.join(pending)} not applied); run "
+                    "`tinyorm migrate up` first so the new migration starts from the latest schema"
+                )
+
+        for _name, database, table_filter in targets:
+            chosen = [model for model in models if table_filter is None or table_filter(model._meta.table_name)]
+            for change in plan_changes(database, chosen, _rename_map(renames), args.allow_destructive):
+                if change.upgrade not in seen:
+                    seen.add(change.upgrade)
+                    changes.append(change)
+        if not changes:
+            print("No changes detected; nothing written.")
+            return 0
+    existing = discover(settings.migrations)
+    number = (existing[-1].number + 1) if existing else 1
+    revision = f"{number:04d}_{slugify(args.message)}"
+    os.makedirs(settings.migrations, exist_ok=True)
+    path = os.path.join(settings.migrations, f"{revision}.py")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(render_migration(args.message, changes, revision))
+    destructive = sum(1 for change in changes if change.destructive)
+    note = f" ({destructive} DESTRUCTIVE)" if destructive else ""
+    print(f"wrote {path}: {len(changes)} operation(s){note}")
+    return 0
+
+
+def _rename_map(renames):
+    # plan_changes looks renames up as "table.new" -> old column name
+    result = {}
+    for key, value in renames.items():
+        table, _, column = key.partition(".")
+        if "." not in value:
+            result[f"{table}.{value}"] = column
+    return result
+
+
+def _runners(settings):
+    from .migrations.runner import MigrationRunner
+
+    targets, _models = _targets(settings)
+    for name, database, table_filter in targets:
+        yield name, MigrationRunner(database, settings.migrations, echo=_echo(settings), table_filter=table_filter), len(targets) > 1
+
+
+def cmd_up(args, settings):
+    for name, runner, several in _runners(settings):
+        if several:
+            print(f"[{name}]")
+        applied = runner.up(args.target)
+        if not applied:
+            print("nothing to apply: up to date")
+    return 0
+
+
+def cmd_down(args, settings):
+    for name, runner, several in _runners(settings):
+        if several:
+            print(f"[{name}]")
+        rolled_back = runner.down(args.steps)
+        if not rolled_back:
+            print("nothing to roll back")
+    return 0
+
+
+def cmd_status(args, settings):
+    exit_code = 0
+    for name, runner, several in _runners(settings):
+        if several:
+            print(f"[{name}]")
+        rows = runner.status()
+        if not rows:
+            print(f"no migrations in {settings.migrations}/")
+        for migration, state, applied_at, note in rows:
+            label = migration.name if migration is not None else note.split(" ")[0]
+            when = f"  {applied_at}" if applied_at else ""
+            extra = f"  ({note})" if note and migration is not None else ""
+            print(f"{state:<9} {label}{when}{extra}")
+            if state in ("failed", "modified", "missing"):
+                exit_code = 1
+    return exit_code
+
+
+def cmd_sql(args, settings):
+    for name, runner, several in _runners(settings):
+        if several:
+            print(f"-- database: {name}")
+        for migration, statements in runner.sql(args.target):
+            print(f"-- {migration.name}")
+            for sql, params in statements:
+                print(f"{sql};" if not params else f"{sql}; -- params: {params!r}")
+    return 0
+
+
+def cmd_resolve(args, settings):
+    if args.applied == args.rolled_back:
+        raise TinyORMError("say how it was settled: --applied or --rolled-back")
+    for _name, runner, _several in _runners(settings):
+        runner.resolve(args.name, applied=args.applied)
+        print(f"{args.name} marked {'applied' if args.applied else 'rolled back'}")
+    return 0
+
+
+def cmd_introspect(args, settings):
+    from .backends.url import connect
+    from .migrations.introspect import generate_models
+
+    url = args.url or settings.database
+    if not url or "://" not in url:
+        raise TinyORMError("introspect needs a database URL")
+    database = connect(url)
+    sys.stdout.write(generate_models(database, args.tables or None, url=url))
+    return 0
+
+
+def cmd_check(args, settings):
+    from .backends.url import connect
+
+    if not settings.database:
         raise TinyORMError("no database: pass --database URL or set TINYORM_DATABASE_URL")
-    database = tinyorm.connect(url)
+    database = connect(settings.database)
     database.execute_sql("SELECT 1").fetchall()
     print(f"ok: {database.dialect.name} {database.database}")
     return 0
+
+
+# -- parser ------------------------------------------------------------------------------------
+def _common_options(top_level):
+    # The options are accepted before or after the command; below the top level they
+    # default to SUPPRESS so a subcommand does not reset a value given earlier.
+    default = None if top_level else argparse.SUPPRESS
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--database", default=default, help="database URL, or a router's database name (default: $TINYORM_DATABASE_URL)"
+    )
+    common.add_argument("--models", default=default, help="module defining the models, e.g. myapp.models (default: $TINYORM_MODELS)")
+    common.add_argument("--migrations", default=default, help="migrations folder (default: migrations)")
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=False if top_level else argparse.SUPPRESS, help="echo every SQL statement"
+    )
+    return common
+
+
+def build_parser():
+    common = _common_options(top_level=False)
+    parser = argparse.ArgumentParser(
+        prog="tinyorm",
+        description="tinyorm: migrations and introspection",
+        parents=[_common_options(top_level=True)],
+    )
+    parser.add_argument("--version", action="version", version=f"tinyorm {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    migrate = commands.add_parser("migrate", help="make, apply and inspect migrations", parents=[common])
+    steps = migrate.add_subparsers(dest="migrate_command", metavar="ACTION")
+    make = steps.add_parser("make", help="write a migration from the difference between models and database", parents=[common])
+    make.add_argument("message", help="what the migration does, e.g. 'add email'")
+    make.add_argument("--rename", action="append", metavar="TABLE.OLD:NEW", help="declare a column rename")
+    make.add_argument("--allow-destructive", action="store_true", help="write drops and narrowing type changes")
+    make.add_argument("--empty", action="store_true", help="write an empty migration to fill in by hand")
+    make.set_defaults(handler=cmd_make)
+    up = steps.add_parser("up", help="apply pending migrations", parents=[common])
+    up.add_argument("target", nargs="?", help="stop after this migration (name or number)")
+    up.set_defaults(handler=cmd_up)
+    down = steps.add_parser("down", help="roll back applied migrations", parents=[common])
+    down.add_argument("steps", nargs="?", type=int, default=1, help="how many (default 1)")
+    down.set_defaults(handler=cmd_down)
+    status = steps.add_parser("status", help="list migrations and their state", parents=[common])
+    status.set_defaults(handler=cmd_status)
+    sql = steps.add_parser("sql", help="print the SQL of pending migrations; runs nothing", parents=[common])
+    sql.add_argument("target", nargs="?", help="stop after this migration (name or number)")
+    sql.set_defaults(handler=cmd_sql)
+    resolve = steps.add_parser("resolve", help="settle a failed migration by hand", parents=[common])
+    resolve.add_argument("name", help="the failed migration's name")
+    resolve.add_argument("--applied", action="store_true", help="its changes are in place: mark it applied")
+    resolve.add_argument("--rolled-back", action="store_true", help="its changes were undone: forget it")
+    resolve.set_defaults(handler=cmd_resolve)
+    migrate.set_defaults(handler=None, subparser=migrate)
+
+    introspect = commands.add_parser("introspect", help="print model classes for an existing database", parents=[common])
+    introspect.add_argument("url", nargs="?", help="database URL (default: --database)")
+    introspect.add_argument("--tables", nargs="+", metavar="TABLE", help="only these tables")
+    introspect.set_defaults(handler=cmd_introspect)
+
+    check = commands.add_parser("check", help="connect to the database and report it", parents=[common])
+    check.set_defaults(handler=cmd_check)
+    return parser
 
 
 def main(argv=None):
@@ -36,13 +342,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:
-        parser.print_help()
-        return 0
+        (getattr(args, "subparser", None) or parser).print_help()
+        return 0 if args.command is None else 2
     try:
-        return handler(args) or 0
-    except TinyORMError as exc:
-        print(f"tinyorm: error: {exc}", file=sys.stderr)
+        return handler(args, Settings(args)) or 0
+    except (TinyORMError, MigrationError) as exc:
+        message = str(exc)
+        print(f"tinyorm: error: {message}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

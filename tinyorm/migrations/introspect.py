@@ -163,8 +163,6 @@ def _class_name(table):
 
 def generate_models(database, tables=None, url=None):
     """Python source of model classes that map ``database``'s tables as they are."""
-    from ..schema import index_name
-
     dialect = database.dialect
     all_tables = [table for table in database.get_tables() if not table.startswith("tinyorm_migrations")]
     if tables:
@@ -271,7 +269,5 @@ def generate_models(database, tables=None, url=None):
         ]
         if composite:
             lines.append(f"        indexes = {tuple(composite)!r}")
-        del index_name
-        from ..schema import index_name  # noqa: F811 - kept for the loop's next table
         lines.append("")
     return "\n".join(lines) + "\n"

@@ -1,0 +1,331 @@
+"""Autogenerate: compare models with the live database and write the operations.
+
+Rules that keep data safe:
+* a column that disappeared while one of the same type appeared in the same table is a
+  rename when declared (``Field(old_name="x")`` or ``--rename table.old:new``); otherwise
+  planning stops with a question naming both;
+* dropping a table or a column and narrowing a type are refused unless
+  ``allow_destructive`` is given, and are then marked loudly in the file.
+"""
+from __future__ import annotations
+
+import datetime
+
+from ..exceptions import MigrationError
+from ..fields import ForeignKeyField
+from ..schema import model_indexes, sort_models
+from .introspect import canonical_type, field_for_column, field_source, is_narrowing, model_column_type
+
+HISTORY_TABLE = "tinyorm_migrations"
+
+
+class Change:
+    """One planned change: the upgrade and downgrade source lines, and whether it loses data."""
+
+    def __init__(self, upgrade, downgrade, destructive=None):
+        self.upgrade = upgrade
+        self.downgrade = downgrade
+        self.destructive = destructive  # a reason string, or None
+
+
+def _column_field_source(field):
+    """Source for the plain column a model field stores (a foreign key stores its target's type)."""
+    from .. import fields as F
+
+    if isinstance(field, ForeignKeyField):
+        target = field.rel_field
+        base = {"AUTO": F.IntegerField, "BIGAUTO": F.BigIntegerField}.get(target.field_type, type(target))
+        kwargs = _field_kwargs(target, base)
+        kwargs.pop("primary_key", None)
+        kwargs.pop("unique", None)
+    else:
+        base = type(field)
+        kwargs = _field_kwargs(field, base)
+    if field.null:
+        kwargs["null"] = True
+    else:
+        kwargs.pop("null", None)
+    if isinstance(field, ForeignKeyField):
+        kwargs.pop("primary_key", None)
+    elif field.primary_key and not field.auto_increment:
+        kwargs["primary_key"] = True
+    return field_source(base, kwargs)
+
+
+def _field_kwargs(field, base):
+    kwargs = {}
+    for attribute in ("max_length", "max_digits", "decimal_places"):
+        if hasattr(field, attribute):
+            kwargs[attribute] = getattr(field, attribute)
+    if field.null:
+        kwargs["null"] = True
+    default = field.default
+    if default is not None and not callable(default) and isinstance(default, (int, float, str, bool)):
+        kwargs["default"] = default
+    return kwargs
+
+
+def _create_table_source(model, dialect):
+    meta = model._meta
+    columns = "".join(
+        f"    ({field.column_name!r}, {_column_field_source(field)}),\n" for field in meta.fields.values()
+    )
+    arguments = [repr(meta.table_name), f"[\n{columns}]"]
+    if meta.composite_key:
+        arguments.append(f"primary_key={[field.column_name for field in meta.primary_key.fields]!r}")
+    fks = [
+        (fk.column_name, fk.rel_model._meta.table_name, fk.rel_field.column_name, fk.on_delete, fk.on_update)
+        for fk in meta.refs
+    ]
+    if fks:
+        arguments.append(f"foreign_keys={fks!r}")
+    indexes = [(tuple(column for column, _type in columns_), unique) for _name, columns_, unique in model_indexes(model)]
+    if indexes:
+        arguments.append(f"indexes={indexes!r}")
+    return "op.create_table(" + ", ".join(arguments) + ")"
+
+
+def _table_source_from_database(database, table):
+    """``op.create_table`` source recreating an existing table (for a drop's downgrade)."""
+    dialect = database.dialect
+    columns = database.get_columns(table)
+    parts = []
+    primary = [column.name for column in columns if column.primary_key]
+    for column in columns:
+        field_class, kwargs = field_for_column(dialect, column)
+        if len(primary) > 1:
+            kwargs.pop("primary_key", None)
+        parts.append(f"({column.name!r}, {field_source(field_class, kwargs)})")
+    arguments = [repr(table), "[" + ", ".join(parts) + "]"]
+    if len(primary) > 1:
+        arguments.append(f"primary_key={primary!r}")
+    fks = [
+        (fk.column, fk.dest_table, fk.dest_column, _action(fk.on_delete), _action(fk.on_update))
+        for fk in database.get_foreign_keys(table)
+    ]
+    if fks:
+        arguments.append(f"foreign_keys={fks!r}")
+    indexes = [(tuple(index.columns), index.unique) for index in database.get_indexes(table)]
+    if indexes:
+        arguments.append(f"indexes={indexes!r}")
+    return "op.create_table(" + ", ".join(arguments) + ")"
+
+
+def _action(action):
+    return None if action in (None, "NO ACTION") else action
+
+
+def plan_changes(database, models, renames=None, allow_destructive=False):
+    """The list of Changes that bring ``database`` to match ``models``."""
+    dialect = database.dialect
+    renames = dict(renames or {})
+    live_tables = set(database.get_tables()) - {HISTORY_TABLE, f"{HISTORY_TABLE}_lock"}
+    ordered, _ = sort_models(models)
+    model_tables = {model._meta.table_name: model for model in ordered}
+    changes = []
+    for model in ordered:
+        table = model._meta.table_name
+        if table not in live_tables:
+            changes.append(Change(_create_table_source(model, dialect), f"op.drop_table({table!r})"))
+            continue
+        changes.extend(_diff_table(database, model, renames))
+    for table in sorted(live_tables - set(model_tables)):
+        changes.append(
+            Change(
+                f"op.drop_table({table!r})",
+                _table_source_from_database(database, table),
+                destructive=f"drops table {table!r} and all its rows",
+            )
+        )
+    refused = [change.destructive for change in changes if change.destructive]
+    if refused and not allow_destructive:
+        raise MigrationError(
+            "refusing destructive changes (pass --allow-destructive to write them): " + "; ".join(refused)
+        )
+    return changes
+
+
+def _diff_table(database, model, renames):
+    dialect = database.dialect
+    meta = model._meta
+    table = meta.table_name
+    live_columns = {column.name: column for column in database.get_columns(table)}
+    model_columns = {field.column_name: field for field in meta.fields.values()}
+    changes = []
+    added = [name for name in model_columns if name not in live_columns]
+    removed = [name for name in live_columns if name not in model_columns]
+    # Renames: declared by old_name on the field or by --rename table.old:new.
+    for name in list(added):
+        field = model_columns[name]
+        old = field.old_name or renames.get(f"{table}.{name}")
+        for key, value in renames.items():
+            if value == name and key.startswith(f"{table}.") and "." in key and key.count(".") == 1 and key.split(".")[1] in removed:
+                old = key.split(".")[1]
+        if old and old in removed:
+            changes.append(
+                Change(
+                    f"op.rename_column({table!r}, {old!r}, {name!r})",
+                    f"op.rename_column({table!r}, {name!r}, {old!r})",
+                )
+            )
+            added.remove(name)
+            removed.remove(old)
+    # An undeclared disappear/appear pair of one type in one table: ask, never guess.
+    for name in added:
+        new_type = model_column_type(model_columns[name], dialect)
+        for old in removed:
+            if canonical_type(dialect, live_columns[old].data_type) == new_type:
+                raise MigrationError(
+                    f"column {table}.{old} disappeared and {table}.{name} appeared with the same type "
+                    f"({new_type}): is it a rename? Declare it with {type(model_columns[name]).__name__}"
+                    f"(..., old_name={old!r}) or --rename {table}.{old}:{name}; or pass "
+                    "--allow-destructive with the columns dropped and added in separate migrations"
+                )
+    for name in added:
+        field = model_columns[name]
+        upgrade = f"op.add_column({table!r}, {name!r}, {_column_field_source(field)})"
+        if not field.null and (field.default is None or callable(field.default)) and not field.primary_key:
+            upgrade = (
+                f"op.add_column({table!r}, {name!r}, {_column_field_source(field)}, "
+                f"default=None)  # TODO: NOT NULL needs a value for existing rows"
+            )
+        changes.append(Change(upgrade, f"op.drop_column({table!r}, {name!r})"))
+        if isinstance(field, ForeignKeyField):
+            changes.append(_add_fk_change(table, field))
+    for name in removed:
+        column = live_columns[name]
+        field_class, kwargs = field_for_column(dialect, column)
+        kwargs.pop("primary_key", None)
+        kwargs["null"] = True
+        changes.append(
+            Change(
+                f"op.drop_column({table!r}, {name!r})",
+                f"op.add_column({table!r}, {name!r}, {field_source(field_class, kwargs)})",
+                destructive=f"drops column {table}.{name} and its data",
+            )
+        )
+    for name, field in model_columns.items():
+        if name not in live_columns:
+            continue
+        column = live_columns[name]
+        if field.primary_key:
+            continue
+        old_type = canonical_type(dialect, column.data_type)
+        new_type = model_column_type(field, dialect)
+        type_changed = old_type != new_type
+        null_changed = bool(column.null) != bool(field.null)
+        if not (type_changed or null_changed):
+            continue
+        old_class, old_kwargs = field_for_column(dialect, column)
+        old_kwargs.pop("primary_key", None)
+        old_kwargs.pop("null", None)
+        upgrade = f"op.alter_column({table!r}, {name!r}, {_column_field_source(field)})"
+        downgrade_kwargs = dict(old_kwargs)
+        if column.null:
+            downgrade_kwargs["null"] = True
+        downgrade = f"op.alter_column({table!r}, {name!r}, {field_source(old_class, downgrade_kwargs)})"
+        reason = None
+        if type_changed and is_narrowing(old_type, new_type):
+            reason = f"narrows {table}.{name} from {old_type} to {new_type}"
+        changes.append(Change(upgrade, downgrade, destructive=reason))
+    changes.extend(_diff_indexes(database, model))
+    changes.extend(_diff_foreign_keys(database, model, skip=set(added)))
+    return changes
+
+
+def _diff_indexes(database, model):
+    table = model._meta.table_name
+    live = {index.name: index for index in database.get_indexes(table)}
+    wanted = {name: (columns, unique) for name, columns, unique in model_indexes(model)}
+    changes = []
+    for name, (columns, unique) in wanted.items():
+        if name not in live:
+            names = [column for column, _type in columns]
+            changes.append(
+                Change(
+                    f"op.add_index({table!r}, {names!r}, unique={unique!r}, name={name!r})",
+                    f"op.drop_index({table!r}, {name!r})",
+                )
+            )
+    for name, index in live.items():
+        if name in wanted or name.startswith("sqlite_autoindex") or name.startswith("fk_"):
+            continue
+        changes.append(
+            Change(
+                f"op.drop_index({table!r}, {name!r})",
+                f"op.add_index({table!r}, {index.columns!r}, unique={index.unique!r}, name={name!r})",
+            )
+        )
+    return changes
+
+
+def _add_fk_change(table, fk):
+    dest = fk.rel_model._meta.table_name
+    return Change(
+        f"op.add_foreign_key({table!r}, {fk.column_name!r}, {dest!r}, {fk.rel_field.column_name!r}, "
+        f"on_delete={fk.on_delete!r}, on_update={fk.on_update!r})",
+        f"op.drop_foreign_key({table!r}, {fk.column_name!r})",
+    )
+
+
+def _diff_foreign_keys(database, model, skip):
+    table = model._meta.table_name
+    live = {fk.column: fk for fk in database.get_foreign_keys(table)}
+    changes = []
+    for fk in model._meta.refs:
+        if fk.column_name in skip:
+            continue
+        existing = live.pop(fk.column_name, None)
+        wanted = (fk.rel_model._meta.table_name, fk.rel_field.column_name, _action(fk.on_delete))
+        if existing is not None and (existing.dest_table, existing.dest_column, _action(existing.on_delete)) == wanted:
+            continue
+        if existing is not None:
+            changes.append(
+                Change(
+                    f"op.drop_foreign_key({table!r}, {fk.column_name!r})",
+                    f"op.add_foreign_key({table!r}, {existing.column!r}, {existing.dest_table!r}, "
+                    f"{existing.dest_column!r}, on_delete={_action(existing.on_delete)!r})",
+                )
+            )
+        changes.append(_add_fk_change(table, fk))
+    for column, existing in live.items():
+        changes.append(
+            Change(
+                f"op.drop_foreign_key({table!r}, {column!r})",
+                f"op.add_foreign_key({table!r}, {column!r}, {existing.dest_table!r}, {existing.dest_column!r}, "
+                f"on_delete={_action(existing.on_delete)!r})",
+            )
+        )
+    return changes
+
+
+def render_migration(message, changes, revision):
+    """The source of a migration file."""
+    lines = [
+        f'"""{message}',
+        "",
+        f"Revision: {revision}",
+        f"Created: {datetime.datetime.now().replace(microsecond=0).isoformat(' ')}",
+        '"""',
+        "from tinyorm import *  # noqa: F401,F403 - field classes for the operations below",
+        "",
+        "",
+    ]
+    if any(change.destructive for change in changes):
+        lines[6:6] = [
+            "# " + "!" * 70,
+            "# DESTRUCTIVE: this migration loses data. Review every line marked below.",
+            "# " + "!" * 70,
+        ]
+
+    def body(statements):
+        return ["    " + line for statement in statements for line in statement.splitlines()] or ["    pass"]
+
+    upgrade = []
+    for change in changes:
+        if change.destructive:
+            upgrade.append(f"# DESTRUCTIVE: {change.destructive}")
+        upgrade.append(change.upgrade)
+    lines += ["def upgrade(op):"] + body(upgrade) + ["", "", "def downgrade(op):"]
+    lines += body([change.downgrade for change in reversed(changes)]) + [""]
+    return "\n".join(lines)

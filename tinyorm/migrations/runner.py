@@ -1,0 +1,323 @@
+"""Applying migrations: discovery, history with checksums, locking, up/down/status/sql.
+
+Each migration runs in a transaction where the engine has transactional DDL (PostgreSQL,
+SQLite), so a failure leaves the schema as it was. MySQL/MariaDB commit every DDL statement
+implicitly: there a failure is recorded as ``failed`` with the statements that did run, and
+``up`` refuses to go on until ``migrate resolve`` says how it was settled.
+
+Two processes cannot migrate one database at once: PostgreSQL takes an advisory lock,
+MySQL ``GET_LOCK``, SQLite an exclusive transaction around the whole run.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import importlib.util
+import os
+import re
+import time
+
+from ..exceptions import MigrationError
+from .autogenerate import HISTORY_TABLE
+from .operations import Operations
+
+_FILE_NAME = re.compile(r"^(\d{4,})_([A-Za-z0-9_]+)\.py$")
+_LOCK_KEY = 7301114050  # the advisory lock id tinyorm uses on PostgreSQL
+
+
+class Migration:
+    def __init__(self, path):
+        self.path = path
+        self.filename = os.path.basename(path)
+        match = _FILE_NAME.match(self.filename)
+        self.number = int(match.group(1))
+        self.name = self.filename[:-3]
+        with open(path, "rb") as handle:
+            self.checksum = hashlib.sha256(handle.read()).hexdigest()
+        self._module = None
+
+    def module(self):
+        if self._module is None:
+            spec = importlib.util.spec_from_file_location(f"tinyorm_migration_{self.name}", self.path)
+            module = importlib.util.module_from_spec(spec)
+            try:
+                spec.loader.exec_module(module)
+            except Exception as exc:
+                raise MigrationError(f"{self.filename}: cannot load: {exc}") from exc
+            for function in ("upgrade", "downgrade"):
+                if not callable(getattr(module, function, None)):
+                    raise MigrationError(f"{self.filename}: defines no {function}(op)")
+            self._module = module
+        return self._module
+
+    def __repr__(self):
+        return f"<Migration {self.name}>"
+
+
+def discover(directory):
+    """The migration files in ``directory``, in order; numbers must be unique."""
+    if not os.path.isdir(directory):
+        return []
+    migrations = []
+    for filename in sorted(os.listdir(directory)):
+        if _FILE_NAME.match(filename):
+            migrations.append(Migration(os.path.join(directory, filename)))
+    numbers = {}
+    for migration in migrations:
+        if migration.number in numbers:
+            raise MigrationError(
+                f"two migrations share number {migration.number:04d}: {numbers[migration.number]} and {migration.filename}"
+            )
+        numbers[migration.number] = migration.filename
+    return sorted(migrations, key=lambda migration: migration.number)
+
+
+def slugify(message):
+    slug = re.sub(r"[^a-z0-9]+", "_", message.lower()).strip("_")
+    return slug[:50] or "migration"
+
+
+class MigrationRunner:
+    """Applies the migrations in ``directory`` to one database.
+
+    ``table_filter`` (table name -> bool) limits operations to the tables this database
+    should hold (a Router's ``allow_migrate``); ``echo`` receives each SQL statement.
+    """
+
+    def __init__(self, database, directory="migrations", echo=None, table_filter=None, out=print):
+        self.database = database
+        self.directory = directory
+        self.echo = echo
+        self.table_filter = table_filter
+        self.out = out
+
+    # -- history ---------------------------------------------------------------------------
+    def ensure_history(self):
+        dialect = self.database.dialect
+        quote = dialect.quote
+        text = "VARCHAR(255)"
+        self.database.execute_sql(
+            f"CREATE TABLE IF NOT EXISTS {quote(HISTORY_TABLE)} ("
+            f"{quote('name')} {text} NOT NULL PRIMARY KEY, "
+            f"{quote('checksum')} VARCHAR(64) NOT NULL, "
+            f"{quote('status')} VARCHAR(16) NOT NULL, "
+            f"{quote('applied_at')} VARCHAR(32) NOT NULL, "
+            f"{quote('duration_ms')} INTEGER, "
+            f"{quote('detail')} TEXT)"
+            f"{dialect.table_options}",
+            (),
+        )
+
+    def history(self):
+        """name -> (checksum, status, applied_at, detail) for recorded migrations."""
+        if HISTORY_TABLE not in self.database.get_tables():
+            return {}
+        quote = self.database.dialect.quote
+        rows = self.database.execute_sql(
+            f"SELECT {quote('name')}, {quote('checksum')}, {quote('status')}, {quote('applied_at')}, "
+            f"{quote('detail')} FROM {quote(HISTORY_TABLE)}",
+            (),
+        ).fetchall()
+        return {name: (checksum, status, applied_at, detail) for name, checksum, status, applied_at, detail in rows}
+
+    def _record(self, migration, status, duration_ms, detail=None):
+        dialect = self.database.dialect
+        quote = dialect.quote
+        param = dialect.param
+        self.database.execute_sql(f"DELETE FROM {quote(HISTORY_TABLE)} WHERE {quote('name')} = {param}", (migration.name,))
+        now = datetime.datetime.now().replace(microsecond=0).isoformat(" ")
+        columns = ", ".join(quote(name) for name in ("name", "checksum", "status", "applied_at", "duration_ms", "detail"))
+        self.database.execute_sql(
+            f"INSERT INTO {quote(HISTORY_TABLE)} ({columns}) VALUES ({', '.join([param] * 6)})",
+            (migration.name, migration.checksum, status, now, int(duration_ms), detail),
+        )
+
+    def _forget(self, migration):
+        dialect = self.database.dialect
+        quote = dialect.quote
+        self.database.execute_sql(
+            f"DELETE FROM {quote(HISTORY_TABLE)} WHERE {quote('name')} = {dialect.param}", (migration.name,)
+        )
+
+    # -- locking ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, timeout=60):
+        database = self.database
+        name = database.dialect.name
+        if name == "postgresql":
+            database.execute_sql("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+            try:
+                yield
+            finally:
+                database.execute_sql("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+        elif name == "mysql":
+            got = database.execute_sql("SELECT GET_LOCK(%s, %s)", ("tinyorm_migrations", timeout)).fetchone()[0]
+            if got != 1:
+                raise MigrationError(f"another process has been migrating this database for over {timeout}s")
+            try:
+                yield
+            finally:
+                database.execute_sql("SELECT RELEASE_LOCK(%s)", ("tinyorm_migrations",))
+        else:
+            # SQLite: foreign keys off around table rebuilds (a DROP TABLE would fire ON
+            # DELETE actions elsewhere); the pragma only changes outside a transaction. The
+            # exclusive transaction is the lock: a second process waits at BEGIN.
+            database.execute_sql("PRAGMA foreign_keys = OFF")
+            database.execute_sql("BEGIN EXCLUSIVE")
+            database._state.transactions.append("")
+            try:
+                yield
+                violations = database.execute_sql("PRAGMA foreign_key_check").fetchall()
+                if violations:
+                    raise MigrationError(f"migrations left foreign keys broken: {violations[:5]}")
+            except BaseException:
+                database._state.transactions.pop()
+                database.execute_sql("ROLLBACK")
+                database.execute_sql("PRAGMA foreign_keys = ON")
+                raise
+            database._state.transactions.pop()
+            database.execute_sql("COMMIT")
+            database.execute_sql("PRAGMA foreign_keys = ON")
+
+    # -- queries ---------------------------------------------------------------------------
+    def migrations(self):
+        return discover(self.directory)
+
+    def status(self):
+        """[(migration, state, applied_at, note)] with state applied/pending/failed/modified."""
+        history = self.history()
+        rows = []
+        known = set()
+        for migration in self.migrations():
+            known.add(migration.name)
+            record = history.get(migration.name)
+            if record is None:
+                rows.append((migration, "pending", None, None))
+                continue
+            checksum, status, applied_at, detail = record
+            if status == "failed":
+                rows.append((migration, "failed", applied_at, detail))
+            elif checksum != migration.checksum:
+                rows.append((migration, "modified", applied_at, "file changed after it was applied"))
+            else:
+                rows.append((migration, "applied", applied_at, None))
+        for name in sorted(set(history) - known):
+            rows.append((None, "missing", history[name][2], f"{name} is recorded but its file is gone"))
+        return rows
+
+    def _resolve_target(self, migrations, target):
+        if target is None:
+            return len(migrations)
+        for index, migration in enumerate(migrations):
+            if target in (migration.name, f"{migration.number:04d}", str(migration.number)):
+                return index + 1
+        raise MigrationError(f"no migration named {target!r}")
+
+    # -- applying --------------------------------------------------------------------------
+    def up(self, target=None):
+        """Apply pending migrations (up to ``target``); returns the names applied."""
+        applied = []
+        with self.lock():
+            self.ensure_history()
+            history = self.history()
+            failed = [name for name, record in history.items() if record[1] == "failed"]
+            if failed:
+                detail = history[failed[0]][3]
+                raise MigrationError(
+                    f"migration {failed[0]} failed earlier and was not resolved; fix the schema, then run "
+                    f"`tinyorm migrate resolve {failed[0]} --applied` or `--rolled-back`. It reported: {detail}"
+                )
+            migrations = self.migrations()
+            for migration in migrations:
+                record = history.get(migration.name)
+                if record is not None and record[0] != migration.checksum:
+                    self.out(f"warning: {migration.filename} was edited after it was applied")
+            end = self._resolve_target(migrations, target)
+            for migration in migrations[:end]:
+                if migration.name in history:
+                    continue
+                self._apply(migration, "upgrade")
+                applied.append(migration.name)
+        return applied
+
+    def down(self, steps=1):
+        """Roll back the last ``steps`` applied migrations; returns the names rolled back."""
+        rolled_back = []
+        with self.lock():
+            self.ensure_history()
+            history = self.history()
+            applied = [m for m in self.migrations() if history.get(m.name, (None, None))[1] == "applied"]
+            for migration in list(reversed(applied))[: max(0, steps)]:
+                self._apply(migration, "downgrade")
+                rolled_back.append(migration.name)
+        return rolled_back
+
+    def _apply(self, migration, direction):
+        database = self.database
+        module = migration.module()
+        op = Operations(database, echo=self.echo, table_filter=self.table_filter)
+        started = time.perf_counter()
+        transactional = database.dialect.transactional_ddl
+        try:
+            if transactional:
+                with database.atomic():
+                    getattr(module, direction)(op)
+                    self._finish(migration, direction, started)
+            else:
+                getattr(module, direction)(op)
+                self._finish(migration, direction, started)
+        except Exception as exc:
+            if transactional:
+                raise MigrationError(
+                    f"{migration.filename} {direction} failed and was rolled back; the schema is as it "
+                    f"was: {exc}"
+                ) from exc
+            ran = op.executed
+            detail = f"{direction} failed after {len(ran)} statement(s) ran: " + " | ".join(ran) + f" -- error: {exc}"
+            if direction == "upgrade":
+                self._record(migration, "failed", (time.perf_counter() - started) * 1000, detail[:4000])
+            listing = "\n".join(f"  ran: {sql}" for sql in ran) or "  (no statement had run)"
+            raise MigrationError(
+                f"{migration.filename} {direction} failed on {database.dialect.name}, which cannot roll "
+                f"back DDL. Statements that ran and stay in effect:\n{listing}\n  failed with: {exc}\n"
+                f"The migration is marked failed; `migrate up` refuses to continue until you fix the schema "
+                f"and run `tinyorm migrate resolve {migration.name} --applied` or `--rolled-back`."
+            ) from exc
+        elapsed = (time.perf_counter() - started) * 1000
+        verb = "applied" if direction == "upgrade" else "rolled back"
+        self.out(f"{verb} {migration.name} ({elapsed:.0f} ms)")
+
+    def _finish(self, migration, direction, started):
+        if direction == "upgrade":
+            self._record(migration, "applied", (time.perf_counter() - started) * 1000)
+        else:
+            self._forget(migration)
+
+    def resolve(self, name, applied):
+        """Settle a failed migration by hand: mark it applied, or forget it (rolled back)."""
+        self.ensure_history()
+        history = self.history()
+        if history.get(name, (None, None))[1] != "failed":
+            raise MigrationError(f"{name} is not marked failed")
+        migration = next((m for m in self.migrations() if m.name == name), None)
+        if migration is None:
+            raise MigrationError(f"no migration file for {name}")
+        if applied:
+            self._record(migration, "applied", 0, "resolved by hand")
+        else:
+            self._forget(migration)
+
+    def sql(self, target=None):
+        """The SQL that ``up`` would run, per pending migration: [(migration, [sql])]."""
+        history = self.history()
+        migrations = self.migrations()
+        end = self._resolve_target(migrations, target)
+        result = []
+        for migration in migrations[:end]:
+            if migration.name in history:
+                continue
+            op = Operations(self.database, mode="sql", table_filter=self.table_filter)
+            migration.module().upgrade(op)
+            result.append((migration, op.collected))
+        return result
