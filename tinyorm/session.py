@@ -65,20 +65,12 @@ class Session:
         return bind
 
     def _read_database(self, model):
-        bind = self._resolve(model)
-        database = bind.db_for_write(model) if self._in_transaction_on(bind, model) else bind.db_for_read(model)
-        return database
+        # Once this session has written, its transaction is open on the primary, and a
+        # Router sends this thread's reads there (read-your-writes inside the session).
+        return self._resolve(model).db_for_read(model)
 
     def _write_database(self, model):
         return self._resolve(model).db_for_write(model)
-
-    def _in_transaction_on(self, bind, model):
-        # Reads follow writes: once this session has written to the model's database, it
-        # reads there too (inside its open transaction).
-        if not self._transactions:
-            return False
-        target = bind.db_for_write(model)
-        return any(database is target for database in self._transactions)
 
     def _identity_key(self, model, pk):
         return (self._resolve(model).identity_name(model), model, pk)
