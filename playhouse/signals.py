@@ -1,0 +1,76 @@
+"""Model signals: ``pre_save``, ``post_save``, ``pre_delete``, ``post_delete``, ``pre_init``.
+
+Subclass ``playhouse.signals.Model`` (instead of ``tinyorm.Model``) and connect receivers::
+
+    @post_save(sender=User)
+    def on_save(model_class, instance, created):
+        ...
+
+Signals fire from ``save()`` / ``delete_instance()``; bulk queries and session flushes do
+not send them (they never see individual objects' intent).
+"""
+import tinyorm
+
+
+class Signal:
+    def __init__(self):
+        self._receivers = []
+
+    def connect(self, receiver, name=None, sender=None):
+        name = name or getattr(receiver, "__name__", repr(receiver))
+        if any(existing_name == name and existing_sender is sender for existing_name, _, existing_sender in self._receivers):
+            raise ValueError(f"a receiver named {name!r} is already connected")
+        self._receivers.append((name, receiver, sender))
+
+    def disconnect(self, receiver=None, name=None, sender=None):
+        self._receivers = [
+            entry
+            for entry in self._receivers
+            if not ((receiver is None or entry[1] is receiver) and (name is None or entry[0] == name) and (sender is None or entry[2] is sender))
+        ]
+
+    def __call__(self, name=None, sender=None):
+        def decorator(receiver):
+            self.connect(receiver, name, sender)
+            return receiver
+
+        return decorator
+
+    def send(self, instance, *args, **kwargs):
+        sender = type(instance)
+        results = []
+        for _name, receiver, wanted in self._receivers:
+            if wanted is None or isinstance(instance, wanted):
+                results.append((receiver, receiver(sender, instance, *args, **kwargs)))
+        return results
+
+
+pre_save = Signal()
+post_save = Signal()
+pre_delete = Signal()
+post_delete = Signal()
+pre_init = Signal()
+
+
+class Model(tinyorm.Model):
+    """A tinyorm Model that sends signals around save() and delete_instance()."""
+
+    def __init__(self, **values):
+        super().__init__(**values)
+        pre_init.send(self)
+
+    def save(self, *args, **kwargs):
+        created = not self.__dict__.get("_persisted")
+        pre_save.send(self, created=created)
+        result = super().save(*args, **kwargs)
+        post_save.send(self, created=created)
+        return result
+
+    def delete_instance(self, *args, **kwargs):
+        pre_delete.send(self)
+        result = super().delete_instance(*args, **kwargs)
+        post_delete.send(self)
+        return result
+
+
+__all__ = ["Signal", "Model", "pre_save", "post_save", "pre_delete", "post_delete", "pre_init"]
