@@ -103,11 +103,15 @@ class Metadata:
     def primary_key_fields(self):
         if self.composite_key:
             return self.primary_key.fields
+        if self.primary_key is None:
+            return ()
         return (self.primary_key,)
 
     def pk_expression(self, values):
         """``pk = value`` (or the AND of each part of a composite key)."""
         fields = self.primary_key_fields
+        if not fields:
+            raise DataError(f"{self.name} has no primary key (Meta.primary_key = False)")
         if len(fields) == 1:
             return fields[0] == values
         if not isinstance(values, (tuple, list)) or len(values) != len(fields):
@@ -120,7 +124,7 @@ class Metadata:
 
     def unique_keys(self):
         """Every set of columns that is unique: the primary key, unique fields, unique indexes."""
-        keys = [tuple(field.column_name for field in self.primary_key_fields)]
+        keys = [tuple(field.column_name for field in self.primary_key_fields)] if self.primary_key_fields else []
         keys += [(field.column_name,) for field in self.fields.values() if field.unique]
         for columns, unique in self.indexes:
             if unique:
@@ -199,8 +203,12 @@ class ModelBase(type):
             primary_key.bind(cls)
             meta.primary_key = primary_key
             meta.composite_key = True
+        elif primary_key is False:
+            # A table with no primary key (legacy or log tables): rows can be inserted and
+            # queried; saving changes to one row or get_by_id need a key and are refused.
+            meta.primary_key = None
         elif primary_key is not None:
-            raise ImproperlyConfigured(f"{name}.Meta.primary_key must be a CompositeKey")
+            raise ImproperlyConfigured(f"{name}.Meta.primary_key must be a CompositeKey or False")
         else:
             meta.primary_key = meta.fields[declared_pk[0]] if declared_pk else meta.fields["id"]
 
@@ -400,6 +408,8 @@ class Model(metaclass=ModelBase):
         meta = self._meta
         if meta.composite_key:
             return tuple(self.__dict__.get(field.attr_key) for field in meta.primary_key.fields)
+        if meta.primary_key is None:
+            return None
         return self.__dict__.get(meta.primary_key.attr_key)
 
     @pk.setter
@@ -506,7 +516,7 @@ class Model(metaclass=ModelBase):
     def get_by_id(cls, pk):
         """The row with this primary key; ``Model.DoesNotExist`` if none."""
         meta = cls._meta
-        if meta.composite_key:
+        if meta.composite_key or meta.primary_key is None:
             return cls.select().where(meta.pk_expression(pk)).get()
         database = meta.get_database().db_for_read(cls)
         dialect = database.dialect
@@ -572,6 +582,8 @@ class Model(metaclass=ModelBase):
         if force_insert or not data.get("_persisted"):
             self._insert()
             return 1
+        if self._meta.primary_key is None:
+            raise DataError(f"{type(self).__name__} has no primary key: a saved row cannot be updated by save()")
         fields = self._dirty_fields()
         if only is not None:
             only_names = {getattr(item, "name", item) for item in only}
@@ -715,7 +727,7 @@ class _InsertPlan:
         query = Insert(model, fields, [tuple(SQL("?", [None]) for _ in fields)])
         self.sql = query.sql(dialect)[0]
         self.getters = tuple((field.attr_key, field.adapter(dialect)) for field in fields)
-        self.auto_pk = pk if (not meta.composite_key and pk.auto_increment and pk not in fields) else None
+        self.auto_pk = pk if (pk is not None and not meta.composite_key and pk.auto_increment and pk not in fields) else None
         # PostgreSQL has no lastrowid: the new key comes back through RETURNING.
         self.returning = self.auto_pk is not None and dialect.insert_returns_pk
         if self.returning:
@@ -1567,7 +1579,7 @@ class ModelInsert(Insert):
         statements = self._statements(dialect)
         meta = self.model._meta
         pk = meta.primary_key
-        auto_pk = not meta.composite_key and pk.auto_increment
+        auto_pk = pk is not None and not meta.composite_key and pk.auto_increment
         if not statements:
             return [] if self._returning else 0
         wants_pk = self._single and auto_pk and not self._returning and self.from_query is None
@@ -1594,7 +1606,7 @@ class ModelInsert(Insert):
             return database.last_insert_id(cursor)
         if self._single:
             pk = self.model._meta.primary_key
-            if not self.model._meta.composite_key:
+            if pk is not None and not self.model._meta.composite_key:
                 for field, value in zip(*self._normalise_first()):
                     if field is pk:
                         return value

@@ -183,7 +183,7 @@ class FlushPlan:
         dialect = database.dialect
         meta = model._meta
         pk = meta.primary_key
-        auto_pk = pk if (not meta.composite_key and pk.auto_increment and pk not in fields) else None
+        auto_pk = pk if (pk is not None and not meta.composite_key and pk.auto_increment and pk not in fields) else None
         adapters = [(field.attr_key, field.adapter(dialect)) for field in fields]
         rows = [[adapt(obj.__dict__[key]) for key, adapt in adapters] for obj in objects]
         if auto_pk is None or dialect.returning_insert:
