@@ -3,7 +3,8 @@
 Each page is one test: its blocks run top to bottom in one fresh namespace, in a temporary
 working directory (so a page that writes ``app.db`` leaves nothing behind). Blocks fenced as
 ```python-norun (or any other language) are shown to readers but not run. A failure names
-the page, the block number and the block's first line, with the traceback of the error.
+the page, the block number and the block's first line of every failing block, with the
+traceback of the first.
 """
 import pathlib
 import re
@@ -52,21 +53,28 @@ def test_pages_exist():
 def test_page_examples_run(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": f"docs_{page.stem}"}
+    failures = []
     try:
         for number, line, source in python_blocks(page.read_text(encoding="utf-8")):
-            code = compile(source, f"docs/{page.name} (block {number}, line {line})", "exec")
+            # Leading newlines make traceback line numbers those of the Markdown file.
+            code = compile("\n" * (line - 1) + source, f"docs/{page.name}", "exec")
             try:
                 exec(code, namespace)  # noqa: S102 - the documentation's own examples
-            except Exception as exc:  # noqa: BLE001 - report any failure with its location
+            except Exception as exc:  # noqa: BLE001 - report every failing block with its location
                 first = next((text for text in source.splitlines() if text.strip()), "")
-                details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-                pytest.fail(
+                summary = (
                     f"docs/{page.name}: python block {number} (line {line}: {first.strip()!r}) "
-                    f"raised {type(exc).__name__}: {exc}\n\n{details}",
-                    pytrace=False,
+                    f"raised {type(exc).__name__}: {exc}"
                 )
+                details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                failures.append((summary, details))
     finally:
         _close_databases(namespace)
+    if failures:
+        # Later blocks still run after a failure (they share one namespace), so one report
+        # lists every failing block; the first one's traceback is shown in full.
+        listing = "\n".join(summary for summary, _details in failures)
+        pytest.fail(f"{listing}\n\n{failures[0][1]}", pytrace=False)
 
 
 def _close_databases(namespace):
@@ -74,7 +82,4 @@ def _close_databases(namespace):
 
     for value in list(namespace.values()):
         if isinstance(value, tinyorm.Database):
-            try:
-                value.close_all()
-            except Exception:  # a page may have closed or broken it on purpose
-                pass
+            value.close_all()  # closing is quiet even for a connection a page broke

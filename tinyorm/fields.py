@@ -216,7 +216,7 @@ class Field(Operand):
 
     def __sql__(self, ctx):
         # Column text is cached per engine; a table alias (self-joins) goes through FieldAlias.
-        key = ctx.dialect if ctx.qualify else None
+        key = (ctx.dialect, ctx.qualify)
         try:
             text = self._sql[key]
         except KeyError:
@@ -413,6 +413,11 @@ class DecimalField(Field):
                 f"{self.qualified_name}: {value} does not fit DECIMAL({self.max_digits}, "
                 f"{self.decimal_places})"
             )
+        if -value.as_tuple().exponent != self.decimal_places:
+            # Stored at the declared scale on every engine, so 10.5 and 10.50 are one value
+            # (SQLite keeps decimals as text, where they would differ). Exact: the digits fit.
+            context = decimal.Context(prec=self.max_digits + 2)
+            value = value.quantize(decimal.Decimal(1).scaleb(-self.decimal_places), context=context)
         return value
 
     def ddl_type(self, dialect):

@@ -21,7 +21,7 @@ from .fields import (
     VersionField,
 )
 from .sql.nodes import SQL, JOIN, Context, Expression, Node, Operand, fn
-from .sql.query import Delete, Insert, Select, Update
+from .sql.query import CompoundSelect, Delete, Insert, Select, SelectBase, Update
 
 __all__ = ["Model", "ModelSelect", "ModelAlias", "prefetch"]
 
@@ -132,6 +132,19 @@ class Metadata:
         return keys
 
 
+class ForeignKeyIdAccessor:
+    """``tweet.user_id``: the raw key; reached only when the instance dict lacks it (the
+    column was not selected, or a session expired the object)."""
+
+    def __init__(self, fk):
+        self.fk = fk
+
+    def __get__(self, instance, owner):
+        if instance is None:
+            return self.fk
+        return instance._load_missing(self.fk)
+
+
 class BackrefAccessor:
     """``user.tweets``: a query for the rows whose foreign key points at this object."""
 
@@ -145,6 +158,9 @@ class BackrefAccessor:
         key = instance.__dict__.get(fk.rel_field.attr_key)
         query = fk.model.select().where(fk == key)
         query._parent_link = (fk, instance)
+        session = instance.__dict__.get("_session")
+        if session is not None:
+            query._session = session()  # rows of a session's object go through its map
         return query
 
 
@@ -199,6 +215,8 @@ class ModelBase(type):
         for field_name, field in fields.items():
             meta.add_field(field_name, field)
             setattr(cls, field_name, field)
+            if isinstance(field, ForeignKeyField) and field.attr_key not in fields:
+                setattr(cls, field.attr_key, ForeignKeyIdAccessor(field))
         if isinstance(primary_key, CompositeKey):
             primary_key.bind(cls)
             meta.primary_key = primary_key
@@ -348,6 +366,8 @@ class Model(metaclass=ModelBase):
         key = data.get(fk.attr_key, _MISSING)
         if key is _MISSING and data.get("_expired"):
             self.refresh()
+            data = self.__dict__  # refresh installs a new dict
+            rel = data.get("_rel")
             key = data.get(fk.attr_key)
         if key is None or key is _MISSING:
             return None
@@ -792,40 +812,46 @@ def _tuple_converter(converters):
 
 
 class ModelAlias(Node):
-    """A model under another name, for self-joins: ``Parent = Category.alias("parent")``."""
+    """A model under another name, for self-joins: ``Parent = Category.alias("parent")``.
+
+    Attribute access gives the model's fields seen through the alias; the alias keeps its
+    own state under ``_alias_model``/``_alias_name`` so fields called ``name`` or ``model``
+    stay reachable.
+    """
 
     def __init__(self, model, name=None):
-        self.__dict__["model"] = model
-        self.__dict__["name"] = name
+        self.__dict__["_alias_model"] = model
+        self.__dict__["_alias_name"] = name
 
     def __getattr__(self, attr):
-        field = self.model._meta.fields.get(attr)
+        model = self.__dict__["_alias_model"]
+        field = model._meta.fields.get(attr)
         if field is not None:
             return FieldAlias(self, field)
-        return getattr(self.model, attr)
+        return getattr(model, attr)
 
     def __setattr__(self, attr, value):
         raise AttributeError("a model alias is read-only")
 
     def select(self, *columns):
-        return ModelSelect(self, columns or tuple(FieldAlias(self, f) for f in self.model._meta.fields.values()))
+        return ModelSelect(self, columns or tuple(FieldAlias(self, f) for f in self._alias_model._meta.fields.values()))
 
     @property
     def _meta(self):
-        return self.model._meta
+        return self._alias_model._meta
 
     def _source_alias(self, ctx):
-        return ctx.alias_for(self, self.name)
+        return ctx.alias_for(self, self._alias_name)
 
     def _from_sql(self, ctx):
-        ctx.literal(ctx.quoted(self.model._meta.table_name)).literal(" AS ")
+        ctx.literal(ctx.quoted(self._alias_model._meta.table_name)).literal(" AS ")
         ctx.literal(ctx.quoted(self._source_alias(ctx)))
 
     def __sql__(self, ctx):
         ctx.literal(ctx.quoted(self._source_alias(ctx)))
 
     def __repr__(self):
-        return f"<ModelAlias {self.model.__name__} {self.name or ''}>"
+        return f"<ModelAlias {self._alias_model.__name__} {self._alias_name or ''}>"
 
 
 class FieldAlias(Operand):
@@ -856,12 +882,12 @@ class FieldAlias(Operand):
 
 
 def _model_of(source):
-    return source.model if isinstance(source, ModelAlias) else source
+    return source._alias_model if isinstance(source, ModelAlias) else source
 
 
 def _fields_of(source):
     if isinstance(source, ModelAlias):
-        return tuple(FieldAlias(source, field) for field in source.model._meta.fields.values())
+        return tuple(FieldAlias(source, field) for field in source._alias_model._meta.fields.values())
     return tuple(source._meta.fields.values())
 
 
@@ -877,6 +903,8 @@ def _column_owner(column):
 def _column_label(column, index, description):
     if isinstance(column, (Field, FieldAlias)):
         return column.name
+    if isinstance(column, SelectBase) and column._alias:
+        return column._alias
     name = getattr(column, "name", None)
     if isinstance(column, Operand) and type(column).__name__ == "Alias":
         return column.name
@@ -980,7 +1008,10 @@ class ModelSelect(Select):
         """Join ``dest``; without ``on`` the foreign key between the two is used."""
         src = self._join_source
         rel = None
-        if on is None and isinstance(dest, (ModelBase, ModelAlias)):
+        if join_type == JOIN.CROSS:
+            if on is not None:
+                raise ValueError("a CROSS JOIN takes no on= condition")
+        elif on is None and isinstance(dest, (ModelBase, ModelAlias)):
             on, rel = _join_condition(src, dest)
         elif isinstance(dest, (ModelBase, ModelAlias)) and isinstance(on, Expression):
             rel = _relation_from_condition(src, dest, on)
@@ -1025,7 +1056,12 @@ class ModelSelect(Select):
                     )
                     parts = None
                     break
-                raise FieldError(f"{model.__name__} has no relation named {name!r} (in lookup {key!r})")
+                if name in fields:
+                    raise FieldError(
+                        f"unknown lookup {parts[0]!r} for {model.__name__}.{name} in {key!r}; "
+                        f"known: {', '.join(sorted(LOOKUPS))}"
+                    )
+                raise FieldError(f"{model.__name__} has no field or relation named {name!r} (in lookup {key!r})")
             if parts is None:
                 continue
             name = parts[0]
@@ -1150,7 +1186,8 @@ class ModelSelect(Select):
                 rel = join_rels.get(source)
                 empty = all(value is None for key, value in obj.__dict__.items() if key != "_persisted")
                 if rel is None:
-                    name = getattr(source, "name", None) or _model_of(source).__name__.lower()
+                    alias_name = source._alias_name if isinstance(source, ModelAlias) else None
+                    name = alias_name or _model_of(source).__name__.lower()
                     main.__dict__[name] = None if empty else obj
                     continue
                 src, fk, forward = rel
@@ -1259,6 +1296,98 @@ class ModelSelect(Select):
 
     def __sql__(self, ctx):
         Select.__sql__(self, ctx)
+
+    # -- compound queries run and hydrate like their first SELECT ----------------------------
+    def union(self, other):
+        return ModelCompoundSelect(self, "UNION", other)
+
+    def union_all(self, other):
+        return ModelCompoundSelect(self, "UNION ALL", other)
+
+    def intersect(self, other):
+        return ModelCompoundSelect(self, "INTERSECT", other)
+
+    def except_(self, other):
+        return ModelCompoundSelect(self, "EXCEPT", other)
+
+    __add__ = union_all
+
+
+class ModelCompoundSelect(CompoundSelect):
+    """``q1.union(q2)`` and friends over models: iterable, with the first query's row shape."""
+
+    def __init__(self, lhs, op, rhs):
+        CompoundSelect.__init__(self, lhs, op, rhs)
+        first = lhs
+        while isinstance(first, CompoundSelect):
+            first = first.lhs
+        self.first = first
+        self.model = first.model
+        self._row_type = first._row_type
+        self._result = None
+
+    def _clone(self):
+        clone = CompoundSelect._clone(self)
+        clone._result = None
+        return clone
+
+    database = property(lambda self: _model_of(self.model)._meta.database, lambda self, value: None)
+
+    def _dialect(self):
+        model = _model_of(self.model)
+        return model._meta.get_database().dialect_for(model)
+
+    def _with_row_type(self, row_type):
+        clone = self._clone()
+        clone._row_type = row_type
+        return clone
+
+    def dicts(self):
+        return self._with_row_type("dicts")
+
+    def tuples(self):
+        return self._with_row_type("tuples")
+
+    def namedtuples(self):
+        return self._with_row_type("namedtuples")
+
+    def objects(self):
+        return self._with_row_type("objects")
+
+    union = ModelSelect.union
+    union_all = ModelSelect.union_all
+    intersect = ModelSelect.intersect
+    except_ = ModelSelect.except_
+    __add__ = union_all
+
+    def execute(self, database=None):
+        if self._result is None:
+            model = _model_of(self.model)
+            meta_database = model._meta.get_database()
+            meta_database.check_query(self)
+            database = database or meta_database.db_for_read(model)
+            sql, params = self.sql(database.dialect)
+            cursor = database.execute_sql(sql, params)
+            shaper = self.first._with_row_type(self._row_type)
+            self._result = shaper._build_results(cursor.fetchall(), database.dialect, cursor.description)
+        return self._result
+
+    def __iter__(self):
+        return iter(self.execute())
+
+    def __len__(self):
+        return len(self.execute())
+
+    def first(self):
+        results = self.limit(1).execute()
+        return results[0] if results else None
+
+    def count(self):
+        counter = Select([fn.COUNT(SQL("*"))], [Select.alias(self, "_count_source")], None)
+        return _wrap_plain(counter, self).scalar() or 0
+
+    def exists(self):
+        return bool(self.limit(1).execute())
 
 
 def _as_tuples(query):
@@ -1527,6 +1656,11 @@ class ModelInsert(Insert):
         query = Insert(self.model, columns, batch, columns, None, None)
         query._on_conflict = self._on_conflict
         query._returning = self._returning
+        pk = self.model._meta.primary_key
+        if self._single and pk is not None and not self.model._meta.composite_key and pk.auto_increment:
+            # MySQL: an upsert that updates reports the existing row's key through
+            # LAST_INSERT_ID(pk) (see MySQLDialect.render_upsert).
+            query.auto_pk_column = pk.column_name
         return query
 
     def on_conflict(self, action="update", conflict_target=(), update=None, preserve=(), where=None):
@@ -1551,7 +1685,14 @@ class ModelInsert(Insert):
         if on_conflict is None or not on_conflict.conflict_target or dialect.upsert_honours_conflict_target:
             return
         target = tuple(sorted(field.column_name for field in on_conflict.conflict_target))
-        keys = [tuple(sorted(key)) for key in self.model._meta.unique_keys()]
+        # Only unique keys whose every column this INSERT supplies can conflict (an
+        # auto-increment key left to the server cannot).
+        inserted = {field.column_name for field in self._normalise()[0]} if self.from_query is None else None
+        keys = [
+            tuple(sorted(key))
+            for key in self.model._meta.unique_keys()
+            if inserted is None or set(key) <= inserted or tuple(sorted(key)) == target
+        ]
         if target not in keys:
             raise exceptions.NotSupportedError(
                 f"{dialect.name}: conflict_target {list(target)} is not a unique key of "
@@ -1583,7 +1724,9 @@ class ModelInsert(Insert):
         if not statements:
             return [] if self._returning else 0
         wants_pk = self._single and auto_pk and not self._returning and self.from_query is None
-        if wants_pk and dialect.insert_returns_pk:
+        # An upsert may insert nothing (DO NOTHING) or update an existing row: lastrowid
+        # would then be stale on SQLite, so the key comes back through RETURNING.
+        if wants_pk and (dialect.insert_returns_pk or (self._on_conflict is not None and dialect.returning)):
             sql, params = statements[0]
             statements = [(sql + " RETURNING " + dialect.quote(pk.column_name), params)]
         if len(statements) == 1:
@@ -1600,10 +1743,11 @@ class ModelInsert(Insert):
         if self._returning:
             return _returned_rows(self._returning, cursor, dialect)
         if wants_pk:
-            if dialect.insert_returns_pk:
+            if " RETURNING " in sql:
                 row = cursor.fetchone()
                 return row[0] if row else None
-            return database.last_insert_id(cursor)
+            # 0 means no row was inserted (a MySQL upsert that ignored a duplicate).
+            return database.last_insert_id(cursor) or None
         if self._single:
             pk = self.model._meta.primary_key
             if pk is not None and not self.model._meta.composite_key:

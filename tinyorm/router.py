@@ -467,7 +467,7 @@ def _models_in(node, seen=None):
         yield node
         return
     if isinstance(node, ModelAlias):
-        yield node.model
+        yield node._alias_model
         return
     model = getattr(node, "model", None)
     if isinstance(model, ModelBase) and not hasattr(node, "field_type"):

@@ -160,6 +160,7 @@ def create_index_statements(model, dialect, safe=True, existing=()):
 
 
 def create_tables(database, models, safe=True):
+    database.connection()  # version-dependent DDL options are settled at connect
     dialect = database.dialect
     ordered, forward_refs = sort_models(models)
     # SQLite checks a foreign key's target only when rows are written, so a forward

@@ -80,7 +80,15 @@ class Session:
 
     # -- reading ---------------------------------------------------------------------------
     def query(self, model, *columns):
-        """``Model.select(...)`` whose results pass through this session's identity map."""
+        """``Model.select(...)`` whose results pass through this session's identity map.
+
+        ``s.query(Tweet, User).join(User)`` selects both models (tweets with their users);
+        ``s.query(User, User.username)`` selects just the columns given.
+        """
+        from .models import ModelAlias, ModelBase
+
+        if columns and any(isinstance(column, (ModelBase, ModelAlias)) for column in columns):
+            columns = (model,) + columns
         query = model.select(*columns)
         query._session = self
         return query
@@ -126,6 +134,12 @@ class Session:
                 name = self._resolve(model).identity_name(model)
                 pk_key = None if meta.composite_key else meta.primary_key.attr_key
             data = obj.__dict__
+            rel = data.get("_rel")
+            if rel:
+                # objects loaded alongside (joined selects) join the map too
+                for rel_name, related in list(rel.items()):
+                    if related is not None and "_session" not in related.__dict__:
+                        rel[rel_name] = self._merge_loaded([related], populate_existing)[0]
             key = (name, model, data.get(pk_key) if pk_key is not None else obj.pk)
             existing = refs.get(key)
             if existing is not None:

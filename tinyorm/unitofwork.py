@@ -48,8 +48,19 @@ class FlushPlan:
 
     def __init__(self, session, new, dirty, deleted):
         self.session = session
-        self.new = self._cascade_new(new)
-        self.dirty = [(obj, fields) for obj, fields in ((obj, obj._dirty_fields()) for obj in dirty) if fields]
+        self.new = self._cascade_new(list(new) + list(dirty))
+        new_ids = {id(obj) for obj in self.new}
+        self.dirty = []
+        for obj in dirty:
+            if id(obj) in new_ids:
+                continue
+            fields = obj._dirty_fields()
+            # A loaded object pointing at a new one gets its key after that INSERT.
+            waits_for_key = any(
+                target is not None and id(target) in new_ids for target in (obj.__dict__.get("_rel") or {}).values()
+            )
+            if fields or waits_for_key:
+                self.dirty.append((obj, fields))
         self.deleted = list(deleted)
         self.journal = []  # (obj, attr_key, previous value) to undo in-memory changes
         self.inserted = []
@@ -60,10 +71,18 @@ class FlushPlan:
         return bool(self.new or self.dirty or self.deleted)
 
     # -- planning --------------------------------------------------------------------------
-    def _cascade_new(self, new):
-        """New objects plus unsaved objects they reference (``tweet.user = User(...)``)."""
-        ordered = list(new)
+    def _cascade_new(self, objects):
+        """New objects plus unsaved objects that new or changed objects reference
+        (``tweet.user = User(...)``)."""
+        ordered = [obj for obj in objects if not obj.__dict__.get("_persisted")]
         seen = {id(obj) for obj in ordered}
+        for obj in objects:
+            if obj.__dict__.get("_persisted"):
+                for target in (obj.__dict__.get("_rel") or {}).values():
+                    if target is not None and not target.__dict__.get("_persisted") and id(target) not in seen:
+                        seen.add(id(target))
+                        ordered.append(target)
+                        self.session._attach_new(target)
         index = 0
         while index < len(ordered):
             obj = ordered[index]
@@ -216,7 +235,28 @@ class FlushPlan:
             query = Update(type(obj), [(fk, _value_node(fk, key))], database).where(meta.pk_expression(obj.pk))
             database.execute(query)
 
+    def _sync_keys_of_changed(self):
+        """Point loaded objects at parents inserted by this flush, tracking the change."""
+        synced = []
+        for obj, fields in self.dirty:
+            data = obj.__dict__
+            meta = type(obj)._meta
+            for name, target in (data.get("_rel") or {}).items():
+                if target is None:
+                    continue
+                fk = meta.fields[name]
+                key = target.__dict__.get(fk.rel_field.attr_key)
+                if key is None or data.get(fk.attr_key) == key:
+                    continue
+                changes = dict(data.get("_changes") or {})
+                changes.setdefault(fk.attr_key, data.get(fk.attr_key, _MISSING))
+                self._set(obj, "_changes", changes)
+                self._set(obj, fk.attr_key, key)
+            synced.append((obj, obj._dirty_fields()))
+        self.dirty = [(obj, fields) for obj, fields in synced if fields]
+
     def _update_all(self):
+        self._sync_keys_of_changed()
         groups = collections.OrderedDict()
         for obj, fields in self.dirty:
             groups.setdefault((type(obj), tuple(fields)), []).append(obj)
@@ -281,7 +321,40 @@ class FlushPlan:
             by_model[type(obj)].append(obj)
         ordered, _ = sort_models(list(by_model))
         for model in reversed(ordered):
-            self._delete_group(model, by_model[model])
+            for group in self._children_first(model, by_model[model]):
+                self._delete_group(model, group)
+
+    @staticmethod
+    def _children_first(model, objects):
+        """Rounds of one model's rows to delete, rows referenced by others last.
+
+        One DELETE of a self-referencing chain would do on SQLite and PostgreSQL, which
+        check keys at the end of the statement; MySQL checks row by row, so children go in
+        an earlier statement than their parents.
+        """
+        self_refs = [fk for fk in model._meta.refs if fk.rel_model is model]
+        if not self_refs:
+            return [objects]
+        rounds = []
+        remaining = list(objects)
+        while remaining:
+            referenced = set()
+            for obj in remaining:
+                for fk in self_refs:
+                    key = obj.__dict__.get(fk.attr_key)
+                    if key is not None:
+                        referenced.add((fk.rel_field.attr_key, key))
+            leaves = [
+                obj
+                for obj in remaining
+                if not any((fk.rel_field.attr_key, obj.__dict__.get(fk.rel_field.attr_key)) in referenced for fk in self_refs)
+            ]
+            if not leaves:  # a cycle: the database decides
+                leaves = remaining
+            rounds.append(leaves)
+            leaf_ids = {id(obj) for obj in leaves}
+            remaining = [obj for obj in remaining if id(obj) not in leaf_ids]
+        return rounds
 
     def _delete_group(self, model, objects):
         meta = model._meta

@@ -96,12 +96,18 @@ class MySQLDatabase(Database):
             dialect.supports_if_not_exists_index = True
             # MariaDB 10.5 added INSERT ... RETURNING (UPDATE has none).
             dialect.returning_insert = numbers >= (10, 5)
+            # A NO PAD binary collation compares 'a' and 'a ' as different, like the other
+            # engines (utf8mb4_bin pads); MariaDB 10.2 added the NOPAD collations.
+            if numbers >= (10, 2):
+                dialect.table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin"
         else:
             # MySQL 8.0.31 added INTERSECT/EXCEPT; 8.0.1 NOWAIT and SKIP LOCKED. MySQL has
             # no CREATE INDEX IF NOT EXISTS.
             dialect.supports_intersect = numbers >= (8, 0, 31)
             dialect.supports_nowait = dialect.supports_skip_locked = numbers >= (8, 0, 1)
             dialect.supports_if_not_exists_index = False
+            if numbers >= (8, 0):
+                dialect.table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_bin"
 
     def _error_class_for(self, exc):
         errno = _errno(exc)
@@ -163,7 +169,7 @@ class MySQLDatabase(Database):
         return [
             ColumnMetadata(
                 name, data_type, bool(null), bool(pk), table,
-                "AUTO_INCREMENT" if "auto_increment" in (extra or "").lower() else default,
+                "AUTO_INCREMENT" if "auto_increment" in (extra or "").lower() else (None if default == "NULL" else default),
             )
             for name, data_type, null, pk, default, extra in rows
         ]

@@ -44,6 +44,9 @@ class MySQLDialect(Dialect):
         "INT": "SIGNED",
         "BIGINT": "SIGNED",
         "FLOAT": "DOUBLE",
+        "REAL": "DOUBLE",
+        "DOUBLE": "DOUBLE",
+        "DOUBLE PRECISION": "DOUBLE",
     }
     returning = False
     supports_full_join = False
@@ -95,6 +98,11 @@ class MySQLDialect(Dialect):
 
             raise NotSupportedError("MySQL's ON DUPLICATE KEY UPDATE takes no WHERE clause")
         self._render_assignments(ctx, insert, on_conflict)
+        pk_column = getattr(insert, "auto_pk_column", None)
+        if pk_column is not None:
+            # Makes cursor.lastrowid the updated row's key, as RETURNING gives elsewhere.
+            quoted = ctx.quoted(pk_column)
+            ctx.literal(f", {quoted} = LAST_INSERT_ID({quoted})")
 
     def plan_bulk_update(self, model, key_fields, set_fields, version_field, rows):
         # One UPDATE joined to a derived table of the new values per batch; pymysql's

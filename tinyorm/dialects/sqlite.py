@@ -81,6 +81,13 @@ class SqliteDialect(Dialect):
     max_identifier_length = 1024
     float_allows_nan = False  # SQLite stores NaN as NULL
 
+    def render_limit(self, ctx, limit, offset):
+        if limit is None and offset:
+            # SQLite's grammar has no OFFSET without LIMIT; -1 means "no limit".
+            ctx.literal(f" LIMIT -1 OFFSET {int(offset)}")
+            return
+        Dialect.render_limit(self, ctx, limit, offset)
+
     def render_match(self, ctx, lhs, needle, mode, case_insensitive):
         if case_insensitive:
             return Dialect.render_match(self, ctx, lhs, needle, mode, True)

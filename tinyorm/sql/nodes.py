@@ -188,7 +188,8 @@ class Operand(Node):
     __rmod__ = _binary("%", converted=False, reverse=True)
 
     def __neg__(self):
-        return NodeList((SQL("-"), self), glue="")
+        # Parenthesised: "-" next to another "-" would start a SQL comment ("--").
+        return NodeList((SQL("-"), self), glue="", parens=True)
 
     def concat(self, rhs):
         return Expression(self, "||", as_node(rhs))

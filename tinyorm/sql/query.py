@@ -62,9 +62,15 @@ class Query(Node):
         return "".join(ctx.parts), ctx.params
 
     def __sql__(self, ctx):
+        in_select_list = ctx.select_list
         ctx.literal("(")
         self._render(ctx)
         ctx.literal(")")
+        ctx.select_list = in_select_list
+        alias = getattr(self, "_alias", None)
+        if in_select_list and alias:
+            # a scalar subquery named with .alias("n") in a select list
+            ctx.literal(" AS ").literal(ctx.quoted(alias))
 
     def _render(self, ctx):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -173,9 +179,12 @@ class SelectBase(Query, Operand):
             cte._definition_sql(ctx)
         ctx.literal(" ")
 
-    def _render_tail(self, ctx):
+    def _render_tail(self, ctx, qualify=True):
         if self._order_by:
+            # A compound query's ORDER BY names its result columns, which have no table.
+            ctx.qualify = qualify
             ctx.literal(" ORDER BY ").comma_separated(self._order_by)
+            ctx.qualify = True
         if self._limit is not None or self._offset is not None:
             ctx.dialect.render_limit(ctx, self._limit, self._offset)
 
@@ -348,7 +357,7 @@ class CompoundSelect(SelectBase):
     def _render(self, ctx):
         self._render_ctes(ctx)
         self._render_body(ctx)
-        self._render_tail(ctx)
+        self._render_tail(ctx, qualify=False)
 
 
 class CTE(Node):
