@@ -1541,7 +1541,19 @@ def _resolve_field(model, key):
     return field
 
 
-class ModelInsert(Insert):
+class _ModelWrite:
+    """What INSERT, UPDATE and DELETE over a model share: they run on its write database."""
+
+    database = property(lambda self: self.model._meta.database, lambda self, value: None)
+
+    def _write_database(self):
+        return self.model._meta.get_database().db_for_write(self.model)
+
+    def _dialect(self):
+        return self.model._meta.get_database().dialect_for(self.model)
+
+
+class ModelInsert(_ModelWrite, Insert):
     """INSERT of one or many rows of a model, split into batches the engine accepts."""
 
     def __init__(self, model, rows, fields=None, single=False, from_query=None):
@@ -1552,20 +1564,6 @@ class ModelInsert(Insert):
         self._single = single
         if from_query is not None:
             self.columns = tuple(_resolve_field(model, field) for field in fields)
-
-    @property
-    def database(self):
-        return self.model._meta.database
-
-    @database.setter
-    def database(self, value):
-        pass
-
-    def _write_database(self):
-        return self.model._meta.get_database().db_for_write(self.model)
-
-    def _dialect(self):
-        return self.model._meta.get_database().dialect_for(self.model)
 
     def _normalise(self):
         """(fields, rows of values) with defaults filled in; validation happens per dialect."""
@@ -1785,7 +1783,26 @@ def _estimated_bytes(sql, params):
     return size
 
 
-class ModelUpdate(Update):
+class _ModelWriteWhere(_ModelWrite):
+    """UPDATE and DELETE: ``filter(field__lookup=value)`` and a row count (or rows) back."""
+
+    def filter(self, **lookups):
+        conditions = []
+        for key, value in lookups.items():
+            name, _, lookup = key.partition("__")
+            conditions.append(_apply_lookup(_resolve_field(self.model, name), lookup or "exact", value, key))
+        return self.where(*conditions)
+
+    def execute(self, database=None):
+        """Run it: the number of rows matched, or the rows ``returning()`` asked for."""
+        database = database or self._write_database()
+        cursor = database.execute(self)
+        if self._returning:
+            return _returned_rows(self._returning, cursor, database.dialect)
+        return cursor.rowcount
+
+
+class ModelUpdate(_ModelWriteWhere, Update):
     """UPDATE of a model's rows; a versioned model's version is bumped too."""
 
     def __init__(self, model, assignments):
@@ -1801,60 +1818,13 @@ class ModelUpdate(Update):
         Update.__init__(self, model, pairs, None)
         self.model = model
 
-    @property
-    def database(self):
-        return self.model._meta.database
 
-    @database.setter
-    def database(self, value):
-        pass
-
-    def _write_database(self):
-        return self.model._meta.get_database().db_for_write(self.model)
-
-    def _dialect(self):
-        return self.model._meta.get_database().dialect_for(self.model)
-
-    def filter(self, **lookups):
-        return self.where(*[_apply_lookup(_resolve_field(self.model, key.split("__")[0]), key.split("__")[1] if "__" in key else "exact", value, key) for key, value in lookups.items()])
-
-    def execute(self, database=None):
-        database = database or self._write_database()
-        cursor = database.execute(self)
-        if self._returning:
-            return _returned_rows(self._returning, cursor, database.dialect)
-        return cursor.rowcount
-
-
-class ModelDelete(Delete):
+class ModelDelete(_ModelWriteWhere, Delete):
+    """DELETE of a model's rows."""
 
     def __init__(self, model):
         Delete.__init__(self, model, None)
         self.model = model
-
-    @property
-    def database(self):
-        return self.model._meta.database
-
-    @database.setter
-    def database(self, value):
-        pass
-
-    def _write_database(self):
-        return self.model._meta.get_database().db_for_write(self.model)
-
-    def _dialect(self):
-        return self.model._meta.get_database().dialect_for(self.model)
-
-    def filter(self, **lookups):
-        return self.where(*[_apply_lookup(_resolve_field(self.model, key.split("__")[0]), key.split("__")[1] if "__" in key else "exact", value, key) for key, value in lookups.items()])
-
-    def execute(self, database=None):
-        database = database or self._write_database()
-        cursor = database.execute(self)
-        if self._returning:
-            return _returned_rows(self._returning, cursor, database.dialect)
-        return cursor.rowcount
 
 
 # -- eager loading -----------------------------------------------------------------------------

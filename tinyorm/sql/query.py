@@ -529,16 +529,8 @@ class Insert(Query):
         ctx.parts.append(", ".join(chunks))
 
 
-class Update(Query):
-    """``UPDATE table SET column = value, ... WHERE ...``."""
-
-
-    def __init__(self, table, assignments, database=None):
-        self.database = database
-        self.table = table
-        self.assignments = tuple(assignments)  # (column node, value node)
-        self._where = None
-        self._returning = ()
+class _WhereReturning:
+    """``where()`` and ``returning()``, shared by UPDATE and DELETE."""
 
     def where(self, *conditions):
         clone = self._clone()
@@ -549,6 +541,23 @@ class Update(Query):
         clone = self._clone()
         clone._returning = _nodes(columns)
         return clone
+
+    def _render_where_returning(self, ctx):
+        if self._where is not None:
+            ctx.literal(" WHERE ").sql(self._where)
+        if self._returning:
+            ctx.dialect.render_returning(ctx, self._returning)
+
+
+class Update(_WhereReturning, Query):
+    """``UPDATE table SET column = value, ... WHERE ...``."""
+
+    def __init__(self, table, assignments, database=None):
+        self.database = database
+        self.table = table
+        self.assignments = tuple(assignments)  # (column node, value node)
+        self._where = None
+        self._returning = ()
 
     def _render(self, ctx):
         if not self.assignments:
@@ -564,15 +573,11 @@ class Update(Query):
             ctx.qualify = True
             ctx.literal(" = ")
             ctx.sql(value)
-        if self._where is not None:
-            ctx.literal(" WHERE ").sql(self._where)
-        if self._returning:
-            ctx.dialect.render_returning(ctx, self._returning)
+        self._render_where_returning(ctx)
 
 
-class Delete(Query):
+class Delete(_WhereReturning, Query):
     """``DELETE FROM table WHERE ...``."""
-
 
     def __init__(self, table, database=None):
         self.database = database
@@ -580,23 +585,10 @@ class Delete(Query):
         self._where = None
         self._returning = ()
 
-    def where(self, *conditions):
-        clone = self._clone()
-        clone._where = AND(self._where, *conditions)
-        return clone
-
-    def returning(self, *columns):
-        clone = self._clone()
-        clone._returning = _nodes(columns)
-        return clone
-
     def _render(self, ctx):
         ctx.literal("DELETE FROM ")
         self.table._from_sql(ctx)
-        if self._where is not None:
-            ctx.literal(" WHERE ").sql(self._where)
-        if self._returning:
-            ctx.dialect.render_returning(ctx, self._returning)
+        self._render_where_returning(ctx)
 
 
 # Re-exported for callers building raw statements.
