@@ -658,20 +658,23 @@ class Model(metaclass=ModelBase):
         meta = cls._meta
         data = self.__dict__
         database = meta.get_database().db_for_write(cls)
-        assignments = {field: data.get(field.attr_key) for field in fields}
+        dialect = database.dialect
         version = meta.version_field
-        condition = meta.pk_expression(self.pk)
+        fields = tuple(field for field in fields if field is not version)
+        if not fields:
+            return 0
+        key = ("update", dialect, fields)
+        plan = meta._query_cache.get(key)
+        if plan is None:
+            plan = meta._query_cache[key] = _UpdatePlan(cls, fields, dialect)
+        params = [adapt(data.get(attr_key)) for attr_key, adapt in plan.getters]
         if version is not None:
             current = data.get(version.attr_key)
-            assignments.pop(version, None)
-            assignments[version] = version + 1
-            condition = condition & (version == current)
-        query = Update(cls, [(field, _value_node(field, value)) for field, value in assignments.items()], database)
-        query = query.where(condition)
-        rows = database.execute(query).rowcount
-        if rows == 0 and version is not None:
-            raise _stale_error(cls, self.pk, current, database)
+            params.append(current)
+        rows = database.execute_sql(plan.sql, params).rowcount
         if version is not None:
+            if rows == 0:
+                raise _stale_error(cls, self.pk, current, database)
             data[version.attr_key] = current + 1
         data.pop("_changes", None)
         return rows
@@ -732,6 +735,31 @@ def _stale_error(model, pk, version, database):
     else:
         why = "the row was deleted by another writer"
     return StaleDataError(f"{model.__name__} with primary key {pk!r} was not written: {why}")
+
+
+class _UpdatePlan:
+    """A precompiled ``UPDATE ... SET changed columns WHERE pk = ? [AND version = ?]``.
+
+    Parameters go: the new values, the key, then the expected version.
+    """
+
+    __slots__ = ("sql", "getters")
+
+    def __init__(self, model, fields, dialect):
+        meta = model._meta
+        placeholder = SQL("?", [None])
+        assignments = [(field, placeholder) for field in fields]
+        condition = None
+        for field in meta.primary_key_fields:
+            part = Expression(field, "=", placeholder)
+            condition = part if condition is None else condition & part
+        version = meta.version_field
+        if version is not None:
+            assignments.append((version, Expression(version, "+", SQL("1"))))
+            condition = condition & Expression(version, "=", placeholder)
+        self.sql = Update(model, assignments).where(condition).sql(dialect)[0]
+        keys = list(fields) + list(meta.primary_key_fields)
+        self.getters = tuple((field.attr_key, field.adapter(dialect)) for field in keys)
 
 
 class _InsertPlan:
