@@ -31,5 +31,8 @@ lint: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m pytest tests/test_docs.py
 
+pgreplica:
+	bash scripts/pgreplica.sh up
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
