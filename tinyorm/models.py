@@ -538,7 +538,7 @@ class Model(metaclass=ModelBase):
         meta = cls._meta
         if meta.composite_key or meta.primary_key is None:
             return cls.select().where(meta.pk_expression(pk)).get()
-        database = meta.get_database().db_for_read(cls)
+        database = meta.get_database().route_read(cls)
         dialect = database.dialect
         sql = meta._query_cache.get(("get_by_id", dialect))
         if sql is None:
@@ -560,7 +560,7 @@ class Model(metaclass=ModelBase):
             pass
         values = {key: value for key, value in lookups.items() if "__" not in key}
         values.update(defaults or {})
-        database = cls._meta.get_database().db_for_write(cls)
+        database = cls._meta.get_database().route_write(cls)
         try:
             with database.atomic():
                 return cls.create(**values), True
@@ -573,16 +573,16 @@ class Model(metaclass=ModelBase):
 
     @classmethod
     def table_exists(cls):
-        database = cls._meta.get_database().db_for_write(cls)
+        database = cls._meta.get_database().route_write(cls)
         return database.table_exists(cls._meta.table_name)
 
     @classmethod
     def create_table(cls, safe=True):
-        cls._meta.get_database().db_for_write(cls).create_tables([cls], safe=safe)
+        cls._meta.get_database().create_tables([cls], safe=safe)
 
     @classmethod
     def drop_table(cls, safe=True, cascade=False):
-        cls._meta.get_database().db_for_write(cls).drop_tables([cls], safe=safe, cascade=cascade)
+        cls._meta.get_database().drop_tables([cls], safe=safe, cascade=cascade)
 
     @classmethod
     def bind(cls, database):
@@ -619,7 +619,7 @@ class Model(metaclass=ModelBase):
         version = meta.version_field
         if version is not None and data.get(version.attr_key) is None:
             data[version.attr_key] = 1
-        database = meta.get_database().db_for_write(cls)
+        database = meta.get_database().route_write(cls)
         dialect = database.dialect
         # The common shape (every field present, auto key unset) has one precompiled plan.
         plan = meta._query_cache.get(("insert", dialect))
@@ -657,7 +657,7 @@ class Model(metaclass=ModelBase):
         cls = type(self)
         meta = cls._meta
         data = self.__dict__
-        database = meta.get_database().db_for_write(cls)
+        database = meta.get_database().route_write(cls)
         dialect = database.dialect
         version = meta.version_field
         fields = tuple(field for field in fields if field is not version)
@@ -683,7 +683,7 @@ class Model(metaclass=ModelBase):
         """Delete this row; with a VersionField, only if the version still matches."""
         cls = type(self)
         meta = cls._meta
-        database = meta.get_database().db_for_write(cls)
+        database = meta.get_database().route_write(cls)
         condition = meta.pk_expression(self.pk)
         version = meta.version_field
         if version is not None:
@@ -1005,8 +1005,8 @@ class ModelSelect(Select):
             return session._read_database(model)
         database = model._meta.get_database()
         if self._for_update is not None:
-            return database.db_for_write(model)
-        return database.db_for_read(model)
+            return database.route_write(model)
+        return database.route_read(model)
 
     def _dialect(self):
         model = _model_of(self.model)
@@ -1393,7 +1393,7 @@ class ModelCompoundSelect(CompoundSelect):
             model = _model_of(self.model)
             meta_database = model._meta.get_database()
             meta_database.check_query(self)
-            database = database or meta_database.db_for_read(model)
+            database = database or meta_database.route_read(model)
             sql, params = self.sql(database.dialect)
             cursor = database.execute_sql(sql, params)
             shaper = self.first._with_row_type(self._row_type)
@@ -1575,7 +1575,7 @@ class _ModelWrite:
     database = property(lambda self: self.model._meta.database, lambda self, value: None)
 
     def _write_database(self):
-        return self.model._meta.get_database().db_for_write(self.model)
+        return self.model._meta.get_database().route_write(self.model)
 
     def _dialect(self):
         return self.model._meta.get_database().dialect_for(self.model)
@@ -1736,6 +1736,7 @@ class ModelInsert(_ModelWrite, Insert):
     def execute(self, database=None):
         """Run the insert. A single-row insert returns the new primary key; ``insert_many``
         returns the number of rows inserted; with ``returning()`` the returned rows."""
+        self.model._meta.get_database().check_query(self)
         database = database or self._write_database()
         dialect = database.dialect
         self._check_conflict_target(dialect)
@@ -1823,6 +1824,7 @@ class _ModelWriteWhere(_ModelWrite):
 
     def execute(self, database=None):
         """Run it: the number of rows matched, or the rows ``returning()`` asked for."""
+        self.model._meta.get_database().check_query(self)
         database = database or self._write_database()
         cursor = database.execute(self)
         if self._returning:

@@ -54,8 +54,9 @@ class _ThreadState(threading.local):
     def __init__(self):
         self.use_primary = 0
         self.using = []
-        self.required = {}  # replica set name -> position (or ("time", deadline)) to read past
+        self.required = {}  # replica set name -> ("position", p) or ("time", deadline) to read past
         self.unconfirmed = set()  # replica sets written to since their position was read
+        self.probing = False  # a router's own check of a replica: failures surface, no failover
 
 
 def _as_database(value, options):
@@ -82,7 +83,6 @@ class Router:
         pin_window=2.0,
         down_backoff=5.0,
         lag_check_interval=1.0,
-        position_cache_seconds=0.5,
         **database_options,
     ):
         self.max_replica_lag = max_replica_lag
@@ -90,7 +90,6 @@ class Router:
         self.pin_window = pin_window
         self.down_backoff = down_backoff
         self.lag_check_interval = lag_check_interval
-        self.position_cache_seconds = position_cache_seconds
         self.databases = {}
         self.sets = {}
         self._state = _ThreadState()
@@ -154,26 +153,40 @@ class Router:
     def primary(self):
         return self.sets[DEFAULT].primary
 
+    # -- routing: tinyorm calls route_read/route_write, which ask the overridable rules ------
+    def route_write(self, model):
+        database = self.db_for_write(model)
+        name = self.name_of(database)
+        self._stats[("writes", name)] += 1
+        replica_set = self._set_of_primary(database)
+        if replica_set is not None:
+            self._state.unconfirmed.add(replica_set.name)
+        return database
+
+    def route_read(self, model):
+        database = self.db_for_read(model)
+        self._stats[("reads", self.name_of(database))] += 1
+        return database
+
+    def _set_of_primary(self, database):
+        for replica_set in self.sets.values():
+            if replica_set.primary is database:
+                return replica_set
+        return None
+
     # -- routing rules ---------------------------------------------------------------------
     def db_for_write(self, model):
         """The primary of the model's partition (or the database picked by ``using``)."""
         state = self._state
         if state.using:
-            database = self.databases[state.using[-1]]
-        else:
-            replica_set = self.replica_set(model)
-            database = replica_set.primary
-            state.unconfirmed.add(replica_set.name)
-        self._stats[("writes", self.name_of(database))] += 1
-        return database
+            return self.databases[state.using[-1]]
+        return self.replica_set(model).primary
 
     def db_for_read(self, model):
         """A replica of the model's partition, unless the rules send the read to its primary."""
         state = self._state
         if state.using:
-            database = self.databases[state.using[-1]]
-            self._stats[("reads", state.using[-1])] += 1
-            return database
+            return self.databases[state.using[-1]]
         replica_set = self.replica_set(model)
         primary = replica_set.primary
         if not replica_set.replicas or state.use_primary or primary.in_transaction():
@@ -196,7 +209,6 @@ class Router:
     def _read_primary(self, replica_set, pinned):
         if pinned:
             self._stats["pinned_reads"] += 1
-        self._stats[("reads", replica_set.primary_name)] += 1
         return replica_set.primary
 
     # -- read-your-writes ------------------------------------------------------------------
@@ -204,7 +216,9 @@ class Router:
         """The position a replica must have replayed for this thread, learned lazily."""
         state = self._state
         name = replica_set.name
-        if name in state.unconfirmed:
+        # Inside a transaction the position would predate the COMMIT: reads go to the
+        # primary meanwhile, and the position is learned after the commit.
+        if name in state.unconfirmed and not replica_set.primary.in_transaction():
             state.unconfirmed.discard(name)
             position = replica_set.primary.replication_position()
             if position is None:
@@ -237,7 +251,8 @@ class Router:
                     continue
                 if required is not None and not self._has_replayed(name, database, required[1], now, waited):
                     continue
-                self._stats[("reads", name)] += 1
+                if self._down_until.get(name, 0) > now:  # a probe above found it dead
+                    continue
                 return database
             if required is None or waited or not self.replica_wait:
                 return None
@@ -247,9 +262,10 @@ class Router:
                 if self._down_until.get(name, 0) > now:
                     continue
                 try:
-                    if database.position_reached(required[1], timeout=self.replica_wait):
+                    with self._probing():
+                        reached = database.position_reached(required[1], timeout=self.replica_wait)
+                    if reached:
                         self._replayed[name] = (database.position_sort_key(required[1]), time.monotonic())
-                        self._stats[("reads", name)] += 1
                         return database
                 except Exception as exc:  # noqa: BLE001 - a failing replica is marked down
                     self._mark_down(name, exc)
@@ -263,7 +279,8 @@ class Router:
             return True
         if fresh or cached is None or now - cached[1] > 0.0:
             try:
-                replayed = database.replayed_position() if hasattr(database, "replayed_position") else None
+                with self._probing():
+                    replayed = database.replayed_position() if hasattr(database, "replayed_position") else None
             except Exception as exc:  # noqa: BLE001 - a failing replica is marked down
                 self._mark_down(name, exc)
                 return False
@@ -278,7 +295,8 @@ class Router:
         cached = self._lag.get(name)
         if cached is None or now - cached[1] > self.lag_check_interval:
             try:
-                lag = database.replica_lag()
+                with self._probing():
+                    lag = database.replica_lag()
             except Exception as exc:  # noqa: BLE001 - a failing replica is marked down
                 self._mark_down(name, exc)
                 return True
@@ -290,6 +308,15 @@ class Router:
         return False
 
     # -- failure handling --------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _probing(self):
+        state = self._state
+        state.probing = True
+        try:
+            yield
+        finally:
+            state.probing = False
+
     def _mark_down(self, name, error=None):
         with self._lock:
             self._down_until[name] = time.monotonic() + self.down_backoff
@@ -298,8 +325,13 @@ class Router:
     def _failover(self, database, error, sql, params, many):
         """A replica failed to connect: mark it down, run the read elsewhere."""
         name = self.name_of(database)
-        self._mark_down(name, error)
         database._discard_connection()
+        state = self._state
+        if state.probing:
+            database._raise_translated(error)  # the probe's caller marks the replica down
+        self._mark_down(name, error)
+        if state.using:
+            database._raise_translated(error)  # a block that asked for this database by name
         replica_set = next(
             (candidate for candidate in self.sets.values() if any(db is database for _, db in candidate.replicas)),
             None,
@@ -307,6 +339,7 @@ class Router:
         if replica_set is None:
             database._raise_translated(error)
         self._stats["fallbacks"] += 1
+        self._stats[("reads", name)] -= 1  # counted when routed; it never ran there
         now = time.monotonic()
         for other_name, other in replica_set.replicas:
             if other is database or self._down_until.get(other_name, 0) > now:
@@ -339,10 +372,17 @@ class Router:
             state.using.pop()
 
     def position(self):
-        """A short token for the latest write this thread has seen (for a cookie)."""
+        """A short token for the latest writes this thread has seen (cookie-safe text).
+
+        Inside a transaction the commit's position is not known yet; the token then keeps
+        reads on the primary for ``pin_window`` seconds instead.
+        """
         parts = []
         for replica_set in self.sets.values():
-            required = self._required_position(replica_set)
+            if replica_set.name in self._state.unconfirmed and replica_set.primary.in_transaction():
+                required = ("time", time.monotonic() + self.pin_window)
+            else:
+                required = self._required_position(replica_set)
             if required is None:
                 continue
             kind, value = required
@@ -351,14 +391,14 @@ class Router:
                 parts.append(f"{replica_set.name}@t{time.time() + remaining:.3f}")
             else:
                 parts.append(f"{replica_set.name}@{value}")
-        return ",".join(parts)
+        return "|".join(parts)
 
-    @contextlib.contextmanager
-    def after(self, token):
-        """Reads in this block see at least the writes named by ``token``."""
-        state = self._state
-        saved = dict(state.required)
-        for part in filter(None, (token or "").split(",")):
+    def _parse_token(self, token):
+        """{set name: ("position", p) | ("time", deadline)} from a token; RoutingError if bad."""
+        parsed = {}
+        if not isinstance(token, str):
+            raise RoutingError(f"a position token is text, not {type(token).__name__}")
+        for part in filter(None, token.replace(",", "|").split("|")):
             set_name, _, value = part.partition("@")
             replica_set = self.sets.get(set_name)
             if replica_set is None or not value:
@@ -368,18 +408,51 @@ class Router:
                     deadline = float(value[1:]) - time.time() + time.monotonic()
                 except ValueError:
                     raise RoutingError(f"malformed position token {token!r}") from None
-                state.required[set_name] = ("time", deadline)
+                # A token cannot pin reads for longer than this router would itself.
+                parsed[set_name] = ("time", min(deadline, time.monotonic() + self.pin_window))
+                continue
+            if not replica_set.primary.has_replication_positions:
+                raise RoutingError(f"position token {token!r} names a position {set_name!r} has no use for")
+            try:
+                replica_set.primary.position_sort_key(value)
+            except (ValueError, TypeError):
+                raise RoutingError(f"malformed position in token {token!r}") from None
+            parsed[set_name] = ("position", value)
+        return parsed
+
+    @contextlib.contextmanager
+    def after(self, token):
+        """Reads in this block see at least the writes named by ``token``.
+
+        Writes made inside the block keep their own read-your-writes after it ends.
+        """
+        state = self._state
+        added = {}
+        for set_name, required in self._parse_token(token).items():
+            previous = state.required.get(set_name)
+            if required[0] == "position":
+                self._merge_required(self.sets[set_name], required[1])
             else:
-                self._merge_required(replica_set, value)
+                state.required[set_name] = required
+            if state.required.get(set_name) is not previous:
+                added[set_name] = (previous, state.required.get(set_name))
         try:
             yield self
         finally:
-            state.required = saved
+            for set_name, (previous, installed) in added.items():
+                # Only undo what the token put there; a write in the block replaced it.
+                if state.required.get(set_name) is installed:
+                    if previous is None:
+                        state.required.pop(set_name, None)
+                    else:
+                        state.required[set_name] = previous
 
     def stats(self):
         """Counters: reads and writes per database, fallbacks, pinned reads, ..."""
         result = {"reads": {}, "writes": {}, "fallbacks": 0, "pinned_reads": 0, "down": {}, "lagging_skips": 0}
         for key, count in self._stats.items():
+            if not count:
+                continue
             if isinstance(key, tuple):
                 result[key[0]][key[1]] = count
             else:
@@ -430,12 +503,21 @@ class Router:
             chosen = [model for model in models if self.allow_migrate(name, model)]
             if chosen:
                 database.create_tables(chosen, safe=safe)
+                self._note_ddl(name, database)
 
     def drop_tables(self, models, safe=True, cascade=False):
         for name, database in self.databases.items():
             chosen = [model for model in models if self.allow_migrate(name, model)]
             if chosen:
                 database.drop_tables(chosen, safe=safe, cascade=cascade)
+                self._note_ddl(name, database)
+
+    def _note_ddl(self, name, database):
+        # DDL is a write: count it, and let the next read wait for replicas to have it.
+        self._stats[("writes", name)] += 1
+        replica_set = self._set_of_primary(database)
+        if replica_set is not None:
+            self._state.unconfirmed.add(replica_set.name)
 
     def bind(self, models):
         for model in models:

@@ -67,10 +67,10 @@ class Session:
     def _read_database(self, model):
         # Once this session has written, its transaction is open on the primary, and a
         # Router sends this thread's reads there (read-your-writes inside the session).
-        return self._resolve(model).db_for_read(model)
+        return self._resolve(model).route_read(model)
 
     def _write_database(self, model):
-        return self._resolve(model).db_for_write(model)
+        return self._resolve(model).route_write(model)
 
     def _identity_key(self, model, pk):
         return (self._resolve(model).identity_name(model), model, pk)
@@ -315,15 +315,24 @@ class Session:
         except BaseException as exc:
             for database in transactions[len(committed) + 1 :]:
                 database.rollback()
-            if committed:
-                names = ", ".join(repr(database) for database in committed)
-                raise TinyORMError(f"commit failed after committing {names}: {exc}") from exc
+            if committed and isinstance(exc, TinyORMError):
+                names = ", ".join(repr(self._database_name(database)) for database in committed)
+                failed = repr(self._database_name(transactions[len(committed)]))
+                # Same class as the original (so `except IntegrityError` still works), with
+                # the databases that did commit named and kept on the error.
+                error = type(exc)(f"commit failed on {failed} after committing {names}: {exc}")
+                error.committed = [self._database_name(database) for database in committed]
+                raise error from exc
             raise
         finally:
             self._flushed_new = []
             self._flushed_deleted = []
         if self.expire_on_commit:
             self.expire_all()
+
+    def _database_name(self, database):
+        name_of = getattr(self.bind, "name_of", None)
+        return name_of(database) if name_of is not None else repr(database)
 
     def rollback(self):
         """Discard pending changes and roll back what this session's flushes wrote.

@@ -309,6 +309,8 @@ class Database:
         return driver_error is not None and self._is_disconnect(driver_error)
 
     # -- replication (engines with a replication position override these) ------------------
+    has_replication_positions = False
+
     def replication_position(self):
         """The position of the latest committed write (on a primary), or None if the engine
         has none to offer; read-your-writes then pins reads to the primary for a while."""
@@ -407,10 +409,8 @@ class Database:
         except Exception:
             self._quietly("ROLLBACK")
             raise
-        self._after_commit()
 
-    def _after_commit(self):
-        """Called after each outermost COMMIT (the router records replication positions)."""
+
 
     def _quietly(self, sql):
         if self._state.conn is None:
@@ -434,6 +434,13 @@ class Database:
         return self
 
     def db_for_write(self, model):
+        return self
+
+    def route_read(self, model):
+        """Where a read of ``model`` runs (the Router's counterpart records statistics)."""
+        return self
+
+    def route_write(self, model):
         return self
 
     # -- schema ----------------------------------------------------------------------------

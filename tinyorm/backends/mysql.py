@@ -130,6 +130,8 @@ class MySQLDatabase(Database):
     # GTID positions: MariaDB's @@gtid_binlog_pos / MASTER_GTID_WAIT, MySQL's
     # @@gtid_executed / WAIT_FOR_EXECUTED_GTID_SET. (Not exercised by the test suite, which
     # has no MySQL replica; PostgreSQL's WAL positions are.)
+    has_replication_positions = True
+
     def replication_position(self):
         self.connection()
         sql = "SELECT @@gtid_binlog_pos" if self.is_mariadb else "SELECT @@global.gtid_executed"

@@ -57,6 +57,8 @@ class PostgresDatabase(Database):
         return code is None or code.startswith("08") or code in ("57P01", "57P02", "57P03")
 
     # WAL positions: 'X/Y' hex pairs, ordered as the 64-bit number X << 32 | Y.
+    has_replication_positions = True
+
     def replication_position(self):
         return self.execute_sql("SELECT pg_current_wal_lsn()::text").fetchone()[0]
 

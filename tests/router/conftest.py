@@ -1,0 +1,243 @@
+"""Fixtures and helpers for the router tests.
+
+``routed`` builds a Router over the ``replicated`` pair (a real PostgreSQL primary and
+streaming replica, or two SQLite files), binds models to it and creates their tables; the
+SQLite stand-in replica gets the tables too (it does not replicate), so reads sent to it
+work and find only what a test put there itself.
+
+``partitioned`` is a router with a partition named "archive", parametrized over
+``sqlite`` (files), ``postgresql+mysql`` (models on PostgreSQL, the partition on MariaDB)
+and ``pgreplica+mysql`` (the real primary/replica pair, the partition on MariaDB).
+"""
+import contextlib
+import threading
+
+import pytest
+
+import tinyorm
+
+from ..conftest import BACKENDS, PGREPLICA_URLS, SERVER_URLS, QueryCounter
+
+# A URL nothing listens on, per engine: connecting fails at once with "connection refused"
+# (SQLite: a file in a folder that does not exist).
+DEAD_POSTGRESQL_URLS = {
+    "replica": "postgresql://postgres@127.0.0.1:1/test",
+    "primary": "postgresql://postgres@127.0.0.1:2/test",
+}
+
+
+def dead_url(replicated, role="replica"):
+    if replicated.real:
+        return DEAD_POSTGRESQL_URLS[role]
+    return f"sqlite:///{replicated.tmp_path / 'no-such-folder' / f'{role}.db'}"
+
+
+def in_thread(router, function, *args):
+    """Run ``function(*args)`` in a new thread, which has made no write through the router,
+    and return its result (re-raising its exception). The thread's connections are closed."""
+    result = {}
+
+    def run():
+        try:
+            result["value"] = function(*args)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            result["error"] = exc
+        finally:
+            router.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive(), "the worker thread hung"
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+def reads(router):
+    return router.stats()["reads"]
+
+
+def writes(router):
+    return router.stats()["writes"]
+
+
+class ConnectCounter:
+    """Counts the connection attempts a Database makes (real ones, to a real address)."""
+
+    def __init__(self, database):
+        self.database = database
+        self.attempts = 0
+        original = database._connect_driver
+
+        def counting_connect():
+            self.attempts += 1
+            return original()
+
+        database._connect_driver = counting_connect
+
+
+@contextlib.contextmanager
+def replay_paused(replica_url):
+    """Stop the real replica applying WAL (it lags from now on); always resumed on exit."""
+    control = tinyorm.connect(replica_url)
+    control.execute_sql("SELECT pg_wal_replay_pause()")
+    try:
+        yield
+    finally:
+        try:
+            control.execute_sql("SELECT pg_wal_replay_resume()")
+        finally:
+            control.close_all()
+
+
+@contextlib.contextmanager
+def counting(router):
+    """Count the statements sent to each of the router's databases: {name: QueryCounter}."""
+    counters = {name: QueryCounter(database) for name, database in router.databases.items()}
+    with contextlib.ExitStack() as stack:
+        for counter in counters.values():
+            stack.enter_context(counter)
+        yield counters
+
+
+class Routed:
+    """Builds routers over the ``replicated`` pair and cleans up after them."""
+
+    def __init__(self, replicated):
+        self.pair = replicated
+        self.real = replicated.real
+        self.routers = []
+        self.extra = []
+
+    def __call__(self, models, replicas=None, router_class=tinyorm.Router, **options):
+        """A router over the pair (or the given replica URLs), bound to ``models``, with
+        their tables created, the replica caught up, and fresh statistics."""
+        pair = self.pair
+        replicas = [pair.replica_url] if replicas is None else replicas
+        router = router_class(primary=pair.primary_url, replicas=replicas, **options)
+        self.routers.append(router)
+        router.bind(models)
+        router.create_tables(models)
+        if pair.real:
+            pair.wait_for_replica()
+        else:
+            self.replica_database().create_tables(models)
+        router.reset_stats()
+        return router
+
+    def replica_database(self):
+        """A Database of its own on the replica (outside any router)."""
+        database = tinyorm.connect(self.pair.replica_url)
+        self.extra.append(database)
+        return database
+
+    def primary_database(self):
+        database = tinyorm.connect(self.pair.primary_url)
+        self.extra.append(database)
+        return database
+
+    def close(self):
+        for router in self.routers:
+            router.close_all()
+        for database in self.extra:
+            database.close_all()
+
+
+@pytest.fixture
+def routed(replicated):
+    helper = Routed(replicated)
+    yield helper
+    helper.close()
+
+
+# -- partitions ------------------------------------------------------------------------------
+PARTITION_KINDS = ("sqlite", "postgresql+mysql", "pgreplica+mysql")
+
+
+def _partition_kinds():
+    kinds = ["sqlite"]
+    if "postgresql" in BACKENDS and "mysql" in BACKENDS:
+        kinds.append("postgresql+mysql")
+    if "pgreplica" in BACKENDS and "mysql" in BACKENDS:
+        kinds.append("pgreplica+mysql")
+    return kinds
+
+
+class Partitioned:
+    """Database URLs for a router with a partition "archive" on another database."""
+
+    def __init__(self, kind, tmp_path):
+        self.kind = kind
+        self.tmp_path = tmp_path
+        self.routers = []
+        self.models = []
+        if kind == "sqlite":
+            self.primary_url = f"sqlite:///{tmp_path / 'primary.db'}"
+            self.replica_urls = [f"sqlite:///{tmp_path / 'replica.db'}"]
+            self.archive_url = f"sqlite:///{tmp_path / 'archive.db'}"
+            self.archive_replica_urls = [f"sqlite:///{tmp_path / 'archive-replica.db'}"]
+        elif kind == "postgresql+mysql":
+            self.primary_url = SERVER_URLS["postgresql"]
+            self.replica_urls = []
+            self.archive_url = SERVER_URLS["mysql"]
+            self.archive_replica_urls = []
+        else:
+            self.primary_url, replica_url = PGREPLICA_URLS
+            self.replica_urls = [replica_url]
+            self.archive_url = SERVER_URLS["mysql"]
+            self.archive_replica_urls = []
+        self.real_replica = kind == "pgreplica+mysql"
+        self.primary_engine = "sqlite" if kind == "sqlite" else "postgresql"
+        self.archive_engine = "sqlite" if kind == "sqlite" else "mysql"
+
+    def router(self, models, router_class=tinyorm.Router, **options):
+        """A router bound to ``models`` with their tables created where allow_migrate says
+        (SQLite replica files get copies of their primary's tables: they do not replicate)."""
+        archive = self.archive_url
+        if self.archive_replica_urls:
+            archive = {"primary": self.archive_url, "replicas": self.archive_replica_urls}
+        router = router_class(
+            primary=self.primary_url, replicas=self.replica_urls, partitions={"archive": archive}, **options
+        )
+        self.routers.append(router)
+        self.models.extend(models)
+        router.bind(models)
+        router.drop_tables(models)
+        router.create_tables(models)
+        if self.kind == "sqlite":
+            for replica_set in router.sets.values():
+                for _name, replica in replica_set.replicas:
+                    mine = [model for model in models if router.allow_migrate(replica_set.primary_name, model)]
+                    replica.create_tables(mine)
+        if self.real_replica:
+            self.wait_for_replica(router)
+        router.reset_stats()
+        return router
+
+    def wait_for_replica(self, router):
+        if not self.real_replica:
+            return
+        position = router.primary.replication_position()
+        for _name, replica in router.sets["default"].replicas:
+            assert replica.position_reached(position, timeout=10), "the replica did not catch up"
+
+    def close(self):
+        for router in self.routers:
+            router.close_all()
+        if self.kind != "sqlite" and self.routers:
+            # Only our own tables: the shared test databases hold other tests' tables too.
+            cleanup = self.routers[0]
+            try:
+                cleanup.drop_tables(self.models)
+            finally:
+                cleanup.close_all()
+
+
+@pytest.fixture(params=PARTITION_KINDS)
+def partitioned(request, tmp_path):
+    if request.param not in _partition_kinds():
+        pytest.skip(f"{request.param} needs servers that are not in this run ({', '.join(BACKENDS)})")
+    helper = Partitioned(request.param, tmp_path)
+    yield helper
+    helper.close()
