@@ -18,14 +18,15 @@ from .exceptions import MigrationError, TinyORMError
 
 # -- settings ----------------------------------------------------------------------------------
 def _read_pyproject(start):
+    """([tool.tinyorm] settings, the folder holding that pyproject.toml) or ({}, None)."""
     directory = os.path.abspath(start)
     while True:
         path = os.path.join(directory, "pyproject.toml")
         if os.path.exists(path):
-            return _tool_section(path)
+            return _tool_section(path), directory
         parent = os.path.dirname(directory)
         if parent == directory:
-            return {}
+            return {}, None
         directory = parent
 
 
@@ -53,20 +54,34 @@ def _tool_section(path):
 
 
 class Settings:
+    """Flags, then the environment, then [tool.tinyorm]; paths from pyproject.toml are
+    relative to the folder that holds it (so the command works from any subfolder)."""
+
     def __init__(self, args):
-        config = _read_pyproject(os.getcwd())
+        config, root = _read_pyproject(os.getcwd())
+        self.root = root
         self.database = args.database or os.environ.get("TINYORM_DATABASE_URL") or config.get("database")
         self.models = args.models or os.environ.get("TINYORM_MODELS") or config.get("models")
-        self.migrations = args.migrations or os.environ.get("TINYORM_MIGRATIONS") or config.get("migrations") or "migrations"
+        migrations = args.migrations or os.environ.get("TINYORM_MIGRATIONS")
+        if migrations is None and config.get("migrations") and root is not None:
+            migrations = os.path.join(root, config["migrations"])
+        if migrations is None and root is not None and not (args.models or os.environ.get("TINYORM_MODELS")):
+            migrations = os.path.join(root, "migrations") if config else None
+        self.migrations = migrations or "migrations"
         self.verbose = args.verbose
+        if self.database and self.database.startswith("sqlite:///") and not self.database.startswith("sqlite:////"):
+            relative = self.database[len("sqlite:///"):]
+            if relative != ":memory:" and not args.database and not os.environ.get("TINYORM_DATABASE_URL") and root:
+                self.database = "sqlite:///" + os.path.join(root, relative)
 
 
-def load_models(module_name):
+def load_models(module_name, root=None):
     """The concrete models a module defines (base classes of other models are left out)."""
     from .models import Model
 
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    for folder in (root, os.getcwd()):
+        if folder and folder not in sys.path:
+            sys.path.insert(0, folder)
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -88,7 +103,7 @@ def _targets(settings):
     from .backends.url import connect
     from .router import Router
 
-    models = load_models(settings.models) if settings.models else []
+    models = load_models(settings.models, settings.root) if settings.models else []
     value = settings.database
     if value and "://" in value:
         return [(value, connect(value), None)], models
@@ -129,9 +144,9 @@ def cmd_make(args, settings):
     from .migrations.autogenerate import render_migration
     from .migrations.runner import discover, slugify
 
-    if not settings.models:
+    if not settings.models and not args.empty:
         raise TinyORMError("migrate make needs the models: pass --models MODULE or set [tool.tinyorm] models")
-    targets, models = _targets(settings)
+    targets, models = _targets(settings) if not args.empty or settings.database else ([], [])
     renames = {}
     for item in args.rename or ():
         if ":" not in item or "." not in item.split(":", 1)[0]:
@@ -146,7 +161,8 @@ def cmd_make(args, settings):
         from .migrations.runner import MigrationRunner
 
         for name, database, _table_filter in targets:
-            pending = [row[0].name for row in MigrationRunner(database, settings.migrations).status() if row[1] != "applied"]
+            rows = MigrationRunner(database, settings.migrations).status()
+            pending = [row[0].name if row[0] is not None else row[3] for row in rows if row[1] != "applied"]
             if pending:
                 raise MigrationError(
                     f"database {name} is not up to date ({', '.join(pending)} not applied); run "
@@ -348,6 +364,8 @@ def main(argv=None):
         return handler(args, Settings(args)) or 0
     except (TinyORMError, MigrationError) as exc:
         message = str(exc)
+        if not isinstance(exc, MigrationError):
+            message = " ".join(message.split())  # one line (PostgreSQL adds DETAIL lines)
         print(f"tinyorm: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -52,7 +52,9 @@ class Field(Operand):
     ``primary_key``, ``column_name`` (defaults to the attribute name), ``choices``
     (metadata for forms and docs), ``constraints`` (extra SQL after the column type, e.g.
     ``[SQL("CHECK (price > 0)")]``), ``old_name`` (the column's previous name, so a
-    migration renames it instead of dropping it).
+    migration renames it instead of dropping it), ``server_default`` (a default the
+    database applies: a constant, or ``SQL("CURRENT_TIMESTAMP")``; a new object whose value
+    was never set leaves the column out of its INSERT so the server fills it).
     """
 
     field_type = None
@@ -71,6 +73,7 @@ class Field(Operand):
         constraints=None,
         old_name=None,
         help_text=None,
+        server_default=None,
     ):
         self.null = null
         self.default = default
@@ -82,6 +85,7 @@ class Field(Operand):
         self.constraints = list(constraints or ())
         self.old_name = old_name
         self.help_text = help_text
+        self.server_default = server_default
         self.model = None
         self.name = None
         Field._creation_counter += 1

@@ -80,6 +80,8 @@ class Metadata:
         self.callable_defaults = []
         for field in self.fields.values():
             default = field.default
+            if default is None and field.server_default is not None:
+                continue  # left unset, so INSERTs omit the column and the server fills it
             if callable(default) or isinstance(default, (dict, list, set, bytearray)):
                 self.callable_defaults.append(field)
             else:

@@ -58,11 +58,21 @@ def column_definition(field, dialect, inline_primary_key=True):
     parts = [quoted, field.ddl_type(dialect)]
     if not field.null or field.primary_key:
         parts.append("NOT NULL")
+    if field.server_default is not None:
+        parts.append("DEFAULT " + server_default_sql(field, dialect))
     if field.primary_key and inline_primary_key:
         parts.append("PRIMARY KEY")
     for constraint in field.constraints:
         parts.append(_render_fragment(constraint, dialect))
     return " ".join(parts)
+
+
+def server_default_sql(field, dialect):
+    """A field's ``server_default`` as DDL: SQL fragments as written, constants as literals."""
+    value = field.server_default
+    if hasattr(value, "__sql__"):
+        return _render_fragment(value, dialect)
+    return dialect.literal_default(field.adapter(dialect)(value))
 
 
 def _render_fragment(node, dialect):

@@ -1,4 +1,6 @@
 """MySQL and MariaDB through pymysql."""
+import re
+
 from ..dialects import MySQLDialect
 from ..exceptions import (
     DataError,
@@ -166,15 +168,37 @@ class MySQLDatabase(Database):
             "ORDER BY ordinal_position"
         )
         rows = self.execute_sql(sql, (table,)).fetchall()
+        json_columns = self._json_columns(table)
         # MySQL reports auto-increment in "extra", not as a default; it is surfaced as the
         # default "AUTO_INCREMENT" so the metadata keeps one shape on every engine.
         return [
             ColumnMetadata(
-                name, data_type, bool(null), bool(pk), table,
+                name,
+                "json" if name in json_columns else data_type,
+                bool(null),
+                bool(pk),
+                table,
                 "AUTO_INCREMENT" if "auto_increment" in (extra or "").lower() else (None if default == "NULL" else default),
             )
             for name, data_type, null, pk, default, extra in rows
         ]
+
+    def _json_columns(self, table):
+        """MariaDB's JSON is LONGTEXT with a json_valid() check; find those columns."""
+        self.connection()
+        if not self.is_mariadb:
+            return set()
+        rows = self.execute_sql(
+            "SELECT check_clause FROM information_schema.check_constraints "
+            "WHERE constraint_schema = DATABASE() AND table_name = %s",
+            (table,),
+        ).fetchall()
+        columns = set()
+        for (clause,) in rows:
+            match = re.fullmatch(r"\s*json_valid\(`((?:[^`]|``)+)`\)\s*", clause or "")
+            if match:
+                columns.add(match.group(1).replace("``", "`"))
+        return columns
 
     def get_indexes(self, table):
         sql = (

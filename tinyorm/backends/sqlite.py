@@ -112,29 +112,34 @@ class SqliteDatabase(Database):
     def _begin_sql(self):
         return "BEGIN"
 
+    # The table-valued pragma functions take the table as a parameter and, unlike the
+    # PRAGMA statements, are re-read after another connection changes the schema.
     def get_columns(self, table):
-        quoted = self.dialect.quote(table)
-        rows = self.execute_sql(f"PRAGMA table_info({quoted})").fetchall()
+        rows = self.execute_sql(
+            "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?)", (table,)
+        ).fetchall()
         return [
             ColumnMetadata(name, data_type, not notnull, bool(pk), table, default)
-            for _cid, name, data_type, notnull, default, pk in rows
+            for name, data_type, notnull, default, pk in rows
         ]
 
     def get_indexes(self, table):
-        quoted = self.dialect.quote(table)
         indexes = []
-        for _seq, name, unique, origin, _partial in self.execute_sql(f"PRAGMA index_list({quoted})").fetchall():
+        rows = self.execute_sql('SELECT name, "unique", origin FROM pragma_index_list(?)', (table,)).fetchall()
+        for name, unique, origin in rows:
             if origin == "pk":
                 continue
-            info = self.execute_sql(f"PRAGMA index_info({self.dialect.quote(name)})").fetchall()
-            columns = [column for _rank, _cid, column in sorted(info)]
+            info = self.execute_sql("SELECT seqno, name FROM pragma_index_info(?)", (name,)).fetchall()
+            columns = [column for _seqno, column in sorted(info)]
             indexes.append(IndexMetadata(name, columns, bool(unique), table))
         return sorted(indexes, key=lambda index: index.name)
 
     def get_foreign_keys(self, table):
-        quoted = self.dialect.quote(table)
-        rows = self.execute_sql(f"PRAGMA foreign_key_list({quoted})").fetchall()
+        rows = self.execute_sql(
+            'SELECT "table", "from", "to", on_delete, on_update FROM pragma_foreign_key_list(?) ORDER BY id, seq',
+            (table,),
+        ).fetchall()
         return [
             ForeignKeyMetadata(column, dest_table, dest_column, table, on_delete, on_update)
-            for _id, _seq, dest_table, column, dest_column, on_update, on_delete, _match in rows
+            for dest_table, column, dest_column, on_delete, on_update in rows
         ]

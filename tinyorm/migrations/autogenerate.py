@@ -49,6 +49,8 @@ def _column_field_source(field):
         kwargs.pop("primary_key", None)
     elif field.primary_key and not field.auto_increment:
         kwargs["primary_key"] = True
+    if field.server_default is not None:
+        kwargs["server_default"] = field.server_default
     return field_source(base, kwargs)
 
 
@@ -129,7 +131,7 @@ def plan_changes(database, models, renames=None, allow_destructive=False):
             changes.append(Change(_create_table_source(model, dialect), f"op.drop_table({table!r})"))
             continue
         changes.extend(_diff_table(database, model, renames))
-    for table in sorted(live_tables - set(model_tables)):
+    for table in _children_first(database, sorted(live_tables - set(model_tables))):
         changes.append(
             Change(
                 f"op.drop_table({table!r})",
@@ -143,6 +145,26 @@ def plan_changes(database, models, renames=None, allow_destructive=False):
             "refusing destructive changes (pass --allow-destructive to write them): " + "; ".join(refused)
         )
     return changes
+
+
+def _children_first(database, tables):
+    """Tables ordered so a table comes before the tables it references (safe to drop)."""
+    references = {table: {fk.dest_table for fk in database.get_foreign_keys(table)} - {table} for table in tables}
+    ordered, placed = [], set()
+    while len(ordered) < len(tables):
+        progress = False
+        for table in tables:
+            if table in placed:
+                continue
+            # no table still waiting references this one
+            if not any(table in references[other] for other in tables if other not in placed and other != table):
+                ordered.append(table)
+                placed.add(table)
+                progress = True
+        if not progress:  # a cycle: the rest in name order
+            ordered += [table for table in tables if table not in placed]
+            break
+    return ordered
 
 
 def _diff_table(database, model, renames):
@@ -181,6 +203,7 @@ def _diff_table(database, model, renames):
                     f"(..., old_name={old!r}) or --rename {table}.{old}:{name}; or pass "
                     "--allow-destructive with the columns dropped and added in separate migrations"
                 )
+    new_foreign_keys = []
     for name in added:
         field = model_columns[name]
         upgrade = f"op.add_column({table!r}, {name!r}, {_column_field_source(field)})"
@@ -191,7 +214,7 @@ def _diff_table(database, model, renames):
             )
         changes.append(Change(upgrade, f"op.drop_column({table!r}, {name!r})"))
         if isinstance(field, ForeignKeyField):
-            changes.append(_add_fk_change(table, field))
+            new_foreign_keys.append(_add_fk_change(table, field))
     for name in removed:
         column = live_columns[name]
         field_class, kwargs = field_for_column(dialect, column)
@@ -228,35 +251,45 @@ def _diff_table(database, model, renames):
         if type_changed and is_narrowing(old_type, new_type):
             reason = f"narrows {table}.{name} from {old_type} to {new_type}"
         changes.append(Change(upgrade, downgrade, destructive=reason))
-    changes.extend(_diff_indexes(database, model))
-    changes.extend(_diff_foreign_keys(database, model, skip=set(added)))
-    return changes
+    # Keys and indexes that go are dropped before the columns change (a column cannot be
+    # dropped from under its key on MySQL); new ones are added after, so the reversed
+    # downgrade undoes them in a valid order too.
+    index_adds, index_drops = _diff_indexes(database, model)
+    key_adds, key_drops = _diff_foreign_keys(database, model, skip=set(added))
+    return key_drops + index_drops + changes + index_adds + key_adds + new_foreign_keys
 
 
 def _diff_indexes(database, model):
+    """(adds, drops) turning the live indexes into the model's; a changed one is both."""
     table = model._meta.table_name
     live = {index.name: index for index in database.get_indexes(table)}
-    wanted = {name: (columns, unique) for name, columns, unique in model_indexes(model)}
-    changes = []
+    wanted = {name: ([column for column, _type in columns], unique) for name, columns, unique in model_indexes(model)}
+    adds, drops = [], []
+
+    def add(name, columns, unique):
+        return Change(
+            f"op.add_index({table!r}, {columns!r}, unique={unique!r}, name={name!r})",
+            f"op.drop_index({table!r}, {name!r})",
+        )
+
+    def drop(index):
+        return Change(
+            f"op.drop_index({table!r}, {index.name!r})",
+            f"op.add_index({table!r}, {list(index.columns)!r}, unique={index.unique!r}, name={index.name!r})",
+        )
+
     for name, (columns, unique) in wanted.items():
-        if name not in live:
-            names = [column for column, _type in columns]
-            changes.append(
-                Change(
-                    f"op.add_index({table!r}, {names!r}, unique={unique!r}, name={name!r})",
-                    f"op.drop_index({table!r}, {name!r})",
-                )
-            )
+        index = live.get(name)
+        if index is None:
+            adds.append(add(name, columns, unique))
+        elif list(index.columns) != columns or bool(index.unique) != bool(unique):
+            drops.append(drop(index))
+            adds.append(add(name, columns, unique))
     for name, index in live.items():
         if name in wanted or name.startswith("sqlite_autoindex") or name.startswith("fk_"):
             continue
-        changes.append(
-            Change(
-                f"op.drop_index({table!r}, {name!r})",
-                f"op.add_index({table!r}, {index.columns!r}, unique={index.unique!r}, name={name!r})",
-            )
-        )
-    return changes
+        drops.append(drop(index))
+    return adds, drops
 
 
 def _add_fk_change(table, fk):
@@ -269,9 +302,10 @@ def _add_fk_change(table, fk):
 
 
 def _diff_foreign_keys(database, model, skip):
+    """(adds, drops) turning the live foreign keys into the model's."""
     table = model._meta.table_name
     live = {fk.column: fk for fk in database.get_foreign_keys(table)}
-    changes = []
+    adds, drops = [], []
     for fk in model._meta.refs:
         if fk.column_name in skip:
             continue
@@ -280,23 +314,23 @@ def _diff_foreign_keys(database, model, skip):
         if existing is not None and (existing.dest_table, existing.dest_column, _action(existing.on_delete)) == wanted:
             continue
         if existing is not None:
-            changes.append(
+            drops.append(
                 Change(
                     f"op.drop_foreign_key({table!r}, {fk.column_name!r})",
                     f"op.add_foreign_key({table!r}, {existing.column!r}, {existing.dest_table!r}, "
                     f"{existing.dest_column!r}, on_delete={_action(existing.on_delete)!r})",
                 )
             )
-        changes.append(_add_fk_change(table, fk))
+        adds.append(_add_fk_change(table, fk))
     for column, existing in live.items():
-        changes.append(
+        drops.append(
             Change(
                 f"op.drop_foreign_key({table!r}, {column!r})",
                 f"op.add_foreign_key({table!r}, {column!r}, {existing.dest_table!r}, {existing.dest_column!r}, "
                 f"on_delete={_action(existing.on_delete)!r})",
             )
         )
-    return changes
+    return adds, drops
 
 
 def render_migration(message, changes, revision):

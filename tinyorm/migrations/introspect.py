@@ -5,6 +5,7 @@ import keyword
 import re
 
 from .. import fields as F
+from ..sql.nodes import SQL
 
 _SPACES = re.compile(r"\s+")
 
@@ -45,13 +46,33 @@ def canonical_type(dialect, type_text):
     )
     for pattern, replacement in replacements:
         text = re.sub(pattern, replacement, text)
-    if dialect == "mysql":
-        # MariaDB stores JSON as LONGTEXT and tinyorm's UUIDs as CHAR(36).
-        if text == "json":
-            text = "text"
-        if text == "char(36)":
-            text = "uuid"
+    if dialect == "mysql" and text == "char(36)":
+        text = "uuid"  # tinyorm's UUID columns on MySQL
     return text
+
+
+_QUOTED = re.compile(r"^\(*'((?:[^']|'')*)'\)*(::[\w\s]+(\[\])?)?$", re.S)
+_NUMBER = re.compile(r"^\(*(-?\d+(\.\d+)?)\)*(::[\w\s]+)?$")
+
+
+def parse_default(text):
+    """A column default as the database reports it -> (python literal, None) or
+    (None, raw SQL) for an expression such as CURRENT_TIMESTAMP; (None, None) if none."""
+    if text is None:
+        return None, None
+    text = str(text).strip()
+    if not text or text.upper() in ("NULL", "NULL::TEXT") or text.upper().startswith("NULL::"):
+        return None, None
+    match = _QUOTED.match(text)
+    if match:
+        return match.group(1).replace("''", "'"), None
+    match = _NUMBER.match(text)
+    if match:
+        number = match.group(1)
+        return (float(number) if "." in number else int(number)), None
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true", None
+    return None, text
 
 
 def model_column_type(field, dialect):
@@ -100,7 +121,9 @@ def field_for_column(dialect, column):
     if column.primary_key:
         if dialect == "sqlite" and text == "integer":
             auto = True
-        elif isinstance(default, str) and (default.startswith("nextval(") or default == "AUTO_INCREMENT"):
+        elif isinstance(default, str) and (
+            default.startswith("nextval(") or default == "AUTO_INCREMENT" or default.endswith("AS IDENTITY")
+        ):
             auto = True
     if auto:
         return (F.BigAutoField if text == "bigint" else F.AutoField), {}
@@ -133,6 +156,13 @@ def field_for_column(dialect, column):
         kwargs["null"] = True
     if column.primary_key:
         kwargs["primary_key"] = True
+    literal, expression = parse_default(default)
+    if literal is not None:
+        if field_class is F.BooleanField and isinstance(literal, (int, str)):
+            literal = str(literal).lower() in ("1", "true", "t")
+        kwargs["default"] = literal
+    elif expression is not None and not (isinstance(expression, str) and expression.startswith("nextval(")):
+        kwargs["server_default"] = SQL(expression)
     return field_class, kwargs
 
 

@@ -36,7 +36,7 @@ class Operations:
     ``sql`` mode statements are only collected (``migrate sql``), nothing is changed.
     """
 
-    def __init__(self, database, mode="run", echo=None, table_filter=None):
+    def __init__(self, database, mode="run", echo=None, table_filter=None, known_types=None):
         self.database = database
         self.dialect = database.dialect
         self.mode = mode
@@ -44,6 +44,9 @@ class Operations:
         self.table_filter = table_filter
         self.executed = []
         self.collected = []
+        # (table, column) -> field type of columns created by operations so far, for index
+        # DDL (MySQL prefixes TEXT) when ``sql`` mode cannot read them from the database.
+        self.known_types = known_types if known_types is not None else {}
 
     # -- plumbing --------------------------------------------------------------------------
     def _allowed(self, table):
@@ -85,6 +88,8 @@ class Operations:
         exists = "IF NOT EXISTS " if safe else ""
         self._emit(f"CREATE TABLE {exists}{dialect.quote(table)} ({', '.join(lines)}){dialect.table_options}")
         types = {field.column_name: field.field_type for field in bound}
+        for column, field_type in types.items():
+            self.known_types[(table, column)] = field_type
         for index_columns, unique in indexes:
             self.add_index(table, list(index_columns), unique=unique, _types=types)
 
@@ -110,9 +115,10 @@ class Operations:
                 "default=<constant> for the rows that already exist"
             )
         definition = column_definition(column, self.dialect)
-        if value is not None:
+        if value is not None and column.server_default is None:
             literal = self.dialect.literal_default(column.adapter(self.dialect)(value))
             definition += f" DEFAULT {literal}"
+        self.known_types[(table, name)] = column.field_type
         self._emit_all(self.dialect.add_column_sql(table, definition))
 
     def drop_column(self, table, name):
@@ -137,6 +143,8 @@ class Operations:
         column = bind_column(name, field)
         if null is not None:
             column.null = null
+        else:
+            null = column.null  # the field's own nullability is part of the change
         type_sql = column.ddl_type(self.dialect) if field is not None else None
         default_sql = None
         if default is not _NOTHING:
@@ -201,6 +209,8 @@ class Operations:
     def _column_type(self, table, column):
         from .introspect import field_for_column
 
+        if (table, column) in self.known_types:
+            return self.known_types[(table, column)]
         for meta in self.database.get_columns(table):
             if meta.name == column:
                 field_class, _kwargs = field_for_column(self.dialect, meta)
@@ -242,6 +252,10 @@ class Operations:
         indexes = [
             index for index in database.get_indexes(table) if not set(index.columns) & set(drop_columns)
         ]
+        # UNIQUE constraints written inside CREATE TABLE show as sqlite_autoindex_*: they
+        # go back into the new table's definition (CREATE INDEX cannot use that name).
+        inline_unique = [index for index in indexes if index.name.startswith("sqlite_autoindex_")]
+        indexes = [index for index in indexes if not index.name.startswith("sqlite_autoindex_")]
         primary_keys = [column.name for column in columns if column.primary_key]
         lines, kept = [], []
         for column in columns:
@@ -265,6 +279,8 @@ class Operations:
             lines.append(" ".join(part for part in parts if part))
         if len(primary_keys) > 1:
             lines.append("PRIMARY KEY (" + ", ".join(quote(name) for name in primary_keys if name in kept) + ")")
+        for index in inline_unique:
+            lines.append("UNIQUE (" + ", ".join(quote(column) for column in index.columns) + ")")
         for fk in foreign_keys:
             lines.append(
                 foreign_key_sql(

@@ -26,6 +26,11 @@ _FILE_NAME = re.compile(r"^(\d{4,})_([A-Za-z0-9_]+)\.py$")
 _LOCK_KEY = 7301114050  # the advisory lock id tinyorm uses on PostgreSQL
 
 
+def one_line(error):
+    """An error's message on one line (PostgreSQL adds DETAIL/HINT lines)."""
+    return " ".join(str(error).split())
+
+
 class Migration:
     def __init__(self, path):
         self.path = path
@@ -76,6 +81,10 @@ def discover(directory):
 def slugify(message):
     slug = re.sub(r"[^a-z0-9]+", "_", message.lower()).strip("_")
     return slug[:50] or "migration"
+
+
+class _Recorder(list):
+    """The statements a rehearsal ran (a list; named for what it is used as)."""
 
 
 class MigrationRunner:
@@ -152,13 +161,15 @@ class MigrationRunner:
             finally:
                 database.execute_sql("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
         elif name == "mysql":
-            got = database.execute_sql("SELECT GET_LOCK(%s, %s)", ("tinyorm_migrations", timeout)).fetchone()[0]
+            # GET_LOCK names are server-wide: the database's name keeps the lock to it.
+            lock_name = f"tinyorm_migrations.{database.database}"[:64]
+            got = database.execute_sql("SELECT GET_LOCK(%s, %s)", (lock_name, timeout)).fetchone()[0]
             if got != 1:
                 raise MigrationError(f"another process has been migrating this database for over {timeout}s")
             try:
                 yield
             finally:
-                database.execute_sql("SELECT RELEASE_LOCK(%s)", ("tinyorm_migrations",))
+                database.execute_sql("SELECT RELEASE_LOCK(%s)", (lock_name,))
         else:
             # SQLite: foreign keys off around table rebuilds (a DROP TABLE would fire ON
             # DELETE actions elsewhere); the pragma only changes outside a transaction. The
@@ -271,16 +282,15 @@ class MigrationRunner:
             if transactional:
                 raise MigrationError(
                     f"{migration.filename} {direction} failed and was rolled back; the schema is as it "
-                    f"was: {exc}"
+                    f"was: {one_line(exc)}"
                 ) from exc
             ran = op.executed
-            detail = f"{direction} failed after {len(ran)} statement(s) ran: " + " | ".join(ran) + f" -- error: {exc}"
-            if direction == "upgrade":
-                self._record(migration, "failed", (time.perf_counter() - started) * 1000, detail[:4000])
+            detail = f"{direction} failed after {len(ran)} statement(s) ran: " + " | ".join(ran) + f" -- error: {one_line(exc)}"
+            self._record(migration, "failed", (time.perf_counter() - started) * 1000, detail[:4000])
             listing = "\n".join(f"  ran: {sql}" for sql in ran) or "  (no statement had run)"
             raise MigrationError(
                 f"{migration.filename} {direction} failed on {database.dialect.name}, which cannot roll "
-                f"back DDL. Statements that ran and stay in effect:\n{listing}\n  failed with: {exc}\n"
+                f"back DDL. Statements that ran and stay in effect:\n{listing}\n  failed with: {one_line(exc)}\n"
                 f"The migration is marked failed; `migrate up` refuses to continue until you fix the schema "
                 f"and run `tinyorm migrate resolve {migration.name} --applied` or `--rolled-back`."
             ) from exc
@@ -309,15 +319,37 @@ class MigrationRunner:
             self._forget(migration)
 
     def sql(self, target=None):
-        """The SQL that ``up`` would run, per pending migration: [(migration, [sql])]."""
+        """The SQL that ``up`` would run, per pending migration: [(migration, [sql])].
+
+        Nothing is changed. On SQLite, whose table rebuilds read the schema that earlier
+        statements made, the statements run inside a transaction that is rolled back.
+        """
         history = self.history()
         migrations = self.migrations()
         end = self._resolve_target(migrations, target)
+        pending = [migration for migration in migrations[:end] if migration.name not in history]
+        if self.database.dialect.name == "sqlite":
+            return self._sql_by_rehearsal(pending)
+        known_types = {}
         result = []
-        for migration in migrations[:end]:
-            if migration.name in history:
-                continue
-            op = Operations(self.database, mode="sql", table_filter=self.table_filter)
+        for migration in pending:
+            op = Operations(self.database, mode="sql", table_filter=self.table_filter, known_types=known_types)
             migration.module().upgrade(op)
             result.append((migration, op.collected))
+        return result
+
+    def _sql_by_rehearsal(self, pending):
+        database = self.database
+        result = []
+        database.execute_sql("PRAGMA foreign_keys = OFF")
+        database.begin()
+        try:
+            for migration in pending:
+                op = Operations(database, table_filter=self.table_filter)
+                op.executed = _Recorder()
+                migration.module().upgrade(op)
+                result.append((migration, [(sql, None) for sql in op.executed]))
+        finally:
+            database.rollback()
+            database.execute_sql("PRAGMA foreign_keys = ON")
         return result

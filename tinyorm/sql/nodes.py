@@ -599,6 +599,11 @@ class SQL(Operand):
         else:
             self._chunks = None
 
+    def __repr__(self):
+        if self.params:
+            return f"SQL({self.text!r}, {list(self.params)!r})"
+        return f"SQL({self.text!r})"
+
     def __sql__(self, ctx):
         escape = ctx.dialect.escape_literal_text
         if self._chunks is None:
