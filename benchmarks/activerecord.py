@@ -91,9 +91,9 @@ class ActiveRecordImplementation(Implementation):
 
     def compile_join(self, data):
         Tweet, User = self.Tweet, self.User
-        compiled = None
+        result = None
         for min_age, min_likes, name in data.compile_args:
-            compiled = (
+            result = (
                 Tweet.select(Tweet, User)
                 .join(User)
                 .where((User.age >= min_age) & (Tweet.likes > min_likes) & (User.name != name))
@@ -101,4 +101,4 @@ class ActiveRecordImplementation(Implementation):
                 .limit(20)
                 .sql()
             )
-        return compiled
+        return result

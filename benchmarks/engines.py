@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import sqlite3
+import sys
 import tempfile
 import urllib.parse
 
@@ -22,6 +24,7 @@ DEFAULT_URLS = {
     "mysql": "mysql://root@127.0.0.1:3306/test",
 }
 ENGINE_NAMES = ("sqlite", "postgresql", "mysql")
+BENCH_DATABASE = "tinyorm_bench"  # created on each server unless TINYORM_BENCH_*_URL names one
 
 
 @dataclasses.dataclass
@@ -34,6 +37,13 @@ class Engine:
     auto_pk: str  # DDL for an auto-incrementing integer primary key
     table_suffix: str = ""
     truncate_sql: str = "TRUNCATE TABLE {table}"
+    setup_sql: tuple = ()  # run once before the tables are created
+    # Run (untimed) after each timed write, so that no implementation's run pays for the
+    # previous one's leftovers (dead rows, a WAL to checkpoint) at a random moment.
+    settle_sql: tuple = ()
+    database_exists_sql: str = ""
+    create_database_sql: str = ""
+    own_database: bool = False  # move to BENCH_DATABASE on the server (see discover)
     label: str = ""  # filled in at connect with the server's version
 
     @property
@@ -100,9 +110,11 @@ class Engine:
         person = "name VARCHAR(50) NOT NULL, email VARCHAR(100) NOT NULL, age INTEGER NOT NULL"
         return [
             f"CREATE TABLE {USERS} (id {self.auto_pk}, {person}){self.table_suffix}",
-            f"CREATE TABLE {TWEETS} (id {self.auto_pk}, "
-            f"user_id INTEGER NOT NULL REFERENCES {USERS} (id), "
-            f"content VARCHAR(200) NOT NULL, likes INTEGER NOT NULL){self.table_suffix}",
+            (
+                f"CREATE TABLE {TWEETS} (id {self.auto_pk}, "
+                f"user_id INTEGER NOT NULL REFERENCES {USERS} (id), "
+                f"content VARCHAR(200) NOT NULL, likes INTEGER NOT NULL){self.table_suffix}"
+            ),
             f"CREATE INDEX {TWEETS}_user_id ON {TWEETS} (user_id)",
             f"CREATE TABLE {ENTRIES} (id {self.auto_pk}, {person}){self.table_suffix}",
         ]
@@ -118,30 +130,57 @@ def _sqlite_engine():
         # SQLite has no TRUNCATE; an unqualified DELETE is its truncate optimisation, and without
         # AUTOINCREMENT the rowids start again at 1 once the table is empty.
         truncate_sql="DELETE FROM {table}",
+        # WAL is a property of the file, so every connection (and every library) shares it.
+        setup_sql=("PRAGMA journal_mode = wal",),
+        settle_sql=("PRAGMA wal_checkpoint(TRUNCATE)",),
     )
 
 
 def _server_engine(name):
-    url = (
-        os.environ.get(f"TINYORM_BENCH_{name.upper()}_URL")
-        or os.environ.get(f"TINYORM_TEST_{name.upper()}_URL")
-        or DEFAULT_URLS[name]
-    )
+    explicit = os.environ.get(f"TINYORM_BENCH_{name.upper()}_URL")
+    url = explicit or os.environ.get(f"TINYORM_TEST_{name.upper()}_URL") or DEFAULT_URLS[name]
     if name == "postgresql":
-        return Engine(
+        engine = Engine(
             name=name,
             url=url,
             placeholder="%s",
             auto_pk="SERIAL PRIMARY KEY",
             truncate_sql="TRUNCATE TABLE {table} RESTART IDENTITY",
+            settle_sql=tuple(f"VACUUM ANALYZE {table}" for table in (USERS, TWEETS, ENTRIES)),
+            database_exists_sql="SELECT 1 FROM pg_database WHERE datname = %s",
+            create_database_sql="CREATE DATABASE {name}",
         )
-    return Engine(
-        name=name,
-        url=url.replace("mariadb://", "mysql://", 1),
-        placeholder="%s",
-        auto_pk="INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY",
-        table_suffix=" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-    )
+    else:
+        engine = Engine(
+            name=name,
+            url=url.replace("mariadb://", "mysql://", 1),
+            placeholder="%s",
+            auto_pk="INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY",
+            table_suffix=" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+            database_exists_sql="SELECT 1 FROM information_schema.schemata WHERE schema_name = %s",
+            create_database_sql="CREATE DATABASE {name} CHARACTER SET utf8mb4",
+        )
+    engine.own_database = not explicit
+    return engine
+
+
+def _move_to_own_database(engine, conn):
+    """Switch ``engine`` to the benchmark's own database on the same server, creating it.
+
+    The test suite drops every table in its database (``test``), so a benchmark sharing it
+    would lose its tables mid-run whenever the tests run. If the database cannot be created,
+    stay where the URL points and say so.
+    """
+    cursor = conn.cursor()
+    try:
+        cursor.execute(engine.database_exists_sql, (BENCH_DATABASE,))
+        if cursor.fetchone() is None:
+            cursor.execute(engine.create_database_sql.format(name=BENCH_DATABASE))
+    except conn.Error as exc:  # PEP 249 exposes the driver's exceptions on the connection
+        print(f"{engine.name}: cannot create database {BENCH_DATABASE} ({exc}); using "
+              f"{engine.url} (do not run the test suite on it meanwhile)", file=sys.stderr)
+        return
+    engine.url = urllib.parse.urlunsplit(engine.parts._replace(path="/" + BENCH_DATABASE))
 
 
 def _server_label(engine, conn):
@@ -171,24 +210,29 @@ def discover(names=None):
         engine = _sqlite_engine() if name == "sqlite" else _server_engine(name)
         try:
             conn = engine.connect_raw(autocommit=True)
-        except Exception as exc:  # noqa: BLE001 - any driver error means "not reachable"
+        except Exception as exc:
             if names:
                 raise SystemExit(f"{name} at {engine.url} is not reachable: {exc}") from exc
-            print(f"skipping {name}: not reachable at {engine.url} ({exc.__class__.__name__})")
+            print(f"skipping {name}: not reachable at {engine.url} ({exc.__class__.__name__})",
+                  file=sys.stderr)
             continue
         engine.label = _server_label(engine, conn)
+        if engine.own_database:
+            _move_to_own_database(engine, conn)
         conn.close()
         engines.append(engine)
     return engines
 
 
 def create_schema(engine, data):
-    """Drop and recreate the benchmark tables and load the users and tweets the reads use."""
+    """Drop and recreate the benchmark tables and load the users and tweets the reads use.
+
+    Returns the setup connection (autocommit), which the runner keeps for resets and checks.
+    """
     conn = engine.connect_raw(autocommit=True)
     cursor = conn.cursor()
-    if engine.name == "sqlite":
-        # WAL is a property of the file, so every connection (and every library) shares it.
-        cursor.execute("PRAGMA journal_mode = wal")
+    for statement in engine.setup_sql:
+        cursor.execute(statement)
     for table in (ENTRIES, TWEETS, USERS):
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
     for statement in engine.schema_ddl():
@@ -201,9 +245,8 @@ def create_schema(engine, data):
         cursor.execute("BEGIN")
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
         cursor.execute("COMMIT")
-    if engine.name == "postgresql":
-        cursor.execute(f"ANALYZE {USERS}")
-        cursor.execute(f"ANALYZE {TWEETS}")
+    for statement in engine.settle_sql:
+        cursor.execute(statement)
     return conn
 
 
@@ -213,7 +256,4 @@ def drop_schema(engine, conn):
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
     conn.close()
     if engine.name == "sqlite":
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(engine.path + suffix):
-                os.remove(engine.path + suffix)
-        os.rmdir(os.path.dirname(engine.path))
+        shutil.rmtree(os.path.dirname(engine.path))  # the temporary directory of its file

@@ -30,6 +30,7 @@ class RawDriver(Implementation):
         self.conn = engine.connect_raw()
         mark = engine.placeholder
         self.insert_sql = f"INSERT INTO {ENTRIES} (name, email, age) VALUES ({mark}, {mark}, {mark})"
+        self.insert_returning_sql = self.insert_sql
         self.update_sql = f"UPDATE {TWEETS} SET likes = {mark} WHERE id = {mark}"
         self.select_sql = f"SELECT {TWEET_COLUMNS} FROM {TWEETS}"
         self.get_sql = f"SELECT {TWEET_COLUMNS} FROM {TWEETS} WHERE id = {mark}"
@@ -54,12 +55,19 @@ class RawDriver(Implementation):
     def _update_many(self, cursor, rows):
         cursor.executemany(self.update_sql, rows)
 
+    def _new_id(self, cursor):
+        return cursor.lastrowid
+
     def insert_single(self, data):
+        # Like an ORM's create(), learn each new row's key: the application needs it.
         cursor = self.conn.cursor()
-        execute, sql = cursor.execute, self.insert_sql
+        execute, new_id, sql = cursor.execute, self._new_id, self.insert_returning_sql
+        ids = []
         for row in data.entry_tuples:
             execute(sql, row)
+            ids.append(new_id(cursor))
         self.conn.commit()
+        return ids
 
     def insert_bulk(self, data):
         self._insert_many(self.conn.cursor(), data.entry_tuples)
@@ -91,11 +99,16 @@ class RawDriver(Implementation):
 
 
 class PostgresRawDriver(RawDriver):
-    """psycopg2's ``executemany`` is a loop of single statements; its helpers batch."""
+    """psycopg2's ``executemany`` is a loop of single statements; its helpers batch. Its
+    ``lastrowid`` is an OID, not the key, so new keys come back through ``RETURNING``."""
 
     def __init__(self, engine):
         super().__init__(engine)
         self.insert_values_sql = f"INSERT INTO {ENTRIES} (name, email, age) VALUES %s"
+        self.insert_returning_sql = self.insert_sql + " RETURNING id"
+
+    def _new_id(self, cursor):
+        return cursor.fetchone()[0]
 
     def _insert_many(self, cursor, rows):
         from psycopg2.extras import execute_values

@@ -7,7 +7,14 @@ over from an earlier run.
 from __future__ import annotations
 
 from sqlalchemy import ForeignKey, String, create_engine, insert, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, contains_eager, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    contains_eager,
+    mapped_column,
+    relationship,
+)
 
 from .base import Implementation
 from .engines import ENTRIES, TWEETS, USERS
@@ -111,7 +118,7 @@ class SQLAlchemyORM(Implementation):
 
     def compile_join(self, data):
         dialect = self.sa_engine.dialect
-        compiled = None
+        result = None
         for min_age, min_likes, name in data.compile_args:
             query = (
                 select(Tweet, User)
@@ -121,5 +128,5 @@ class SQLAlchemyORM(Implementation):
                 .limit(20)
             )
             compiled = query.compile(dialect=dialect)
-            compiled.params  # a property: builds the parameter dict, as an execution would
-        return compiled.string, compiled.params
+            result = compiled.string, compiled.params  # SQL text and parameters, like .sql()
+        return result
