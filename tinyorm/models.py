@@ -9,6 +9,7 @@ objects).
 from __future__ import annotations
 
 import collections
+import operator
 import re
 
 from . import exceptions
@@ -1596,64 +1597,92 @@ class ModelInsert(_ModelWrite, Insert):
             self.columns = tuple(_resolve_field(model, field) for field in fields)
 
     def _normalise(self):
-        """(fields, rows of values) with defaults filled in; validation happens per dialect."""
+        """(fields, rows of value tuples) with defaults filled in (computed once per query).
+
+        Rows may be dicts (keyed by field, field name or column name), tuples (aligned with
+        ``fields``) or model instances. Validation happens per engine, when values meet
+        their fields' adapters.
+        """
+        cached = self.__dict__.get("_normalised")
+        if cached is not None:
+            return cached
         model = self.model
         meta = model._meta
         raw = self._raw_rows
-        if isinstance(raw, dict) or isinstance(raw, Model):
+        if isinstance(raw, (dict, Model)):
             raw = [raw]
-        raw = list(raw)
-        explicit = [_resolve_field(model, field) for field in self._fields] if self._fields else None
-        dict_rows = []
+        explicit = tuple(_resolve_field(model, field) for field in self._fields) if self._fields else None
+        all_fields = list(meta.fields.values())
+        # Each row becomes (fields, values); resolving keys to fields happens once per
+        # distinct key set, not once per row.
+        resolved_keys = {}
+        shaped = []
         for row in raw:
-            if isinstance(row, Model):
-                if not isinstance(row, model):
-                    raise DataError(f"insert_many() into {model.__name__} got a {type(row).__name__}")
-                row._sync_related_keys()
-                data = row.__dict__
-                dict_rows.append({field: data[field.attr_key] for field in meta.fields.values() if field.attr_key in data and not (field.auto_increment and data[field.attr_key] is None)})
-            elif isinstance(row, dict):
-                converted = {}
-                for key, value in row.items():
-                    field = _resolve_field(model, key)
-                    if isinstance(value, Model) and isinstance(field, ForeignKeyField):
-                        value = value.__dict__.get(field.rel_field.attr_key)
-                    converted[field] = value
-                dict_rows.append(converted)
+            if type(row) is dict or isinstance(row, dict):
+                keys = tuple(row)
+                fields = resolved_keys.get(keys)
+                if fields is None:
+                    fields = resolved_keys[keys] = tuple(_resolve_field(model, key) for key in keys)
+                values = tuple(row.values())
             elif isinstance(row, (tuple, list)):
-                fields = explicit or [field for field in meta.fields.values() if not field.auto_increment]
+                fields = explicit or tuple(field for field in all_fields if not field.auto_increment)
                 if len(row) != len(fields):
                     raise DataError(
                         f"insert into {model.__name__}: a row has {len(row)} values for {len(fields)} fields "
                         f"({', '.join(field.name for field in fields)})"
                     )
-                dict_rows.append(dict(zip(fields, row)))
+                values = tuple(row)
+            elif isinstance(row, Model):
+                if not isinstance(row, model):
+                    raise DataError(f"insert_many() into {model.__name__} got a {type(row).__name__}")
+                row._sync_related_keys()
+                data = row.__dict__
+                fields = tuple(
+                    field
+                    for field in all_fields
+                    if field.attr_key in data and not (field.auto_increment and data[field.attr_key] is None)
+                )
+                values = tuple(data[field.attr_key] for field in fields)
             else:
                 raise DataError(f"insert into {model.__name__}: cannot insert a {type(row).__name__}")
-        columns = []
-        seen = set()
-        for row in dict_rows:
-            for field in row:
-                if field not in seen:
-                    seen.add(field)
-                    columns.append(field)
-        for field in meta.fields.values():
-            if field not in seen and (field.default is not None or field is meta.version_field):
-                seen.add(field)
-                columns.append(field)
-        columns.sort(key=lambda field: list(meta.fields.values()).index(field))
+            shaped.append((fields, values))
+        present = set()
+        for fields in {fields for fields, _values in shaped}:
+            present.update(fields)
+        for field in all_fields:
+            if field.default is not None or field is meta.version_field:
+                present.add(field)
+        columns = [field for field in all_fields if field in present]
+        foreign_keys = {field for field in columns if isinstance(field, ForeignKeyField)}
+        plans = {}
         rows = []
-        for row in dict_rows:
-            values = []
-            for field in columns:
-                if field in row:
-                    values.append(row[field])
-                elif field.default is not None:
-                    values.append(field.get_default())
-                else:
-                    values.append(None)
-            rows.append(tuple(values))
-        return columns, rows
+        for fields, values in shaped:
+            plan = plans.get(fields)
+            if plan is None:
+                # per column: the index of its value in the row, or None for a default
+                position = {field: index for index, field in enumerate(fields)}
+                steps = [(position.get(field), field) for field in columns]
+                simple = all(index is not None for index, _field in steps) and not (foreign_keys & set(fields))
+                getter = operator.itemgetter(*[index for index, _field in steps]) if simple and steps else None
+                plan = plans[fields] = (steps, getter)
+            steps, getter = plan
+            if getter is not None:
+                picked = getter(values)
+                rows.append(picked if isinstance(picked, tuple) else (picked,))
+                continue
+            row_values = []
+            for index, field in steps:
+                if index is None:
+                    row_values.append(field.get_default() if field.default is not None else None)
+                    continue
+                value = values[index]
+                if field in foreign_keys and isinstance(value, Model):
+                    value = value.__dict__.get(field.rel_field.attr_key)
+                row_values.append(value)
+            rows.append(tuple(row_values))
+        result = (columns, rows)
+        self.__dict__["_normalised"] = result
+        return result
 
     def _statements(self, dialect):
         """Compile every batch: [(sql, params)]. All values are validated before any SQL."""

@@ -6,6 +6,8 @@ statement, in parentheses with ``__sql__(ctx)``.
 """
 from __future__ import annotations
 
+import itertools
+
 from ..exceptions import NotSupportedError
 from .nodes import (
     AND,
@@ -498,8 +500,21 @@ class Insert(Query):
         )
         width = len(self.columns)
         plain_row = "(" + ", ".join([param] * width) + ")"
+        rows = self.rows
+        # One C-level pass tells whether any value is a SQL expression; usually none is,
+        # and every row then takes the fast path below.
+        has_nodes = any(map(isinstance, itertools.chain.from_iterable(rows), itertools.repeat(Node)))
+        if not has_nodes and all(len(row) == width for row in rows):
+            if adapters:
+                for row in rows:
+                    params.extend([value if conv is None else conv(value) for conv, value in zip(adapters, row)])
+            else:
+                for row in rows:
+                    params.extend(row)
+            ctx.parts.append(", ".join([plain_row] * len(rows)))
+            return
         chunks = []
-        for row in self.rows:
+        for row in rows:
             if len(row) != width:
                 raise ValueError(f"an INSERT row has {len(row)} values for {width} columns")
             if any(isinstance(value, Node) for value in row):
