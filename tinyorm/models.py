@@ -1168,6 +1168,11 @@ class ModelSelect(Select):
             if convert is None:
                 return [tuple(row) for row in rows] if rows and type(rows[0]) is not tuple else list(rows)
             return convert(rows)
+        if row_type == "models":
+            results = self._graph_hydrator(shape, dialect)(rows)
+            if self._session is not None:
+                results = self._session._merge_loaded(results, populate_existing=self._populate_existing)
+            return results
         converted = _convert_rows(rows, shape.converters)
         if row_type == "dicts":
             labels = shape.labels
@@ -1176,64 +1181,95 @@ class ModelSelect(Select):
             labels = [re.sub(r"\W", "_", label) for label in shape.labels]
             klass = collections.namedtuple("Row", labels, rename=True)
             return [klass(*row) for row in converted]
-        if row_type == "objects":
-            return _flat_objects(model, shape, converted)
-        results = self._graph_objects(shape, converted)
-        if self._session is not None:
-            results = self._session._merge_loaded(results, populate_existing=self._populate_existing)
-        return results
+        return _flat_objects(model, shape, converted)
 
-    def _graph_objects(self, shape, rows):
-        """Instances of the queried model with joined models' columns as related objects."""
+    def _graph_hydrator(self, shape, dialect):
+        """A generated row constructor for a select over several models.
+
+        Each row builds the queried model's instance plus one instance per joined model,
+        linked as the joins say: ``tweet.user`` for a foreign key, ``tweet._rel`` back to
+        the parent for a backref join, an attribute named after an unrelated model. A
+        joined instance whose columns are all NULL (an outer join that matched nothing)
+        becomes None. Generated once per query shape, like plain selects' constructors.
+        """
         primary = self.model
+        join_rels = self._join_rels
+        cacheable = not isinstance(primary, ModelAlias) and not any(
+            isinstance(source, ModelAlias) for source, _field in shape.owners
+        )
+        meta = _model_of(primary)._meta
+        key = ("graph", tuple(self._columns), tuple(sorted(((id(k), v[1], v[2]) for k, v in join_rels.items()), key=repr)), dialect)
+        if cacheable:
+            hydrate = meta._hydrators.get(key)
+            if hydrate is not None:
+                return hydrate
         per_source = collections.OrderedDict()
+        per_source[primary] = []
         extras = []
         for index, ((source, field), label) in enumerate(zip(shape.owners, shape.labels)):
             if source is None:
                 extras.append((index, label))
             else:
                 per_source.setdefault(source, []).append((index, field))
-        results = []
-        join_rels = self._join_rels
-        for row in rows:
-            objects = {}
-            for source, entries in per_source.items():
-                model = _model_of(source)
-                obj = object.__new__(model)
-                data = {field.attr_key: row[index] for index, field in entries}
-                data["_persisted"] = True
-                _SET_DICT(obj, data)
-                objects[source] = obj
-            main = objects.get(primary)
-            if main is None:
-                main = object.__new__(_model_of(primary))
-                _SET_DICT(main, {"_persisted": True})
-                objects[primary] = main
-            for index, label in extras:
-                main.__dict__[label] = row[index]
-            for source, obj in objects.items():
-                if source is primary:
-                    continue
-                rel = join_rels.get(source)
-                empty = all(value is None for key, value in obj.__dict__.items() if key != "_persisted")
-                if rel is None:
-                    alias_name = source._alias_name if isinstance(source, ModelAlias) else None
-                    name = alias_name or _model_of(source).__name__.lower()
-                    main.__dict__[name] = None if empty else obj
-                    continue
-                src, fk, forward = rel
-                if forward:
-                    holder = objects.get(src)
-                    if holder is not None:
-                        holder.__dict__.setdefault("_rel", {})[fk.name] = None if empty else obj
-                elif not empty:
-                    obj.__dict__.setdefault("_rel", {})[fk.name] = objects.get(src)
-                    if src is primary or src in objects:
-                        objects[src].__dict__.setdefault("_joined", {}).setdefault(
-                            fk.backref_name if hasattr(fk, "backref_name") else fk.model.__name__.lower(), obj
-                        )
-            results.append(main)
-        return results
+        namespace = {"new": object.__new__, "set_dict": _SET_DICT}
+        variables = {}
+        body = []
+
+        def value(index):
+            if shape.converters[index] is None:
+                return f"v{index}"
+            namespace[f"c{index}"] = shape.converters[index]
+            return f"(None if v{index} is None else c{index}(v{index}))"
+
+        for number, (source, entries) in enumerate(per_source.items()):
+            variables[source] = number
+            namespace[f"C{number}"] = _model_of(source)
+            items = [f"{field.attr_key!r}: {value(index)}" for index, field in entries] + ["'_persisted': True"]
+            body.append(f"d{number} = {{{', '.join(items)}}}")
+            body.append(f"o{number} = new(C{number}); set_dict(o{number}, d{number})")
+            if number:
+                empty = " and ".join(f"v{index} is None" for index, _field in entries) or "True"
+                body.append(f"e{number} = {empty}")
+        forward = collections.defaultdict(list)
+        for source, number in variables.items():
+            if source is primary:
+                continue
+            rel = join_rels.get(source)
+            if rel is None:
+                alias_name = source._alias_name if isinstance(source, ModelAlias) else None
+                name = alias_name or _model_of(source).__name__.lower()
+                body.append(f"d0[{name!r}] = None if e{number} else o{number}")
+                continue
+            src, fk, is_forward = rel
+            if src not in variables:
+                continue
+            if is_forward:
+                forward[variables[src]].append(f"{fk.name!r}: None if e{number} else o{number}")
+            else:
+                backref = getattr(fk, "backref_name", None) or fk.model.__name__.lower()
+                holder = variables[src]
+                body.append(f"if not e{number}:")
+                body.append(f"    d{number}['_rel'] = {{{fk.name!r}: o{holder}}}")
+                body.append(f"    d{holder}.setdefault('_joined', {{}}).setdefault({backref!r}, o{number})")
+        for holder, items in forward.items():
+            body.append(f"d{holder}['_rel'] = {{{', '.join(items)}}}")
+        for index, label in extras:
+            body.append(f"d0[{label!r}] = {value(index)}")
+        unpack = ", ".join(f"v{index}" for index in range(len(shape.owners))) + ","
+        source = (
+            "def hydrate(rows):\n"
+            "    out = []\n"
+            "    append = out.append\n"
+            f"    for {unpack} in rows:\n"
+            + "".join(f"        {line}\n" for line in body)
+            + "        append(o0)\n"
+            "    return out\n"
+        )
+        exec(source, namespace)  # noqa: S102 - generated from names we own
+        hydrate = namespace["hydrate"]
+        if cacheable:
+            meta._hydrators[key] = hydrate
+        return hydrate
 
     def __iter__(self):
         return iter(self.execute())
