@@ -35,6 +35,13 @@ class Implementation:
         """Load every tweet, add one to ``likes``, persist the changes in one transaction."""
         raise NotImplementedError
 
+    def load_modify_flush(self, data):
+        """The same change through the library's unit of work (a session), if it has one."""
+        return self.load_modify_save(data)
+
+    # A session's identity map: ``None`` for libraries without one (and the raw driver).
+    identity_get = None
+
     # Reads.
     def select_objects(self, data):
         """Every tweet as a model object (the raw driver: its row tuples)."""

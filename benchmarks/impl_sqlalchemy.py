@@ -18,6 +18,7 @@ from sqlalchemy.orm import (
 
 from .base import Implementation
 from .engines import ENTRIES, TWEETS, USERS
+from .workloads import IDENTITY_GET_REPEATS
 
 
 class Base(DeclarativeBase):
@@ -61,6 +62,8 @@ class SQLAlchemyORM(Implementation):
         self.sa_engine = create_engine(engine.sqlalchemy_url())
 
     def close(self):
+        if getattr(self, "_identity_session", None) is not None:
+            self._identity_session.close()
         self.sa_engine.dispose()
 
     def session(self):
@@ -86,6 +89,15 @@ class SQLAlchemyORM(Implementation):
             for tweet in session.scalars(select(Tweet)).all():
                 tweet.likes += 1
             session.commit()
+
+    def identity_get(self, data):
+        if getattr(self, "_identity_session", None) is None:  # loaded in the warm-up round
+            self._identity_session = self.session()
+            self._held = self._identity_session.scalars(select(Tweet).where(Tweet.id.in_(data.pk_sample))).all()
+        get = self._identity_session.get
+        for _ in range(IDENTITY_GET_REPEATS):
+            for pk in data.pk_sample:
+                get(Tweet, pk)
 
     def select_objects(self, data):
         with self.session() as session:

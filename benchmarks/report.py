@@ -4,6 +4,7 @@ from __future__ import annotations
 IMPLEMENTATION_LABELS = {
     "raw": "raw driver",
     "tinyorm": "tinyorm",
+    "tinyorm_routed": "tinyorm, routed",
     "peewee": "peewee",
     "sqlalchemy": "SQLAlchemy",
 }

@@ -30,15 +30,15 @@ class Settings:
     compiles: int = 1000
     gc: bool = True  # leave the cyclic GC on during timed runs, as a program would
     workloads: tuple = tuple(workload.key for workload in WORKLOADS)
-    implementations: tuple = ("raw", "tinyorm", "peewee", "sqlalchemy")
+    implementations: tuple = ("raw", "tinyorm", "tinyorm_routed", "peewee", "sqlalchemy")
 
 
 def implementation_classes(names):
     """The adapter classes, imported on demand so a missing library gets a clear message."""
     from .impl_raw import RawDriver
-    from .impl_tinyorm import TinyORM
+    from .impl_tinyorm import TinyORM, TinyORMRouted
 
-    classes = {"raw": RawDriver, "tinyorm": TinyORM}
+    classes = {"raw": RawDriver, "tinyorm": TinyORM, "tinyorm_routed": TinyORMRouted}
     try:
         from .impl_peewee import Peewee
         from .impl_sqlalchemy import SQLAlchemyORM

@@ -90,12 +90,32 @@ WORKLOADS = (
         target_server=20.0,
     ),
     Workload(
+        "identity_get",
+        "repeated get of a mapped object",
+        per_call=lambda data: len(data.pk_sample) * IDENTITY_GET_REPEATS,
+        target_sqlite=2.0,
+        target_server=2.0,
+    ),
+    Workload(
         "load_modify_save",
         "load, modify, save N",
         check=Check(f"SELECT SUM(likes) FROM {TWEETS}", lambda data: data.n),
         writes=True,
     ),
+    # The unit of work: tinyorm's Session and SQLAlchemy's flush the changes of N loaded
+    # objects at commit; peewee (no session) saves each one; raw is one batched UPDATE.
+    Workload(
+        "load_modify_flush",
+        "load, modify, flush N (unit of work)",
+        check=Check(f"SELECT SUM(likes) FROM {TWEETS}", lambda data: data.n),
+        writes=True,
+        target_sqlite=3.0,
+        target_server=1.5,
+    ),
 )
+
+# identity_get: gets of each sampled key per timed run, from a session that already holds them.
+IDENTITY_GET_REPEATS = 10
 
 # Memory: tracemalloc's peak while loading and holding N objects, against the raw rows.
 MEMORY_WORKLOAD = "select_objects"

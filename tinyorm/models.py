@@ -21,7 +21,7 @@ from .fields import (
     ForeignKeyField,
     VersionField,
 )
-from .sql.nodes import SQL, JOIN, Context, Expression, Node, Operand, fn
+from .sql.nodes import JOIN, SQL, Context, Expression, Node, Operand, fn
 from .sql.query import CompoundSelect, Delete, Insert, Select, SelectBase, Update
 
 __all__ = ["Model", "ModelSelect", "ModelAlias", "prefetch"]
@@ -214,7 +214,7 @@ class ModelBase(type):
             raise ImproperlyConfigured(f"{name} declares several primary keys: {declared_pk}; use CompositeKey")
         if primary_key is None and not declared_pk:
             meta.add_field("id", AutoField())
-            setattr(cls, "id", meta.fields["id"])
+            cls.id = meta.fields["id"]
         for field_name, field in fields.items():
             meta.add_field(field_name, field)
             setattr(cls, field_name, field)
@@ -1939,7 +1939,7 @@ def prefetch(query, *related):
     for item in related:
         sub = item.select() if isinstance(item, ModelBase) else item
         sub_model = _model_of(sub.model)
-        for model, objects in reversed(loaded):
+        for model, objects in reversed(loaded):  # noqa: B007 - objects is used after the break
             link = _prefetch_link(model, sub_model)
             if link is not None:
                 break

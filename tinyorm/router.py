@@ -242,7 +242,7 @@ class Router:
         count = len(replicas)
         start = next(replica_set._turn)
         waited = False
-        for attempt in range(2):
+        for _attempt in range(2):
             for offset in range(count):
                 name, database = replicas[(start + offset) % count]
                 if self._down_until.get(name, 0) > now:

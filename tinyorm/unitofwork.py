@@ -228,8 +228,8 @@ class FlushPlan:
             key = target.__dict__.get(fk.rel_field.attr_key)
             self._set(obj, fk.attr_key, key)
             database = self.session._write_database(type(obj))
-            from .sql.query import Update
             from .models import _value_node
+            from .sql.query import Update
 
             meta = type(obj)._meta
             query = Update(type(obj), [(fk, _value_node(fk, key))], database).where(meta.pk_expression(obj.pk))
@@ -238,7 +238,7 @@ class FlushPlan:
     def _sync_keys_of_changed(self):
         """Point loaded objects at parents inserted by this flush, tracking the change."""
         synced = []
-        for obj, fields in self.dirty:
+        for obj, _fields in self.dirty:
             data = obj.__dict__
             meta = type(obj)._meta
             for name, target in (data.get("_rel") or {}).items():
