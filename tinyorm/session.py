@@ -285,6 +285,8 @@ class Session:
             obj.__dict__.pop("_changes", None)
         for obj, _fields in plan.dirty:
             obj.__dict__.pop("_changes", None)
+        for obj in plan.waiting:
+            obj.__dict__.pop("_changes", None)
         removed, nulled = cascade_deleted(self, plan.deleted)
         for obj in plan.deleted + removed:
             identity_map.discard(self._key_of(obj))

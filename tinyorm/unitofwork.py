@@ -51,15 +51,15 @@ class FlushPlan:
         self.new = self._cascade_new(list(new) + list(dirty))
         new_ids = {id(obj) for obj in self.new}
         self.dirty = []
+        self.waiting = []  # loaded objects pointing at new ones: they get keys after INSERTs
         for obj in dirty:
             if id(obj) in new_ids:
                 continue
             fields = obj._dirty_fields()
-            # A loaded object pointing at a new one gets its key after that INSERT.
-            waits_for_key = any(
-                target is not None and id(target) in new_ids for target in (obj.__dict__.get("_rel") or {}).values()
-            )
-            if fields or waits_for_key:
+            rel = obj.__dict__.get("_rel")
+            if rel and any(target is not None and id(target) in new_ids for target in rel.values()):
+                self.waiting.append(obj)
+            elif fields:
                 self.dirty.append((obj, fields))
         self.deleted = list(deleted)
         self.journal = []  # (obj, attr_key, previous value) to undo in-memory changes
@@ -68,7 +68,7 @@ class FlushPlan:
         self.patches = []  # (obj, fk, target) references inserted as NULL inside a cycle
 
     def __bool__(self):
-        return bool(self.new or self.dirty or self.deleted)
+        return bool(self.new or self.dirty or self.waiting or self.deleted)
 
     # -- planning --------------------------------------------------------------------------
     def _cascade_new(self, objects):
@@ -98,6 +98,7 @@ class FlushPlan:
         session = self.session
         models = {type(obj) for obj in self.new}
         models.update(type(obj) for obj, _fields in self.dirty)
+        models.update(type(obj) for obj in self.waiting)
         models.update(type(obj) for obj in self.deleted)
         seen = {}
         for model in sorted(models, key=lambda model: model._meta.table_name):
@@ -237,8 +238,7 @@ class FlushPlan:
 
     def _sync_keys_of_changed(self):
         """Point loaded objects at parents inserted by this flush, tracking the change."""
-        synced = []
-        for obj, _fields in self.dirty:
+        for obj in self.waiting:
             data = obj.__dict__
             meta = type(obj)._meta
             for name, target in (data.get("_rel") or {}).items():
@@ -252,8 +252,9 @@ class FlushPlan:
                 changes.setdefault(fk.attr_key, data.get(fk.attr_key, _MISSING))
                 self._set(obj, "_changes", changes)
                 self._set(obj, fk.attr_key, key)
-            synced.append((obj, obj._dirty_fields()))
-        self.dirty = [(obj, fields) for obj, fields in synced if fields]
+            fields = obj._dirty_fields()
+            if fields:
+                self.dirty.append((obj, fields))
 
     def _update_all(self):
         self._sync_keys_of_changed()
