@@ -275,7 +275,7 @@ class FlushPlan:
         key_fields = meta.primary_key_fields
         key_adapters = [(field.attr_key, field.adapter(dialect)) for field in key_fields]
         set_adapters = [(field.attr_key, field.adapter(dialect)) for field in fields]
-        adapters = key_adapters + set_adapters
+        adapters = set_adapters + key_adapters if dialect.bulk_update_sets_first else key_adapters + set_adapters
         if version is not None:
             adapters.append((version.attr_key, None))
         rows = [

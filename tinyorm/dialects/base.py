@@ -11,7 +11,6 @@ import datetime
 import decimal
 import json
 import math
-import operator
 import uuid
 
 from ..exceptions import DataError, NotSupportedError
@@ -288,33 +287,29 @@ class Dialect(str):
             raise NotSupportedError(f"{self.name} does not support {op}")
 
     # -- batched writes ----------------------------------------------------------------------
+    # Order of the values in each row handed to plan_bulk_update: the new values first
+    # (SET comes before WHERE in the statement), then the key, then the expected version.
+    bulk_update_sets_first = True
+
     def plan_bulk_update(self, model, key_fields, set_fields, version_field, rows):
         """Statements that update many rows by key: [(sql, params, executemany?)].
 
-        Each row is ``[key values..., set values..., expected version?]``. This default
-        is one parameterised UPDATE run with executemany (cheap where the driver runs
-        in-process, as SQLite's does); server engines override it with one statement per
-        batch. Row counts must add up to the rows matched, for the version check.
+        Each row is ``[set values..., key values..., expected version?]`` (or keys first
+        where ``bulk_update_sets_first`` is false). This default is one parameterised UPDATE
+        run with executemany (cheap where the driver runs in-process, as SQLite's does);
+        server engines override it with one statement per batch. Row counts must add up to
+        the rows matched, for the version check.
         """
         quote = self.quote
         param = self.param
         sets = [f"{quote(field.column_name)} = {param}" for field in set_fields]
         where = [f"{quote(field.column_name)} = {param}" for field in key_fields]
-        key_count = len(key_fields)
         if version_field is not None:
             column = quote(version_field.column_name)
             sets.append(f"{column} = {column} + 1")
             where.append(f"{column} = {param}")
         sql = f"UPDATE {quote(model._meta.table_name)} SET {', '.join(sets)} WHERE {' AND '.join(where)}"
-        # Rows arrive as [keys..., sets..., version?]; the statement wants sets, keys, version.
-        width = len(rows[0]) if rows else 0
-        set_end = width - 1 if version_field is not None else width
-        order = list(range(key_count, set_end)) + list(range(key_count)) + list(range(set_end, width))
-        if order == list(range(width)):
-            return [(sql, rows, True)]
-        getter = operator.itemgetter(*order)
-        params = [getter(row) for row in rows] if len(order) > 1 else [(row[order[0]],) for row in rows]
-        return [(sql, params, True)]
+        return [(sql, rows, True)]
 
     def _batches(self, rows):
         width = max(len(rows[0]), 1) if rows else 1

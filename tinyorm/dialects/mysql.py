@@ -104,6 +104,8 @@ class MySQLDialect(Dialect):
             quoted = ctx.quoted(pk_column)
             ctx.literal(f", {quoted} = LAST_INSERT_ID({quoted})")
 
+    bulk_update_sets_first = False
+
     def plan_bulk_update(self, model, key_fields, set_fields, version_field, rows):
         # One UPDATE joined to a derived table of the new values per batch; pymysql's
         # executemany would send a statement per row. With FOUND_ROWS the row count is

@@ -50,6 +50,8 @@ class PostgresDialect(Dialect):
     def render_regexp(self, ctx, lhs, pattern):
         ctx.literal("(").sql(lhs).literal(" ~ ").sql(pattern).literal(")")
 
+    bulk_update_sets_first = False
+
     def plan_bulk_update(self, model, key_fields, set_fields, version_field, rows):
         # One UPDATE ... FROM (VALUES ...) per batch: psycopg2's executemany would send a
         # statement per row. The first VALUES row carries casts so every column is typed.
