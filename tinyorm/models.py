@@ -960,7 +960,34 @@ class _RowShape:
         self.labels = [_column_label(column, index, description) for index, column in enumerate(columns)]
 
 
-class ModelSelect(Select):
+class _ResultShapes:
+    """What SELECTs over a model (plain or compound) share: the engine they compile for and
+    the shape of their results (model instances, dicts, tuples, namedtuples)."""
+
+    def _dialect(self):
+        model = _model_of(self.model)
+        return model._meta.get_database().dialect_for(model)
+
+    def _with_row_type(self, row_type):
+        clone = self._clone()
+        clone._row_type = row_type
+        return clone
+
+    def dicts(self, as_dict=True):
+        return self._with_row_type("dicts" if as_dict else "models")
+
+    def tuples(self, as_tuple=True):
+        return self._with_row_type("tuples" if as_tuple else "models")
+
+    def namedtuples(self, as_namedtuple=True):
+        return self._with_row_type("namedtuples" if as_namedtuple else "models")
+
+    def objects(self, constructor=None):
+        """Every selected column as an attribute of one instance of the queried model."""
+        return self._with_row_type("objects")
+
+
+class ModelSelect(_ResultShapes, Select):
     """A SELECT over a model, returning model instances (or dicts, tuples, namedtuples)."""
 
     def __init__(self, model, columns=()):
@@ -1010,29 +1037,6 @@ class ModelSelect(Select):
         if self._for_update is not None:
             return database.route_write(model)
         return database.route_read(model)
-
-    def _dialect(self):
-        model = _model_of(self.model)
-        return model._meta.get_database().dialect_for(model)
-
-    # -- result shapes ---------------------------------------------------------------------
-    def _with_row_type(self, row_type):
-        clone = self._clone()
-        clone._row_type = row_type
-        return clone
-
-    def dicts(self, as_dict=True):
-        return self._with_row_type("dicts" if as_dict else "models")
-
-    def tuples(self, as_tuple=True):
-        return self._with_row_type("tuples" if as_tuple else "models")
-
-    def namedtuples(self, as_namedtuple=True):
-        return self._with_row_type("namedtuples" if as_namedtuple else "models")
-
-    def objects(self, constructor=None):
-        """Every selected column as an attribute of one instance of the queried model."""
-        return self._with_row_type("objects")
 
     # -- joins -----------------------------------------------------------------------------
     def join(self, dest, join_type=JOIN.INNER, on=None, attr=None):
@@ -1380,7 +1384,7 @@ class ModelSelect(Select):
     __add__ = union_all
 
 
-class ModelCompoundSelect(CompoundSelect):
+class ModelCompoundSelect(_ResultShapes, CompoundSelect):
     """``q1.union(q2)`` and friends over models: iterable, with the first query's row shape."""
 
     def __init__(self, lhs, op, rhs):
@@ -1399,27 +1403,6 @@ class ModelCompoundSelect(CompoundSelect):
         return clone
 
     database = property(lambda self: _model_of(self.model)._meta.database, lambda self, value: None)
-
-    def _dialect(self):
-        model = _model_of(self.model)
-        return model._meta.get_database().dialect_for(model)
-
-    def _with_row_type(self, row_type):
-        clone = self._clone()
-        clone._row_type = row_type
-        return clone
-
-    def dicts(self):
-        return self._with_row_type("dicts")
-
-    def tuples(self):
-        return self._with_row_type("tuples")
-
-    def namedtuples(self):
-        return self._with_row_type("namedtuples")
-
-    def objects(self):
-        return self._with_row_type("objects")
 
     union = ModelSelect.union
     union_all = ModelSelect.union_all

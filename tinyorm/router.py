@@ -55,7 +55,9 @@ class _ThreadState(threading.local):
         self.use_primary = 0
         self.using = []
         self.required = {}  # replica set name -> ("position", p) or ("time", deadline) to read past
-        self.unconfirmed = set()  # replica sets written to since their position was read
+        # replica set name -> when its latest unconfirmed write committed (None: inside a
+        # transaction, so the commit is later; the first read after it stands in)
+        self.unconfirmed = {}
         self.probing = False  # a router's own check of a replica: failures surface, no failover
 
 
@@ -106,6 +108,7 @@ class Router:
                 self._add_set(name, name, spec["primary"], spec.get("replicas", ()), database_options)
             else:
                 self._add_set(name, name, spec, (), database_options)
+        self._names = {id(database): name for name, database in self.databases.items()}
 
     def _add_set(self, set_name, primary_name, primary, replicas, options):
         if set_name in self.sets or primary_name in self.databases:
@@ -138,9 +141,9 @@ class Router:
             ) from None
 
     def name_of(self, database):
-        for name, candidate in self.databases.items():
-            if candidate is database:
-                return name
+        name = self._names.get(id(database))
+        if name is not None and self.databases[name] is database:
+            return name
         return repr(database)
 
     def database(self, name):
@@ -160,8 +163,14 @@ class Router:
         self._stats[("writes", name)] += 1
         replica_set = self._set_of_primary(database)
         if replica_set is not None:
-            self._state.unconfirmed.add(replica_set.name)
+            self._note_write(replica_set)
         return database
+
+    def _note_write(self, replica_set):
+        committed_at = None if replica_set.primary.in_transaction() else time.monotonic()
+        unconfirmed = self._state.unconfirmed
+        if unconfirmed.get(replica_set.name, 0) is not None:
+            unconfirmed[replica_set.name] = committed_at
 
     def route_read(self, model):
         database = self.db_for_read(model)
@@ -219,10 +228,12 @@ class Router:
         # Inside a transaction the position would predate the COMMIT: reads go to the
         # primary meanwhile, and the position is learned after the commit.
         if name in state.unconfirmed and not replica_set.primary.in_transaction():
-            state.unconfirmed.discard(name)
+            committed_at = state.unconfirmed.pop(name)
             position = replica_set.primary.replication_position()
             if position is None:
-                state.required[name] = ("time", time.monotonic() + self.pin_window)
+                # No position to wait for: pin reads to the primary for a window after the commit.
+                start = committed_at if committed_at is not None else time.monotonic()
+                state.required[name] = ("time", start + self.pin_window)
             else:
                 self._merge_required(replica_set, position)
         return state.required.get(name)
@@ -238,9 +249,17 @@ class Router:
 
     def _pick_replica(self, replica_set, required):
         replicas = replica_set.replicas
-        now = time.monotonic()
         count = len(replicas)
         start = next(replica_set._turn)
+        if required is None and not self._down_until and self.max_replica_lag is None:
+            # The common case costs no clock read: nothing is down, lagging or awaited.
+            return replicas[start % count][1]
+        now = time.monotonic()
+        if self._down_until:
+            with self._lock:
+                for name, until in list(self._down_until.items()):
+                    if until <= now:  # back-off over: the replica may serve again
+                        del self._down_until[name]
         waited = False
         for _attempt in range(2):
             for offset in range(count):
@@ -319,7 +338,12 @@ class Router:
 
     def _mark_down(self, name, error=None):
         with self._lock:
-            self._down_until[name] = time.monotonic() + self.down_backoff
+            now = time.monotonic()
+            self._down_until[name] = now + self.down_backoff
+            # forget back-offs that have run out, so the fast path in _pick_replica returns
+            for other, until in list(self._down_until.items()):
+                if until <= now:
+                    del self._down_until[other]
         self._stats[("down", name)] += 1
 
     def _failover(self, database, error, sql, params, many):
@@ -517,7 +541,7 @@ class Router:
         self._stats[("writes", name)] += 1
         replica_set = self._set_of_primary(database)
         if replica_set is not None:
-            self._state.unconfirmed.add(replica_set.name)
+            self._note_write(replica_set)
 
     def bind(self, models):
         for model in models:
