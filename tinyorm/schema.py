@@ -173,9 +173,9 @@ def create_tables(database, models, safe=True):
     database.connection()  # version-dependent DDL options are settled at connect
     dialect = database.dialect
     ordered, forward_refs = sort_models(models)
-    # SQLite checks a foreign key's target only when rows are written, so a forward
-    # reference can stay inline; the servers need the target table to exist first.
-    deferred = [] if dialect.name == "sqlite" else forward_refs
+    # Where a foreign key's target is checked only when rows are written (SQLite), a
+    # forward reference stays inline; the servers need the target table to exist first.
+    deferred = [] if dialect.inline_forward_references else forward_refs
     existing_tables = set(database.get_tables()) if safe else set()
     created = []
     with database.atomic():

@@ -4,6 +4,7 @@ and in the dialects."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import logging
 import os
@@ -327,6 +328,12 @@ class Database:
     def replica_lag(self):
         """Seconds this replica is behind its primary (0 when caught up), or None."""
         return None
+
+    # -- migrations ------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def migration_lock(self, timeout=60):
+        """Hold the lock that keeps two processes from migrating this database at once."""
+        yield
 
     def dialect_for(self, model):
         return self.dialect

@@ -1,4 +1,5 @@
 """MySQL and MariaDB through pymysql."""
+import contextlib
 import re
 
 from ..dialects import MySQLDialect
@@ -128,6 +129,20 @@ class MySQLDatabase(Database):
 
     def last_insert_id(self, cursor):
         return cursor.lastrowid
+
+    @contextlib.contextmanager
+    def migration_lock(self, timeout=60):
+        # GET_LOCK names are server-wide: the database's name keeps the lock to it.
+        from ..exceptions import MigrationError
+
+        lock_name = f"tinyorm_migrations.{self.database}"[:64]
+        got = self.execute_sql("SELECT GET_LOCK(%s, %s)", (lock_name, timeout)).fetchone()[0]
+        if got != 1:
+            raise MigrationError(f"another process has been migrating this database for over {timeout}s")
+        try:
+            yield
+        finally:
+            self.execute_sql("SELECT RELEASE_LOCK(%s)", (lock_name,))
 
     # GTID positions: MariaDB's @@gtid_binlog_pos / MASTER_GTID_WAIT, MySQL's
     # @@gtid_executed / WAIT_FOR_EXECUTED_GTID_SET. (Not exercised by the test suite, which

@@ -1,8 +1,11 @@
 """PostgreSQL through psycopg2."""
+import contextlib
+
 from ..dialects import PostgresDialect
 from ..exceptions import ImproperlyConfigured
 from .base import ColumnMetadata, Database, ForeignKeyMetadata, IndexMetadata
 
+_MIGRATION_LOCK_KEY = 7301114050  # the advisory lock id tinyorm's migrations take
 _FK_ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 
 
@@ -55,6 +58,15 @@ class PostgresDatabase(Database):
         # No SQLSTATE: the connection itself failed. Class 08 is "connection exception";
         # 57P01-57P03 are shutdowns and "cannot connect now" (a starting replica).
         return code is None or code.startswith("08") or code in ("57P01", "57P02", "57P03")
+
+    @contextlib.contextmanager
+    def migration_lock(self, timeout=60):
+        # A session-level advisory lock: a second migrating process waits for it.
+        self.execute_sql("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            self.execute_sql("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK_KEY,))
 
     # WAL positions: 'X/Y' hex pairs, ordered as the 64-bit number X << 32 | Y.
     has_replication_positions = True

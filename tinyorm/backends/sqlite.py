@@ -1,4 +1,5 @@
 """SQLite through the standard library's sqlite3."""
+import contextlib
 import re
 import sqlite3
 
@@ -111,6 +112,33 @@ class SqliteDatabase(Database):
 
     def _begin_sql(self):
         return "BEGIN"
+
+    @contextlib.contextmanager
+    def migration_lock(self, timeout=60):
+        """An exclusive transaction around the whole run: a second process waits at BEGIN.
+
+        Foreign keys are off meanwhile (table rebuilds drop tables, which would fire ON
+        DELETE actions elsewhere; the pragma only changes outside a transaction), and every
+        key is checked before the COMMIT.
+        """
+        from ..exceptions import MigrationError
+
+        self.execute_sql("PRAGMA foreign_keys = OFF")
+        self.execute_sql("BEGIN EXCLUSIVE")
+        self._state.transactions.append("")
+        try:
+            yield
+            violations = self.execute_sql("PRAGMA foreign_key_check").fetchall()
+            if violations:
+                raise MigrationError(f"migrations left foreign keys broken: {violations[:5]}")
+        except BaseException:
+            self._state.transactions.pop()
+            self.execute_sql("ROLLBACK")
+            self.execute_sql("PRAGMA foreign_keys = ON")
+            raise
+        self._state.transactions.pop()
+        self.execute_sql("COMMIT")
+        self.execute_sql("PRAGMA foreign_keys = ON")
 
     # The table-valued pragma functions take the table as a parameter and, unlike the
     # PRAGMA statements, are re-read after another connection changes the schema.

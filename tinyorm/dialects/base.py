@@ -95,6 +95,12 @@ class Dialect(str):
     max_identifier_length = 63
     default_values_sql = "DEFAULT VALUES"
     like_escape = "!"
+    # A foreign key may name a table created later in the same batch (checked on write).
+    inline_forward_references = False
+    # ALTER TABLE cannot drop/alter columns or keys: migrations rebuild the table instead.
+    rebuilds_tables = False
+    # An INTEGER PRIMARY KEY column numbers rows by itself (SQLite's rowid alias).
+    integer_primary_key_is_auto = False
     case_sensitive_like_op = "LIKE"
     table_options = ""
     index_prefix_length = None

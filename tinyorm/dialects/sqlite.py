@@ -80,6 +80,9 @@ class SqliteDialect(Dialect):
     max_params = 32766  # SQLITE_MAX_VARIABLE_NUMBER since 3.32 (999 before)
     max_identifier_length = 1024
     float_allows_nan = False  # SQLite stores NaN as NULL
+    inline_forward_references = True  # SQLite checks a foreign key's target only on writes
+    rebuilds_tables = True
+    integer_primary_key_is_auto = True
 
     def render_limit(self, ctx, limit, offset):
         if limit is None and offset:

@@ -46,8 +46,9 @@ def canonical_type(dialect, type_text):
     )
     for pattern, replacement in replacements:
         text = re.sub(pattern, replacement, text)
-    if dialect == "mysql" and text == "char(36)":
-        text = "uuid"  # tinyorm's UUID columns on MySQL
+    uuid_type = dialect.column_types.get("UUID", "") if hasattr(dialect, "column_types") else ""
+    if text != "uuid" and uuid_type and text == uuid_type.lower():
+        text = "uuid"  # the type this engine stores tinyorm's UUIDs in (MySQL: CHAR(36))
     return text
 
 
@@ -119,7 +120,7 @@ def field_for_column(dialect, column):
     default = column.default
     auto = False
     if column.primary_key:
-        if dialect == "sqlite" and text == "integer":
+        if dialect.integer_primary_key_is_auto and text == "integer":
             auto = True
         elif isinstance(default, str) and (
             default.startswith("nextval(") or default == "AUTO_INCREMENT" or default.endswith("AS IDENTITY")

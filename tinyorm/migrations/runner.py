@@ -10,7 +10,6 @@ MySQL ``GET_LOCK``, SQLite an exclusive transaction around the whole run.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime
 import hashlib
 import importlib.util
@@ -23,7 +22,6 @@ from .autogenerate import HISTORY_TABLE
 from .operations import Operations
 
 _FILE_NAME = re.compile(r"^(\d{4,})_([A-Za-z0-9_]+)\.py$")
-_LOCK_KEY = 7301114050  # the advisory lock id tinyorm uses on PostgreSQL
 
 
 def one_line(error):
@@ -150,46 +148,9 @@ class MigrationRunner:
         )
 
     # -- locking ---------------------------------------------------------------------------
-    @contextlib.contextmanager
     def lock(self, timeout=60):
-        database = self.database
-        name = database.dialect.name
-        if name == "postgresql":
-            database.execute_sql("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
-            try:
-                yield
-            finally:
-                database.execute_sql("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
-        elif name == "mysql":
-            # GET_LOCK names are server-wide: the database's name keeps the lock to it.
-            lock_name = f"tinyorm_migrations.{database.database}"[:64]
-            got = database.execute_sql("SELECT GET_LOCK(%s, %s)", (lock_name, timeout)).fetchone()[0]
-            if got != 1:
-                raise MigrationError(f"another process has been migrating this database for over {timeout}s")
-            try:
-                yield
-            finally:
-                database.execute_sql("SELECT RELEASE_LOCK(%s)", (lock_name,))
-        else:
-            # SQLite: foreign keys off around table rebuilds (a DROP TABLE would fire ON
-            # DELETE actions elsewhere); the pragma only changes outside a transaction. The
-            # exclusive transaction is the lock: a second process waits at BEGIN.
-            database.execute_sql("PRAGMA foreign_keys = OFF")
-            database.execute_sql("BEGIN EXCLUSIVE")
-            database._state.transactions.append("")
-            try:
-                yield
-                violations = database.execute_sql("PRAGMA foreign_key_check").fetchall()
-                if violations:
-                    raise MigrationError(f"migrations left foreign keys broken: {violations[:5]}")
-            except BaseException:
-                database._state.transactions.pop()
-                database.execute_sql("ROLLBACK")
-                database.execute_sql("PRAGMA foreign_keys = ON")
-                raise
-            database._state.transactions.pop()
-            database.execute_sql("COMMIT")
-            database.execute_sql("PRAGMA foreign_keys = ON")
+        """Only one process migrates a database at a time (the engine's own lock)."""
+        return self.database.migration_lock(timeout)
 
     # -- queries ---------------------------------------------------------------------------
     def migrations(self):
@@ -328,7 +289,7 @@ class MigrationRunner:
         migrations = self.migrations()
         end = self._resolve_target(migrations, target)
         pending = [migration for migration in migrations[:end] if migration.name not in history]
-        if self.database.dialect.name == "sqlite":
+        if self.database.dialect.rebuilds_tables:
             return self._sql_by_rehearsal(pending)
         known_types = {}
         result = []
