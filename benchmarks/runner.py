@@ -57,7 +57,7 @@ def run(settings, engines, progress=print):
     data = dataset_module.generate(settings.rows, gets=settings.gets, compiles=settings.compiles)
     classes = implementation_classes(settings.implementations)
     results = {
-        "generated": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "settings": dataclasses.asdict(settings),
         "environment": environment(),
         "engines": {},
