@@ -57,6 +57,7 @@ class Metadata:
         self.composite_key = False
         self._query_cache = {}
         self._hydrators = {}
+        self._insert_plan = None
 
     @property
     def sorted_fields(self):
@@ -89,10 +90,12 @@ class Metadata:
                 self.static_defaults[field.attr_key] = default
         self._query_cache = {}
         self._hydrators = {}
+        self._insert_plan = None
 
     def set_database(self, database):
         self.database = database
         self._query_cache = {}
+        self._insert_plan = None
 
     def get_database(self):
         database = self.database
@@ -517,7 +520,12 @@ class Model(metaclass=ModelBase):
     def create(cls, **values):
         """Insert a new row and return it as an instance."""
         instance = cls(**values)
-        instance.save(force_insert=True)
+        if cls.save is not Model.save:  # an override (signals, hooks) sees every insert
+            instance.save(force_insert=True)
+            return instance
+        if "_rel" in instance.__dict__:
+            instance._sync_related_keys()
+        instance._insert()
         return instance
 
     @classmethod
@@ -622,12 +630,13 @@ class Model(metaclass=ModelBase):
         version = meta.version_field
         if version is not None and data.get(version.attr_key) is None:
             data[version.attr_key] = 1
-        database = meta.get_database().route_write(cls)
+        database = (meta.database or meta.get_database()).route_write(cls)
         dialect = database.dialect
-        # The common shape (every field present, auto key unset) has one precompiled plan.
-        plan = meta._query_cache.get(("insert", dialect))
-        if plan is None:
-            plan = meta._query_cache[("insert", dialect)] = _InsertPlan(cls, None, dialect)
+        # The common shape (every field present, auto key unset) has one precompiled plan,
+        # kept on the metadata next to the engine it was compiled for.
+        plan = meta._insert_plan
+        if plan is None or plan.dialect is not dialect:
+            plan = meta._insert_plan = _InsertPlan(cls, None, dialect)
         try:
             if plan.auto_pk is not None and data[plan.auto_pk.attr_key] is not None:
                 raise KeyError
@@ -768,9 +777,10 @@ class _UpdatePlan:
 class _InsertPlan:
     """A precompiled single-row INSERT for one model, set of columns and engine."""
 
-    __slots__ = ("sql", "getters", "auto_pk", "returning")
+    __slots__ = ("sql", "getters", "auto_pk", "returning", "dialect")
 
     def __init__(self, model, fields, dialect):
+        self.dialect = dialect
         meta = model._meta
         pk = meta.primary_key
         if fields is None:  # every field but an auto-increment key
