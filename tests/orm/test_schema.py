@@ -10,7 +10,6 @@ from tinyorm import (
     ForeignKeyField,
     ForeignKeyMetadata,
     IndexMetadata,
-    IntegerField,
     Model,
     TextField,
 )
