@@ -12,37 +12,42 @@ class IdentityMap:
     changes (new, dirty, deleted), so those are never lost.
     """
 
-    __slots__ = ("_refs", "_keys", "_forget", "__weakref__")
+    __slots__ = ("_refs", "_adds", "_sweep_at", "__weakref__")
+
+    # Entries whose object has died stay until the next sweep, which runs once the map has
+    # taken as many additions as it holds entries (amortised O(1) per addition, and the map
+    # never holds more than about twice its live objects). A callback per weak reference
+    # would cost a Python call for every object that dies, usually thousands at a time.
+    MIN_SWEEP = 10_000
 
     def __init__(self):
         self._refs = {}  # identity key -> weakref to the object
-        self._keys = {}  # id(weakref) -> identity key, so a dead reference finds its entry
-        map_ref = weakref.ref(self)
-
-        def forget(dead_ref):
-            identity_map = map_ref()
-            if identity_map is None:
-                return
-            key = identity_map._keys.pop(id(dead_ref), None)
-            # Drop the entry only if it still holds this (now dead) reference.
-            if key is not None and identity_map._refs.get(key) is dead_ref:
-                del identity_map._refs[key]
-
-        self._forget = forget
+        self._adds = 0
+        self._sweep_at = self.MIN_SWEEP
 
     def get(self, key):
         ref = self._refs.get(key)
         return ref() if ref is not None else None
 
     def add(self, key, obj):
-        ref = weakref.ref(obj, self._forget)
-        self._refs[key] = ref
-        self._keys[id(ref)] = key
+        self._refs[key] = weakref.ref(obj)
+        self.note_additions(1)
+
+    def note_additions(self, count):
+        self._adds += count
+        if self._adds >= self._sweep_at:
+            self.sweep()
+
+    def sweep(self):
+        """Drop the entries of objects that no longer exist."""
+        refs = self._refs
+        for key in [key for key, ref in refs.items() if ref() is None]:
+            del refs[key]
+        self._adds = 0
+        self._sweep_at = max(self.MIN_SWEEP, len(refs))
 
     def discard(self, key):
-        ref = self._refs.pop(key, None)
-        if ref is not None:
-            self._keys.pop(id(ref), None)
+        self._refs.pop(key, None)
 
     def __contains__(self, key):
         return self.get(key) is not None
@@ -59,4 +64,4 @@ class IdentityMap:
 
     def clear(self):
         self._refs.clear()
-        self._keys.clear()
+        self._adds = 0

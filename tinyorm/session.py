@@ -120,9 +120,10 @@ class Session:
         if not objects:
             return objects
         identity_map = self.identity_map
-        # The identity map's dicts are used directly: this loop runs once per loaded row.
-        refs, ref_keys, forget = identity_map._refs, identity_map._keys, identity_map._forget
+        # The identity map's dict is used directly: this loop runs once per loaded row.
+        refs = identity_map._refs
         make_ref = weakref.ref
+        added = 0
         session_ref = self._self_ref
         merged = []
         append = merged.append
@@ -146,9 +147,8 @@ class Session:
                 existing = existing()
             if existing is None:
                 data["_session"] = session_ref
-                ref = make_ref(obj, forget)
-                refs[key] = ref
-                ref_keys[id(ref)] = key
+                refs[key] = make_ref(obj)
+                added += 1
                 append(obj)
                 continue
             if populate_existing or existing.__dict__.get("_expired"):
@@ -157,6 +157,7 @@ class Session:
                 _SET_DICT(existing, fresh)
                 self._dirty.pop(id(existing), None)
             append(existing)
+        identity_map.note_additions(added)
         return merged
 
     def _objects_of(self, model):
