@@ -21,7 +21,7 @@ from .fields import (
     ForeignKeyField,
     VersionField,
 )
-from .sql.nodes import JOIN, SQL, Context, Expression, Node, Operand, fn
+from .sql.nodes import JOIN, SQL, Alias, Context, Expression, Node, Operand, fn
 from .sql.query import CompoundSelect, Delete, Insert, Select, SelectBase, Update
 
 __all__ = ["Model", "ModelSelect", "ModelAlias", "prefetch"]
@@ -686,7 +686,11 @@ class Model(metaclass=ModelBase):
         rows = database.execute_sql(plan.sql, params).rowcount
         if version is not None:
             if rows == 0:
-                raise _stale_error(cls, self.pk, current, database)
+                raise stale_data_error(cls, self.pk, current, database) or StaleDataError(
+                f"{cls.__name__} with primary key {self.pk!r} was not written: it changed while being written"
+            ) or StaleDataError(
+                    f"{cls.__name__} with primary key {self.pk!r} was not written: it changed while being written"
+                )
             data[version.attr_key] = current + 1
         data.pop("_changes", None)
         return rows
@@ -703,7 +707,9 @@ class Model(metaclass=ModelBase):
             condition = condition & (version == current)
         rows = database.execute(Delete(cls, database).where(condition)).rowcount
         if rows == 0 and version is not None:
-            raise _stale_error(cls, self.pk, current, database)
+            raise stale_data_error(cls, self.pk, current, database) or StaleDataError(
+                f"{cls.__name__} with primary key {self.pk!r} was not written: it changed while being written"
+            )
         self.__dict__["_persisted"] = False
         return rows
 
@@ -739,13 +745,20 @@ def _value_node(field, value):
     return Value(value, field)
 
 
-def _stale_error(model, pk, version, database):
-    exists = Select([SQL("1")], [model], database).where(model._meta.pk_expression(pk)).limit(1)
-    still_there = database.execute(exists).fetchone() is not None
-    if still_there:
-        why = f"its version moved on from {version} (another writer changed it)"
-    else:
+def stale_data_error(model, pk, expected_version, database):
+    """A StaleDataError if the row's version is not ``expected_version`` (None if it is).
+
+    Tells a row another writer deleted from one whose version moved on. Used by save(),
+    delete_instance() and, once its savepoint is rolled back, a session's flush.
+    """
+    version = model._meta.version_field
+    rows = model.select(version).where(model._meta.pk_expression(pk)).tuples()._fetch(database)
+    if not rows:
         why = "the row was deleted by another writer"
+    elif rows[0][0] != expected_version:
+        why = f"its version moved on from {expected_version} to {rows[0][0]} (another writer changed it)"
+    else:
+        return None
     return StaleDataError(f"{model.__name__} with primary key {pk!r} was not written: {why}")
 
 
@@ -946,12 +959,11 @@ def _column_label(column, index, description):
         return column.name
     if isinstance(column, SelectBase) and column._alias:
         return column._alias
-    name = getattr(column, "name", None)
-    if isinstance(column, Operand) and type(column).__name__ == "Alias":
+    if isinstance(column, Alias):
         return column.name
     if description is not None:
         return description[index][0]
-    return name or f"column{index}"
+    return f"column{index}"
 
 
 class _RowShape:
@@ -962,11 +974,9 @@ class _RowShape:
     def __init__(self, columns, dialect, description):
         self.columns = columns
         self.owners = [_column_owner(column) for column in columns]
-        self.converters = []
-        for column, (_source, field) in zip(columns, self.owners):
-            if field is None and hasattr(column, "_converter") and type(column).__name__ in ("Alias", "Cast"):
-                field = None
-            self.converters.append(field.python_converter(dialect) if field is not None else None)
+        self.converters = [
+            field.python_converter(dialect) if field is not None else None for _source, field in self.owners
+        ]
         self.labels = [_column_label(column, index, description) for index, column in enumerate(columns)]
 
 
@@ -1575,7 +1585,7 @@ LOOKUPS = {
     "iendswith": lambda column, value: column.iendswith(value),
     "between": lambda column, value: column.between(*value),
     "regex": lambda column, value: column.regexp(value),
-    "iexact": lambda column, value: column.ilike(value) if "%" not in str(value) and "_" not in str(value) else fn.LOWER(column) == str(value).lower(),
+    "iexact": lambda column, value: fn.LOWER(column) == fn.LOWER(value),
 }
 
 

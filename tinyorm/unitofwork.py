@@ -296,23 +296,14 @@ class FlushPlan:
     @staticmethod
     def stale_error(group):
         """The StaleDataError for a StaleGroup, once the flush has been rolled back."""
-        model, database = group.model, group.database
-        meta = model._meta
-        version = meta.version_field
+        from .models import stale_data_error
+
+        version = group.model._meta.version_field
         for obj in group.objects:
-            expected = obj.__dict__.get(version.attr_key)
-            current = model.select(version).where(meta.pk_expression(obj.pk)).tuples()._fetch(database)
-            if not current:
-                return StaleDataError(
-                    f"{model.__name__} with primary key {obj.pk!r} was not written: the row was "
-                    "deleted by another writer"
-                )
-            if current[0][0] != expected:
-                return StaleDataError(
-                    f"{model.__name__} with primary key {obj.pk!r} was not written: its version "
-                    f"moved on from {expected} to {current[0][0]} (another writer changed it)"
-                )
-        return StaleDataError(f"{model.__name__}: a versioned write matched fewer rows than expected")
+            error = stale_data_error(group.model, obj.pk, obj.__dict__.get(version.attr_key), group.database)
+            if error is not None:
+                return error
+        return StaleDataError(f"{group.model.__name__}: a versioned write matched fewer rows than expected")
 
     def _delete_all(self):
         if not self.deleted:
@@ -418,15 +409,23 @@ def cascade_deleted(session, deleted):
     nulled = []
     queue = list(deleted)
     seen = {id(obj) for obj in queue}
+    children = {}  # (fk) -> {key: [objects in the session pointing there]}, built once per key
+
+    def children_of(fk, key):
+        index = children.get(fk)
+        if index is None:
+            index = children[fk] = collections.defaultdict(list)
+            for child in session._objects_of(fk.model):
+                index[child.__dict__.get(fk.attr_key)].append(child)
+        return index.get(key, ())
+
     while queue:
         parent = queue.pop()
-        model = type(parent)
-        for fk in model._meta.backrefs:
+        for fk in type(parent)._meta.backrefs:
             if fk.on_delete not in ("CASCADE", "SET NULL"):
                 continue
-            key = parent.__dict__.get(fk.rel_field.attr_key)
-            for child in session._objects_of(fk.model):
-                if child.__dict__.get(fk.attr_key) != key or id(child) in seen:
+            for child in children_of(fk, parent.__dict__.get(fk.rel_field.attr_key)):
+                if id(child) in seen:
                     continue
                 if fk.on_delete == "CASCADE":
                     seen.add(id(child))
@@ -435,4 +434,3 @@ def cascade_deleted(session, deleted):
                 else:
                     nulled.append((child, fk))
     return removed, nulled
-

@@ -11,6 +11,7 @@ import itertools
 from ..exceptions import NotSupportedError
 from .nodes import (
     AND,
+    OR,
     SQL,
     Column,
     Context,
@@ -245,8 +246,6 @@ class Select(SelectBase):
         return clone
 
     def orwhere(self, *conditions):
-        from .nodes import OR
-
         clone = self._clone()
         clone._where = OR(self._where, AND(*conditions)) if self._where is not None else AND(*conditions)
         return clone
