@@ -27,6 +27,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/pip install -q ruff
 	$(BIN)/ruff check tinyorm playhouse tests benchmarks examples
+	$(BIN)/ruff format --check tinyorm playhouse tests benchmarks examples
 
 docs: $(STAMP)
 	$(BIN)/python -m pytest tests/test_docs.py

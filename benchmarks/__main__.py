@@ -1,4 +1,5 @@
 """``python -m benchmarks``: run the suite, print the tables, write the JSON."""
+
 from __future__ import annotations
 
 import argparse
@@ -22,26 +23,43 @@ def parse_args(argv):
         prog="python -m benchmarks",
         description="tinyorm against the raw DB-API drivers, peewee and SQLAlchemy.",
     )
-    parser.add_argument("--engines", type=_names, default=None,
-                        help="comma-separated: sqlite,postgresql,mysql (default: every one that answers)")
+    parser.add_argument(
+        "--engines",
+        type=_names,
+        default=None,
+        help="comma-separated: sqlite,postgresql,mysql (default: every one that answers)",
+    )
     parser.add_argument("-n", "--rows", type=int, help="rows per workload (default 10000)")
     parser.add_argument("--repeat", type=int, help="timed runs per implementation (default 5)")
     parser.add_argument("--warmup", type=int, help="untimed runs first (default 1)")
     parser.add_argument("--gets", type=int, help="gets by primary key per run (default 1000)")
     parser.add_argument("--compiles", type=int, help="queries compiled per run (default 1000)")
-    parser.add_argument("--no-gc", dest="gc", action="store_false", default=None,
-                        help="disable the cyclic garbage collector during timed runs")
-    parser.add_argument("--quick", action="store_true",
-                        help="a small smoke run: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))
-    parser.add_argument("--workloads", type=_names,
-                        help="comma-separated subset of: " + ",".join(w.key for w in WORKLOADS))
-    parser.add_argument("--implementations", type=_names,
-                        help="comma-separated subset of: raw,tinyorm,peewee,sqlalchemy")
+    parser.add_argument(
+        "--no-gc",
+        dest="gc",
+        action="store_false",
+        default=None,
+        help="disable the cyclic garbage collector during timed runs",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a small smoke run: " + ", ".join(f"{k}={v}" for k, v in QUICK.items())
+    )
+    parser.add_argument(
+        "--workloads", type=_names, help="comma-separated subset of: " + ",".join(w.key for w in WORKLOADS)
+    )
+    parser.add_argument(
+        "--implementations", type=_names, help="comma-separated subset of: raw,tinyorm,peewee,sqlalchemy"
+    )
     parser.add_argument("--markdown", action="store_true", help="also print the tables as Markdown")
-    parser.add_argument("--output", type=pathlib.Path, default=DEFAULT_OUTPUT,
-                        help="where to write the JSON (default benchmarks/results/latest.json)")
-    parser.add_argument("--from-json", type=pathlib.Path, metavar="PATH",
-                        help="print the tables of a saved run instead of running")
+    parser.add_argument(
+        "--output",
+        type=pathlib.Path,
+        default=DEFAULT_OUTPUT,
+        help="where to write the JSON (default benchmarks/results/latest.json)",
+    )
+    parser.add_argument(
+        "--from-json", type=pathlib.Path, metavar="PATH", help="print the tables of a saved run instead of running"
+    )
     return parser.parse_args(argv)
 
 
@@ -69,8 +87,9 @@ def main(argv=None):
         results = json.loads(args.from_json.read_text())
     else:
         settings = settings_from(args)
-        results = runner.run(settings, engines.discover(args.engines),
-                             progress=lambda line: print(line, file=sys.stderr, flush=True))
+        results = runner.run(
+            settings, engines.discover(args.engines), progress=lambda line: print(line, file=sys.stderr, flush=True)
+        )
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.output}", file=sys.stderr)

@@ -5,6 +5,7 @@ tinyorm's public API follows peewee's (models bound to a database, ``Model.creat
 ``db.atomic()``, ``query.sql()``), so the same code drives both: what differs — the library,
 how to open its database, peewee's batching — is in ``impl_tinyorm`` and ``impl_peewee``.
 """
+
 from __future__ import annotations
 
 from .base import Implementation

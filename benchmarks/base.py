@@ -4,6 +4,7 @@ Each method does one workload once, against its own connection, and returns what
 (objects, rows) so that the runner can check the size and the memory measurement can hold
 it. A method an implementation cannot take part in is left as ``None``.
 """
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """The data every implementation works on, generated once per run from a fixed seed."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -54,13 +55,25 @@ def generate(n, gets=1000, compiles=1000, seed=20240601):
         entries=entries,
         entry_tuples=entry_tuples,
         pk_sample=[rng.randint(1, n) for _ in range(gets)],
-        compile_args=[
-            (AGES[i % len(AGES)], i % 100, f"user{i:06d}") for i in range(compiles)
-        ],
+        compile_args=[(AGES[i % len(AGES)], i % 100, f"user{i:06d}") for i in range(compiles)],
     )
 
 
 _WORDS = (
-    "database", "query", "index", "python", "latency", "commit", "replica", "cache",
-    "schema", "cursor", "planner", "vacuum", "shard", "tuple", "lock", "journal",
+    "database",
+    "query",
+    "index",
+    "python",
+    "latency",
+    "commit",
+    "replica",
+    "cache",
+    "schema",
+    "cursor",
+    "planner",
+    "vacuum",
+    "shard",
+    "tuple",
+    "lock",
+    "journal",
 )

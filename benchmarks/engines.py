@@ -5,6 +5,7 @@ implementation reads and writes exactly the same columns, types and indexes. Eng
 differences are data on :class:`Engine`; the raw driver's connection is opened here because
 the schema setup and the per-run resets use it too.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -53,7 +54,7 @@ class Engine:
     @property
     def path(self):
         """SQLite's database file."""
-        return self.url[len("sqlite:///"):]
+        return self.url[len("sqlite:///") :]
 
     def connect_params(self):
         """Host, port, user, password and database name from the URL, driver-neutral."""
@@ -177,8 +178,11 @@ def _move_to_own_database(engine, conn):
         if cursor.fetchone() is None:
             cursor.execute(engine.create_database_sql.format(name=BENCH_DATABASE))
     except conn.Error as exc:  # PEP 249 exposes the driver's exceptions on the connection
-        print(f"{engine.name}: cannot create database {BENCH_DATABASE} ({exc}); using "
-              f"{engine.url} (do not run the test suite on it meanwhile)", file=sys.stderr)
+        print(
+            f"{engine.name}: cannot create database {BENCH_DATABASE} ({exc}); using "
+            f"{engine.url} (do not run the test suite on it meanwhile)",
+            file=sys.stderr,
+        )
         return
     engine.url = urllib.parse.urlunsplit(engine.parts._replace(path="/" + BENCH_DATABASE))
 
@@ -213,8 +217,7 @@ def discover(names=None):
         except Exception as exc:
             if names:
                 raise SystemExit(f"{name} at {engine.url} is not reachable: {exc}") from exc
-            print(f"skipping {name}: not reachable at {engine.url} ({exc.__class__.__name__})",
-                  file=sys.stderr)
+            print(f"skipping {name}: not reachable at {engine.url} ({exc.__class__.__name__})", file=sys.stderr)
             continue
         engine.label = _server_label(engine, conn)
         if engine.own_database:

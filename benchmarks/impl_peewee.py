@@ -4,6 +4,7 @@ Bulk inserts follow peewee's "Bulk inserts" guide: ``insert_many(batch).execute(
 ``db.atomic()``, with the rows split by ``peewee.chunked`` because peewee sends one statement
 per call and leaves the engine's parameter limits to the caller.
 """
+
 from __future__ import annotations
 
 import peewee

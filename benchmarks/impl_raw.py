@@ -7,6 +7,7 @@ the driver's tuples from ``fetchall()``. Batches use the driver's fastest docume
 psycopg2's ``execute_values``/``execute_batch`` helpers, since psycopg2's own ``executemany``
 sends one statement per row.
 """
+
 from __future__ import annotations
 
 from .base import Implementation

@@ -4,6 +4,7 @@ One ``Engine`` (with its default connection pool) per database; a ``Session`` pe
 work, so every read builds fresh objects instead of finding them in an identity map left
 over from an earlier run.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import ForeignKey, String, create_engine, insert, select
@@ -109,12 +110,7 @@ class SQLAlchemyORM(Implementation):
 
     def join_objects(self, data):
         # contains_eager fills tweet.user from the joined columns of the same row.
-        query = (
-            select(Tweet)
-            .join(Tweet.user)
-            .where(User.age < data.join_max_age)
-            .options(contains_eager(Tweet.user))
-        )
+        query = select(Tweet).join(Tweet.user).where(User.age < data.join_max_age).options(contains_eager(Tweet.user))
         with self.session() as session:
             return session.scalars(query).all()
 

@@ -1,4 +1,5 @@
 """tinyorm, through its public API only (see ``activerecord`` for the shared workloads)."""
+
 from __future__ import annotations
 
 import tinyorm

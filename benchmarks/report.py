@@ -1,4 +1,5 @@
 """Turns a results dict (as written to JSON) into tables: plain text or Markdown."""
+
 from __future__ import annotations
 
 IMPLEMENTATION_LABELS = {
@@ -39,8 +40,7 @@ def _cell(entry, unit):
 def summary_line(workload):
     """One workload's figures on one line, for progress output."""
     return "  ".join(
-        f"{IMPLEMENTATION_LABELS[name]} {_cell(entry, workload['unit'])}"
-        for name, entry in workload["results"].items()
+        f"{IMPLEMENTATION_LABELS[name]} {_cell(entry, workload['unit'])}" for name, entry in workload["results"].items()
     )
 
 
@@ -65,8 +65,7 @@ def engine_table(engine_results):
         for name in names:
             entry = memory["results"].get(name)
             cells.append(
-                "—" if entry is None
-                else f"{format_bytes(entry['peak_bytes'])} ({format_ratio(entry['ratio'])})"
+                "—" if entry is None else f"{format_bytes(entry['peak_bytes'])} ({format_ratio(entry['ratio'])})"
             )
         rows.append(["memory, N objects (peak)"] + cells)
     return headers, rows, "l" + "r" * len(names)
@@ -106,18 +105,24 @@ def targets_table(results):
             figures = {name: _tinyorm_figure(entry, unit) for name, entry in entries.items()}
             value, target = figures["tinyorm"], workload["target"]
             shown = f"{value:.1f} µs" if unit == "us_per_call" else format_ratio(value)
-            target_text = "—" if target is None else (
-                f"≤ {target:g} µs" if unit == "us_per_call" else f"≤ {target:g}×"
+            target_text = "—" if target is None else (f"≤ {target:g} µs" if unit == "us_per_call" else f"≤ {target:g}×")
+            rows.append(
+                [label, workload["title"], shown, target_text, _verdict(value, target), _ahead(figures, value, unit)]
             )
-            rows.append([label, workload["title"], shown, target_text, _verdict(value, target),
-                         _ahead(figures, value, unit)])
         memory = engine_results.get("memory")
         if memory and "tinyorm" in memory["results"] and "raw" in memory["results"]:
             entries = {name: entry["ratio"] for name, entry in memory["results"].items()}
             ratio = entries["tinyorm"]
-            rows.append([label, "memory, N objects (peak)", format_ratio(ratio),
-                         f"≤ {memory['target']:g}×", _verdict(ratio, memory["target"]),
-                         _ahead(entries, ratio, "ratio")])
+            rows.append(
+                [
+                    label,
+                    "memory, N objects (peak)",
+                    format_ratio(ratio),
+                    f"≤ {memory['target']:g}×",
+                    _verdict(ratio, memory["target"]),
+                    _ahead(entries, ratio, "ratio"),
+                ]
+            )
     return headers, rows, "llrrll"
 
 
@@ -140,8 +145,11 @@ def _settings_line(results):
 def render_text(results):
     parts = [_settings_line(results), ""]
     for engine_results in results["engines"].values():
-        parts += [f"{engine_results['label']} — median time (ratio to the raw driver)",
-                  _text_table(*engine_table(engine_results)), ""]
+        parts += [
+            f"{engine_results['label']} — median time (ratio to the raw driver)",
+            _text_table(*engine_table(engine_results)),
+            "",
+        ]
     parts += ["tinyorm against the targets", _text_table(*targets_table(results))]
     return "\n".join(parts)
 
@@ -149,8 +157,12 @@ def render_text(results):
 def render_markdown(results):
     parts = [_settings_line(results) + ".", ""]
     for engine_results in results["engines"].values():
-        parts += [f"**{engine_results['label']}** — median time (ratio to the raw driver)", "",
-                  _markdown_table(*engine_table(engine_results)), ""]
+        parts += [
+            f"**{engine_results['label']}** — median time (ratio to the raw driver)",
+            "",
+            _markdown_table(*engine_table(engine_results)),
+            "",
+        ]
     parts += ["**tinyorm against the targets**", "", _markdown_table(*targets_table(results))]
     return "\n".join(parts)
 
@@ -161,8 +173,7 @@ def _text_table(headers, rows, align):
 
     def line(cells):
         return "  ".join(
-            cell.ljust(width) if side == "l" else cell.rjust(width)
-            for cell, width, side in zip(cells, widths, align)
+            cell.ljust(width) if side == "l" else cell.rjust(width) for cell, width, side in zip(cells, widths, align)
         ).rstrip()
 
     return "\n".join([line(headers), line(["-" * width for width in widths])] + [line(row) for row in rows])

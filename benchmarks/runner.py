@@ -1,6 +1,7 @@
 """Runs the workloads interleaved: for each workload and each round, every implementation
 once, in an order that rotates from round to round, so that machine noise and warm caches
 fall on all of them alike."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,9 +44,7 @@ def implementation_classes(names):
         from .impl_peewee import Peewee
         from .impl_sqlalchemy import SQLAlchemyORM
     except ImportError as exc:
-        raise SystemExit(
-            f"{exc}: the benchmarks need the 'bench' extra: pip install -e '.[bench]'"
-        ) from exc
+        raise SystemExit(f"{exc}: the benchmarks need the 'bench' extra: pip install -e '.[bench]'") from exc
     classes.update(peewee=Peewee, sqlalchemy=SQLAlchemyORM)
     unknown = [name for name in names if name not in classes]
     if unknown:
@@ -142,8 +141,7 @@ def _probe(cursor, check):
 def summarise(workload, engine, samples, data):
     per_call = workload.per_call(data) if workload.per_call else None
     medians = {
-        name: statistics.median(times) * (1e6 / per_call if per_call else 1.0)
-        for name, times in samples.items()
+        name: statistics.median(times) * (1e6 / per_call if per_call else 1.0) for name, times in samples.items()
     }
     floor = medians.get("raw")
     return {
@@ -219,9 +217,7 @@ def _tinyorm_revision():
     package = os.path.dirname(tinyorm.__file__)
 
     def git(*args):
-        return subprocess.run(
-            ["git", *args], cwd=package, capture_output=True, text=True, check=True
-        ).stdout.strip()
+        return subprocess.run(["git", *args], cwd=package, capture_output=True, text=True, check=True).stdout.strip()
 
     try:
         commit = git("rev-parse", "--short", "HEAD")

@@ -1,4 +1,5 @@
 """The registry of workloads: what each one calls, how its result is checked, its target."""
+
 from __future__ import annotations
 
 import dataclasses

@@ -3,6 +3,7 @@
 Runs on SQLite in a temporary directory that is removed at the end, so it leaves nothing
 behind. Run it with ``python examples/quickstart.py`` (``make demo`` does).
 """
+
 import datetime
 import decimal
 import os

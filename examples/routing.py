@@ -8,6 +8,7 @@ copy only happens when the example says so, you can see exactly which database a
 
 Run it with ``python examples/routing.py`` (``make demo`` does).
 """
+
 import contextlib
 import os
 import shutil
@@ -197,6 +198,7 @@ def main():
         print(f"  {model.__name__:<6} reads go to {chosen}")
     custom.close_all()
     router.bind([Author, Post])
+
 
 if __name__ == "__main__":
     try:

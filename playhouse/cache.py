@@ -8,6 +8,7 @@
 dict in this process (thread-safe); pass any object with ``get/set/delete`` (a Redis
 client wrapper, say) as ``store`` to share it between processes.
 """
+
 import threading
 import time
 

@@ -1,4 +1,5 @@
 """A dict-like key/value store kept in a table of any tinyorm database."""
+
 import tinyorm
 from tinyorm import JSONField, Model
 
@@ -48,7 +49,9 @@ class KeyValue:
     def update(self, mapping=(), **kwargs):
         rows = [{"key": self._key(key), "value": value} for key, value in dict(mapping, **kwargs).items()]
         if rows:
-            query = self.model.insert_many(rows).on_conflict(conflict_target=[self.model.key], preserve=[self.model.value])
+            query = self.model.insert_many(rows).on_conflict(
+                conflict_target=[self.model.key], preserve=[self.model.value]
+            )
             query.execute()
 
     def __delitem__(self, key):

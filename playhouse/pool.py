@@ -4,6 +4,7 @@ Pooling itself lives in ``tinyorm.Database`` (``max_connections``, ``stale_timeo
 ``pool_timeout``; also from a URL's query string). These classes only change the default,
 for code written against peewee's ``playhouse.pool`` names.
 """
+
 from tinyorm import MySQLDatabase, PostgresDatabase, SqliteDatabase
 
 

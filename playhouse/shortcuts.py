@@ -1,4 +1,5 @@
 """Conversions between model instances and plain dicts (for JSON APIs, forms, fixtures)."""
+
 from tinyorm import ForeignKeyField
 
 

@@ -9,6 +9,7 @@ Subclass ``playhouse.signals.Model`` (instead of ``tinyorm.Model``) and connect 
 Signals fire from ``save()`` / ``delete_instance()``; bulk queries and session flushes do
 not send them (they never see individual objects' intent).
 """
+
 import tinyorm
 
 
@@ -18,7 +19,9 @@ class Signal:
 
     def connect(self, receiver, name=None, sender=None):
         name = name or getattr(receiver, "__name__", repr(receiver))
-        if any(existing_name == name and existing_sender is sender for existing_name, _, existing_sender in self._receivers):
+        if any(
+            existing_name == name and existing_sender is sender for existing_name, _, existing_sender in self._receivers
+        ):
             raise ValueError(f"a receiver named {name!r} is already connected")
         self._receivers.append((name, receiver, sender))
 
@@ -26,7 +29,11 @@ class Signal:
         self._receivers = [
             entry
             for entry in self._receivers
-            if not ((receiver is None or entry[1] is receiver) and (name is None or entry[0] == name) and (sender is None or entry[2] is sender))
+            if not (
+                (receiver is None or entry[1] is receiver)
+                and (name is None or entry[0] == name)
+                and (sender is None or entry[2] is sender)
+            )
         ]
 
     def __call__(self, name=None, sender=None):

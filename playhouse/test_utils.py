@@ -1,4 +1,5 @@
 """Helpers for tests of code that uses tinyorm."""
+
 import contextlib
 import functools
 import threading

@@ -4,6 +4,7 @@
 cannot be reached fails the whole run. Left unset, the matrix is SQLite plus every local
 server that answers, and the ones left out are printed.
 """
+
 import os
 import threading
 
@@ -12,9 +13,7 @@ import pytest
 import tinyorm
 
 SERVER_URLS = {
-    "postgresql": os.environ.get(
-        "TINYORM_TEST_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/test"
-    ),
+    "postgresql": os.environ.get("TINYORM_TEST_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/test"),
     "mysql": os.environ.get("TINYORM_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"),
 }
 # A real PostgreSQL primary and streaming replica (scripts/pgreplica.sh, `make pgreplica`).
@@ -50,8 +49,7 @@ def _select_backends():
                 ok, why = _reachable(url)
                 if not ok:
                     pytest.exit(
-                        f"backend {name!r} is required by TINYORM_TEST_BACKENDS but cannot be "
-                        f"reached: {why}",
+                        f"backend {name!r} is required by TINYORM_TEST_BACKENDS but cannot be reached: {why}",
                         returncode=3,
                     )
         return backends
@@ -231,4 +229,3 @@ class QueryCounter:
 def count_queries():
     """``with count_queries(db) as counter: ...`` then ``counter.count``."""
     return QueryCounter
-

@@ -6,6 +6,7 @@ working directory (so a page that writes ``app.db`` leaves nothing behind). Bloc
 the page, the block number and the block's first line of every failing block, with the
 traceback of the first.
 """
+
 import pathlib
 import re
 import traceback

@@ -1,4 +1,5 @@
 """tinyorm: a lightweight Python ORM with multi-database routing."""
+
 from .backends import (
     ColumnMetadata,
     Database,

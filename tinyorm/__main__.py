@@ -1,4 +1,5 @@
 """``python -m tinyorm``: the same as the ``tinyorm`` command."""
+
 import sys
 
 from .cli import main

@@ -5,6 +5,7 @@ Settings come from flags, then the environment (``TINYORM_DATABASE_URL``,
 ``pyproject.toml`` (``database``, ``models``, ``migrations``). Errors are one line on
 stderr with a non-zero exit code: 1 for a failed command, 2 for bad usage.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,7 +71,7 @@ class Settings:
         self.migrations = migrations or "migrations"
         self.verbose = args.verbose
         if self.database and self.database.startswith("sqlite:///") and not self.database.startswith("sqlite:////"):
-            relative = self.database[len("sqlite:///"):]
+            relative = self.database[len("sqlite:///") :]
             if relative != ":memory:" and not args.database and not os.environ.get("TINYORM_DATABASE_URL") and root:
                 self.database = "sqlite:///" + os.path.join(root, relative)
 
@@ -117,6 +118,7 @@ def _targets(settings):
         targets = []
         tables = {model._meta.table_name: model for model in models}
         for name in names:
+
             def table_filter(table, name=name):
                 model = tables.get(table)
                 if model is None:
@@ -206,7 +208,11 @@ def _runners(settings):
 
     targets, _models = _targets(settings)
     for name, database, table_filter in targets:
-        yield name, MigrationRunner(database, settings.migrations, echo=_echo(settings), table_filter=table_filter), len(targets) > 1
+        yield (
+            name,
+            MigrationRunner(database, settings.migrations, echo=_echo(settings), table_filter=table_filter),
+            len(targets) > 1,
+        )
 
 
 def cmd_up(args, settings):
@@ -299,10 +305,16 @@ def _common_options(top_level):
     common.add_argument(
         "--database", default=default, help="database URL, or a router's database name (default: $TINYORM_DATABASE_URL)"
     )
-    common.add_argument("--models", default=default, help="module defining the models, e.g. myapp.models (default: $TINYORM_MODELS)")
+    common.add_argument(
+        "--models", default=default, help="module defining the models, e.g. myapp.models (default: $TINYORM_MODELS)"
+    )
     common.add_argument("--migrations", default=default, help="migrations folder (default: migrations)")
     common.add_argument(
-        "-v", "--verbose", action="store_true", default=False if top_level else argparse.SUPPRESS, help="echo every SQL statement"
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=False if top_level else argparse.SUPPRESS,
+        help="echo every SQL statement",
     )
     return common
 
@@ -319,7 +331,9 @@ def build_parser():
 
     migrate = commands.add_parser("migrate", help="make, apply and inspect migrations", parents=[common])
     steps = migrate.add_subparsers(dest="migrate_command", metavar="ACTION")
-    make = steps.add_parser("make", help="write a migration from the difference between models and database", parents=[common])
+    make = steps.add_parser(
+        "make", help="write a migration from the difference between models and database", parents=[common]
+    )
     make.add_argument("message", help="what the migration does, e.g. 'add email'")
     make.add_argument("--rename", action="append", metavar="TABLE.OLD:NEW", help="declare a column rename")
     make.add_argument("--allow-destructive", action="store_true", help="write drops and narrowing type changes")
@@ -343,7 +357,9 @@ def build_parser():
     resolve.set_defaults(handler=cmd_resolve)
     migrate.set_defaults(handler=None, subparser=migrate)
 
-    introspect = commands.add_parser("introspect", help="print model classes for an existing database", parents=[common])
+    introspect = commands.add_parser(
+        "introspect", help="print model classes for an existing database", parents=[common]
+    )
     introspect.add_argument("url", nargs="?", help="database URL (default: --database)")
     introspect.add_argument("--tables", nargs="+", metavar="TABLE", help="only these tables")
     introspect.set_defaults(handler=cmd_introspect)

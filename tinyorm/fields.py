@@ -7,6 +7,7 @@ value into what the driver sends. ``adapter(dialect)`` composes both once per en
 Reading goes the other way through the dialect's ``from_driver`` only where the driver's
 value is not already right.
 """
+
 from __future__ import annotations
 
 import copy
@@ -169,9 +170,11 @@ class Field(Operand):
         qualified_name = self.qualified_name
 
         if to_driver is None and check is None:
+
             def adapt(value):
                 return None if value is None else coerce(value)
         else:
+
             def adapt(value):
                 if value is None:
                     return None
@@ -184,6 +187,7 @@ class Field(Operand):
                     return to_driver(value)
                 except (TypeError, ValueError) as exc:
                     raise DataError(f"{qualified_name}: cannot store {value!r}: {exc}") from None
+
         return adapt
 
     def _dialect_check(self, dialect):
@@ -269,7 +273,6 @@ class _IntegerBase(Field):
                 f"[{self._low}, {self._high}]"
             )
         return value
-
 
     def _build_adapter(self, dialect):
         slow = Field._build_adapter(self, dialect)
@@ -414,8 +417,7 @@ class DecimalField(Field):
         integer_digits = value.adjusted() + 1 if value else 1
         if integer_digits > self.max_digits - self.decimal_places:
             raise DataError(
-                f"{self.qualified_name}: {value} does not fit DECIMAL({self.max_digits}, "
-                f"{self.decimal_places})"
+                f"{self.qualified_name}: {value} does not fit DECIMAL({self.max_digits}, {self.decimal_places})"
             )
         if -value.as_tuple().exponent != self.decimal_places:
             # Stored at the declared scale on every engine, so 10.5 and 10.50 are one value
@@ -443,7 +445,9 @@ class _TextBase(Field):
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError as exc:
-                raise DataError(f"{self.qualified_name}: text is not valid Unicode ({exc.reason} at {exc.start})") from None
+                raise DataError(
+                    f"{self.qualified_name}: text is not valid Unicode ({exc.reason} at {exc.start})"
+                ) from None
         return value
 
     def _dialect_check(self, dialect):
@@ -467,8 +471,7 @@ class CharField(_TextBase):
         value = _TextBase.coerce(self, value)
         if len(value) > self.max_length:
             raise DataError(
-                f"{self.qualified_name}: {len(value)} characters is longer than "
-                f"max_length={self.max_length}"
+                f"{self.qualified_name}: {len(value)} characters is longer than max_length={self.max_length}"
             )
         return value
 
@@ -551,15 +554,18 @@ class DateTimeField(Field):
         datetime_class = datetime.datetime
 
         if to_driver is None:
+
             def adapt(value):
                 if value.__class__ is datetime_class and value.tzinfo is None:
                     return value
                 return slow(value)
         else:
+
             def adapt(value):
                 if value.__class__ is datetime_class and value.tzinfo is None:
                     return to_driver(value)
                 return slow(value)
+
         return adapt
 
 

@@ -1,4 +1,5 @@
 """The identity map: one object per (database, model, primary key) within a session."""
+
 from __future__ import annotations
 
 import weakref

@@ -6,6 +6,7 @@ bookkeeping is created lazily in the same dict: ``_persisted`` (the row exists),
 (attr_key -> value before the first write since the last save) and ``_rel`` (loaded related
 objects).
 """
+
 from __future__ import annotations
 
 import collections
@@ -100,9 +101,7 @@ class Metadata:
     def get_database(self):
         database = self.database
         if database is None:
-            raise ImproperlyConfigured(
-                f"model {self.name} has no database: set Meta.database or call db.bind([...])"
-            )
+            raise ImproperlyConfigured(f"model {self.name} has no database: set Meta.database or call db.bind([...])")
         return database
 
     @property
@@ -686,10 +685,14 @@ class Model(metaclass=ModelBase):
         rows = database.execute_sql(plan.sql, params).rowcount
         if version is not None:
             if rows == 0:
-                raise stale_data_error(cls, self.pk, current, database) or StaleDataError(
-                f"{cls.__name__} with primary key {self.pk!r} was not written: it changed while being written"
-            ) or StaleDataError(
-                    f"{cls.__name__} with primary key {self.pk!r} was not written: it changed while being written"
+                raise (
+                    stale_data_error(cls, self.pk, current, database)
+                    or StaleDataError(
+                        f"{cls.__name__} with primary key {self.pk!r} was not written: it changed while being written"
+                    )
+                    or StaleDataError(
+                        f"{cls.__name__} with primary key {self.pk!r} was not written: it changed while being written"
+                    )
                 )
             data[version.attr_key] = current + 1
         data.pop("_changes", None)
@@ -801,7 +804,9 @@ class _InsertPlan:
         query = Insert(model, fields, [tuple(SQL("?", [None]) for _ in fields)])
         self.sql = query.sql(dialect)[0]
         self.getters = tuple((field.attr_key, field.adapter(dialect)) for field in fields)
-        self.auto_pk = pk if (pk is not None and not meta.composite_key and pk.auto_increment and pk not in fields) else None
+        self.auto_pk = (
+            pk if (pk is not None and not meta.composite_key and pk.auto_increment and pk not in fields) else None
+        )
         # PostgreSQL has no lastrowid: the new key comes back through RETURNING.
         self.returning = self.auto_pk is not None and dialect.insert_returns_pk
         if self.returning:
@@ -1106,9 +1111,7 @@ class ModelSelect(_ResultShapes, Select):
                 if backref_fk is not None:
                     rest = "__".join(parts + [lookup]) if parts else None
                     group = backref_groups.setdefault((source, backref_fk), {})
-                    group[rest or f"{backref_fk.model._meta.primary_key.name}__isnull"] = (
-                        value if rest else False
-                    )
+                    group[rest or f"{backref_fk.model._meta.primary_key.name}__isnull"] = value if rest else False
                     parts = None
                     break
                 if name in fields:
@@ -1130,7 +1133,9 @@ class ModelSelect(_ResultShapes, Select):
             expressions.append(_apply_lookup(column, lookup, value, key))
         for (source, fk), group in backref_groups.items():
             target = fk.rel_field if not isinstance(source, ModelAlias) else FieldAlias(source, fk.rel_field)
-            subquery = fk.model.select(fk).filter(**{k: v for k, v in group.items() if not k.endswith("__isnull") or v is not False})
+            subquery = fk.model.select(fk).filter(
+                **{k: v for k, v in group.items() if not k.endswith("__isnull") or v is not False}
+            )
             expressions.append(target.in_(subquery))
         if not expressions:
             return query
@@ -1222,7 +1227,12 @@ class ModelSelect(_ResultShapes, Select):
             isinstance(source, ModelAlias) for source, _field in shape.owners
         )
         meta = _model_of(primary)._meta
-        key = ("graph", tuple(self._columns), tuple(sorted(((id(k), v[1], v[2]) for k, v in join_rels.items()), key=repr)), dialect)
+        key = (
+            "graph",
+            tuple(self._columns),
+            tuple(sorted(((id(k), v[1], v[2]) for k, v in join_rels.items()), key=repr)),
+            dialect,
+        )
         if cacheable:
             hydrate = meta._hydrators.get(key)
             if hydrate is not None:
@@ -1284,9 +1294,7 @@ class ModelSelect(_ResultShapes, Select):
             "def hydrate(rows):\n"
             "    out = []\n"
             "    append = out.append\n"
-            f"    for {unpack} in rows:\n"
-            + "".join(f"        {line}\n" for line in body)
-            + "        append(o0)\n"
+            f"    for {unpack} in rows:\n" + "".join(f"        {line}\n" for line in body) + "        append(o0)\n"
             "    return out\n"
         )
         exec(source, namespace)  # noqa: S102 - generated from names we own
@@ -1340,9 +1348,7 @@ class ModelSelect(_ResultShapes, Select):
         if not results:
             model = _model_of(self.model)
             sql, params = self.sql()
-            raise model.DoesNotExist(
-                f"{model.__name__} matching query does not exist: {sql} -- params: {params!r}"
-            )
+            raise model.DoesNotExist(f"{model.__name__} matching query does not exist: {sql} -- params: {params!r}")
         return results[0]
 
     def first(self, n=1):
@@ -1530,9 +1536,7 @@ def _join_condition(src, dest):
         backward = []  # a self-join follows the forward key
     candidates = [(fk, True) for fk in forward] + [(fk, False) for fk in backward]
     if not candidates:
-        raise FieldError(
-            f"no foreign key between {src_model.__name__} and {dest_model.__name__}; pass on=..."
-        )
+        raise FieldError(f"no foreign key between {src_model.__name__} and {dest_model.__name__}; pass on=...")
     if len(candidates) > 1:
         names = ", ".join(fk.qualified_name for fk, _ in candidates)
         raise FieldError(
@@ -1553,7 +1557,10 @@ def _relation_from_condition(src, dest, on):
         owner, field = _column_owner(node)
         sides.append((owner, field))
     (lhs_src, lhs_field), (rhs_src, rhs_field) = sides
-    for (a_src, a_field), (b_src, b_field) in (((lhs_src, lhs_field), (rhs_src, rhs_field)), ((rhs_src, rhs_field), (lhs_src, lhs_field))):
+    for (a_src, a_field), (b_src, b_field) in (
+        ((lhs_src, lhs_field), (rhs_src, rhs_field)),
+        ((rhs_src, rhs_field), (lhs_src, lhs_field)),
+    ):
         if isinstance(a_field, ForeignKeyField) and b_field is a_field.rel_field:
             if a_src is src and b_src is dest:
                 return (src, a_field, True)
@@ -1760,9 +1767,14 @@ class ModelInsert(_ModelWrite, Insert):
         return query
 
     def on_conflict(self, action="update", conflict_target=(), update=None, preserve=(), where=None):
-        update = {(_resolve_field(self.model, key) if not isinstance(key, Field) else key): value for key, value in (update or {}).items()}
+        update = {
+            (_resolve_field(self.model, key) if not isinstance(key, Field) else key): value
+            for key, value in (update or {}).items()
+        }
         preserve = [_resolve_field(self.model, item) if not isinstance(item, Field) else item for item in preserve]
-        conflict_target = [_resolve_field(self.model, item) if not isinstance(item, Field) else item for item in conflict_target]
+        conflict_target = [
+            _resolve_field(self.model, item) if not isinstance(item, Field) else item for item in conflict_target
+        ]
         if self.model._meta.version_field is not None and update and self.model._meta.version_field not in update:
             version = self.model._meta.version_field
             update[version] = version + 1
@@ -1810,7 +1822,12 @@ class ModelInsert(_ModelWrite, Insert):
         database = database or self._write_database()
         dialect = database.dialect
         self._check_conflict_target(dialect)
-        if self._on_conflict is not None and self._on_conflict.conflict_target == () and self._on_conflict.action != "ignore" and dialect.upsert_honours_conflict_target:
+        if (
+            self._on_conflict is not None
+            and self._on_conflict.conflict_target == ()
+            and self._on_conflict.action != "ignore"
+            and dialect.upsert_honours_conflict_target
+        ):
             keys = self.model._meta.unique_keys()
             if len(keys) == 1:
                 self._on_conflict.conflict_target = tuple(self.model._meta.primary_key_fields)
@@ -1980,4 +1997,3 @@ def _prefetch_link(model, sub_model):
         if fk.rel_model is sub_model:
             return fk, False
     return None
-

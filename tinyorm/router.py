@@ -20,6 +20,7 @@ Default rules (each overridable in a subclass through ``db_for_read``, ``db_for_
 The router decides with a few attribute reads per statement; replica positions and lag are
 learned lazily and cached, so a read costs no extra round trip in the common case.
 """
+
 from __future__ import annotations
 
 import collections

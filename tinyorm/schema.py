@@ -3,6 +3,7 @@
 Generated SQL is always sent with a parameter sequence (empty here), so drivers with ``%s``
 placeholders read the ``%%`` that quoting puts in identifiers as one ``%``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -189,7 +190,10 @@ def create_tables(database, models, safe=True):
                 created.append(model)
             needs_check = safe and not dialect.supports_if_not_exists_index
             for statement in create_index_statements(
-                model, dialect, safe=safe, existing=existing_indexes if (needs_check or table in existing_tables) else ()
+                model,
+                dialect,
+                safe=safe,
+                existing=existing_indexes if (needs_check or table in existing_tables) else (),
             ):
                 database.execute_sql(statement, ())
         for fk in deferred:

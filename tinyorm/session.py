@@ -11,6 +11,7 @@ first flush and ended by ``commit()`` or ``rollback()``. Each flush runs in a sa
 within that transaction, so a flush that fails leaves nothing of itself behind and the
 session can go on. A session belongs to one thread.
 """
+
 from __future__ import annotations
 
 import weakref
@@ -447,4 +448,3 @@ class Session:
             self.expunge(obj)
         for obj in list(self._new.values()):
             self.expunge(obj)
-

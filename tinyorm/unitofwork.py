@@ -14,6 +14,7 @@ In-memory changes made while flushing (new keys, synced foreign keys) are journa
 undone if any statement fails, so a failed flush leaves neither the database nor the
 objects half-changed.
 """
+
 from __future__ import annotations
 
 import collections
@@ -154,7 +155,9 @@ class FlushPlan:
                         ready.append(obj)
                 if not ready:
                     names = ", ".join(sorted({type(obj).__name__ for obj in waiting}))
-                    raise FlushError(f"cannot order the INSERTs of {names}: their references form a cycle of non-nullable foreign keys")
+                    raise FlushError(
+                        f"cannot order the INSERTs of {names}: their references form a cycle of non-nullable foreign keys"
+                    )
                 waiting = [obj for obj in pending if obj not in ready]
             self._insert_round(ready)
             pending = waiting
@@ -339,7 +342,9 @@ class FlushPlan:
             leaves = [
                 obj
                 for obj in remaining
-                if not any((fk.rel_field.attr_key, obj.__dict__.get(fk.rel_field.attr_key)) in referenced for fk in self_refs)
+                if not any(
+                    (fk.rel_field.attr_key, obj.__dict__.get(fk.rel_field.attr_key)) in referenced for fk in self_refs
+                )
             ]
             if not leaves:  # a cycle: the database decides
                 leaves = remaining

@@ -5,6 +5,7 @@
 ``python -m tinyorm --database URL --models models migrate up`` there and returns the exit
 code with stdout and stderr; ``expect=`` says what exit code the step must have.
 """
+
 import os
 import pathlib
 import re

@@ -7,6 +7,7 @@ the rows -> down; renames with and without a hint; destructive changes; failing 
 (rolled back where DDL is transactional, reported and blocked on MySQL); two processes
 migrating at once; settings; the router's databases; help and usage errors.
 """
+
 import re
 import subprocess
 import textwrap
@@ -265,8 +266,10 @@ def test_renames_keep_the_data(db, project):
 
     # With old_name= on the field.
     project.write_models(
-        RENAME_V1.replace("email = CharField(max_length=120, null=True)",
-                          'contact = CharField(max_length=120, null=True, old_name="mail")')
+        RENAME_V1.replace(
+            "email = CharField(max_length=120, null=True)",
+            'contact = CharField(max_length=120, null=True, old_name="mail")',
+        )
     )
     project.run("migrate", "make", "rename again")
     source = project.migration_source("0003")
@@ -289,8 +292,10 @@ def test_rename_of_an_indexed_column_rolls_back(db, project):
     project.run("migrate", "up")
     _insert(db, "person", name="ann", email="ann@example.com")
     project.write_models(
-        RENAME_V1.replace("email = CharField(max_length=120, null=True)",
-                          'mail = CharField(max_length=120, null=True, index=True, old_name="email")')
+        RENAME_V1.replace(
+            "email = CharField(max_length=120, null=True)",
+            'mail = CharField(max_length=120, null=True, index=True, old_name="email")',
+        )
     )
     project.run("migrate", "make", "rename")
     project.run("migrate", "up")
@@ -334,7 +339,9 @@ def test_type_and_null_changes_apply_and_settle(db, project):
     assert rows(db, "SELECT a, b FROM thing") == [(1, "one")]
     # Applied, the models and the database agree.
     result = project.run("migrate", "make", "nothing left")
-    assert "no changes" in result.out.lower(), project.migration_source("0003") if len(project.migration_files()) > 2 else result
+    assert "no changes" in result.out.lower(), (
+        project.migration_source("0003") if len(project.migration_files()) > 2 else result
+    )
     project.run("migrate", "down")
     columns = {column.name: column for column in db.get_columns("thing")}
     assert (columns["a"].null, columns["b"].null) == (False, True)
@@ -480,10 +487,10 @@ def test_destructive_changes_are_refused_then_marked(db, project):
     assert "DESTRUCTIVE" in header, source
     upgrade = lines[lines.index("def upgrade(op):") + 1 : lines.index("def downgrade(op):")]
     upgrade = [line.strip() for line in upgrade if line.strip()]
-    destructive = [
-        upgrade[index + 1] for index, line in enumerate(upgrade) if line.startswith("# DESTRUCTIVE")
-    ]
-    assert sorted(op.split("(")[0] for op in destructive) == ["op.alter_column", "op.drop_column", "op.drop_table"], source
+    destructive = [upgrade[index + 1] for index, line in enumerate(upgrade) if line.startswith("# DESTRUCTIVE")]
+    assert sorted(op.split("(")[0] for op in destructive) == ["op.alter_column", "op.drop_column", "op.drop_table"], (
+        source
+    )
     assert all("# DESTRUCTIVE" in upgrade[upgrade.index(op) - 1] for op in upgrade if op.startswith("op.drop")), source
 
     project.run("migrate", "up")
@@ -592,7 +599,9 @@ def test_failing_migration_on_mysql_is_reported_and_blocks_until_resolved(db, pr
     assert re.search(r"failed\s+0002_bad", result.out), result
 
     # The next `up` refuses until the failure is resolved.
-    project.write_migration("0003_next.py", 'def upgrade(op):\n    op.create_table("next", [])\n\ndef downgrade(op):\n    pass\n')
+    project.write_migration(
+        "0003_next.py", 'def upgrade(op):\n    op.create_table("next", [])\n\ndef downgrade(op):\n    pass\n'
+    )
     result = project.run("migrate", "up", expect="fail")
     assert_one_line_error(result, "0002_bad", "resolve")
     assert "next" not in db.get_tables()
@@ -705,8 +714,11 @@ def test_mysql_migration_lock_is_per_database(db, project):
         # What a `migrate up` of some other database on this server holds while it runs.
         (held,) = other_database.execute_sql("SELECT GET_LOCK('tinyorm_migrations', 0)").fetchone()
         assert held == 1
-        project.write_migration("0001_note.py", 'def upgrade(op):\n    op.execute("CREATE TABLE note (id INTEGER)")\n\n'
-                                                "def downgrade(op):\n    op.execute(\"DROP TABLE note\")\n")
+        project.write_migration(
+            "0001_note.py",
+            'def upgrade(op):\n    op.execute("CREATE TABLE note (id INTEGER)")\n\n'
+            'def downgrade(op):\n    op.execute("DROP TABLE note")\n',
+        )
         try:
             project.run("migrate", "up", timeout=8)
         except subprocess.TimeoutExpired:

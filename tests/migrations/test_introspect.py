@@ -9,6 +9,7 @@ composite key, NUMERIC money) on every engine, queried through the generated mod
 compared with hand-written SQL. When the real Chinook sample database is at hand (see
 ``CHINOOK``), one optional test does the same on it.
 """
+
 import datetime
 import decimal
 import importlib.util
@@ -149,11 +150,18 @@ def _make_bookshop(db):
     frank = Author.create(name="Frank Herbert", born=datetime.date(1920, 10, 8))
     ursula = Author.create(name="Ursula K. Le Guin")
     dune = Book.create(
-        author=frank, editor=ursula, title="Dune", price=decimal.Decimal("19.99"),
-        published=datetime.datetime(1965, 8, 1, 12, 30, 15, 123456), pages=412, in_print=True,
+        author=frank,
+        editor=ursula,
+        title="Dune",
+        price=decimal.Decimal("19.99"),
+        published=datetime.datetime(1965, 8, 1, 12, 30, 15, 123456),
+        pages=412,
+        in_print=True,
     )
     Book.create(author=frank, title="Dune Messiah", price=decimal.Decimal("9.50"), pages=256, in_print=False)
-    earthsea = Book.create(author=ursula, title="A Wizard of Earthsea", price=decimal.Decimal("12345678.01"), pages=183, in_print=True)
+    earthsea = Book.create(
+        author=ursula, title="A Wizard of Earthsea", price=decimal.Decimal("12345678.01"), pages=183, in_print=True
+    )
     scifi = Tag.create(label="sci-fi")
     fantasy = Tag.create(label="fantasy")
     BookTag.create(book=dune, tag=scifi, weight=0.5)
@@ -189,9 +197,9 @@ def test_introspect_round_trip(db, project):
     assert sorted(book.title for book in getattr(frank, author_field.backref)) == ["Dune", "Dune Messiah"]
     ursula = Authors.get(Authors.name == "Ursula K. Le Guin")
     assert [book.title for book in getattr(ursula, editor_field.backref)] == ["Dune"]
-    assert [b.title for b in Books.select().join(Authors, on=(Books.author == Authors.id)).where(Authors.born.is_null())] == [
-        "A Wizard of Earthsea"
-    ]
+    assert [
+        b.title for b in Books.select().join(Authors, on=(Books.author == Authors.id)).where(Authors.born.is_null())
+    ] == ["A Wizard of Earthsea"]
     assert Books.select().filter(author__name="Frank Herbert").count() == 2
 
     scifi = Tag.get(Tag.label == "sci-fi")
@@ -281,8 +289,10 @@ def test_introspect_keeps_server_defaults(db, project):
 @pytest.mark.backends("postgresql")
 def test_introspect_identity_columns_as_auto_fields(db, project):
     """PostgreSQL 10+ identity columns (how the current Chinook script declares keys)."""
-    db.execute_sql("CREATE TABLE artist (artist_id INT NOT NULL GENERATED ALWAYS AS IDENTITY, name VARCHAR(120), "
-                   "CONSTRAINT artist_pkey PRIMARY KEY (artist_id))")
+    db.execute_sql(
+        "CREATE TABLE artist (artist_id INT NOT NULL GENERATED ALWAYS AS IDENTITY, name VARCHAR(120), "
+        "CONSTRAINT artist_pkey PRIMARY KEY (artist_id))"
+    )
     db.execute_sql("INSERT INTO artist (name) VALUES ('AC/DC')")
     source = introspect(project.url, project.path)
     module = load_module(source, project.path, "introspected")
@@ -312,36 +322,106 @@ CHINOOK_LIKE = [
     ("Artist", [("ArtistId", "INTEGER", False), ("Name", "NVARCHAR(120)", True)], ["ArtistId"], []),
     ("Genre", [("GenreId", "INTEGER", False), ("Name", "NVARCHAR(120)", True)], ["GenreId"], []),
     ("MediaType", [("MediaTypeId", "INTEGER", False), ("Name", "NVARCHAR(120)", True)], ["MediaTypeId"], []),
-    ("Album", [("AlbumId", "INTEGER", False), ("Title", "NVARCHAR(160)", False), ("ArtistId", "INTEGER", False)],
-     ["AlbumId"], [("ArtistId", "Artist", "ArtistId")]),
-    ("Track", [("TrackId", "INTEGER", False), ("Name", "NVARCHAR(200)", False), ("AlbumId", "INTEGER", True),
-               ("MediaTypeId", "INTEGER", False), ("GenreId", "INTEGER", True), ("Composer", "NVARCHAR(220)", True),
-               ("Milliseconds", "INTEGER", False), ("Bytes", "INTEGER", True), ("UnitPrice", "NUMERIC(10,2)", False)],
-     ["TrackId"], [("AlbumId", "Album", "AlbumId"), ("GenreId", "Genre", "GenreId"), ("MediaTypeId", "MediaType", "MediaTypeId")]),
-    ("Employee", [("EmployeeId", "INTEGER", False), ("LastName", "NVARCHAR(20)", False), ("FirstName", "NVARCHAR(20)", False),
-                  ("Title", "NVARCHAR(30)", True), ("ReportsTo", "INTEGER", True), ("HireDate", "DATETIME", True)],
-     ["EmployeeId"], [("ReportsTo", "Employee", "EmployeeId")]),
-    ("Customer", [("CustomerId", "INTEGER", False), ("FirstName", "NVARCHAR(40)", False), ("LastName", "NVARCHAR(20)", False),
-                  ("Email", "NVARCHAR(60)", False), ("SupportRepId", "INTEGER", True)],
-     ["CustomerId"], [("SupportRepId", "Employee", "EmployeeId")]),
-    ("Invoice", [("InvoiceId", "INTEGER", False), ("CustomerId", "INTEGER", False), ("InvoiceDate", "DATETIME", False),
-                 ("Total", "NUMERIC(10,2)", False)],
-     ["InvoiceId"], [("CustomerId", "Customer", "CustomerId")]),
-    ("InvoiceLine", [("InvoiceLineId", "INTEGER", False), ("InvoiceId", "INTEGER", False), ("TrackId", "INTEGER", False),
-                     ("UnitPrice", "NUMERIC(10,2)", False), ("Quantity", "INTEGER", False)],
-     ["InvoiceLineId"], [("InvoiceId", "Invoice", "InvoiceId"), ("TrackId", "Track", "TrackId")]),
+    (
+        "Album",
+        [("AlbumId", "INTEGER", False), ("Title", "NVARCHAR(160)", False), ("ArtistId", "INTEGER", False)],
+        ["AlbumId"],
+        [("ArtistId", "Artist", "ArtistId")],
+    ),
+    (
+        "Track",
+        [
+            ("TrackId", "INTEGER", False),
+            ("Name", "NVARCHAR(200)", False),
+            ("AlbumId", "INTEGER", True),
+            ("MediaTypeId", "INTEGER", False),
+            ("GenreId", "INTEGER", True),
+            ("Composer", "NVARCHAR(220)", True),
+            ("Milliseconds", "INTEGER", False),
+            ("Bytes", "INTEGER", True),
+            ("UnitPrice", "NUMERIC(10,2)", False),
+        ],
+        ["TrackId"],
+        [("AlbumId", "Album", "AlbumId"), ("GenreId", "Genre", "GenreId"), ("MediaTypeId", "MediaType", "MediaTypeId")],
+    ),
+    (
+        "Employee",
+        [
+            ("EmployeeId", "INTEGER", False),
+            ("LastName", "NVARCHAR(20)", False),
+            ("FirstName", "NVARCHAR(20)", False),
+            ("Title", "NVARCHAR(30)", True),
+            ("ReportsTo", "INTEGER", True),
+            ("HireDate", "DATETIME", True),
+        ],
+        ["EmployeeId"],
+        [("ReportsTo", "Employee", "EmployeeId")],
+    ),
+    (
+        "Customer",
+        [
+            ("CustomerId", "INTEGER", False),
+            ("FirstName", "NVARCHAR(40)", False),
+            ("LastName", "NVARCHAR(20)", False),
+            ("Email", "NVARCHAR(60)", False),
+            ("SupportRepId", "INTEGER", True),
+        ],
+        ["CustomerId"],
+        [("SupportRepId", "Employee", "EmployeeId")],
+    ),
+    (
+        "Invoice",
+        [
+            ("InvoiceId", "INTEGER", False),
+            ("CustomerId", "INTEGER", False),
+            ("InvoiceDate", "DATETIME", False),
+            ("Total", "NUMERIC(10,2)", False),
+        ],
+        ["InvoiceId"],
+        [("CustomerId", "Customer", "CustomerId")],
+    ),
+    (
+        "InvoiceLine",
+        [
+            ("InvoiceLineId", "INTEGER", False),
+            ("InvoiceId", "INTEGER", False),
+            ("TrackId", "INTEGER", False),
+            ("UnitPrice", "NUMERIC(10,2)", False),
+            ("Quantity", "INTEGER", False),
+        ],
+        ["InvoiceLineId"],
+        [("InvoiceId", "Invoice", "InvoiceId"), ("TrackId", "Track", "TrackId")],
+    ),
     ("Playlist", [("PlaylistId", "INTEGER", False), ("Name", "NVARCHAR(120)", True)], ["PlaylistId"], []),
-    ("PlaylistTrack", [("PlaylistId", "INTEGER", False), ("TrackId", "INTEGER", False)],
-     ["PlaylistId", "TrackId"], [("PlaylistId", "Playlist", "PlaylistId"), ("TrackId", "Track", "TrackId")]),
+    (
+        "PlaylistTrack",
+        [("PlaylistId", "INTEGER", False), ("TrackId", "INTEGER", False)],
+        ["PlaylistId", "TrackId"],
+        [("PlaylistId", "Playlist", "PlaylistId"), ("TrackId", "Track", "TrackId")],
+    ),
 ]
 
 CHINOOK_ROWS = {
     "Artist": [(1, "AC/DC"), (2, "Accept"), (3, "Aerosmith")],
     "Genre": [(1, "Rock"), (2, "Jazz")],
     "MediaType": [(1, "MPEG audio file")],
-    "Album": [(1, "For Those About To Rock We Salute You", 1), (2, "Balls to the Wall", 2), (3, "Let There Be Rock", 1)],
+    "Album": [
+        (1, "For Those About To Rock We Salute You", 1),
+        (2, "Balls to the Wall", 2),
+        (3, "Let There Be Rock", 1),
+    ],
     "Track": [
-        (1, "For Those About To Rock (We Salute You)", 1, 1, 1, "Angus Young, Malcolm Young, Brian Johnson", 343719, 11170334, "0.99"),
+        (
+            1,
+            "For Those About To Rock (We Salute You)",
+            1,
+            1,
+            1,
+            "Angus Young, Malcolm Young, Brian Johnson",
+            343719,
+            11170334,
+            "0.99",
+        ),
         (2, "Balls to the Wall", 2, 1, 1, None, 342562, 5510424, "0.99"),
         (3, "Go Down", 3, 1, 1, "AC/DC", 331180, 10847611, "0.99"),
         (4, "Loose Track", None, 1, None, None, 1000, None, "1.99"),
@@ -356,8 +436,18 @@ CHINOOK_ROWS = {
         (2, "Leonie", "Köhler", "leonekohler@surfeu.de", 3),
         (3, "François", "Tremblay", "ftremblay@gmail.com", None),
     ],
-    "Invoice": [(1, 2, "2021-01-01 00:00:00", "1.98"), (2, 1, "2021-01-02 00:00:00", "3.97"), (3, 2, "2021-01-03 00:00:00", "0.99")],
-    "InvoiceLine": [(1, 1, 1, "0.99", 1), (2, 1, 2, "0.99", 1), (3, 2, 3, "0.99", 2), (4, 2, 4, "1.99", 1), (5, 3, 1, "0.99", 1)],
+    "Invoice": [
+        (1, 2, "2021-01-01 00:00:00", "1.98"),
+        (2, 1, "2021-01-02 00:00:00", "3.97"),
+        (3, 2, "2021-01-03 00:00:00", "0.99"),
+    ],
+    "InvoiceLine": [
+        (1, 1, 1, "0.99", 1),
+        (2, 1, 2, "0.99", 1),
+        (3, 2, 3, "0.99", 2),
+        (4, 2, 4, "1.99", 1),
+        (5, 3, 1, "0.99", 1),
+    ],
     "Playlist": [(1, "Music"), (2, "Empty")],
     "PlaylistTrack": [(1, 1), (1, 2), (1, 3)],
 }
@@ -410,10 +500,13 @@ def check_chinook_models(module, sql):
         track.name
         for track in Track.select().join(Album).join(Artist).where(Artist.name == "AC/DC").order_by(Track.track_id)
     ]
-    assert titles == [row[0] for row in sql(
-        "SELECT t.{Name} FROM {Track} t JOIN {Album} a ON a.{AlbumId} = t.{AlbumId} "
-        "JOIN {Artist} r ON r.{ArtistId} = a.{ArtistId} WHERE r.{Name} = 'AC/DC' ORDER BY t.{TrackId}"
-    )]
+    assert titles == [
+        row[0]
+        for row in sql(
+            "SELECT t.{Name} FROM {Track} t JOIN {Album} a ON a.{AlbumId} = t.{AlbumId} "
+            "JOIN {Artist} r ON r.{ArtistId} = a.{ArtistId} WHERE r.{Name} = 'AC/DC' ORDER BY t.{TrackId}"
+        )
+    ]
     first = Track.get_by_id(1)
     assert first.album.artist.name == "AC/DC" and first.genre.name == "Rock"
     assert isinstance(first.unit_price, decimal.Decimal) and first.unit_price == decimal.Decimal("0.99")
@@ -438,10 +531,13 @@ def check_chinook_models(module, sql):
             "WHERE e.{EmployeeId} = " + str(employee.employee_id)
         )[0]
         assert employee.reports_to.first_name == expected
-    assert Customer.select().filter(support_rep__last_name="Peacock").count() == sql(
-        "SELECT COUNT(*) FROM {Customer} c JOIN {Employee} e ON e.{EmployeeId} = c.{SupportRepId} "
-        "WHERE e.{LastName} = 'Peacock'"
-    )[0][0]
+    assert (
+        Customer.select().filter(support_rep__last_name="Peacock").count()
+        == sql(
+            "SELECT COUNT(*) FROM {Customer} c JOIN {Employee} e ON e.{EmployeeId} = c.{SupportRepId} "
+            "WHERE e.{LastName} = 'Peacock'"
+        )[0][0]
+    )
 
     # Money: exact decimals row by row, and aggregates.
     for invoice in Invoice.select():
@@ -450,20 +546,20 @@ def check_chinook_models(module, sql):
         assert isinstance(invoice.invoice_date, datetime.datetime)
     revenue = (
         Genre.select(Genre.name, fn.SUM(InvoiceLine.unit_price * InvoiceLine.quantity).alias("revenue"))
-        .join(Track).join(InvoiceLine)
+        .join(Track)
+        .join(InvoiceLine)
         .group_by(Genre.name)
         .order_by(Genre.name)
         .tuples()
     )
     assert [(name, _money(total)) for name, total in revenue] == [
-        (name, _money(total)) for name, total in sql(
+        (name, _money(total))
+        for name, total in sql(
             "SELECT g.{Name}, SUM(l.{UnitPrice} * l.{Quantity}) FROM {Genre} g JOIN {Track} t ON t.{GenreId} = g.{GenreId} "
             "JOIN {InvoiceLine} l ON l.{TrackId} = t.{TrackId} GROUP BY g.{Name} ORDER BY g.{Name}"
         )
     ]
-    per_customer = {
-        c.customer_id: sum((i.total for i in c.invoice_set), decimal.Decimal(0)) for c in Customer.select()
-    }
+    per_customer = {c.customer_id: sum((i.total for i in c.invoice_set), decimal.Decimal(0)) for c in Customer.select()}
     for customer_id, total in sql(
         "SELECT c.{CustomerId}, COALESCE(SUM(i.{Total}), 0) FROM {Customer} c "
         "LEFT JOIN {Invoice} i ON i.{CustomerId} = c.{CustomerId} GROUP BY c.{CustomerId}"
@@ -473,9 +569,12 @@ def check_chinook_models(module, sql):
     # Composite primary key.
     playlist = Playlist.get(Playlist.playlist_id == 1)
     tracks = sorted(link.track.name for link in PlaylistTrack.select().where(PlaylistTrack.playlist == playlist))
-    assert tracks == sorted(row[0] for row in sql(
-        "SELECT t.{Name} FROM {PlaylistTrack} p JOIN {Track} t ON t.{TrackId} = p.{TrackId} WHERE p.{PlaylistId} = 1"
-    ))
+    assert tracks == sorted(
+        row[0]
+        for row in sql(
+            "SELECT t.{Name} FROM {PlaylistTrack} p JOIN {Track} t ON t.{TrackId} = p.{TrackId} WHERE p.{PlaylistId} = 1"
+        )
+    )
     (some_playlist, some_track) = sql("SELECT {PlaylistId}, {TrackId} FROM {PlaylistTrack} ORDER BY {TrackId} DESC")[0]
     link = PlaylistTrack.get((PlaylistTrack.playlist == some_playlist) & (PlaylistTrack.track == some_track))
     assert link.track.track_id == some_track
@@ -526,14 +625,16 @@ def test_optional_real_chinook_sample_database(tmp_path):
         revenue = fn.SUM(InvoiceLine.unit_price * InvoiceLine.quantity)
         top = (
             Genre.select(Genre.name, revenue.alias("revenue"))
-            .join(Track).join(InvoiceLine)
+            .join(Track)
+            .join(InvoiceLine)
             .group_by(Genre.name)
             .order_by(revenue.desc())
             .limit(5)
             .tuples()
         )
         assert [(name, _money(total)) for name, total in top] == [
-            (name, _money(total)) for name, total in sql(
+            (name, _money(total))
+            for name, total in sql(
                 "SELECT g.{Name}, SUM(l.{UnitPrice} * l.{Quantity}) AS r FROM {Genre} g JOIN {Track} t "
                 "ON t.{GenreId} = g.{GenreId} JOIN {InvoiceLine} l ON l.{TrackId} = t.{TrackId} "
                 "GROUP BY g.{Name} ORDER BY r DESC LIMIT 5"
@@ -552,7 +653,10 @@ def test_optional_real_chinook_sample_database(tmp_path):
             "ON c.{SupportRepId} = e.{EmployeeId} GROUP BY e.{LastName} ORDER BY e.{LastName}"
         )
         acdc = Artist.get(Artist.name == "AC/DC")
-        assert sorted(album.title for album in acdc.album_set) == ["For Those About To Rock We Salute You", "Let There Be Rock"]
+        assert sorted(album.title for album in acdc.album_set) == [
+            "For Those About To Rock We Salute You",
+            "Let There Be Rock",
+        ]
         assert Album.select().filter(artist__name="Aerosmith").count() == 1
     finally:
         connection.close()

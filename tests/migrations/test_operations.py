@@ -6,6 +6,7 @@ collects statements). The live tests apply hand-written migration files with
 the SQLite table rebuild (for changes its ALTER TABLE cannot make) keeping rows, indexes
 and foreign keys.
 """
+
 import datetime
 import textwrap
 
@@ -60,27 +61,35 @@ def test_create_table_sql(dialect):
     op.create_table("pair", [("a", IntegerField()), ("b", IntegerField())], primary_key=["a", "b"])
     expected = {
         "sqlite": [
-            ('CREATE TABLE "item" ("id" INTEGER NOT NULL PRIMARY KEY, "name" VARCHAR(40) NOT NULL, '
-             '"price" DECIMAL_TEXT(10, 2), "owner_id" INTEGER NOT NULL, CONSTRAINT "fk_item_owner_id" '
-             'FOREIGN KEY ("owner_id") REFERENCES "owner" ("id") ON DELETE CASCADE)'),
+            (
+                'CREATE TABLE "item" ("id" INTEGER NOT NULL PRIMARY KEY, "name" VARCHAR(40) NOT NULL, '
+                '"price" DECIMAL_TEXT(10, 2), "owner_id" INTEGER NOT NULL, CONSTRAINT "fk_item_owner_id" '
+                'FOREIGN KEY ("owner_id") REFERENCES "owner" ("id") ON DELETE CASCADE)'
+            ),
             'CREATE UNIQUE INDEX "item_name" ON "item" ("name")',
             'CREATE TABLE "pair" ("a" INTEGER NOT NULL, "b" INTEGER NOT NULL, PRIMARY KEY ("a", "b"))',
         ],
         "postgresql": [
-            ('CREATE TABLE "item" ("id" SERIAL NOT NULL PRIMARY KEY, "name" VARCHAR(40) NOT NULL, '
-             '"price" NUMERIC(10, 2), "owner_id" INTEGER NOT NULL, CONSTRAINT "fk_item_owner_id" '
-             'FOREIGN KEY ("owner_id") REFERENCES "owner" ("id") ON DELETE CASCADE)'),
+            (
+                'CREATE TABLE "item" ("id" SERIAL NOT NULL PRIMARY KEY, "name" VARCHAR(40) NOT NULL, '
+                '"price" NUMERIC(10, 2), "owner_id" INTEGER NOT NULL, CONSTRAINT "fk_item_owner_id" '
+                'FOREIGN KEY ("owner_id") REFERENCES "owner" ("id") ON DELETE CASCADE)'
+            ),
             'CREATE UNIQUE INDEX "item_name" ON "item" ("name")',
             'CREATE TABLE "pair" ("a" INTEGER NOT NULL, "b" INTEGER NOT NULL, PRIMARY KEY ("a", "b"))',
         ],
         "mysql": [
-            ("CREATE TABLE `item` (`id` INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY, `name` VARCHAR(40) NOT NULL, "
-             "`price` DECIMAL(10, 2), `owner_id` INTEGER NOT NULL, CONSTRAINT `fk_item_owner_id` "
-             "FOREIGN KEY (`owner_id`) REFERENCES `owner` (`id`) ON DELETE CASCADE) "
-             "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"),
+            (
+                "CREATE TABLE `item` (`id` INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY, `name` VARCHAR(40) NOT NULL, "
+                "`price` DECIMAL(10, 2), `owner_id` INTEGER NOT NULL, CONSTRAINT `fk_item_owner_id` "
+                "FOREIGN KEY (`owner_id`) REFERENCES `owner` (`id`) ON DELETE CASCADE) "
+                "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+            ),
             "CREATE UNIQUE INDEX `item_name` ON `item` (`name`)",
-            ("CREATE TABLE `pair` (`a` INTEGER NOT NULL, `b` INTEGER NOT NULL, PRIMARY KEY (`a`, `b`)) "
-             "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"),
+            (
+                "CREATE TABLE `pair` (`a` INTEGER NOT NULL, `b` INTEGER NOT NULL, PRIMARY KEY (`a`, `b`)) "
+                "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+            ),
         ],
     }[dialect]
     assert _collected(op) == expected
@@ -126,8 +135,10 @@ def test_alter_and_key_sql_on_servers():
         'ALTER TABLE "product" ALTER COLUMN "qty" TYPE BIGINT USING "qty"::BIGINT',
         'ALTER TABLE "product" ALTER COLUMN "qty" DROP NOT NULL',  # the field's own null=True
         'ALTER TABLE "product" ALTER COLUMN "qty" SET DEFAULT 5',
-        ('ALTER TABLE "product" ADD CONSTRAINT "fk_product_owner_id" FOREIGN KEY ("owner_id") '
-         'REFERENCES "owner" ("id") ON DELETE SET NULL'),
+        (
+            'ALTER TABLE "product" ADD CONSTRAINT "fk_product_owner_id" FOREIGN KEY ("owner_id") '
+            'REFERENCES "owner" ("id") ON DELETE SET NULL'
+        ),
         'ALTER TABLE "product" DROP CONSTRAINT "fk_product_owner_id"',
     ]
     op = _sql_ops("mysql")
@@ -138,8 +149,10 @@ def test_alter_and_key_sql_on_servers():
     assert _collected(op) == [
         "ALTER TABLE `product` DROP COLUMN `memo`",
         "ALTER TABLE `product` MODIFY COLUMN `qty` BIGINT",
-        ("ALTER TABLE `product` ADD CONSTRAINT `fk_product_owner_id` FOREIGN KEY (`owner_id`) "
-         "REFERENCES `owner` (`id`) ON DELETE SET NULL"),
+        (
+            "ALTER TABLE `product` ADD CONSTRAINT `fk_product_owner_id` FOREIGN KEY (`owner_id`) "
+            "REFERENCES `owner` (`id`) ON DELETE SET NULL"
+        ),
         "ALTER TABLE `product` DROP FOREIGN KEY `fk_product_owner_id`",
     ]
 
@@ -380,7 +393,9 @@ def test_sqlite_rebuild_keeps_foreign_keys_enforced_afterwards(db, migrations):
 @pytest.mark.backends("sqlite")
 def test_sqlite_rebuild_of_a_table_with_inline_unique_constraints(db, migrations):
     """Tables made outside tinyorm: UNIQUE in the column definition is an automatic index."""
-    db.execute_sql("CREATE TABLE account (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, code TEXT, extra TEXT, UNIQUE (code))")
+    db.execute_sql(
+        "CREATE TABLE account (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, code TEXT, extra TEXT, UNIQUE (code))"
+    )
     db.execute_sql("INSERT INTO account (email, code, extra) VALUES ('a@x', 'A', 'e')")
     migrations.add("drop", 'def upgrade(op):\n    op.drop_column("account", "extra")\n\ndef downgrade(op):\n    pass\n')
     migrations.up()

@@ -4,6 +4,7 @@ Worker processes are started with the ``spawn`` method, so they share nothing wi
 process: each gets the database URL, connects, binds the model with :func:`bind` and runs
 :func:`increment`.
 """
+
 import time
 
 import tinyorm

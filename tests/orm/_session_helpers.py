@@ -1,4 +1,5 @@
 """Helpers shared by the session, unit-of-work, optimistic-locking and concurrency tests."""
+
 import threading
 
 

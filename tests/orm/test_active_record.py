@@ -1,5 +1,6 @@
 """Active record: create/save/delete, getters, lazy relations, backrefs, DoesNotExist per
 model, defaults, basic queries and optimistic locking with VersionField."""
+
 import datetime
 import itertools
 

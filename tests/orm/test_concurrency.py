@@ -1,6 +1,7 @@
 """Proof under concurrency: optimistic locking loses no update when several threads (each on
 its own connection) and several processes increment one counter row, and of two sessions
 editing the same object exactly one wins. On every backend (the ``db`` fixture)."""
+
 import multiprocessing
 import queue
 import threading
@@ -80,7 +81,9 @@ def test_processes_increment_one_counter_without_losing_updates(db, db_url, coun
     results = context.Queue()
     modes = ["save", "session", "save"]
     processes = [
-        context.Process(target=process_worker, args=(db_url, pk, PROCESS_INCREMENTS, modes[index % 3], barrier, results))
+        context.Process(
+            target=process_worker, args=(db_url, pk, PROCESS_INCREMENTS, modes[index % 3], barrier, results)
+        )
         for index in range(PROCESSES)
     ]
     for process in processes:

@@ -1,5 +1,6 @@
 """Databases: URLs, lazy connections, transactions, threads, error translation, engine
 settings, identifier quoting and the one choke point every statement passes through."""
+
 import logging
 import os
 import sqlite3
@@ -98,7 +99,7 @@ SCHEME_ALIASES = {"sqlite": ["sqlite"], "postgresql": ["postgresql", "postgres"]
 
 def test_every_scheme_alias_really_connects(db, db_url):
     for scheme in SCHEME_ALIASES[db.dialect]:
-        url = scheme + db_url[db_url.index("://"):]
+        url = scheme + db_url[db_url.index("://") :]
         other = tinyorm.connect(url)
         try:
             assert other.dialect == db.dialect
@@ -354,14 +355,26 @@ def test_database_error_outside_transaction_leaves_connection_usable(db):
 def test_error_hierarchy():
     assert issubclass(tinyorm.DatabaseError, tinyorm.TinyORMError)
     assert issubclass(tinyorm.InterfaceError, tinyorm.TinyORMError)
-    for name in ("IntegrityError", "OperationalError", "ProgrammingError", "DataError", "InternalError",
-                 "NotSupportedError"):
+    for name in (
+        "IntegrityError",
+        "OperationalError",
+        "ProgrammingError",
+        "DataError",
+        "InternalError",
+        "NotSupportedError",
+    ):
         klass = getattr(tinyorm, name)
         assert issubclass(klass, tinyorm.DatabaseError), name
         assert issubclass(klass, tinyorm.TinyORMError), name
     assert not issubclass(tinyorm.InterfaceError, tinyorm.DatabaseError)
-    for name in ("DoesNotExist", "ConcurrencyError", "RoutingError", "MigrationError", "ImproperlyConfigured",
-                 "FieldError"):
+    for name in (
+        "DoesNotExist",
+        "ConcurrencyError",
+        "RoutingError",
+        "MigrationError",
+        "ImproperlyConfigured",
+        "FieldError",
+    ):
         assert issubclass(getattr(tinyorm, name), tinyorm.TinyORMError), name
         assert not issubclass(getattr(tinyorm, name), tinyorm.DatabaseError), name
     assert issubclass(tinyorm.StaleDataError, tinyorm.ConcurrencyError)
@@ -608,8 +621,19 @@ def test_wrapping_execute_sql_sees_every_statement(db, count_queries):
         db.get_tables()
         db.drop_tables([Entry, Account])
     texts = [sql.strip().upper() for sql, _ in counter.statements]
-    for prefix in ("CREATE TABLE", "CREATE INDEX", "BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "INSERT",
-                   "SELECT", "UPDATE", "DELETE", "DROP TABLE"):
+    for prefix in (
+        "CREATE TABLE",
+        "CREATE INDEX",
+        "BEGIN",
+        "SAVEPOINT",
+        "RELEASE",
+        "COMMIT",
+        "INSERT",
+        "SELECT",
+        "UPDATE",
+        "DELETE",
+        "DROP TABLE",
+    ):
         assert any(t.startswith(prefix) for t in texts), prefix
     assert sum(t.startswith("INSERT") for t in texts) == 2
     assert sum(t.startswith("UPDATE") for t in texts) == 2

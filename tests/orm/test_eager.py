@@ -191,18 +191,14 @@ def test_joined_select_fills_the_foreign_key_in_one_statement(data, count_querie
 
 def test_joined_select_with_explicit_on(data, count_queries):
     with count_queries(data.db) as counter:
-        tweets = list(
-            Tweet.select(Tweet, User).join(User, on=(Tweet.user == User.id)).where(User.username == "bob")
-        )
+        tweets = list(Tweet.select(Tweet, User).join(User, on=(Tweet.user == User.id)).where(User.username == "bob"))
         assert [(t.content, t.user.username) for t in tweets] == [("b1", "bob")]
     assert counter.count == 1
 
 
 def test_joined_select_of_some_columns(data, count_queries):
     with count_queries(data.db) as counter:
-        tweets = list(
-            Tweet.select(Tweet.content, User.username).join(User).where(Tweet.likes >= 7).order_by(Tweet.id)
-        )
+        tweets = list(Tweet.select(Tweet.content, User.username).join(User).where(Tweet.likes >= 7).order_by(Tweet.id))
         assert [(t.content, t.user.username) for t in tweets] == [
             ("a2", "alice"),
             ("c1", "carol"),
@@ -213,9 +209,7 @@ def test_joined_select_of_some_columns(data, count_queries):
 def test_left_outer_join_without_a_match_gives_none(data, count_queries):
     with count_queries(data.db) as counter:
         photos = list(Photo.select(Photo, User).join(User, JOIN.LEFT_OUTER).order_by(Photo.id))
-        owners = [
-            (photo.title, photo.owner.username if photo.owner is not None else None) for photo in photos
-        ]
+        owners = [(photo.title, photo.owner.username if photo.owner is not None else None) for photo in photos]
     assert counter.count == 1
     assert owners == [("p1", "alice"), ("p2", None)]
     assert photos[1].owner is None

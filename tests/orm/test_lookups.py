@@ -209,9 +209,7 @@ def test_backref_lookup_returns_each_parent_once(data):
 
 def test_backref_conditions_apply_to_the_same_child(data):
     # like Django's single filter() call: both conditions hold for one tweet
-    assert usernames(User.select().filter(tweets__likes__gte=5, tweets__content__startswith="carol")) == [
-        "carol"
-    ]
+    assert usernames(User.select().filter(tweets__likes__gte=5, tweets__content__startswith="carol")) == ["carol"]
     assert usernames(User.select().filter(tweets__likes__gte=8, tweets__content__startswith="hello")) == []
 
 
@@ -230,11 +228,7 @@ def test_api_md_filter_example(data):
 
 def test_filter_combined_with_join_and_order(data):
     query = (
-        Tweet.select(Tweet.content, User.username)
-        .join(User)
-        .filter(likes__gte=5)
-        .order_by(Tweet.likes.desc())
-        .tuples()
+        Tweet.select(Tweet.content, User.username).join(User).filter(likes__gte=5).order_by(Tweet.likes.desc()).tuples()
     )
     assert list(query) == [
         ("alice again", "alice"),

@@ -1,5 +1,6 @@
 """Optimistic locking with VersionField, identical from ``save()``, ``delete_instance()`` and
 session flushes, on every backend (the ``db`` fixture)."""
+
 import pytest
 
 import tinyorm

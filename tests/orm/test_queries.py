@@ -203,26 +203,13 @@ def test_cross_join(data):
 
 def test_switch_joins_from_an_earlier_model(data):
     # Without switch(Like), joining Tweet would follow User -> Tweet (the liker's tweets).
-    rows = (
-        Like.select(User.username, Tweet.content)
-        .join(User)
-        .switch(Like)
-        .join(Tweet)
-        .order_by(Like.id)
-        .tuples()
-    )
+    rows = Like.select(User.username, Tweet.content).join(User).switch(Like).join(Tweet).order_by(Like.id).tuples()
     assert list(rows) == [
         ("bob", "hello world"),
         ("carol", "hello world"),
         ("alice", "bob here"),
     ]
-    unswitched = (
-        Like.select(User.username, Tweet.content)
-        .join(User)
-        .join(Tweet)
-        .where(User.username == "bob")
-        .tuples()
-    )
+    unswitched = Like.select(User.username, Tweet.content).join(User).join(Tweet).where(User.username == "bob").tuples()
     assert list(unswitched) == [("bob", "bob here")]
 
 
@@ -278,11 +265,7 @@ def test_alias_of_users_for_pairs(data):
 def test_subquery_in_from(data):
     sub = Tweet.select(Tweet.user, fn.SUM(Tweet.likes).alias("total")).group_by(Tweet.user).alias("per_user")
     rows = list(
-        User.select(sub.c.user_id, sub.c.total)
-        .select_from(sub)
-        .where(sub.c.total > 5)
-        .order_by(sub.c.total)
-        .tuples()
+        User.select(sub.c.user_id, sub.c.total).select_from(sub).where(sub.c.total > 5).order_by(sub.c.total).tuples()
     )
     assert [(user_id, int(total)) for user_id, total in rows] == [
         (data.uid["carol"], 8),
@@ -291,16 +274,9 @@ def test_subquery_in_from(data):
 
 
 def test_join_to_a_subquery(data):
-    sub = (
-        Tweet.select(Tweet.user, fn.MAX(Tweet.likes).alias("best"))
-        .group_by(Tweet.user)
-        .alias("best_per_user")
-    )
+    sub = Tweet.select(Tweet.user, fn.MAX(Tweet.likes).alias("best")).group_by(Tweet.user).alias("best_per_user")
     rows = (
-        User.select(User.username, sub.c.best)
-        .join(sub, on=(sub.c.user_id == User.id))
-        .order_by(User.username)
-        .tuples()
+        User.select(User.username, sub.c.best).join(sub, on=(sub.c.user_id == User.id)).order_by(User.username).tuples()
     )
     assert list(rows) == [("alice", 10), ("bob", 3), ("carol", 7)]
 
@@ -365,25 +341,15 @@ def test_cte_joined(data):
 
 
 def test_cte_with_columns_selected_from(data):
-    adults = (
-        User.select(User.username, User.age).where(User.age >= 30).cte("adults", columns=("who", "years"))
-    )
-    rows = (
-        Category.select(adults.c.who)
-        .select_from(adults)
-        .with_cte(adults)
-        .order_by(adults.c.years.desc())
-        .tuples()
-    )
+    adults = User.select(User.username, User.age).where(User.age >= 30).cte("adults", columns=("who", "years"))
+    rows = Category.select(adults.c.who).select_from(adults).with_cte(adults).order_by(adults.c.years.desc()).tuples()
     assert list(rows) == [("dave",), ("carol",), ("alice",)]
 
 
 def test_recursive_cte_walks_a_tree(data):
     base = Category.select(Category.id, Category.title, SQL("0")).where(Category.title == "root")
     tree = base.cte("tree", recursive=True, columns=("id", "title", "depth"))
-    step = Category.select(Category.id, Category.title, tree.c.depth + 1).join(
-        tree, on=(Category.parent == tree.c.id)
-    )
+    step = Category.select(Category.id, Category.title, tree.c.depth + 1).join(tree, on=(Category.parent == tree.c.id))
     tree = tree.union_all(step)
     rows = (
         Category.select(tree.c.title, tree.c.depth)
@@ -418,11 +384,7 @@ def test_window_function_running_total_in_a_subquery(data):
         fn.ROW_NUMBER().over(partition_by=[Tweet.user], order_by=[Tweet.likes.desc()]).alias("rn"),
     ).alias("ranked")
     best = (
-        Tweet.select(ranked.c.content)
-        .select_from(ranked)
-        .where(ranked.c.rn == 1)
-        .order_by(ranked.c.content)
-        .tuples()
+        Tweet.select(ranked.c.content).select_from(ranked).where(ranked.c.rn == 1).order_by(ranked.c.content).tuples()
     )
     assert list(best) == [("alice again",), ("bob here",), ("carol one",)]
     total = fn.SUM(Tweet.likes).over(order_by=[Tweet.id])
@@ -691,9 +653,7 @@ def test_models_are_the_default(data):
 
 def test_sql_fragment_with_params(data):
     assert names(User.select().where(SQL("age > ?", [30]))) == ["carol", "dave"]
-    rows = (
-        User.select(User.username, SQL("age + ?", [100]).alias("plus")).where(User.username == "bob").tuples()
-    )
+    rows = User.select(User.username, SQL("age + ?", [100]).alias("plus")).where(User.username == "bob").tuples()
     assert list(rows) == [("bob", 125)]
     assert names(User.select().where(User.username == SQL("?", ["alice"]))) == ["alice"]
 
@@ -949,9 +909,7 @@ def test_case_sensitive_matching_is_literal(hostile):
 def test_look_alikes_do_not_match(hostile):
     assert texts(Note.select().where(Note.text.contains("50%"))) == ["50%"]  # not "500"
     assert texts(Note.select().where(Note.text.contains("a_c"))) == ["a_c"]  # not "abc"
-    assert texts(Note.select().where(Note.text.contains("\\"))) == sorted(
-        v for v in HOSTILE_VALUES if "\\" in v
-    )
+    assert texts(Note.select().where(Note.text.contains("\\"))) == sorted(v for v in HOSTILE_VALUES if "\\" in v)
     assert texts(Note.select().where(Note.text.contains("Abc"))) == ["Abc"]  # case-sensitive
 
 

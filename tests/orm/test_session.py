@@ -1,5 +1,6 @@
 """Session: the identity map, pending sets, transactions, expiry, autoflush and the context
 manager, on every backend (the ``db`` fixture)."""
+
 import gc
 import weakref
 
@@ -510,7 +511,9 @@ def test_queries_autoflush_pending_changes(db, models, count_queries):
     with count_queries(db) as counter:
         names = [x.username for x in s.query(User).where(User.age >= 5).order_by(User.username)]
     assert names == ["a", "b"]
-    first_select = next(index for index, (sql, _) in enumerate(counter.statements) if sql.lstrip().upper().startswith("SELECT"))
+    first_select = next(
+        index for index, (sql, _) in enumerate(counter.statements) if sql.lstrip().upper().startswith("SELECT")
+    )
     kinds = [sql.lstrip().split()[0].upper() for sql, _ in counter.statements[:first_select]]
     assert "INSERT" in kinds and "UPDATE" in kinds
     assert s.query(User).count() == 2

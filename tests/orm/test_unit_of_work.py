@@ -1,6 +1,7 @@
 """The unit of work: change tracking, the SQL a flush sends, flush ordering over the
 foreign-key graph, batching, new keys, atomic flushes and relations in the session, on every
 backend (the ``db`` fixture)."""
+
 import itertools
 
 import pytest
@@ -90,7 +91,9 @@ def test_update_writes_only_the_changed_columns(db, models, count_queries):
     assert quote("email") in updates[0]
     assert quote("username") not in updates[0]
     assert quote("age") not in updates[0]
-    params = [p for sql, params in counter.statements if sql.lstrip().upper().startswith("UPDATE") for p in (params or [])]
+    params = [
+        p for sql, params in counter.statements if sql.lstrip().upper().startswith("UPDATE") for p in (params or [])
+    ]
     flat = [value for item in params for value in (item if isinstance(item, (list, tuple)) else [item])]
     assert "new@example.com" in flat and "alice" not in flat and 30 not in flat
     assert set(verbs(counter)) <= {"BEGIN", "SAVEPOINT", "UPDATE", "RELEASE", "START"}
@@ -250,12 +253,20 @@ def test_a_cycle_of_required_references_is_refused_without_writing(db, models):
     Chicken = type(
         f"Chicken{number}",
         (Base,),
-        {"__module__": __name__, "egg": ForeignKeyField(f"Egg{number}", backref="+"), "Meta": type("Meta", (), {"table_name": "chicken"})},
+        {
+            "__module__": __name__,
+            "egg": ForeignKeyField(f"Egg{number}", backref="+"),
+            "Meta": type("Meta", (), {"table_name": "chicken"}),
+        },
     )
     Egg = type(
         f"Egg{number}",
         (Base,),
-        {"__module__": __name__, "chicken": ForeignKeyField(Chicken, backref="+"), "Meta": type("Meta", (), {"table_name": "egg"})},
+        {
+            "__module__": __name__,
+            "chicken": ForeignKeyField(Chicken, backref="+"),
+            "Meta": type("Meta", (), {"table_name": "egg"}),
+        },
     )
     db.create_tables([Chicken, Egg])
     chicken = Chicken()
@@ -360,7 +371,7 @@ def test_new_children_get_the_keys_of_their_new_parents(db, models, count_querie
     s.add_all(tweets)
     with count_queries(db) as counter:
         s.commit()
-    assert insert_order(counter, db)[: 1] == ["user"]
+    assert insert_order(counter, db)[:1] == ["user"]
     if db.dialect.returning_insert:
         assert len(statements(counter, "INSERT")) == 2
     assert [t.user_id for t in tweets] == [u.id for u in users]

@@ -92,9 +92,7 @@ def test_insert_with_a_bad_value_raises_data_error_before_sql(tables, count_quer
 
 
 def test_insert_many_dicts(tables):
-    result = User.insert_many(
-        [{"username": "a", "age": 1}, {"username": "b"}, {"username": "c", "age": 3}]
-    ).execute()
+    result = User.insert_many([{"username": "a", "age": 1}, {"username": "b"}, {"username": "c", "age": 3}]).execute()
     assert result == 3
     assert list(User.select(User.username, User.age).order_by(User.username).tuples()) == [
         ("a", 1),
@@ -203,9 +201,7 @@ def test_on_conflict_update_with_target(tables):
 
 def test_on_conflict_preserve_takes_the_proposed_value(tables):
     Counter.insert(key="k", hits=1).execute()
-    Counter.insert(key="k", hits=9).on_conflict(
-        conflict_target=[Counter.key], preserve=[Counter.hits]
-    ).execute()
+    Counter.insert(key="k", hits=9).on_conflict(conflict_target=[Counter.key], preserve=[Counter.hits]).execute()
     assert Counter.get_by_id("k").hits == 9
 
 
@@ -230,9 +226,7 @@ def test_on_conflict_ignore(tables):
     User.insert(username="u", age=1).execute()
     User.insert(username="u", age=2).on_conflict_ignore().execute()
     assert User.get(User.username == "u").age == 1
-    User.insert_many(
-        [{"username": "u", "age": 3}, {"username": "v", "age": 4}]
-    ).on_conflict_ignore().execute()
+    User.insert_many([{"username": "u", "age": 3}, {"username": "v", "age": 4}]).on_conflict_ignore().execute()
     assert list(User.select(User.username, User.age).order_by(User.username).tuples()) == [("u", 1), ("v", 4)]
 
 
@@ -246,9 +240,7 @@ def test_on_conflict_target_beside_a_server_assigned_key(tables):
     # users has an auto-increment id and a unique username; the INSERT leaves id to the
     # server, so only username can conflict and every engine can honour the target
     User.insert(username="u", age=1).execute()
-    User.insert(username="u", age=2).on_conflict(
-        conflict_target=[User.username], update={User.age: 2}
-    ).execute()
+    User.insert(username="u", age=2).on_conflict(conflict_target=[User.username], update={User.age: 2}).execute()
     assert list(User.select(User.username, User.age).tuples()) == [("u", 2)]
 
 
@@ -291,12 +283,7 @@ def test_returning_on_insert_update_delete(tables, count_queries):
     assert User.get_by_id(user_id).username == "r"
     many = User.insert_many([{"username": "s"}, {"username": "t"}]).returning(User.username).execute()
     assert sorted(many) == ["s", "t"]
-    updated = (
-        User.update(age=User.age + 10)
-        .where(User.username != "r")
-        .returning(User.username, User.age)
-        .execute()
-    )
+    updated = User.update(age=User.age + 10).where(User.username != "r").returning(User.username, User.age).execute()
     assert sorted(updated) == [("s", 10), ("t", 10)]
     deleted = User.delete().where(User.username == "t").returning(User.id).execute()
     assert len(deleted) == 1 and isinstance(deleted[0], int)
@@ -324,9 +311,7 @@ def test_update_setting_the_same_value_still_counts_as_matched(people):
 
 
 def test_update_with_expressions(people):
-    assert (
-        User.update(age=User.age + 1, username=User.username.concat("!")).where(User.age < 25).execute() == 2
-    )
+    assert User.update(age=User.age + 1, username=User.username.concat("!")).where(User.age < 25).execute() == 2
     assert list(User.select(User.username, User.age).order_by(User.age).tuples()) == [
         ("a!", 11),
         ("b!", 21),

@@ -1,4 +1,5 @@
 """playhouse extensions, on every backend."""
+
 import threading
 
 import pytest

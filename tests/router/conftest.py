@@ -9,6 +9,7 @@ work and find only what a test put there itself.
 ``sqlite`` (files), ``postgresql+mysql`` (models on PostgreSQL, the partition on MariaDB)
 and ``pgreplica+mysql`` (the real primary/replica pair, the partition on MariaDB).
 """
+
 import contextlib
 import threading
 

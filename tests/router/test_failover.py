@@ -5,6 +5,7 @@ a file in a folder that does not exist), so every connection attempt really fail
 attempts are counted on the replica's Database. Lag is real: WAL replay is paused on the
 streaming replica (and always resumed).
 """
+
 import time
 
 import pytest
@@ -126,9 +127,7 @@ def test_dead_replica_is_not_reconnected_by_the_lag_check(routed):
 def test_dead_replica_is_not_reconnected_by_the_position_check(routed):
     """After a write the router asks replicas how far they have replayed: that probe must
     not make a second connection attempt to a replica it has just marked down."""
-    router = routed(
-        [Ticket], replicas=[dead_url(routed.pair), routed.pair.replica_url], down_backoff=30, pin_window=0
-    )
+    router = routed([Ticket], replicas=[dead_url(routed.pair), routed.pair.replica_url], down_backoff=30, pin_window=0)
     seed(routed, router)
     dead = ConnectCounter(router.databases["replica1"])
     for number in range(4):

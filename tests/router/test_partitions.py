@@ -6,6 +6,7 @@ real primary/replica pair plus the MariaDB partition. Also: queries spanning par
 refused before any SQL, sessions that write to two databases, and a Django-style router
 subclass that places a model by overriding the routing methods instead.
 """
+
 import pytest
 
 import tinyorm
@@ -166,7 +167,10 @@ def test_a_join_within_one_partition_works(partitioned):
     EventTag.create(event=event, tag="a")
     EventTag.create(event=event, tag="b")
     with router.use_primary():
-        tags = [tag.tag for tag in EventTag.select(EventTag, Event).join(Event).where(Event.customer_id == 7).order_by(EventTag.tag)]
+        tags = [
+            tag.tag
+            for tag in EventTag.select(EventTag, Event).join(Event).where(Event.customer_id == 7).order_by(EventTag.tag)
+        ]
         counts = list(Event.select(Event.kind, fn.COUNT(EventTag.id)).join(EventTag).group_by(Event.kind).tuples())
     assert tags == ["a", "b"] and counts == [("signup", 2)]
 
@@ -218,12 +222,10 @@ CROSS_QUERIES = {
     "exists": lambda: Customer.select().where(Customer.id.in_(Event.select(Event.customer_id))).exists(),
     "filter_subquery": lambda: list(Invoice.select().filter(customer__in=Event.select(Event.customer_id))),
     "union": lambda: list(Customer.select(Customer.id).union(Event.select(Event.customer_id)).tuples()),
-    "session_query": lambda: list(
-        Session().query(Event).join(Customer, on=(Event.customer_id == Customer.id))
+    "session_query": lambda: list(Session().query(Event).join(Customer, on=(Event.customer_id == Customer.id))),
+    "update_subquery": lambda: (
+        Customer.update(name="x").where(Customer.id.in_(Event.select(Event.customer_id))).execute()
     ),
-    "update_subquery": lambda: Customer.update(name="x")
-    .where(Customer.id.in_(Event.select(Event.customer_id)))
-    .execute(),
     "delete_subquery": lambda: Customer.delete().where(Customer.id.in_(Event.select(Event.customer_id))).execute(),
     "insert_from_select": lambda: Event.insert_from(
         Customer.select(Customer.id, Customer.name), [Event.customer_id, Event.kind]

@@ -6,6 +6,7 @@ served by the replica once it has replayed the write. Pausing WAL replay on the 
 the lagging case is deterministic. The SQLite stand-in replica never receives writes at all,
 so there a read that reaches it after a write misses the row, every time.
 """
+
 import re
 import time
 

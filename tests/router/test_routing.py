@@ -10,6 +10,7 @@ received (``execute_sql`` counted on each of the router's databases) and, on SQL
 data itself: the stand-in replica file does not replicate, so a row that only it holds
 proves a read was served there, and a row only the primary holds proves the opposite.
 """
+
 import pytest
 
 import tinyorm
@@ -88,7 +89,9 @@ READS = {
     "dicts": lambda first: Article.select(Article.title).where(Article.id == first.id).dicts()[0],
     "tuples": lambda first: list(Article.select(Article.views).where(Article.id == first.id).tuples()),
     "iterator": lambda first: [a.title for a in Article.select().where(Article.id == first.id).iterator()],
-    "join": lambda first: [c.article.title for c in Comment.select(Comment, Article).join(Article).order_by(Comment.id)],
+    "join": lambda first: [
+        c.article.title for c in Comment.select(Comment, Article).join(Article).order_by(Comment.id)
+    ],
     "backref": lambda first: [c.body for c in first.comments],
     "lazy_fk": lambda first: Comment.get(Comment.body == "hello").article.title,
     "prefetch": lambda first: sorted(len(a.comments) for a in prefetch(Article.select(), Comment)),
@@ -154,9 +157,11 @@ WRITES = {
     "update_bulk": lambda first: Article.update(views=Article.views + 1).where(Article.views < 10).execute(),
     "delete_bulk": lambda first: Comment.delete().where(Comment.body == "world").execute(),
     "delete_instance": lambda first: first.delete_instance(),
-    "upsert_update": lambda first: Article.insert(title="first", views=7)
-    .on_conflict(conflict_target=[Article.title], update={Article.views: 7})
-    .execute(),
+    "upsert_update": lambda first: (
+        Article.insert(title="first", views=7)
+        .on_conflict(conflict_target=[Article.title], update={Article.views: 7})
+        .execute()
+    ),
     "upsert_ignore": lambda first: Article.insert(title="first", views=8).on_conflict_ignore().execute(),
     "session_flush": _session_flush,
 }
@@ -220,7 +225,9 @@ def test_for_update_in_a_session_goes_to_the_primary(routed):
         return counters["replica1"].count
 
     assert in_thread(router, fresh_thread) == 0
-    assert routed.primary_database().execute_sql("SELECT views FROM rt_article WHERE title = 'first'").fetchone()[0] == 11
+    assert (
+        routed.primary_database().execute_sql("SELECT views FROM rt_article WHERE title = 'first'").fetchone()[0] == 11
+    )
 
 
 def test_create_and_drop_tables_touch_only_the_primary(routed):

@@ -248,9 +248,7 @@ def test_hostile_values_travel_only_as_parameters(dialect):
     ]
     if dialect is not MYSQL:
         queries.append(
-            User.insert(username=HOSTILE).on_conflict(
-                conflict_target=[User.username], update={User.email: HOSTILE}
-            )
+            User.insert(username=HOSTILE).on_conflict(conflict_target=[User.username], update={User.email: HOSTILE})
         )
     for query in queries:
         sql, params = render(query, dialect)
@@ -646,12 +644,9 @@ def test_limit_and_offset_must_be_integers():
 
 
 def test_paginate_is_one_based():
+    assert render(User.select(User.id).paginate(1, 10), SQLITE)[0] == 'SELECT "user"."id" FROM "user" LIMIT 10'
     assert (
-        render(User.select(User.id).paginate(1, 10), SQLITE)[0] == 'SELECT "user"."id" FROM "user" LIMIT 10'
-    )
-    assert (
-        render(User.select(User.id).paginate(3, 10), SQLITE)[0]
-        == 'SELECT "user"."id" FROM "user" LIMIT 10 OFFSET 20'
+        render(User.select(User.id).paginate(3, 10), SQLITE)[0] == 'SELECT "user"."id" FROM "user" LIMIT 10 OFFSET 20'
     )
     with pytest.raises(ValueError):
         User.select().paginate(0, 10)
@@ -939,9 +934,7 @@ def test_subquery_parameters_keep_their_order():
 def test_recursive_cte():
     base = Category.select(Category.id, Category.title, Category.parent).where(Category.parent.is_null())
     tree = base.cte("tree", recursive=True, columns=("id", "title", "parent_id"))
-    step = Category.select(Category.id, Category.title, Category.parent).join(
-        tree, on=(Category.parent == tree.c.id)
-    )
+    step = Category.select(Category.id, Category.title, Category.parent).join(tree, on=(Category.parent == tree.c.id))
     tree = tree.union_all(step)
     query = Category.select(tree.c.id, tree.c.title).select_from(tree).with_cte(tree).order_by(tree.c.id)
     assert_sql(
@@ -1061,8 +1054,7 @@ def test_compound_part_with_its_own_limit():
 def test_for_update_per_dialect():
     query = User.select(User.id).where(User.id == 1)
     assert (
-        render(query.for_update(), POSTGRES)[0]
-        == 'SELECT "user"."id" FROM "user" WHERE ("user"."id" = %s) FOR UPDATE'
+        render(query.for_update(), POSTGRES)[0] == 'SELECT "user"."id" FROM "user" WHERE ("user"."id" = %s) FOR UPDATE'
     )
     assert render(query.for_update(nowait=True), MYSQL)[0] == (
         "SELECT `user`.`id` FROM `user` WHERE (`user`.`id` = %s) FOR UPDATE NOWAIT"
@@ -1191,9 +1183,7 @@ def test_upsert_without_target_on_mysql():
 
 
 def test_upsert_preserve_uses_the_proposed_value():
-    query = Counter.insert(key="k", hits=1).on_conflict(
-        conflict_target=[Counter.key], preserve=[Counter.hits]
-    )
+    query = Counter.insert(key="k", hits=1).on_conflict(conflict_target=[Counter.key], preserve=[Counter.hits])
     assert render(query, POSTGRES) == (
         'INSERT INTO "counter" ("key", "hits") VALUES (%s, %s) ON CONFLICT ("key") DO UPDATE SET "hits" = EXCLUDED."hits"',
         ["k", 1],

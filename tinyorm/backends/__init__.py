@@ -1,4 +1,5 @@
 """Databases: one per engine, each owning its driver, connections and introspection."""
+
 from .base import Atomic, ColumnMetadata, Database, ForeignKeyMetadata, IndexMetadata
 from .mysql import MySQLDatabase
 from .postgresql import PostgresDatabase

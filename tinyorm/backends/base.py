@@ -1,6 +1,7 @@
 """The Database: connections (one per thread, optionally pooled), transactions, error
 translation, schema management and introspection. Engine specifics live in the subclasses
 and in the dialects."""
+
 from __future__ import annotations
 
 import collections
@@ -416,8 +417,6 @@ class Database:
         except Exception:
             self._quietly("ROLLBACK")
             raise
-
-
 
     def _quietly(self, sql):
         if self._state.conn is None:

@@ -1,4 +1,5 @@
 """MySQL and MariaDB through pymysql."""
+
 import contextlib
 import re
 
@@ -14,9 +15,7 @@ from ..exceptions import (
 from .base import ColumnMetadata, Database, ForeignKeyMetadata, IndexMetadata
 
 # Strict mode makes the server refuse, not truncate or clamp, values that do not fit.
-SQL_MODE = (
-    "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
-)
+SQL_MODE = "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
 
 # Server error numbers that mean "this value does not fit" (pymysql files some of them under
 # OperationalError or InternalError).
@@ -193,7 +192,9 @@ class MySQLDatabase(Database):
                 bool(null),
                 bool(pk),
                 table,
-                "AUTO_INCREMENT" if "auto_increment" in (extra or "").lower() else (None if default == "NULL" else default),
+                "AUTO_INCREMENT"
+                if "auto_increment" in (extra or "").lower()
+                else (None if default == "NULL" else default),
             )
             for name, data_type, null, pk, default, extra in rows
         ]
@@ -239,6 +240,7 @@ class MySQLDatabase(Database):
             "AND k.referenced_table_name IS NOT NULL ORDER BY k.constraint_name, k.ordinal_position"
         )
         rows = self.execute_sql(sql, (table,)).fetchall()
+
         # InnoDB treats RESTRICT and NO ACTION alike and reports an undeclared action as
         # RESTRICT; it is reported as NO ACTION, as the other engines do.
         def action(rule):

@@ -1,4 +1,5 @@
 """PostgreSQL through psycopg2."""
+
 import contextlib
 
 from ..dialects import PostgresDialect
@@ -123,7 +124,9 @@ class PostgresDatabase(Database):
             "ORDER BY c.ordinal_position"
         )
         rows = self.execute_sql(sql, (table,)).fetchall()
-        return [ColumnMetadata(name, data_type, null, pk, table, default) for name, data_type, null, pk, default in rows]
+        return [
+            ColumnMetadata(name, data_type, null, pk, table, default) for name, data_type, null, pk, default in rows
+        ]
 
     def get_indexes(self, table):
         sql = (

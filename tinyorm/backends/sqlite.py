@@ -1,4 +1,5 @@
 """SQLite through the standard library's sqlite3."""
+
 import contextlib
 import re
 import sqlite3
@@ -144,7 +145,7 @@ class SqliteDatabase(Database):
     # PRAGMA statements, are re-read after another connection changes the schema.
     def get_columns(self, table):
         rows = self.execute_sql(
-            "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?)", (table,)
+            'SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info(?)', (table,)
         ).fetchall()
         return [
             ColumnMetadata(name, data_type, not notnull, bool(pk), table, default)

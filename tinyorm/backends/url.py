@@ -7,6 +7,7 @@ passed on: pool options (``max_connections``, ``stale_timeout``, ``pool_timeout`
 ``timeout`` and ``journal_mode``, and driver connect options (``connect_timeout``,
 ``sslmode``, ...). Numbers and booleans in the query string are converted.
 """
+
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..exceptions import ImproperlyConfigured

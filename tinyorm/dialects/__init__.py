@@ -1,4 +1,5 @@
 """One dialect per engine: the rules, with no driver and no I/O."""
+
 from .base import FIELD_TYPES, Dialect
 from .mysql import MySQLDialect
 from .postgresql import PostgresDialect

@@ -5,6 +5,7 @@ feature flags. Where the SQL itself must differ there is one named ``render_*`` 
 dialect is also a ``str`` equal to the engine's name, so ``db.dialect == "postgresql"`` reads
 naturally while ``db.dialect.quote(name)`` reaches the rules. No I/O happens here.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -152,9 +153,7 @@ class Dialect(str):
     def column_type(self, field_type, max_length=None, max_digits=None, decimal_places=None):
         template = self.column_types.get(field_type, field_type)
         if "{" in template:
-            return template.format(
-                max_length=max_length, max_digits=max_digits, decimal_places=decimal_places
-            )
+            return template.format(max_length=max_length, max_digits=max_digits, decimal_places=decimal_places)
         return template
 
     cast_types = {}
@@ -176,11 +175,7 @@ class Dialect(str):
 
     def _like_pattern(self, needle, mode):
         escape = self.like_escape
-        needle = (
-            needle.replace(escape, escape + escape)
-            .replace("%", escape + "%")
-            .replace("_", escape + "_")
-        )
+        needle = needle.replace(escape, escape + escape).replace("%", escape + "%").replace("_", escape + "_")
         if mode == "contains":
             return f"%{needle}%"
         if mode == "startswith":

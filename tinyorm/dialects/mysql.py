@@ -1,4 +1,5 @@
 """MySQL and MariaDB through pymysql."""
+
 import datetime
 
 from .base import Dialect, _from_json, _to_bool, _to_json, _to_uuid
@@ -116,7 +117,7 @@ class MySQLDialect(Dialect):
         if version_field is not None:
             names.append("expected_version")
         on = [f"t.{quote(field.column_name)} = v.{name}" for field, name in zip(key_fields, names)]
-        sets = [f"t.{quote(field.column_name)} = v.{name}" for field, name in zip(set_fields, names[len(key_fields):])]
+        sets = [f"t.{quote(field.column_name)} = v.{name}" for field, name in zip(set_fields, names[len(key_fields) :])]
         if version_field is not None:
             column = quote(version_field.column_name)
             on.append(f"t.{column} = v.expected_version")

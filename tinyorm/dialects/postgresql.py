@@ -1,4 +1,5 @@
 """PostgreSQL through psycopg2."""
+
 from .base import Dialect, _to_bytes, _to_json
 
 
@@ -63,7 +64,7 @@ class PostgresDialect(Dialect):
         if version_field is not None:
             names.append("expected_version")
             casts.append("BIGINT")
-        sets = [f"{quote(field.column_name)} = v.{name}" for field, name in zip(set_fields, names[len(key_fields):])]
+        sets = [f"{quote(field.column_name)} = v.{name}" for field, name in zip(set_fields, names[len(key_fields) :])]
         where = [f"{table}.{quote(field.column_name)} = v.{name}" for field, name in zip(key_fields, names)]
         if version_field is not None:
             column = quote(version_field.column_name)
@@ -89,7 +90,9 @@ class PostgresDialect(Dialect):
         if null is not None:
             statements.append(f"{prefix} {'DROP' if null else 'SET'} NOT NULL")
         if default_sql is not None:
-            statements.append(f"{prefix} DROP DEFAULT" if default_sql == "NULL" else f"{prefix} SET DEFAULT {default_sql}")
+            statements.append(
+                f"{prefix} DROP DEFAULT" if default_sql == "NULL" else f"{prefix} SET DEFAULT {default_sql}"
+            )
         return statements
 
     def drop_table_sql(self, table, safe=True, cascade=False):
@@ -97,7 +100,4 @@ class PostgresDialect(Dialect):
         return sql + " CASCADE" if cascade else sql
 
     def list_tables_sql(self):
-        return (
-            "SELECT tablename FROM pg_catalog.pg_tables "
-            "WHERE schemaname = current_schema() ORDER BY tablename"
-        )
+        return "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema() ORDER BY tablename"

@@ -1,4 +1,5 @@
 """SQLite: the embedded default (stdlib ``sqlite3``)."""
+
 import datetime
 import decimal
 
@@ -116,6 +117,5 @@ class SqliteDialect(Dialect):
 
     def list_tables_sql(self):
         return (
-            "SELECT name FROM sqlite_master WHERE type = 'table' "
-            "AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name"
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name"
         )

@@ -1,4 +1,5 @@
 """Migrations: operations, autogenerate, and the runner behind ``tinyorm migrate``."""
+
 from .autogenerate import HISTORY_TABLE, plan_changes, render_migration
 from .introspect import generate_models
 from .operations import Operations

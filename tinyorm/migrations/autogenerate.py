@@ -7,6 +7,7 @@ Rules that keep data safe:
 * dropping a table or a column and narrowing a type are refused unless
   ``allow_destructive`` is given, and are then marked loudly in the file.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -81,7 +82,9 @@ def _create_table_source(model, dialect):
     ]
     if fks:
         arguments.append(f"foreign_keys={fks!r}")
-    indexes = [(tuple(column for column, _type in columns_), unique) for _name, columns_, unique in model_indexes(model)]
+    indexes = [
+        (tuple(column for column, _type in columns_), unique) for _name, columns_, unique in model_indexes(model)
+    ]
     if indexes:
         arguments.append(f"indexes={indexes!r}")
     return "op.create_table(" + ", ".join(arguments) + ")"
@@ -181,7 +184,13 @@ def _diff_table(database, model, renames):
         field = model_columns[name]
         old = field.old_name or renames.get(f"{table}.{name}")
         for key, value in renames.items():
-            if value == name and key.startswith(f"{table}.") and "." in key and key.count(".") == 1 and key.split(".")[1] in removed:
+            if (
+                value == name
+                and key.startswith(f"{table}.")
+                and "." in key
+                and key.count(".") == 1
+                and key.split(".")[1] in removed
+            ):
                 old = key.split(".")[1]
         if old and old in removed:
             changes.append(

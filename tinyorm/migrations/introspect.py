@@ -1,4 +1,5 @@
 """From a live schema back to fields: type mapping, and model source for ``tinyorm introspect``."""
+
 from __future__ import annotations
 
 import keyword

@@ -6,6 +6,7 @@ TABLE cannot make a change (drop a column, change a type or nullability, add or 
 foreign key), the table is rebuilt inside the migration's transaction: create a new table,
 copy the rows, drop the old one, rename, and recreate its indexes.
 """
+
 from __future__ import annotations
 
 import copy
@@ -148,7 +149,9 @@ class Operations:
         type_sql = column.ddl_type(self.dialect) if field is not None else None
         default_sql = None
         if default is not _NOTHING:
-            default_sql = "NULL" if default is None else self.dialect.literal_default(column.adapter(self.dialect)(default))
+            default_sql = (
+                "NULL" if default is None else self.dialect.literal_default(column.adapter(self.dialect)(default))
+            )
         definition = column_definition(column, self.dialect)
         if default_sql not in (None, "NULL"):
             definition += f" DEFAULT {default_sql}"
@@ -201,7 +204,9 @@ class Operations:
     def run_python(self, function):
         """A data step: ``function(database)`` runs inside the migration (not in ``sql`` mode)."""
         if self.mode == "sql":
-            self.collected.append((f"-- run_python({getattr(function, '__name__', function)!r}) is not SQL; skipped", None))
+            self.collected.append(
+                (f"-- run_python({getattr(function, '__name__', function)!r}) is not SQL; skipped", None)
+            )
             return
         function(self.database)
 
@@ -249,9 +254,7 @@ class Operations:
             raise MigrationError(f"cannot rebuild {table!r}: no such table")
         foreign_keys = [fk for fk in database.get_foreign_keys(table) if fk.column not in drop_foreign_keys]
         foreign_keys = [fk for fk in foreign_keys if fk.column not in drop_columns]
-        indexes = [
-            index for index in database.get_indexes(table) if not set(index.columns) & set(drop_columns)
-        ]
+        indexes = [index for index in database.get_indexes(table) if not set(index.columns) & set(drop_columns)]
         # UNIQUE constraints written inside CREATE TABLE show as sqlite_autoindex_*: they
         # go back into the new table's definition (CREATE INDEX cannot use that name).
         inline_unique = [index for index in indexes if index.name.startswith("sqlite_autoindex_")]
@@ -284,7 +287,11 @@ class Operations:
         for fk in foreign_keys:
             lines.append(
                 foreign_key_sql(
-                    dialect, table, fk.column, fk.dest_table, fk.dest_column,
+                    dialect,
+                    table,
+                    fk.column,
+                    fk.dest_table,
+                    fk.dest_column,
                     None if fk.on_delete in (None, "NO ACTION") else fk.on_delete,
                     None if fk.on_update in (None, "NO ACTION") else fk.on_update,
                 )

@@ -8,6 +8,7 @@ implicitly: there a failure is recorded as ``failed`` with the statements that d
 Two processes cannot migrate one database at once: PostgreSQL takes an advisory lock,
 MySQL ``GET_LOCK``, SQLite an exclusive transaction around the whole run.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -132,9 +133,13 @@ class MigrationRunner:
         dialect = self.database.dialect
         quote = dialect.quote
         param = dialect.param
-        self.database.execute_sql(f"DELETE FROM {quote(HISTORY_TABLE)} WHERE {quote('name')} = {param}", (migration.name,))
+        self.database.execute_sql(
+            f"DELETE FROM {quote(HISTORY_TABLE)} WHERE {quote('name')} = {param}", (migration.name,)
+        )
         now = datetime.datetime.now().replace(microsecond=0).isoformat(" ")
-        columns = ", ".join(quote(name) for name in ("name", "checksum", "status", "applied_at", "duration_ms", "detail"))
+        columns = ", ".join(
+            quote(name) for name in ("name", "checksum", "status", "applied_at", "duration_ms", "detail")
+        )
         self.database.execute_sql(
             f"INSERT INTO {quote(HISTORY_TABLE)} ({columns}) VALUES ({', '.join([param] * 6)})",
             (migration.name, migration.checksum, status, now, int(duration_ms), detail),
@@ -246,7 +251,11 @@ class MigrationRunner:
                     f"was: {one_line(exc)}"
                 ) from exc
             ran = op.executed
-            detail = f"{direction} failed after {len(ran)} statement(s) ran: " + " | ".join(ran) + f" -- error: {one_line(exc)}"
+            detail = (
+                f"{direction} failed after {len(ran)} statement(s) ran: "
+                + " | ".join(ran)
+                + f" -- error: {one_line(exc)}"
+            )
             self._record(migration, "failed", (time.perf_counter() - started) * 1000, detail[:4000])
             listing = "\n".join(f"  ran: {sql}" for sql in ran) or "  (no statement had run)"
             raise MigrationError(

@@ -4,6 +4,7 @@ Every node renders itself with ``node.__sql__(ctx)``: it appends SQL text with
 ``ctx.literal()``, parameters with ``ctx.value()`` and child nodes with ``ctx.sql()``. Values
 never enter the SQL text; identifiers pass through the dialect's quoting.
 """
+
 from __future__ import annotations
 
 __all__ = [
@@ -592,8 +593,7 @@ class SQL(Operand):
             chunks = [chunk.replace("\0", "?") for chunk in text.replace("??", "\0").split("?")]
             if len(chunks) - 1 != len(self.params):
                 raise ValueError(
-                    f"SQL fragment has {len(chunks) - 1} placeholder(s) but "
-                    f"{len(self.params)} parameter(s): {text!r}"
+                    f"SQL fragment has {len(chunks) - 1} placeholder(s) but {len(self.params)} parameter(s): {text!r}"
                 )
             self._chunks = chunks
         else:

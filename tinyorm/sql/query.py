@@ -4,6 +4,7 @@ Builders are generative: every chained call returns a shallow clone, so ``q2 = q
 leaves ``q`` as it was. A query renders bare with ``_render(ctx)`` and, nested inside another
 statement, in parentheses with ``__sql__(ctx)``.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -89,7 +90,6 @@ def _nodes(values):
 
 class SelectBase(Query, Operand):
     """What SELECT and compound selects share: ordering, limits, use as a subquery."""
-
 
     def __init__(self, database=None):
         self.database = database
@@ -205,7 +205,6 @@ def _non_negative_int(value, what):
 
 class Select(SelectBase):
     """``SELECT columns FROM sources [JOIN ...] WHERE ... GROUP BY ... HAVING ...``."""
-
 
     def __init__(self, columns=(), sources=(), database=None):
         SelectBase.__init__(self, database)
@@ -324,7 +323,6 @@ class Select(SelectBase):
 class CompoundSelect(SelectBase):
     """``lhs UNION|UNION ALL|INTERSECT|EXCEPT rhs``, itself orderable and limitable."""
 
-
     def __init__(self, lhs, op, rhs):
         SelectBase.__init__(self, lhs.database)
         self.lhs = lhs
@@ -364,7 +362,6 @@ class CompoundSelect(SelectBase):
 class CTE(Node):
     """A common table expression: ``WITH name (columns) AS (query)``; columns as ``cte.c.x``."""
 
-
     def __init__(self, name, query, recursive=False, columns=None):
         self.name = name
         self.query = query
@@ -400,7 +397,6 @@ class CTE(Node):
 class _Excluded:
     """``EXCLUDED.column`` in an upsert's update: the value that was proposed for insertion."""
 
-
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
@@ -408,7 +404,6 @@ class _Excluded:
 
 
 class ExcludedColumn(Operand):
-
     def __init__(self, name):
         self.name = getattr(name, "column_name", name)
 
@@ -421,7 +416,6 @@ EXCLUDED = _Excluded()
 
 class OnConflict:
     """What an INSERT does when a row conflicts with a unique key."""
-
 
     def __init__(self, action, conflict_target=(), update=None, preserve=(), where=None):
         self.action = action
@@ -437,7 +431,6 @@ class Insert(Query):
     ``rows`` is a sequence of tuples aligned with ``columns``; ``converters`` (one per column,
     or None) turn Python values into driver values.
     """
-
 
     def __init__(self, table, columns=(), rows=(), converters=None, from_query=None, database=None):
         self.database = database
@@ -492,11 +485,7 @@ class Insert(Query):
         params = ctx.params
         converters = self.converters
         dialect = ctx.dialect
-        adapters = (
-            [None if field is None else field.adapter(dialect) for field in converters]
-            if converters
-            else None
-        )
+        adapters = [None if field is None else field.adapter(dialect) for field in converters] if converters else None
         width = len(self.columns)
         plain_row = "(" + ", ".join([param] * width) + ")"
         rows = self.rows
@@ -534,9 +523,7 @@ class Insert(Query):
                 params.extend(sub.params)
                 continue
             if adapters:
-                params.extend(
-                    [value if conv is None else conv(value) for conv, value in zip(adapters, row)]
-                )
+                params.extend([value if conv is None else conv(value) for conv, value in zip(adapters, row)])
             else:
                 params.extend(row)
             chunks.append(plain_row)
