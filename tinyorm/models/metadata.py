@@ -1,0 +1,269 @@
+"""Model metadata and the metaclass: what a class body and its ``Meta`` turn into.
+
+``ModelBase`` reads the fields and ``Meta`` options of a class body into a ``Metadata``
+(``Model._meta``): fields by name, column and attribute key, the primary key (single,
+composite or none), the version field, indexes, the database, and the per-model caches of
+compiled statements and generated row constructors. It also resolves foreign keys that name
+a model not defined yet (``ForeignKeyField("User")``) once that model appears, and installs
+the accessors a foreign key brings (``tweet.user_id``, ``user.tweet_set``).
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+
+from ..exceptions import DataError, DoesNotExist, ImproperlyConfigured
+from ..fields import AutoField, CompositeKey, Field, ForeignKeyField, VersionField
+
+_MISSING = object()
+_MODEL_REGISTRY = {}  # class name -> model, to resolve ForeignKeyField("Name") later
+_PENDING_REFERENCES = collections.defaultdict(list)  # class name -> [ForeignKeyField]
+
+
+def _table_name_for(class_name):
+    # "TweetLike" -> "tweet_like"
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", class_name).lower()
+
+
+class Metadata:
+    """Everything tinyorm knows about a model: ``Model._meta``."""
+
+    def __init__(self, model, table_name, database, indexes, partition, constraints):
+        self.model = model
+        self.name = model.__name__
+        self.table_name = table_name
+        self.database = database
+        self.indexes = list(indexes or ())
+        self.partition = partition
+        self.constraints = list(constraints or ())
+        self.fields = {}
+        self.columns = {}
+        self.attr_keys = {}
+        self.refs = []
+        self.backrefs = []
+        self.primary_key = None
+        self.version_field = None
+        self.composite_key = False
+        self._query_cache = {}
+        self._hydrators = {}
+        self._insert_plan = None
+
+    @property
+    def sorted_fields(self):
+        return list(self.fields.values())
+
+    def add_field(self, name, field):
+        field.bind(self.model, name)
+        self.fields[name] = field
+        self.columns[field.column_name] = field
+        self.attr_keys[field.attr_key] = field
+        if isinstance(field, ForeignKeyField):
+            self.refs.append(field)
+        if isinstance(field, VersionField):
+            if self.version_field is not None:
+                raise ImproperlyConfigured(f"{self.name} has more than one VersionField")
+            self.version_field = field
+        self.finalize()
+
+    def finalize(self):
+        self.tracked = frozenset(self.attr_keys)
+        self.static_defaults = {}
+        self.callable_defaults = []
+        for field in self.fields.values():
+            default = field.default
+            if default is None and field.server_default is not None:
+                continue  # left unset, so INSERTs omit the column and the server fills it
+            if callable(default) or isinstance(default, (dict, list, set, bytearray)):
+                self.callable_defaults.append(field)
+            else:
+                self.static_defaults[field.attr_key] = default
+        self._query_cache = {}
+        self._hydrators = {}
+        self._insert_plan = None
+
+    def set_database(self, database):
+        self.database = database
+        self._query_cache = {}
+        self._insert_plan = None
+
+    def get_database(self):
+        database = self.database
+        if database is None:
+            raise ImproperlyConfigured(f"model {self.name} has no database: set Meta.database or call db.bind([...])")
+        return database
+
+    @property
+    def primary_key_fields(self):
+        if self.composite_key:
+            return self.primary_key.fields
+        if self.primary_key is None:
+            return ()
+        return (self.primary_key,)
+
+    def pk_expression(self, values):
+        """``pk = value`` (or the AND of each part of a composite key)."""
+        fields = self.primary_key_fields
+        if not fields:
+            raise DataError(f"{self.name} has no primary key (Meta.primary_key = False)")
+        if len(fields) == 1:
+            return fields[0] == values
+        if not isinstance(values, (tuple, list)) or len(values) != len(fields):
+            raise DataError(f"{self.name} has a composite key of {len(fields)} fields; pass a tuple")
+        expression = None
+        for field, value in zip(fields, values):
+            part = field == value
+            expression = part if expression is None else expression & part
+        return expression
+
+    def unique_keys(self):
+        """Every set of columns that is unique: the primary key, unique fields, unique indexes."""
+        keys = [tuple(field.column_name for field in self.primary_key_fields)] if self.primary_key_fields else []
+        keys += [(field.column_name,) for field in self.fields.values() if field.unique]
+        for columns, unique in self.indexes:
+            if unique:
+                keys.append(tuple(self.fields[name].column_name if name in self.fields else name for name in columns))
+        return keys
+
+
+class ForeignKeyIdAccessor:
+    """``tweet.user_id``: the raw key; reached only when the instance dict lacks it (the
+    column was not selected, or a session expired the object)."""
+
+    def __init__(self, fk):
+        self.fk = fk
+
+    def __get__(self, instance, owner):
+        if instance is None:
+            return self.fk
+        return instance._load_missing(self.fk)
+
+
+class BackrefAccessor:
+    """``user.tweets``: a query for the rows whose foreign key points at this object."""
+
+    def __init__(self, fk):
+        self.fk = fk
+
+    def __get__(self, instance, owner):
+        if instance is None:
+            return self
+        fk = self.fk
+        key = instance.__dict__.get(fk.rel_field.attr_key)
+        query = fk.model.select().where(fk == key)
+        query._parent_link = (fk, instance)
+        session = instance.__dict__.get("_session")
+        if session is not None:
+            query._session = session()  # rows of a session's object go through its map
+        return query
+
+
+class ModelBase(type):
+    """Builds ``_meta`` from the class body and its ``Meta``; models are SQL sources too."""
+
+    def __new__(mcs, name, bases, attrs):
+        if not any(isinstance(base, ModelBase) for base in bases):
+            return super().__new__(mcs, name, bases, attrs)
+        meta_options = {}
+        meta_class = attrs.pop("Meta", None)
+        if meta_class is not None:
+            meta_options = {key: value for key, value in vars(meta_class).items() if not key.startswith("_")}
+        inherited_fields = {}
+        parent_meta = None
+        for base in bases:
+            base_meta = getattr(base, "_meta", None)
+            if base_meta is None:
+                continue
+            parent_meta = parent_meta or base_meta
+            for field_name, field in base_meta.fields.items():
+                if field_name not in inherited_fields and not (
+                    field.primary_key and isinstance(field, AutoField) and field_name == "id"
+                ):
+                    inherited_fields[field_name] = field.clone_for(None)
+        own_fields = {key: value for key, value in attrs.items() if isinstance(value, Field)}
+        for key in own_fields:
+            attrs.pop(key)
+        cls = super().__new__(mcs, name, bases, attrs)
+
+        database = meta_options.get("database", parent_meta.database if parent_meta else None)
+        partition = meta_options.get("partition", parent_meta.partition if parent_meta else None)
+        table_name = meta_options.get("table_name") or _table_name_for(name)
+        meta = Metadata(
+            cls,
+            table_name,
+            database,
+            meta_options.get("indexes", ()),
+            partition,
+            meta_options.get("constraints", ()),
+        )
+        cls._meta = meta
+        fields = dict(inherited_fields)
+        fields.update(sorted(own_fields.items(), key=lambda item: item[1]._order))
+        primary_key = meta_options.get("primary_key")
+        declared_pk = [field_name for field_name, field in fields.items() if field.primary_key]
+        if len(declared_pk) > 1:
+            raise ImproperlyConfigured(f"{name} declares several primary keys: {declared_pk}; use CompositeKey")
+        if primary_key is None and not declared_pk:
+            meta.add_field("id", AutoField())
+            cls.id = meta.fields["id"]
+        for field_name, field in fields.items():
+            meta.add_field(field_name, field)
+            setattr(cls, field_name, field)
+            if isinstance(field, ForeignKeyField) and field.attr_key not in fields:
+                setattr(cls, field.attr_key, ForeignKeyIdAccessor(field))
+        if isinstance(primary_key, CompositeKey):
+            primary_key.bind(cls)
+            meta.primary_key = primary_key
+            meta.composite_key = True
+        elif primary_key is False:
+            # A table with no primary key (legacy or log tables): rows can be inserted and
+            # queried; saving changes to one row or get_by_id need a key and are refused.
+            meta.primary_key = None
+        elif primary_key is not None:
+            raise ImproperlyConfigured(f"{name}.Meta.primary_key must be a CompositeKey or False")
+        else:
+            meta.primary_key = meta.fields[declared_pk[0]] if declared_pk else meta.fields["id"]
+
+        # DoesNotExist per model, inheriting the parent model's.
+        parent_dne = getattr(cls, "DoesNotExist", DoesNotExist)
+        cls.DoesNotExist = type(f"{name}DoesNotExist", (parent_dne,), {"__module__": cls.__module__})
+
+        for field in meta.refs:
+            target = field.rel_model
+            if target == "self" or target is cls or target == name:
+                _resolve_reference(field, cls)
+            elif isinstance(target, str):
+                if target in _MODEL_REGISTRY:
+                    _resolve_reference(field, _MODEL_REGISTRY[target])
+                else:
+                    _PENDING_REFERENCES[target].append(field)
+            else:
+                _resolve_reference(field, target)
+        _MODEL_REGISTRY[name] = cls
+        for field in _PENDING_REFERENCES.pop(name, ()):
+            _resolve_reference(field, cls)
+        return cls
+
+    # -- a model class is a SQL source -----------------------------------------------------
+    def __sql__(cls, ctx):
+        ctx.literal(ctx.quoted(cls._meta.table_name))
+
+    def _from_sql(cls, ctx):
+        ctx.literal(ctx.quoted(cls._meta.table_name))
+
+    def _source_alias(cls, ctx):
+        return cls._meta.table_name
+
+    def __repr__(cls):
+        return f"<Model: {cls.__name__}>"
+
+
+def _resolve_reference(field, target):
+    field.resolve(target)
+    if field.backref == "+":
+        return
+    backref = field.backref or f"{field.model._meta.table_name}_set"
+    field.backref_name = backref
+    if field not in target._meta.backrefs:
+        target._meta.backrefs.append(field)
+    setattr(target, backref, BackrefAccessor(field))

@@ -1,0 +1,438 @@
+"""Model-aware SELECTs: ``ModelSelect``, compound selects and the shapes of their results.
+
+A ``ModelSelect`` is a ``sql.query.Select`` that knows its model: it routes to the model's
+read database (or a session's), joins along foreign keys without an ``on=``, resolves
+lookups (``lookups.py``), runs, and hands rows to the hydration code (``hydration.py``) in the
+shape asked for: model instances (the default), dicts, tuples, namedtuples or flat objects.
+Results are cached on the query object; ``iterator()`` streams without caching.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+
+from ..exceptions import FieldError
+from ..fields import Field, ForeignKeyField
+from ..sql.nodes import JOIN, SQL, Context, Expression, fn
+from ..sql.query import CompoundSelect, Select
+from .aliases import FieldAlias, ModelAlias, _column_owner, _fields_of, _model_of
+from .hydration import _convert_rows, _flat_objects, _hydrator_for, _RowShape, _tuple_converter, graph_hydrator
+from .lookups import apply_lookups
+from .metadata import ModelBase
+from .prefetch import prefetch
+
+
+class _ResultShapes:
+    """What SELECTs over a model (plain or compound) share: the engine they compile for and
+    the shape of their results (model instances, dicts, tuples, namedtuples)."""
+
+    def _dialect(self):
+        model = _model_of(self.model)
+        return model._meta.get_database().dialect_for(model)
+
+    def _with_row_type(self, row_type):
+        clone = self._clone()
+        clone._row_type = row_type
+        return clone
+
+    def dicts(self, as_dict=True):
+        return self._with_row_type("dicts" if as_dict else "models")
+
+    def tuples(self, as_tuple=True):
+        return self._with_row_type("tuples" if as_tuple else "models")
+
+    def namedtuples(self, as_namedtuple=True):
+        return self._with_row_type("namedtuples" if as_namedtuple else "models")
+
+    def objects(self, constructor=None):
+        """Every selected column as an attribute of one instance of the queried model."""
+        return self._with_row_type("objects")
+
+
+class ModelSelect(_ResultShapes, Select):
+    """A SELECT over a model, returning model instances (or dicts, tuples, namedtuples)."""
+
+    def __init__(self, model, columns=()):
+        expanded = []
+        for column in columns or (model,):
+            if isinstance(column, ModelBase) or isinstance(column, ModelAlias):
+                expanded.extend(_fields_of(column))
+            else:
+                expanded.append(column)
+        Select.__init__(self, expanded, (model,), None)
+        self.model = model
+        self._row_type = "models"
+        self._result = None
+        self._join_rels = {}
+        self._parent_link = None
+        self._lookup_joins = {}
+        self._session = None
+        self._populate_existing = False
+
+    def populate_existing(self):
+        """Overwrite objects already in the session's identity map with the loaded rows."""
+        clone = self._clone()
+        clone._populate_existing = True
+        return clone
+
+    def _clone(self):
+        clone = Select._clone(self)
+        clone._result = None
+        return clone
+
+    @property
+    def database(self):
+        return _model_of(self.model)._meta.database
+
+    @database.setter
+    def database(self, value):
+        pass
+
+    def _read_database(self):
+        model = _model_of(self.model)
+        session = self._session
+        if session is not None:
+            if self._for_update is not None:
+                return session._write_database(model)
+            return session._read_database(model)
+        database = model._meta.get_database()
+        if self._for_update is not None:
+            return database.route_write(model)
+        return database.route_read(model)
+
+    # -- joins -----------------------------------------------------------------------------
+    def join(self, dest, join_type=JOIN.INNER, on=None, attr=None):
+        """Join ``dest``; without ``on`` the foreign key between the two is used."""
+        src = self._join_source
+        rel = None
+        if join_type == JOIN.CROSS:
+            if on is not None:
+                raise ValueError("a CROSS JOIN takes no on= condition")
+        elif on is None and isinstance(dest, (ModelBase, ModelAlias)):
+            on, rel = _join_condition(src, dest)
+        elif isinstance(dest, (ModelBase, ModelAlias)) and isinstance(on, Expression):
+            rel = _relation_from_condition(src, dest, on)
+        clone = Select.join(self, dest, join_type, on)
+        if rel is not None:
+            clone._join_rels = dict(self._join_rels)
+            clone._join_rels[dest] = rel
+        return clone
+
+    def left_outer_join(self, dest, on=None):
+        return self.join(dest, JOIN.LEFT_OUTER, on)
+
+    # -- Django-style lookups --------------------------------------------------------------
+    def filter(self, *conditions, **lookups):
+        """``filter(name__startswith="a", fk__field=1, backref__field__gt=2)``."""
+        return apply_lookups(self, conditions, lookups)
+
+    def _join_for_lookup(self, path, source, fk):
+        existing = self._lookup_joins.get(path)
+        if existing is not None:
+            return self, existing
+        dest = fk.rel_model
+        already = {src for src in self._from} | {dest_ for _t, dest_, _on in self._joins}
+        if dest in already:
+            dest = ModelAlias(dest, "_".join(path))
+        src_field = FieldAlias(source, fk) if isinstance(source, ModelAlias) else fk
+        dest_field = FieldAlias(dest, fk.rel_field) if isinstance(dest, ModelAlias) else fk.rel_field
+        join_type = JOIN.LEFT_OUTER if fk.null else JOIN.INNER
+        clone = Select.join(self, dest, join_type, src_field == dest_field)
+        clone._join_source = self._join_source
+        clone._lookup_joins = dict(self._lookup_joins)
+        clone._lookup_joins[path] = dest
+        return clone, dest
+
+    # -- execution -------------------------------------------------------------------------
+    def execute(self, database=None):
+        """Run the query; returns the list of results (cached on this query object)."""
+        if self._result is None:
+            self._result = self._fetch(database)
+        return self._result
+
+    def _fetch(self, database=None):
+        if self._session is not None:
+            self._session._autoflush()
+        model = _model_of(self.model)
+        model._meta.get_database().check_query(self)
+        database = database or self._read_database()
+        dialect = database.dialect
+        ctx = Context(dialect)
+        self._render(ctx)
+        cursor = database.execute_sql("".join(ctx.parts), ctx.params)
+        rows = cursor.fetchall()
+        return self._build_results(rows, dialect, cursor.description)
+
+    def _build_results(self, rows, dialect, description):
+        row_type = self._row_type
+        columns = self._columns
+        model = _model_of(self.model)
+        if row_type == "models" and _single_model_columns(columns, self.model):
+            results = _hydrator_for(model, columns, dialect)(rows)
+            if self._parent_link is not None:
+                fk, parent = self._parent_link
+                for obj in results:
+                    obj.__dict__["_rel"] = {fk.name: parent}
+            if self._session is not None:
+                results = self._session._merge_loaded(results, populate_existing=self._populate_existing)
+            return results
+        shape = _RowShape(columns, dialect, description)
+        if row_type == "tuples":
+            convert = _tuple_converter(shape.converters)
+            if convert is None:
+                return [tuple(row) for row in rows] if rows and type(rows[0]) is not tuple else list(rows)
+            return convert(rows)
+        if row_type == "models":
+            results = graph_hydrator(self, shape, dialect)(rows)
+            if self._session is not None:
+                results = self._session._merge_loaded(results, populate_existing=self._populate_existing)
+            return results
+        converted = _convert_rows(rows, shape.converters)
+        if row_type == "dicts":
+            labels = shape.labels
+            return [dict(zip(labels, row)) for row in converted]
+        if row_type == "namedtuples":
+            labels = [re.sub(r"\W", "_", label) for label in shape.labels]
+            klass = collections.namedtuple("Row", labels, rename=True)
+            return [klass(*row) for row in converted]
+        return _flat_objects(model, shape, converted)
+
+    def __iter__(self):
+        return iter(self.execute())
+
+    def __len__(self):
+        return len(self.execute())
+
+    def __bool__(self):
+        return bool(self.execute())
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            if index.step not in (None, 1) or (index.start or 0) < 0 or (index.stop is not None and index.stop < 0):
+                raise ValueError("query slices take non-negative start/stop and no step")
+            start = index.start or 0
+            query = self.offset(start or None)
+            if index.stop is not None:
+                query = query.limit(max(index.stop - start, 0))
+            return list(query)
+        if isinstance(index, int):
+            if index < 0:
+                raise ValueError("negative indexing is not supported on queries")
+            results = list(self.offset(index or None).limit(1))
+            if not results:
+                raise IndexError("query index out of range")
+            return results[0]
+        raise TypeError("query indices must be integers or slices")
+
+    def iterator(self, chunk_size=1000):
+        """Stream results without caching them on the query."""
+        database = self._read_database()
+        dialect = database.dialect
+        sql, params = self.sql(dialect)
+        cursor = database.execute_sql(sql, params)
+        while True:
+            rows = cursor.fetchmany(chunk_size)
+            if not rows:
+                break
+            yield from self._build_results(rows, dialect, cursor.description)
+
+    def get(self):
+        """The first row; ``Model.DoesNotExist`` if there is none."""
+        results = self.limit(1).execute() if self._limit != 1 else self.execute()
+        if not results:
+            model = _model_of(self.model)
+            sql, params = self.sql()
+            raise model.DoesNotExist(f"{model.__name__} matching query does not exist: {sql} -- params: {params!r}")
+        return results[0]
+
+    def first(self, n=1):
+        """The first row (or the first ``n`` rows as a list), None if there are none."""
+        if n != 1:
+            return list(self.limit(n))
+        results = self.limit(1).execute()
+        return results[0] if results else None
+
+    def peek(self, n=1):
+        return self.first(n)
+
+    def scalar(self, as_tuple=False):
+        """The first column of the first row (the whole first row with ``as_tuple``)."""
+        rows = self.tuples().limit(1).execute() if self._limit is None else self.tuples().execute()
+        if not rows:
+            return None
+        return rows[0] if as_tuple else rows[0][0]
+
+    def count(self, clear_limit=False):
+        """The number of rows this query returns (one COUNT query)."""
+        query = self
+        if clear_limit:
+            query = query.limit(None).offset(None)
+        simple = not (query._group_by or query._distinct or query._limit is not None or query._offset or query._having)
+        if simple:
+            counter = Select.columns(query, fn.COUNT(SQL("*"))).order_by()
+            counter = _as_tuples(counter)
+        else:
+            inner = query.order_by() if query._limit is None and not query._offset else query
+            counter = Select([fn.COUNT(SQL("*"))], [Select.alias(inner, "_count_source")], None)
+            counter = _wrap_plain(counter, query)
+        return counter.scalar() or 0
+
+    def exists(self):
+        """True if the query has any row (one ``SELECT 1 ... LIMIT 1``)."""
+        probe = _as_tuples(Select.columns(self, SQL("1")).order_by().limit(1))
+        return bool(probe.execute())
+
+    def prefetch(self, *related):
+        return prefetch(self, *related)
+
+    def __sql__(self, ctx):
+        Select.__sql__(self, ctx)
+
+    # -- compound queries run and hydrate like their first SELECT ----------------------------
+    def union(self, other):
+        return ModelCompoundSelect(self, "UNION", other)
+
+    def union_all(self, other):
+        return ModelCompoundSelect(self, "UNION ALL", other)
+
+    def intersect(self, other):
+        return ModelCompoundSelect(self, "INTERSECT", other)
+
+    def except_(self, other):
+        return ModelCompoundSelect(self, "EXCEPT", other)
+
+    __add__ = union_all
+
+
+class ModelCompoundSelect(_ResultShapes, CompoundSelect):
+    """``q1.union(q2)`` and friends over models: iterable, with the first query's row shape."""
+
+    def __init__(self, lhs, op, rhs):
+        CompoundSelect.__init__(self, lhs, op, rhs)
+        first = lhs
+        while isinstance(first, CompoundSelect):
+            first = first.lhs
+        self.first = first
+        self.model = first.model
+        self._row_type = first._row_type
+        self._result = None
+
+    def _clone(self):
+        clone = CompoundSelect._clone(self)
+        clone._result = None
+        return clone
+
+    database = property(lambda self: _model_of(self.model)._meta.database, lambda self, value: None)
+
+    union = ModelSelect.union
+    union_all = ModelSelect.union_all
+    intersect = ModelSelect.intersect
+    except_ = ModelSelect.except_
+    __add__ = union_all
+
+    def execute(self, database=None):
+        if self._result is None:
+            model = _model_of(self.model)
+            meta_database = model._meta.get_database()
+            meta_database.check_query(self)
+            database = database or meta_database.route_read(model)
+            sql, params = self.sql(database.dialect)
+            cursor = database.execute_sql(sql, params)
+            shaper = self.first._with_row_type(self._row_type)
+            self._result = shaper._build_results(cursor.fetchall(), database.dialect, cursor.description)
+        return self._result
+
+    def __iter__(self):
+        return iter(self.execute())
+
+    def __len__(self):
+        return len(self.execute())
+
+    def first(self):
+        results = self.limit(1).execute()
+        return results[0] if results else None
+
+    def count(self):
+        counter = Select([fn.COUNT(SQL("*"))], [Select.alias(self, "_count_source")], None)
+        return _wrap_plain(counter, self).scalar() or 0
+
+    def exists(self):
+        return bool(self.limit(1).execute())
+
+
+def _as_tuples(query):
+    query._row_type = "tuples"
+    query._result = None
+    return query
+
+
+class _PlainSelect(ModelSelect):
+    """A wrapper SELECT (e.g. COUNT over a subquery) executed on its inner model's database."""
+
+
+def _wrap_plain(select, inner_query):
+    wrapped = object.__new__(_PlainSelect)
+    wrapped.__dict__ = select.__dict__.copy()
+    wrapped.model = inner_query.model
+    wrapped._row_type = "tuples"
+    wrapped._result = None
+    wrapped._join_rels = {}
+    wrapped._parent_link = None
+    wrapped._lookup_joins = {}
+    wrapped._session = None
+    return wrapped
+
+
+def _single_model_columns(columns, source):
+    if not columns or isinstance(source, ModelAlias):
+        return False
+    for column in columns:
+        if type(column) is FieldAlias or not isinstance(column, Field) or column.model is not source:
+            return False
+    return True
+
+
+def _join_condition(src, dest):
+    src_model, dest_model = _model_of(src), _model_of(dest)
+
+    def column(source, field):
+        return FieldAlias(source, field) if isinstance(source, ModelAlias) else field
+
+    forward = [fk for fk in src_model._meta.refs if fk.rel_model is dest_model]
+    backward = [fk for fk in dest_model._meta.refs if fk.rel_model is src_model]
+    if src_model is dest_model:
+        backward = []  # a self-join follows the forward key
+    candidates = [(fk, True) for fk in forward] + [(fk, False) for fk in backward]
+    if not candidates:
+        raise FieldError(f"no foreign key between {src_model.__name__} and {dest_model.__name__}; pass on=...")
+    if len(candidates) > 1:
+        names = ", ".join(fk.qualified_name for fk, _ in candidates)
+        raise FieldError(
+            f"several foreign keys join {src_model.__name__} and {dest_model.__name__} ({names}); pass on=..."
+        )
+    fk, is_forward = candidates[0]
+    if is_forward:
+        return column(src, fk) == column(dest, fk.rel_field), (src, fk, True)
+    return column(dest, fk) == column(src, fk.rel_field), (src, fk, False)
+
+
+def _relation_from_condition(src, dest, on):
+    """Recognise ``fk == pk`` in an explicit ``on=`` so joined objects still get linked."""
+    if on.op != "=":
+        return None
+    sides = []
+    for node in (on.lhs, on.rhs):
+        owner, field = _column_owner(node)
+        sides.append((owner, field))
+    (lhs_src, lhs_field), (rhs_src, rhs_field) = sides
+    for (a_src, a_field), (b_src, b_field) in (
+        ((lhs_src, lhs_field), (rhs_src, rhs_field)),
+        ((rhs_src, rhs_field), (lhs_src, lhs_field)),
+    ):
+        if isinstance(a_field, ForeignKeyField) and b_field is a_field.rel_field:
+            if a_src is src and b_src is dest:
+                return (src, a_field, True)
+            if a_src is dest and b_src is src:
+                return (src, a_field, False)
+    return None

@@ -1,0 +1,408 @@
+"""Model-aware writes: INSERT (single, many, from a query, upserts), UPDATE and DELETE.
+
+``ModelInsert`` normalises rows given as dicts, tuples or instances into one column list
+(defaults filled once per distinct key set), validates every value before any SQL, and splits
+the rows into batches the engine accepts (parameter count and packet size). Upserts check the
+conflict target against what the engine can honour. The precompiled single-row plans used by
+``Model.save()``/``create()`` (``_InsertPlan``, ``_UpdatePlan``) live here too.
+"""
+
+from __future__ import annotations
+
+import operator
+
+from .. import exceptions
+from ..exceptions import DataError, FieldError
+from ..fields import Field, ForeignKeyField
+from ..sql.nodes import SQL, Expression
+from ..sql.query import Delete, Insert, Update
+from .aliases import FieldAlias, _column_owner
+from .hydration import _tuple_converter
+from .lookups import _apply_lookup
+from .model import Model, _value_node
+
+
+class _UpdatePlan:
+    """A precompiled ``UPDATE ... SET changed columns WHERE pk = ? [AND version = ?]``.
+
+    Parameters go: the new values, the key, then the expected version.
+    """
+
+    __slots__ = ("sql", "getters")
+
+    def __init__(self, model, fields, dialect):
+        meta = model._meta
+        placeholder = SQL("?", [None])
+        assignments = [(field, placeholder) for field in fields]
+        condition = None
+        for field in meta.primary_key_fields:
+            part = Expression(field, "=", placeholder)
+            condition = part if condition is None else condition & part
+        version = meta.version_field
+        if version is not None:
+            assignments.append((version, Expression(version, "+", SQL("1"))))
+            condition = condition & Expression(version, "=", placeholder)
+        self.sql = Update(model, assignments).where(condition).sql(dialect)[0]
+        keys = list(fields) + list(meta.primary_key_fields)
+        self.getters = tuple((field.attr_key, field.adapter(dialect)) for field in keys)
+
+
+class _InsertPlan:
+    """A precompiled single-row INSERT for one model, set of columns and engine."""
+
+    __slots__ = ("sql", "getters", "auto_pk", "returning", "dialect")
+
+    def __init__(self, model, fields, dialect):
+        self.dialect = dialect
+        meta = model._meta
+        pk = meta.primary_key
+        if fields is None:  # every field but an auto-increment key
+            fields = tuple(field for field in meta.fields.values() if not field.auto_increment)
+        query = Insert(model, fields, [tuple(SQL("?", [None]) for _ in fields)])
+        self.sql = query.sql(dialect)[0]
+        self.getters = tuple((field.attr_key, field.adapter(dialect)) for field in fields)
+        self.auto_pk = (
+            pk if (pk is not None and not meta.composite_key and pk.auto_increment and pk not in fields) else None
+        )
+        # PostgreSQL has no lastrowid: the new key comes back through RETURNING.
+        self.returning = self.auto_pk is not None and dialect.insert_returns_pk
+        if self.returning:
+            self.sql += " RETURNING " + dialect.quote(pk.column_name)
+
+
+def _resolve_field(model, key):
+    if isinstance(key, Field):
+        return key
+    if isinstance(key, FieldAlias):
+        return key.field
+    meta = model._meta
+    field = meta.fields.get(key) or meta.attr_keys.get(key) or meta.columns.get(key)
+    if field is None:
+        raise FieldError(f"{model.__name__} has no field named {key!r}")
+    return field
+
+
+class _ModelWrite:
+    """What INSERT, UPDATE and DELETE over a model share: they run on its write database."""
+
+    database = property(lambda self: self.model._meta.database, lambda self, value: None)
+
+    def _write_database(self):
+        return self.model._meta.get_database().route_write(self.model)
+
+    def _dialect(self):
+        return self.model._meta.get_database().dialect_for(self.model)
+
+
+class ModelInsert(_ModelWrite, Insert):
+    """INSERT of one or many rows of a model, split into batches the engine accepts."""
+
+    def __init__(self, model, rows, fields=None, single=False, from_query=None):
+        Insert.__init__(self, model, (), (), None, from_query, None)
+        self.model = model
+        self._raw_rows = rows
+        self._fields = fields
+        self._single = single
+        if from_query is not None:
+            self.columns = tuple(_resolve_field(model, field) for field in fields)
+
+    def _normalise(self):
+        """(fields, rows of value tuples) with defaults filled in (computed once per query).
+
+        Rows may be dicts (keyed by field, field name or column name), tuples (aligned with
+        ``fields``) or model instances. Validation happens per engine, when values meet
+        their fields' adapters.
+        """
+        cached = self.__dict__.get("_normalised")
+        if cached is not None:
+            return cached
+        model = self.model
+        meta = model._meta
+        raw = self._raw_rows
+        if isinstance(raw, (dict, Model)):
+            raw = [raw]
+        explicit = tuple(_resolve_field(model, field) for field in self._fields) if self._fields else None
+        all_fields = list(meta.fields.values())
+        # Each row becomes (fields, values); resolving keys to fields happens once per
+        # distinct key set, not once per row.
+        resolved_keys = {}
+        shaped = []
+        for row in raw:
+            if type(row) is dict or isinstance(row, dict):
+                keys = tuple(row)
+                fields = resolved_keys.get(keys)
+                if fields is None:
+                    fields = resolved_keys[keys] = tuple(_resolve_field(model, key) for key in keys)
+                values = tuple(row.values())
+            elif isinstance(row, (tuple, list)):
+                fields = explicit or tuple(field for field in all_fields if not field.auto_increment)
+                if len(row) != len(fields):
+                    raise DataError(
+                        f"insert into {model.__name__}: a row has {len(row)} values for {len(fields)} fields "
+                        f"({', '.join(field.name for field in fields)})"
+                    )
+                values = tuple(row)
+            elif isinstance(row, Model):
+                if not isinstance(row, model):
+                    raise DataError(f"insert_many() into {model.__name__} got a {type(row).__name__}")
+                row._sync_related_keys()
+                data = row.__dict__
+                fields = tuple(
+                    field
+                    for field in all_fields
+                    if field.attr_key in data and not (field.auto_increment and data[field.attr_key] is None)
+                )
+                values = tuple(data[field.attr_key] for field in fields)
+            else:
+                raise DataError(f"insert into {model.__name__}: cannot insert a {type(row).__name__}")
+            shaped.append((fields, values))
+        present = set()
+        for fields in {fields for fields, _values in shaped}:
+            present.update(fields)
+        for field in all_fields:
+            if field.default is not None or field is meta.version_field:
+                present.add(field)
+        columns = [field for field in all_fields if field in present]
+        foreign_keys = {field for field in columns if isinstance(field, ForeignKeyField)}
+        plans = {}
+        rows = []
+        for fields, values in shaped:
+            plan = plans.get(fields)
+            if plan is None:
+                # per column: the index of its value in the row, or None for a default
+                position = {field: index for index, field in enumerate(fields)}
+                steps = [(position.get(field), field) for field in columns]
+                simple = all(index is not None for index, _field in steps) and not (foreign_keys & set(fields))
+                getter = operator.itemgetter(*[index for index, _field in steps]) if simple and steps else None
+                plan = plans[fields] = (steps, getter)
+            steps, getter = plan
+            if getter is not None:
+                picked = getter(values)
+                rows.append(picked if isinstance(picked, tuple) else (picked,))
+                continue
+            row_values = []
+            for index, field in steps:
+                if index is None:
+                    row_values.append(field.get_default() if field.default is not None else None)
+                    continue
+                value = values[index]
+                if field in foreign_keys and isinstance(value, Model):
+                    value = value.__dict__.get(field.rel_field.attr_key)
+                row_values.append(value)
+            rows.append(tuple(row_values))
+        result = (columns, rows)
+        self.__dict__["_normalised"] = result
+        return result
+
+    def _statements(self, dialect):
+        """Compile every batch: [(sql, params)]. All values are validated before any SQL."""
+        if self.from_query is not None:
+            return [self.sql(dialect)]
+        columns, rows = self._normalise()
+        if not rows:
+            return []
+        width = max(len(columns), 1)
+        per_batch = max(1, dialect.max_params // width)
+        if self._single:
+            per_batch = 1
+        statements = []
+        budget = dialect.max_query_bytes
+        start = 0
+        while start < len(rows):
+            batch = rows[start : start + per_batch]
+            query = self._batch_query(columns, batch)
+            sql, params = query.sql(dialect)
+            if budget and len(batch) > 1 and _estimated_bytes(sql, params) > budget * 0.8:
+                per_batch = max(1, len(batch) // 2)
+                continue
+            statements.append((sql, params))
+            start += len(batch)
+        return statements
+
+    def _batch_query(self, columns, batch):
+        query = Insert(self.model, columns, batch, columns, None, None)
+        query._on_conflict = self._on_conflict
+        query._returning = self._returning
+        pk = self.model._meta.primary_key
+        if self._single and pk is not None and not self.model._meta.composite_key and pk.auto_increment:
+            # MySQL: an upsert that updates reports the existing row's key through
+            # LAST_INSERT_ID(pk) (see MySQLDialect.render_upsert).
+            query.auto_pk_column = pk.column_name
+        return query
+
+    def on_conflict(self, action="update", conflict_target=(), update=None, preserve=(), where=None):
+        update = {
+            (_resolve_field(self.model, key) if not isinstance(key, Field) else key): value
+            for key, value in (update or {}).items()
+        }
+        preserve = [_resolve_field(self.model, item) if not isinstance(item, Field) else item for item in preserve]
+        conflict_target = [
+            _resolve_field(self.model, item) if not isinstance(item, Field) else item for item in conflict_target
+        ]
+        if self.model._meta.version_field is not None and update and self.model._meta.version_field not in update:
+            version = self.model._meta.version_field
+            update[version] = version + 1
+        return Insert.on_conflict(self, action, conflict_target, update, preserve, where)
+
+    def sql(self, dialect=None):
+        dialect = dialect if dialect is not None else self._dialect()
+        self._check_conflict_target(dialect)
+        if self.from_query is not None:
+            return Insert.sql(self, dialect)
+        columns, rows = self._normalise()
+        return self._batch_query(columns, rows).sql(dialect)
+
+    def _check_conflict_target(self, dialect):
+        on_conflict = self._on_conflict
+        if on_conflict is None or not on_conflict.conflict_target or dialect.upsert_honours_conflict_target:
+            return
+        target = tuple(sorted(field.column_name for field in on_conflict.conflict_target))
+        # Only unique keys whose every column this INSERT supplies can conflict (an
+        # auto-increment key left to the server cannot).
+        inserted = {field.column_name for field in self._normalise()[0]} if self.from_query is None else None
+        keys = [
+            tuple(sorted(key))
+            for key in self.model._meta.unique_keys()
+            if inserted is None or set(key) <= inserted or tuple(sorted(key)) == target
+        ]
+        if target not in keys:
+            raise exceptions.NotSupportedError(
+                f"{dialect.name}: conflict_target {list(target)} is not a unique key of "
+                f"{self.model.__name__}; ON DUPLICATE KEY UPDATE can only react to unique keys"
+            )
+        if len(set(keys)) > 1:
+            others = [list(key) for key in set(keys) if key != target]
+            raise exceptions.NotSupportedError(
+                f"{dialect.name} cannot limit an upsert to conflict_target {list(target)}: "
+                f"ON DUPLICATE KEY UPDATE also fires on the other unique keys of "
+                f"{self.model.__name__} {others}. Drop conflict_target to accept that, or use "
+                "a separate SELECT/UPDATE."
+            )
+
+    def execute(self, database=None):
+        """Run the insert. A single-row insert returns the new primary key; ``insert_many``
+        returns the number of rows inserted; with ``returning()`` the returned rows."""
+        self.model._meta.get_database().check_query(self)
+        database = database or self._write_database()
+        dialect = database.dialect
+        self._check_conflict_target(dialect)
+        if (
+            self._on_conflict is not None
+            and self._on_conflict.conflict_target == ()
+            and self._on_conflict.action != "ignore"
+            and dialect.upsert_honours_conflict_target
+        ):
+            keys = self.model._meta.unique_keys()
+            if len(keys) == 1:
+                self._on_conflict.conflict_target = tuple(self.model._meta.primary_key_fields)
+        statements = self._statements(dialect)
+        meta = self.model._meta
+        pk = meta.primary_key
+        auto_pk = pk is not None and not meta.composite_key and pk.auto_increment
+        if not statements:
+            return [] if self._returning else 0
+        wants_pk = self._single and auto_pk and not self._returning and self.from_query is None
+        # An upsert may insert nothing (DO NOTHING) or update an existing row: lastrowid
+        # would then be stale on SQLite, so the key comes back through RETURNING.
+        if wants_pk and (dialect.insert_returns_pk or (self._on_conflict is not None and dialect.returning)):
+            sql, params = statements[0]
+            statements = [(sql + " RETURNING " + dialect.quote(pk.column_name), params)]
+        if len(statements) == 1:
+            return self._run(database, statements[0], wants_pk, dialect)
+        total = [] if self._returning else 0
+        with database.atomic():
+            for statement in statements:
+                total += self._run(database, statement, False, dialect)
+        return total
+
+    def _run(self, database, statement, wants_pk, dialect):
+        sql, params = statement
+        cursor = database.execute_sql(sql, params)
+        if self._returning:
+            return _returned_rows(self._returning, cursor, dialect)
+        if wants_pk:
+            if " RETURNING " in sql:
+                row = cursor.fetchone()
+                return row[0] if row else None
+            # 0 means no row was inserted (a MySQL upsert that ignored a duplicate).
+            return database.last_insert_id(cursor) or None
+        if self._single:
+            pk = self.model._meta.primary_key
+            if pk is not None and not self.model._meta.composite_key:
+                for field, value in zip(*self._normalise_first()):
+                    if field is pk:
+                        return value
+            return cursor.rowcount
+        return cursor.rowcount
+
+    def _normalise_first(self):
+        columns, rows = self._normalise()
+        return columns, rows[0]
+
+
+def _returned_rows(columns, cursor, dialect):
+    rows = cursor.fetchall()
+    converters = []
+    for column in columns:
+        _source, field = _column_owner(column)
+        converters.append(field.python_converter(dialect) if field is not None else None)
+    convert = _tuple_converter(converters)
+    rows = convert(rows) if convert is not None else [tuple(row) for row in rows]
+    if len(columns) == 1:
+        return [row[0] for row in rows]
+    return rows
+
+
+def _estimated_bytes(sql, params):
+    size = len(sql)
+    for value in params:
+        if isinstance(value, (str, bytes)):
+            size += 2 * len(value) + 3
+        else:
+            size += 24
+    return size
+
+
+class _ModelWriteWhere(_ModelWrite):
+    """UPDATE and DELETE: ``filter(field__lookup=value)`` and a row count (or rows) back."""
+
+    def filter(self, **lookups):
+        conditions = []
+        for key, value in lookups.items():
+            name, _, lookup = key.partition("__")
+            conditions.append(_apply_lookup(_resolve_field(self.model, name), lookup or "exact", value, key))
+        return self.where(*conditions)
+
+    def execute(self, database=None):
+        """Run it: the number of rows matched, or the rows ``returning()`` asked for."""
+        self.model._meta.get_database().check_query(self)
+        database = database or self._write_database()
+        cursor = database.execute(self)
+        if self._returning:
+            return _returned_rows(self._returning, cursor, database.dialect)
+        return cursor.rowcount
+
+
+class ModelUpdate(_ModelWriteWhere, Update):
+    """UPDATE of a model's rows; a versioned model's version is bumped too."""
+
+    def __init__(self, model, assignments):
+        pairs = []
+        version = model._meta.version_field
+        for key, value in assignments.items():
+            field = _resolve_field(model, key)
+            if isinstance(value, Model) and isinstance(field, ForeignKeyField):
+                value = value.__dict__.get(field.rel_field.attr_key)
+            pairs.append((field, _value_node(field, value)))
+        if version is not None and all(field is not version for field, _ in pairs):
+            pairs.append((version, version + 1))
+        Update.__init__(self, model, pairs, None)
+        self.model = model
+
+
+class ModelDelete(_ModelWriteWhere, Delete):
+    """DELETE of a model's rows."""
+
+    def __init__(self, model):
+        Delete.__init__(self, model, None)
+        self.model = model
