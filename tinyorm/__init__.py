@@ -16,6 +16,7 @@ from .exceptions import (
     DataError,
     DoesNotExist,
     FieldError,
+    FlushError,
     ImproperlyConfigured,
     IntegrityError,
     InterfaceError,
@@ -123,4 +124,5 @@ __all__ = [
     "MigrationError",
     "ImproperlyConfigured",
     "FieldError",
+    "FlushError",
 ]

@@ -72,6 +72,11 @@ class FieldError(TinyORMError, ValueError):
     """An unknown field or lookup was named, e.g. in ``filter(nosuch__gt=1)``."""
 
 
+class FlushError(TinyORMError):
+    """A session's pending objects cannot be written in any order (a cycle of required
+    references: non-nullable foreign keys between new objects)."""
+
+
 PEP249_NAMES = (
     "IntegrityError",
     "DataError",

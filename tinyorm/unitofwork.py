@@ -19,14 +19,10 @@ from __future__ import annotations
 
 import collections
 
-from .exceptions import StaleDataError, TinyORMError
+from .exceptions import FlushError, StaleDataError  # FlushError stays importable from here
 from .schema import sort_models
 
 _MISSING = object()
-
-
-class FlushError(TinyORMError):
-    """The pending objects cannot be written in any order (a cycle of required references)."""
 
 
 class StaleGroup(Exception):

@@ -118,10 +118,6 @@ class Database:
         self.failover = None
         _ALL_DATABASES.add(self)
 
-    @property
-    def sql_dialect(self):
-        return self.dialect
-
     def __repr__(self):
         return f"<{type(self).__name__} {self.dialect.name} {self.database!r}>"
 

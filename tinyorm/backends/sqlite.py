@@ -77,7 +77,7 @@ class SqliteDatabase(Database):
         dialect = self.dialect
         # SQLite 3.35 added RETURNING; 3.32 raised the parameter limit from 999.
         dialect.returning = version >= (3, 35, 0)
-        dialect.returning_update = dialect.returning_insert = dialect.returning
+        dialect.returning_insert = dialect.returning
         if version < (3, 32, 0):
             dialect.max_params = 999
         # 3.39 added RIGHT and FULL OUTER JOIN.

@@ -74,7 +74,6 @@ class Dialect(str):
     from_driver = {}
     # feature flags
     returning = False
-    returning_update = False
     insert_returns_pk = False  # new keys come from RETURNING rather than cursor.lastrowid
     returning_insert = False  # multi-row INSERT ... RETURNING (flushes get every new key)
     compound_select_parens = True

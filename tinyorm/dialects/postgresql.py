@@ -32,7 +32,6 @@ class PostgresDialect(Dialect):
     from_driver = {"BLOB": _to_bytes}
     cast_types = {"TEXT": "TEXT", "INTEGER": "INTEGER", "INT": "INTEGER", "FLOAT": "DOUBLE PRECISION"}
     returning = True
-    returning_update = True
     insert_returns_pk = True  # psycopg2 has no lastrowid for tables with a sequence
     returning_insert = True
     text_allows_nul = False  # PostgreSQL text cannot hold NUL

@@ -73,7 +73,6 @@ class SqliteDialect(Dialect):
     }
     cast_types = {"TEXT": "TEXT", "VARCHAR": "TEXT", "INTEGER": "INTEGER", "INT": "INTEGER", "FLOAT": "REAL"}
     returning = True  # SQLite 3.35 added RETURNING; the backend clears this on older libraries
-    returning_update = True
     compound_select_parens = False  # SQLite accepts no parentheses around a compound's parts
     supports_for_update = False  # whole-database locking: there are no row locks to take
     supports_nowait = False

@@ -426,14 +426,8 @@ class Model(metaclass=ModelBase):
         rows = database.execute_sql(plan.sql, params).rowcount
         if version is not None:
             if rows == 0:
-                raise (
-                    stale_data_error(cls, self.pk, current, database)
-                    or StaleDataError(
-                        f"{cls.__name__} with primary key {self.pk!r} was not written: it changed while being written"
-                    )
-                    or StaleDataError(
-                        f"{cls.__name__} with primary key {self.pk!r} was not written: it changed while being written"
-                    )
+                raise stale_data_error(cls, self.pk, current, database) or StaleDataError(
+                    f"{cls.__name__} with primary key {self.pk!r} was not written: it changed while being written"
                 )
             data[version.attr_key] = current + 1
         data.pop("_changes", None)

@@ -45,7 +45,7 @@ class _ResultShapes:
     def namedtuples(self, as_namedtuple=True):
         return self._with_row_type("namedtuples" if as_namedtuple else "models")
 
-    def objects(self, constructor=None):
+    def objects(self):
         """Every selected column as an attribute of one instance of the queried model."""
         return self._with_row_type("objects")
 
@@ -84,10 +84,6 @@ class ModelSelect(_ResultShapes, Select):
     @property
     def database(self):
         return _model_of(self.model)._meta.database
-
-    @database.setter
-    def database(self, value):
-        pass
 
     def _read_database(self):
         model = _model_of(self.model)
@@ -286,9 +282,6 @@ class ModelSelect(_ResultShapes, Select):
     def prefetch(self, *related):
         return prefetch(self, *related)
 
-    def __sql__(self, ctx):
-        Select.__sql__(self, ctx)
-
     # -- compound queries run and hydrate like their first SELECT ----------------------------
     def union(self, other):
         return ModelCompoundSelect(self, "UNION", other)
@@ -323,7 +316,7 @@ class ModelCompoundSelect(_ResultShapes, CompoundSelect):
         clone._result = None
         return clone
 
-    database = property(lambda self: _model_of(self.model)._meta.database, lambda self, value: None)
+    database = ModelSelect.database
 
     union = ModelSelect.union
     union_all = ModelSelect.union_all

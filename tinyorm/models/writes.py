@@ -85,7 +85,9 @@ def _resolve_field(model, key):
 class _ModelWrite:
     """What INSERT, UPDATE and DELETE over a model share: they run on its write database."""
 
-    database = property(lambda self: self.model._meta.database, lambda self, value: None)
+    @property
+    def database(self):
+        return self.model._meta.database
 
     def _write_database(self):
         return self.model._meta.get_database().route_write(self.model)

@@ -46,7 +46,12 @@ class Query(Node):
     C-level dict copy (no per-attribute Python work).
     """
 
-    database = None
+    _database = None
+
+    @property
+    def database(self):
+        """The database given when the statement was built (model queries: their model's)."""
+        return self._database
 
     def _clone(self):
         clone = object.__new__(type(self))
@@ -92,7 +97,7 @@ class SelectBase(Query, Operand):
     """What SELECT and compound selects share: ordering, limits, use as a subquery."""
 
     def __init__(self, database=None):
-        self.database = database
+        self._database = database
         self._order_by = ()
         self._limit = None
         self._offset = None
@@ -433,7 +438,7 @@ class Insert(Query):
     """
 
     def __init__(self, table, columns=(), rows=(), converters=None, from_query=None, database=None):
-        self.database = database
+        self._database = database
         self.table = table
         self.columns = tuple(columns)
         self.rows = rows
@@ -554,7 +559,7 @@ class Update(_WhereReturning, Query):
     """``UPDATE table SET column = value, ... WHERE ...``."""
 
     def __init__(self, table, assignments, database=None):
-        self.database = database
+        self._database = database
         self.table = table
         self.assignments = tuple(assignments)  # (column node, value node)
         self._where = None
@@ -581,7 +586,7 @@ class Delete(_WhereReturning, Query):
     """``DELETE FROM table WHERE ...``."""
 
     def __init__(self, table, database=None):
-        self.database = database
+        self._database = database
         self.table = table
         self._where = None
         self._returning = ()
