@@ -11,6 +11,7 @@ from tinyorm import (
     ForeignKeyField,
     ForeignKeyMetadata,
     IndexMetadata,
+    IntegerField,
     Model,
     TextField,
 )
@@ -332,3 +333,50 @@ def test_self_referential_foreign_key(db):
     assert [c.name for c in root.children] == ["child"]
     root.delete_instance()
     assert Category.select().count() == 0  # cascades down two levels
+
+
+# -- Meta options -------------------------------------------------------------------------------
+def test_unknown_meta_option_is_refused_naming_it_and_the_valid_ones():
+    with pytest.raises(tinyorm.ImproperlyConfigured) as raised:
+
+        class Invoice(Model):
+            number = IntegerField()
+
+            class Meta:
+                tablename = "invoices"
+
+    message = str(raised.value)
+    assert "Invoice.Meta" in message and "'tablename'" in message
+    assert "did you mean 'table_name'?" in message
+    for option in ("database", "table_name", "indexes", "primary_key", "partition", "constraints"):
+        assert option in message
+
+
+def test_unknown_meta_option_without_a_close_match_lists_the_options():
+    with pytest.raises(tinyorm.ImproperlyConfigured, match="'frobnicate'; the options are: constraints, "):
+
+        class Gadget(Model):
+            class Meta:
+                frobnicate = True
+
+
+def test_every_documented_meta_option_is_accepted(db):
+    class Ledger(Model):
+        low = IntegerField()
+        high = IntegerField()
+        note = CharField(max_length=20)
+
+        class Meta:
+            database = db
+            table_name = "ledger_entries"
+            indexes = ((("note",), False),)
+            primary_key = CompositeKey("low", "high")
+            partition = None
+            constraints = [tinyorm.SQL("CHECK (low <= high)")]
+
+    db.create_tables([Ledger])
+    Ledger.create(low=1, high=2, note="kept")
+    assert Ledger.get_by_id((1, 2)).note == "kept"
+    assert "ledger_entries" in db.get_tables()
+    with pytest.raises(tinyorm.DatabaseError):  # MySQL reports a failed CHECK as a DataError
+        Ledger.create(low=3, high=2, note="refused by the CHECK")

@@ -11,6 +11,7 @@ the accessors a foreign key brings (``tweet.user_id``, ``user.tweet_set``).
 from __future__ import annotations
 
 import collections
+import difflib
 import re
 
 from ..exceptions import DataError, DoesNotExist, ImproperlyConfigured
@@ -19,6 +20,22 @@ from ..fields import AutoField, CompositeKey, Field, ForeignKeyField, VersionFie
 _MISSING = object()
 _MODEL_REGISTRY = {}  # class name -> model, to resolve ForeignKeyField("Name") later
 _PENDING_REFERENCES = collections.defaultdict(list)  # class name -> [ForeignKeyField]
+
+
+# Every option a model's ``class Meta`` may set (docs/models.md). Anything else is refused:
+# a typo such as ``tablename`` would otherwise be ignored without a word.
+META_OPTIONS = ("database", "table_name", "indexes", "primary_key", "partition", "constraints")
+
+
+def _check_meta_options(model_name, options):
+    for option in options:
+        if option not in META_OPTIONS:
+            close = difflib.get_close_matches(option, META_OPTIONS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ImproperlyConfigured(
+                f"{model_name}.Meta has an unknown option {option!r}{hint}; "
+                f"the options are: {', '.join(sorted(META_OPTIONS))}"
+            )
 
 
 def _table_name_for(class_name):
@@ -168,6 +185,7 @@ class ModelBase(type):
         meta_class = attrs.pop("Meta", None)
         if meta_class is not None:
             meta_options = {key: value for key, value in vars(meta_class).items() if not key.startswith("_")}
+            _check_meta_options(name, meta_options)
         inherited_fields = {}
         parent_meta = None
         for base in bases:
