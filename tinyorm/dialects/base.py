@@ -235,11 +235,8 @@ class Dialect(str):
         if not self.returning:
             raise NotSupportedError(f"{self.name} does not support RETURNING")
         ctx.literal(" RETURNING ")
-        ctx.qualify = False
-        ctx.select_list = True
-        ctx.comma_separated(columns)
-        ctx.select_list = False
-        ctx.qualify = True
+        with ctx.scope(qualify=False, select_list=True):
+            ctx.comma_separated(columns)
 
     def render_excluded(self, ctx, column_name):
         ctx.literal("EXCLUDED.").literal(ctx.quoted(column_name))

@@ -39,10 +39,11 @@ class Context:
 
     ``qualify`` says whether columns render with their table (``"user"."id"``) or bare (inside
     ``INSERT`` column lists and ``SET`` clauses). ``select_list`` is true while the columns of
-    a SELECT render, where aliases show as ``expr AS name``.
+    a SELECT render, where aliases show as ``expr AS name``. Nodes change these flags only for
+    the part they render, through :meth:`scope`.
     """
 
-    __slots__ = ("dialect", "parts", "params", "qualify", "select_list", "aliases", "param")
+    __slots__ = ("dialect", "parts", "params", "qualify", "select_list", "aliases", "param", "_scopes")
 
     def __init__(self, dialect):
         self.dialect = dialect
@@ -52,6 +53,7 @@ class Context:
         self.select_list = False
         self.aliases = {}
         self.param = dialect.param
+        self._scopes = []  # (qualify, select_list) to restore, innermost scope last
 
     def literal(self, text):
         self.parts.append(text)
@@ -75,6 +77,27 @@ class Context:
 
     def quoted(self, name):
         return self.dialect.quote(name)
+
+    def scope(self, qualify=None, select_list=None):
+        """``with ctx.scope(qualify=False): ...``: the flags given hold for the block, and
+        both are put back as they were when it ends, also when rendering raises.
+
+        The context is its own context manager, with a stack of saved flags: no object is
+        made per scope, since compiling enters a few scopes per statement.
+        """
+        self._scopes.append((self.qualify, self.select_list))
+        if qualify is not None:
+            self.qualify = qualify
+        if select_list is not None:
+            self.select_list = select_list
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, traceback):
+        self.qualify, self.select_list = self._scopes.pop()
+        return False
 
     def alias_for(self, source, preferred=None):
         """A stable alias for a source within this statement (``t1``, ``t2``, ...)."""
@@ -517,9 +540,8 @@ class Alias(Operand):
 
     def __sql__(self, ctx):
         if ctx.select_list:
-            ctx.select_list = False
-            ctx.sql(self.node)
-            ctx.select_list = True
+            with ctx.scope(select_list=False):
+                ctx.sql(self.node)
             ctx.literal(" AS ").literal(ctx.quoted(self.name))
         else:
             ctx.sql(self.node)

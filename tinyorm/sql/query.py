@@ -73,9 +73,9 @@ class Query(Node):
     def __sql__(self, ctx):
         in_select_list = ctx.select_list
         ctx.literal("(")
-        self._render(ctx)
+        with ctx.scope(select_list=False):  # the subquery's clauses are not our select list
+            self._render(ctx)
         ctx.literal(")")
-        ctx.select_list = in_select_list
         alias = getattr(self, "_alias", None)
         if in_select_list and alias:
             # a scalar subquery named with .alias("n") in a select list
@@ -190,9 +190,8 @@ class SelectBase(Query, Operand):
     def _render_tail(self, ctx, qualify=True):
         if self._order_by:
             # A compound query's ORDER BY names its result columns, which have no table.
-            ctx.qualify = qualify
-            ctx.literal(" ORDER BY ").comma_separated(self._order_by)
-            ctx.qualify = True
+            with ctx.scope(qualify=qualify):
+                ctx.literal(" ORDER BY ").comma_separated(self._order_by)
         if self._limit is not None or self._offset is not None:
             ctx.dialect.render_limit(ctx, self._limit, self._offset)
 
@@ -292,12 +291,11 @@ class Select(SelectBase):
         self._render_ctes(ctx)
         parts = ctx.parts
         parts.append("SELECT DISTINCT " if self._distinct else "SELECT ")
-        ctx.select_list = True
         if self._columns:
-            ctx.comma_separated(self._columns)
+            with ctx.scope(select_list=True):
+                ctx.comma_separated(self._columns)
         else:
             parts.append("*")
-        ctx.select_list = False
         if self._from:
             parts.append(" FROM ")
             for index, source in enumerate(self._from):
@@ -574,9 +572,8 @@ class Update(_WhereReturning, Query):
         for index, (column, value) in enumerate(self.assignments):
             if index:
                 ctx.literal(", ")
-            ctx.qualify = False
-            ctx.sql(column)
-            ctx.qualify = True
+            with ctx.scope(qualify=False):
+                ctx.sql(column)
             ctx.literal(" = ")
             ctx.sql(value)
         self._render_where_returning(ctx)
