@@ -3,6 +3,11 @@
 ``TINYORM_TEST_BACKENDS`` names the backends (comma separated). A backend named there that
 cannot be reached fails the whole run. Left unset, the matrix is SQLite plus every local
 server that answers, and the ones left out are printed.
+
+A test that needs an engine capability says so with ``@requires("flag")`` (or
+``@requires(flag=value)``): it is skipped on a ``db`` whose dialect lacks it, judged by the
+same dialect flags the code branches on, read after connecting (version-gated flags are set
+at connect). Tests never skip by engine name.
 """
 
 import os
@@ -74,6 +79,7 @@ BACKENDS = []
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "backends(*names): run only on these backends")
+    config.addinivalue_line("markers", "requires(*flags, **values): run only where the dialect has these flags")
     BACKENDS[:] = _select_backends()
 
 
@@ -96,16 +102,47 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("db", wanted, indirect=True)
 
 
+def requires(*flags, **values):
+    """Mark a ``db`` test to run only where the dialect has every capability named:
+    ``@requires("transactional_ddl")``, ``@requires(transactional_ddl=False)``."""
+    return pytest.mark.requires(*flags, **values)
+
+
+def unmet_requirements(dialect, *flags, **values):
+    """The requirements ``dialect`` does not meet, as ``flag=actual`` strings (empty if none).
+
+    Flags named positionally must be true; keyword flags must equal the value given. A flag
+    the dialect does not have raises AttributeError: a typo must not turn into a skip.
+    """
+    wanted = dict.fromkeys(flags, True)
+    wanted.update(values)
+    unmet = []
+    for flag, value in wanted.items():
+        actual = getattr(dialect, flag)
+        if (bool(actual) if value is True or value is False else actual) != value:
+            unmet.append(f"{flag}={actual!r}")
+    return unmet
+
+
+def skip_unless(database, *flags, **values):
+    """Skip the running test unless ``database``'s dialect meets the requirements."""
+    unmet = unmet_requirements(database.dialect, *flags, **values)
+    if unmet:
+        pytest.skip(f"{database.dialect.name} has {', '.join(unmet)}")
+
+
 def drop_all_tables(database):
     """Remove every table so each test starts from an empty database."""
     tables = database.get_tables()
     if not tables:
         return
     quote = database.dialect.quote
-    if database.dialect == "postgresql":
+    # Engine-specific test setup: how to drop tables that foreign keys tie together.
+    engine = database.dialect.name
+    if engine == "postgresql":
         names = ", ".join(quote(name) for name in tables)
         database.execute_sql(f"DROP TABLE IF EXISTS {names} CASCADE", ())
-    elif database.dialect == "mysql":
+    elif engine == "mysql":
         database.execute_sql("SET FOREIGN_KEY_CHECKS = 0")
         try:
             for name in tables:
@@ -131,6 +168,12 @@ def db(request, tmp_path):
     backend = request.param
     database = tinyorm.connect(make_url(backend, tmp_path))
     drop_all_tables(database)
+    marker = request.node.get_closest_marker("requires")
+    if marker is not None:
+        unmet = unmet_requirements(database.dialect, *marker.args, **marker.kwargs)
+        if unmet:
+            database.close_all()
+            pytest.skip(f"{database.dialect.name} has {', '.join(unmet)}")
     yield database
     database.close_all()
     if backend != "sqlite":
@@ -142,7 +185,7 @@ def db(request, tmp_path):
 @pytest.fixture
 def db_url(db, tmp_path):
     """The URL the ``db`` fixture connected to (for subprocesses and second connections)."""
-    return make_url(db.dialect, tmp_path)
+    return make_url(db.dialect.name, tmp_path)
 
 
 class Replicated:

@@ -139,7 +139,7 @@ def foreign_keys(database, table):
     test_introspect.py::test_sqlite_foreign_keys_seen_after_another_connection_changes_them);
     reading sqlite_master first makes the connection reload the schema.
     """
-    if database.dialect == "sqlite":
+    if database.dialect.name == "sqlite":  # the quirk above is SQLite's
         database.execute_sql("SELECT COUNT(*) FROM sqlite_master").fetchall()
     return database.get_foreign_keys(table)
 

@@ -14,6 +14,7 @@ import textwrap
 
 import pytest
 
+from ..conftest import requires
 from .conftest import (
     Project,
     Result,
@@ -550,7 +551,7 @@ def downgrade(op):
 """
 
 
-@pytest.mark.backends("sqlite", "postgresql")
+@requires("transactional_ddl")
 def test_failing_migration_leaves_the_schema_as_it_was(db, project):
     project.write_migration("0001_good.py", GOOD)
     project.run("migrate", "up")
@@ -579,8 +580,8 @@ def test_failing_migration_leaves_the_schema_as_it_was(db, project):
     assert _history(db) == ["0001_good", "0002_bad"]
 
 
-@pytest.mark.backends("mysql")
-def test_failing_migration_on_mysql_is_reported_and_blocks_until_resolved(db, project):
+@requires(transactional_ddl=False)
+def test_failing_migration_without_transactional_ddl_is_reported_and_blocks_until_resolved(db, project):
     project.write_migration("0001_good.py", GOOD)
     project.run("migrate", "up")
     project.write_migration("0002_bad.py", BAD.format(bad='op.execute("THIS IS NOT SQL")'))
@@ -588,7 +589,7 @@ def test_failing_migration_on_mysql_is_reported_and_blocks_until_resolved(db, pr
     result = project.run("migrate", "up", expect="fail")
     assert "Traceback" not in result.err, result
     # The report names what ran (and stays in effect) and what failed.
-    assert "CREATE TABLE `first`" in result.err, result
+    assert f"CREATE TABLE {db.dialect.quote('first')}" in result.err, result
     assert "THIS IS NOT SQL" in result.err, result
     assert "third" not in result.err.split("failed with")[0], result
     assert "resolve" in result.err, result
@@ -643,8 +644,8 @@ def test_failing_migration_on_mysql_is_reported_and_blocks_until_resolved(db, pr
     assert "nothing to apply" in result.out.lower() or "up to date" in result.out.lower(), result
 
 
-@pytest.mark.backends("mysql")
-def test_failing_downgrade_on_mysql_is_recorded_too(db, project):
+@requires(transactional_ddl=False)
+def test_failing_downgrade_without_transactional_ddl_is_recorded_too(db, project):
     """A half-done rollback must not leave the migration looking applied and healthy."""
     project.write_migration(
         "0001_pair.py",
@@ -663,7 +664,7 @@ def test_failing_downgrade_on_mysql_is_recorded_too(db, project):
     )
     project.run("migrate", "up")
     result = project.run("migrate", "down", expect="fail")
-    assert "DROP TABLE `bb`" in result.err, result
+    assert f"DROP TABLE {db.dialect.quote('bb')}" in result.err, result
     assert "bb" not in db.get_tables() and "aa" in db.get_tables()
     # The report said "marked failed": status must agree, and exit non-zero.
     result = project.run("migrate", "status", expect=None)

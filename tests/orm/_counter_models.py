@@ -76,9 +76,9 @@ def increment(database, Counter, pk, times, mode):
             # SQLite allows one writer at a time. tinyorm sets a busy timeout, so a writer
             # normally waits its turn; if the wait still ends in "database is locked" the
             # write did not happen (its transaction was rolled back), so retrying is safe.
-            # This is the only error retried, and only on SQLite; it is counted so a test
-            # can see it happened.
-            if database.dialect != "sqlite" or "locked" not in str(exc).lower():
+            # This is the only error retried, and only where the engine locks the whole
+            # database rather than rows; it is counted so a test can see it happened.
+            if database.dialect.supports_for_update or "locked" not in str(exc).lower():
                 raise
             stats["locked"] += 1
             continue

@@ -64,7 +64,7 @@ def count_from_other_thread(db, model):
 
 # -- URLs -------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "url, klass, dialect, name",
+    "url, klass, engine, name",
     [
         ("sqlite:///relative.db", SqliteDatabase, "sqlite", "relative.db"),
         ("sqlite:///sub/dir/relative.db", SqliteDatabase, "sqlite", "sub/dir/relative.db"),
@@ -76,11 +76,11 @@ def count_from_other_thread(db, model):
         ("mariadb://root:secret@127.0.0.1/shop", MySQLDatabase, "mysql", "shop"),
     ],
 )
-def test_connect_url_picks_database_class(url, klass, dialect, name):
+def test_connect_url_picks_database_class(url, klass, engine, name):
     db = tinyorm.connect(url)
     assert type(db) is klass
     assert isinstance(db, tinyorm.Database)
-    assert db.dialect == dialect
+    assert db.dialect.name == engine
     assert db.database == name
     # lazy: nothing has been opened yet (the servers named here need not exist)
     assert db.is_closed()
@@ -98,11 +98,11 @@ SCHEME_ALIASES = {"sqlite": ["sqlite"], "postgresql": ["postgresql", "postgres"]
 
 
 def test_every_scheme_alias_really_connects(db, db_url):
-    for scheme in SCHEME_ALIASES[db.dialect]:
+    for scheme in SCHEME_ALIASES[db.dialect.name]:
         url = scheme + db_url[db_url.index("://") :]
         other = tinyorm.connect(url)
         try:
-            assert other.dialect == db.dialect
+            assert other.dialect.name == db.dialect.name
             assert other.execute_sql("SELECT 1").fetchone()[0] == 1
         finally:
             other.close_all()
@@ -388,7 +388,7 @@ def test_unique_violation_is_integrity_error(db):
     Account.create(name="a")
     with pytest.raises(tinyorm.IntegrityError) as info:
         Account.create(name="a")
-    assert isinstance(info.value.__cause__, DRIVER_ERRORS[db.dialect])
+    assert isinstance(info.value.__cause__, DRIVER_ERRORS[db.dialect.name])
     assert Account.select().count() == 1
 
 
@@ -396,7 +396,7 @@ def test_foreign_key_violation_is_integrity_error(db):
     _, Entry = make_models(db)
     with pytest.raises(tinyorm.IntegrityError) as info:
         Entry.create(account=123456)
-    assert isinstance(info.value.__cause__, DRIVER_ERRORS[db.dialect])
+    assert isinstance(info.value.__cause__, DRIVER_ERRORS[db.dialect.name])
     assert Entry.select().count() == 0
 
 
@@ -405,7 +405,7 @@ def test_not_null_violation_is_integrity_error(db):
     q = db.dialect.quote
     with pytest.raises(tinyorm.IntegrityError) as info:
         db.execute_sql(f"INSERT INTO {q('account')} ({q('name')}, {q('balance')}) VALUES (NULL, 0)")
-    assert isinstance(info.value.__cause__, DRIVER_ERRORS[db.dialect])
+    assert isinstance(info.value.__cause__, DRIVER_ERRORS[db.dialect.name])
 
 
 @pytest.mark.parametrize(
@@ -417,7 +417,7 @@ def test_bad_sql_is_programming_error(db, sql):
     make_models(db)
     with pytest.raises(tinyorm.ProgrammingError) as info:
         db.execute_sql(sql)
-    assert isinstance(info.value.__cause__, DRIVER_ERRORS[db.dialect])
+    assert isinstance(info.value.__cause__, DRIVER_ERRORS[db.dialect.name])
     assert str(info.value)
 
 
@@ -496,12 +496,10 @@ def test_sqlite_foreign_keys_enforced_on_every_thread(db):
 # -- identifiers ------------------------------------------------------------------------------
 def test_quote_doubles_quote_characters(db):
     quote = db.dialect.quote
-    if db.dialect == "mysql":
-        assert quote("a`b") == "`a``b`"
-        assert quote('a"b') == '`a"b`'
-    else:
-        assert quote('a"b') == '"a""b"'
-        assert quote("a`b") == '"a`b"'
+    q = db.dialect.quote_char
+    other = "`" if q == '"' else '"'
+    assert quote(f"a{q}b") == f"{q}a{q}{q}b{q}"
+    assert quote(f"a{other}b") == f"{q}a{other}b{q}"
     assert quote("plain") in ('"plain"', "`plain`")
 
 
@@ -660,3 +658,29 @@ def test_overriding_execute_sql_in_subclass_sees_every_statement(db):
         assert "COMMIT" in seen
     finally:
         traced.close_all()
+
+
+def test_each_database_has_its_own_dialect_equal_to_the_engine_name(db, db_url):
+    other = tinyorm.connect(db_url)
+    try:
+        assert other.dialect is not db.dialect and other.dialect != db.dialect
+        assert other.dialect == db.dialect.name and db.dialect == other.dialect.name
+        assert str(other.dialect) == db.dialect.name in ("sqlite", "postgresql", "mysql")
+
+        # Statements cached for one database's dialect are compiled afresh for the other's,
+        # and both run.
+        class Probe(tinyorm.Model):
+            label = tinyorm.CharField(max_length=10)
+
+            class Meta:
+                database = db
+
+        db.create_tables([Probe])
+        probe = Probe.create(label="one")
+        assert Probe.get_by_id(probe.id).label == "one"
+        Probe.bind(other)
+        assert Probe.get_by_id(probe.id).label == "one"
+        cached = [key[1] for key in Probe._meta._query_cache if key[0] == "get_by_id"]
+        assert len(cached) == 1 and cached[0] is other.dialect
+    finally:
+        other.close_all()

@@ -24,6 +24,8 @@ from tinyorm import (
     fn,
 )
 
+from ..conftest import requires
+
 
 class User(Model):
     username = CharField(max_length=50, unique=True)
@@ -533,10 +535,9 @@ def test_for_update_nowait_and_skip_locked_per_dialect(data, option):
                 list(query)
 
 
+@requires("supports_for_update")
 def test_row_locks_are_real(data, db_url):
     db = data.db
-    if not db.dialect.supports_for_update:
-        pytest.skip(f"{db.dialect} has no row locks")
     other = tinyorm.connect(db_url)
     try:
         with db.atomic():

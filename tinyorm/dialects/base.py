@@ -1,9 +1,15 @@
 """What every engine shares, and the hooks an engine overrides.
 
 A dialect is mostly data: a placeholder, a quote character, a type map, value adapters and
-feature flags. Where the SQL itself must differ there is one named ``render_*`` hook. A
-dialect is also a ``str`` equal to the engine's name, so ``db.dialect == "postgresql"`` reads
-naturally while ``db.dialect.quote(name)`` reaches the rules. No I/O happens here.
+feature flags. Where the SQL itself must differ there is one named ``render_*`` hook. No I/O
+happens here.
+
+Each ``Database`` owns one dialect object, whose version-gated flags its backend sets at
+connect. So a dialect is an object with a ``.name``, equal only to itself and hashed by
+identity: caches keyed by it (compiled SQL, adapters, row constructors) never share an entry
+between two MySQL servers of different versions. Code asks the flags and hooks, never the
+name. For users, ``db.dialect == "mysql"`` still compares the name (the API promises
+``"sqlite" | "postgresql" | "mysql"``) and ``str(db.dialect)`` is the name.
 """
 
 from __future__ import annotations
@@ -60,8 +66,8 @@ def _to_bytes(value):
     return bytes(value)
 
 
-class Dialect(str):
-    """Engine rules. Instances are created once per engine and shared."""
+class Dialect:
+    """Engine rules: ``name`` ("sqlite", "postgresql", "mysql"), flags, type maps and hooks."""
 
     name = "base"
     param = "?"
@@ -86,7 +92,7 @@ class Dialect(str):
     supports_nulls_ordering = True
     upsert_honours_conflict_target = True
     supports_if_not_exists_index = True
-    transactional_ddl = True
+    transactional_ddl = True  # DDL inside a transaction rolls back with it
     text_allows_nul = True
     float_allows_nan = True
     float_allows_infinity = True
@@ -95,6 +101,8 @@ class Dialect(str):
     max_identifier_length = 63
     default_values_sql = "DEFAULT VALUES"
     like_escape = "!"
+    # The engine adds an index of its own behind every foreign key (InnoDB does).
+    indexes_foreign_keys = False
     # A foreign key may name a table created later in the same batch (checked on write).
     inline_forward_references = False
     # ALTER TABLE cannot drop/alter columns or keys: migrations rebuild the table instead.
@@ -105,8 +113,20 @@ class Dialect(str):
     table_options = ""
     index_prefix_length = None
 
-    def __new__(cls):
-        return str.__new__(cls, cls.name)
+    def __eq__(self, other):
+        if isinstance(other, str):
+            return self.name == other  # db.dialect == "mysql", as API.md promises
+        return self is other
+
+    # Identity, not the name: equal names do not make equal flags (see the module docstring).
+    # A dialect equal to "mysql" hashes unlike "mysql": look it up in a dict by its .name.
+    __hash__ = object.__hash__
+
+    def __str__(self):
+        return self.name
+
+    def __format__(self, spec):
+        return format(self.name, spec)
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.name!r}>"

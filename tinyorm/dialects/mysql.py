@@ -55,6 +55,7 @@ class MySQLDialect(Dialect):
     # ON DUPLICATE KEY UPDATE fires on any unique key; a conflict target cannot narrow it.
     upsert_honours_conflict_target = False
     transactional_ddl = False  # every DDL statement commits implicitly
+    indexes_foreign_keys = True  # InnoDB needs an index on a foreign key and adds one if missing
     float_allows_nan = False
     float_allows_infinity = False
     max_params = 65535

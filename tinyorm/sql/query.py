@@ -338,7 +338,7 @@ class CompoundSelect(SelectBase):
         )
         if needs_parens and not ctx.dialect.compound_select_parens:
             raise NotSupportedError(
-                f"{ctx.dialect} cannot ORDER BY or LIMIT one side of a {self.op}; "
+                f"{ctx.dialect.name} cannot ORDER BY or LIMIT one side of a {self.op}; "
                 "order or limit the whole compound query instead"
             )
         if needs_parens:
