@@ -3,16 +3,28 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The benchmark's peers (peewee, SQLAlchemy) live in their own virtualenv: peewee ships a
+# top-level `playhouse` package too, and .venv must never hold both (docs/install.md).
+BENCH_VENV ?= .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: demo test bench lint docs clean pgreplica
+.PHONY: demo test bench lint docs reference clean pgreplica
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(STAMP): $(BIN)/python setup.py
-	$(BIN)/pip install -q -e '.[test]'
+$(STAMP): $(BIN)/python pyproject.toml setup.py
+	@# an older `make bench` installed peewee here; its playhouse must not sit beside ours
+	@if $(BIN)/pip show -q peewee >/dev/null 2>&1; then $(BIN)/pip uninstall -q -y peewee; fi
+	$(BIN)/pip install -q -e '.[test,lint]'
 	touch $(STAMP)
+
+$(BENCH_STAMP): pyproject.toml setup.py
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/pip install -q -e '.[bench]'
+	touch $(BENCH_STAMP)
 
 demo: $(STAMP)
 	@for example in examples/*.py; do echo "== $$example"; $(BIN)/python $$example || exit 1; done
@@ -20,20 +32,24 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
-	$(BIN)/pip install -q -e '.[bench]'
-	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python -m benchmarks $(BENCH_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/pip install -q ruff
-	$(BIN)/ruff check tinyorm playhouse tests benchmarks examples
-	$(BIN)/ruff format --check tinyorm playhouse tests benchmarks examples
+	$(BIN)/ruff check tinyorm playhouse tests benchmarks examples scripts
+	$(BIN)/ruff format --check tinyorm playhouse tests benchmarks examples scripts
 
+# The examples in docs/ run, and docs/reference/ matches the docstrings.
 docs: $(STAMP)
+	$(BIN)/python scripts/reference.py --check
 	$(BIN)/python -m pytest tests/test_docs.py
+
+# Rewrite docs/reference/ from the docstrings (run after changing a public docstring).
+reference: $(STAMP)
+	$(BIN)/python scripts/reference.py
 
 pgreplica:
 	bash scripts/pgreplica.sh up
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) build dist *.egg-info .pytest_cache

@@ -1,27 +1,6 @@
-from setuptools import find_packages, setup
+"""Kept for tools and habits that call ``python setup.py``; every setting lives in
+pyproject.toml (metadata, extras, the version read from tinyorm/_version.py)."""
 
-with open("README.md", encoding="utf-8") as readme:
-    long_description = readme.read()
+from setuptools import setup
 
-setup(
-    name="tinyorm",
-    version="0.1.0",
-    description="A lightweight Python ORM with multi-database routing",
-    long_description=long_description,
-    long_description_content_type="text/markdown",
-    python_requires=">=3.10",
-    packages=find_packages(include=["tinyorm", "tinyorm.*", "playhouse", "playhouse.*"]),
-    package_data={"tinyorm": ["py.typed"]},
-    install_requires=["psycopg2-binary>=2.9", "pymysql>=1.0"],
-    extras_require={
-        "test": ["pytest>=7"],
-        "bench": ["peewee>=3.17", "SQLAlchemy>=2.0"],
-        "docs": [],
-        "lint": ["ruff"],
-    },
-    entry_points={"console_scripts": ["tinyorm = tinyorm.cli:main"]},
-    classifiers=[
-        "Programming Language :: Python :: 3",
-        "Topic :: Database",
-    ],
-)
+setup()

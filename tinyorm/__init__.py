@@ -1,5 +1,6 @@
 """tinyorm: a lightweight Python ORM with multi-database routing."""
 
+from ._version import __version__
 from .backends import (
     ColumnMetadata,
     Database,
@@ -56,8 +57,6 @@ from .models import Model, ModelAlias, ModelSelect, prefetch
 from .router import ReplicaSet, Router
 from .session import Session
 from .sql import AND, EXCLUDED, JOIN, OR, SQL, Case, Cast, Entity, Table, Value, Window, fn
-
-__version__ = "0.1.0"
 
 __all__ = [
     "connect",

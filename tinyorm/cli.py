@@ -32,26 +32,20 @@ def _read_pyproject(start):
 
 
 def _tool_section(path):
-    try:
+    """The ``[tool.tinyorm]`` table of a pyproject.toml (tomllib, or tomli before 3.11)."""
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ImportError:  # Python 3.10: read the few `key = "value"` lines we need
-        tomllib = None
+    else:  # pragma: no cover - Python 3.10; tomli is a dependency there
+        import tomli as tomllib
     with open(path, "rb") as handle:
-        raw = handle.read()
-    if tomllib is not None:
         try:
-            return tomllib.loads(raw.decode("utf-8")).get("tool", {}).get("tinyorm", {})
+            document = tomllib.load(handle)
         except tomllib.TOMLDecodeError as exc:
             raise TinyORMError(f"{path}: {exc}") from exc
-    section, values = None, {}
-    for line in raw.decode("utf-8").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line.startswith("["):
-            section = line.strip("[]").strip()
-        elif section == "tool.tinyorm" and "=" in line:
-            key, value = (part.strip() for part in line.split("=", 1))
-            values[key] = value.strip("\"'")
-    return values
+    section = document.get("tool", {}).get("tinyorm", {})
+    if not isinstance(section, dict):
+        raise TinyORMError(f"{path}: [tool.tinyorm] must be a table")
+    return section
 
 
 class Settings:

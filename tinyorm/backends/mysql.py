@@ -30,8 +30,10 @@ _DISCONNECT_ERRNOS = {2002, 2003, 2006, 2013, 2055, 4031}
 def _driver():
     try:
         import pymysql
-    except ImportError as exc:  # pragma: no cover - pymysql is a dependency
-        raise ImproperlyConfigured("MySQL needs pymysql: pip install pymysql") from exc
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            "MySQL/MariaDB needs the pymysql driver, which is not installed: pip install 'tinyorm[mysql]'"
+        ) from exc
     return pymysql
 
 

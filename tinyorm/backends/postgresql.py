@@ -14,8 +14,10 @@ def _driver():
     try:
         import psycopg2
         import psycopg2.extras
-    except ImportError as exc:  # pragma: no cover - psycopg2-binary is a dependency
-        raise ImproperlyConfigured("PostgreSQL needs psycopg2: pip install psycopg2-binary") from exc
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            "PostgreSQL needs the psycopg2 driver, which is not installed: pip install 'tinyorm[postgresql]'"
+        ) from exc
     return psycopg2
 
 
