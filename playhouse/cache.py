@@ -14,6 +14,8 @@ import time
 
 import tinyorm
 
+from . import _guard  # noqa: F401 - refuses to load beside peewee's playhouse (see _guard)
+
 
 class MemoryStore:
     def __init__(self):

@@ -3,6 +3,8 @@
 import tinyorm
 from tinyorm import JSONField, Model
 
+from . import _guard  # noqa: F401 - refuses to load beside peewee's playhouse (see _guard)
+
 _MISSING = object()
 
 

@@ -7,6 +7,8 @@ for code written against peewee's ``playhouse.pool`` names.
 
 from tinyorm import MySQLDatabase, PostgresDatabase, SqliteDatabase
 
+from . import _guard  # noqa: F401 - refuses to load beside peewee's playhouse (see _guard)
+
 
 class _Pooled:
     def __init__(self, database, max_connections=20, stale_timeout=300, **kwargs):

@@ -2,6 +2,8 @@
 
 from tinyorm import ForeignKeyField
 
+from . import _guard  # noqa: F401 - refuses to load beside peewee's playhouse (see _guard)
+
 
 def model_to_dict(instance, recurse=True, backrefs=False, only=None, exclude=None, max_depth=None):
     """A dict of an instance's field values.

@@ -12,6 +12,8 @@ not send them (they never see individual objects' intent).
 
 import tinyorm
 
+from . import _guard  # noqa: F401 - refuses to load beside peewee's playhouse (see _guard)
+
 
 class Signal:
     def __init__(self):

@@ -4,6 +4,8 @@ import contextlib
 import functools
 import threading
 
+from . import _guard  # noqa: F401 - refuses to load beside peewee's playhouse (see _guard)
+
 
 class count_queries:
     """Count the statements a Database (or every database of a Router) sends.
