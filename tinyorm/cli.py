@@ -15,6 +15,7 @@ import sys
 
 from . import __version__
 from .exceptions import MigrationError, TinyORMError
+from .migrations.runner import MigrationRunner
 
 
 # -- settings ----------------------------------------------------------------------------------
@@ -95,13 +96,13 @@ def load_models(module_name, root=None):
 
 def _targets(settings):
     """[(name, Database, table_filter)] to migrate, from the settings."""
-    from .backends.url import connect
+    from .backends.url import connect, mask_url
     from .router import Router
 
     models = load_models(settings.models, settings.root) if settings.models else []
     value = settings.database
     if value and "://" in value:
-        return [(value, connect(value), None)], models
+        return [(mask_url(value), connect(value), None)], models
     bound = {model._meta.database for model in models if model._meta.database is not None}
     routers = [database for database in bound if isinstance(database, Router)]
     if routers:
@@ -154,11 +155,9 @@ def cmd_make(args, settings):
     changes, seen = [], set()
     if not args.empty:
         from .migrations.autogenerate import plan_changes
-        from .migrations.runner import MigrationRunner
 
         for name, database, _table_filter in targets:
-            rows = MigrationRunner(database, settings.migrations).status()
-            pending = [row[0].name if row[0] is not None else row[3] for row in rows if row[1] != "applied"]
+            pending = _unsettled(MigrationRunner(database, settings.migrations).status())
             if pending:
                 raise MigrationError(
                     f"database {name} is not up to date ({', '.join(pending)} not applied); run "
@@ -166,7 +165,7 @@ def cmd_make(args, settings):
                 )
 
         for _name, database, table_filter in targets:
-            chosen = [model for model in models if table_filter is None or table_filter(model._meta.table_name)]
+            chosen = _models_for(models, table_filter)
             for change in plan_changes(database, chosen, _rename_map(renames), args.allow_destructive):
                 if change.upgrade not in seen:
                     seen.add(change.upgrade)
@@ -187,6 +186,15 @@ def cmd_make(args, settings):
     return 0
 
 
+def _unsettled(rows):
+    """Names of the migrations in a status listing that are not simply applied."""
+    return [row[0].name if row[0] is not None else row[3].split(" ")[0] for row in rows if row[1] != "applied"]
+
+
+def _models_for(models, table_filter):
+    return [model for model in models if table_filter is None or table_filter(model._meta.table_name)]
+
+
 def _rename_map(renames):
     # plan_changes looks renames up as "table.new" -> old column name
     result = {}
@@ -198,13 +206,11 @@ def _rename_map(renames):
 
 
 def _runners(settings):
-    from .migrations.runner import MigrationRunner
-
     targets, _models = _targets(settings)
     for name, database, table_filter in targets:
         yield (
             name,
-            MigrationRunner(database, settings.migrations, echo=_echo(settings), table_filter=table_filter),
+            MigrationRunner(database, settings.migrations, echo=_echo(settings), table_filter=table_filter, out=print),
             len(targets) > 1,
         )
 
@@ -264,6 +270,88 @@ def cmd_resolve(args, settings):
     for _name, runner, _several in _runners(settings):
         runner.resolve(args.name, applied=args.applied)
         print(f"{args.name} marked {'applied' if args.applied else 'rolled back'}")
+    return 0
+
+
+def cmd_check_migrations(args, settings):
+    """Exit 1 when a migration is not applied or the models differ from the migrations."""
+    from .migrations.autogenerate import plan_changes
+
+    targets, models = _targets(settings)
+    problems = []
+    for name, database, table_filter in targets:
+        runner = MigrationRunner(database, settings.migrations, table_filter=table_filter)
+        where = f" [{name}]" if len(targets) > 1 else ""
+        unsettled = [(state, label) for state, label in _states(runner.status()) if state != "applied"]
+        for state, label in unsettled:
+            print(f"{state:<9} {label}{where}")
+        if unsettled:
+            problems.append(
+                f"{len(unsettled)} migration(s) not applied{where}: {', '.join(label for _s, label in unsettled)}"
+            )
+            continue  # the schema is behind the files: comparing it with the models says nothing
+        if not models:
+            continue
+        try:
+            changes = plan_changes(database, _models_for(models, table_filter), allow_destructive=True)
+        except MigrationError as exc:  # an ambiguous rename is a difference too
+            print(f"differs   {exc}{where}")
+            problems.append(f"the models differ from the migrations{where}")
+            continue
+        for change in changes:
+            print(f"differs   {change.upgrade.splitlines()[0]}{where}")
+        if changes:
+            problems.append(f"the models differ from the migrations by {len(changes)} operation(s){where}")
+    if problems:
+        hint = "run `tinyorm migrate up`" if any("not applied" in problem for problem in problems) else ""
+        if any("differ" in problem for problem in problems):
+            hint = (hint + " and " if hint else "") + "write the missing migration with `tinyorm migrate make`"
+        raise MigrationError("; ".join(problems) + f" ({hint})")
+    note = "; models match the migrations" if models else " (no --models: model changes not checked)"
+    print(f"ok: every migration is applied{note}")
+    return 0
+
+
+def _states(rows):
+    for migration, state, _applied_at, note in rows:
+        yield state, migration.name if migration is not None else note.split(" ")[0]
+
+
+def cmd_current(args, settings):
+    for name, runner, several in _runners(settings):
+        latest, pending = runner.current()
+        label = latest.name if latest is not None else "(none applied)"
+        if pending:
+            label += f" ({pending} pending)"
+        elif latest is not None:
+            label += " (head)"
+        print(f"[{name}] {label}" if several else label)
+    return 0
+
+
+def cmd_history(args, settings):
+    from .migrations.runner import discover
+
+    migrations = discover(settings.migrations)
+    if not migrations:
+        print(f"no migrations in {settings.migrations}/")
+    for index, migration in enumerate(migrations):
+        head = "  (head)" if index == len(migrations) - 1 else ""
+        print(f"{migration.name}  {migration.message()}{head}")
+    return 0
+
+
+def cmd_stamp(args, settings):
+    for name, runner, several in _runners(settings):
+        if several:
+            print(f"[{name}]")
+        stamped, forgotten = runner.stamp(args.target)
+        for migration in stamped:
+            print(f"stamped {migration} as applied")
+        for migration in forgotten:
+            print(f"stamped {migration} as not applied")
+        if not stamped and not forgotten:
+            print("nothing to stamp: the history already says so")
     return 0
 
 
@@ -349,6 +437,21 @@ def build_parser():
     resolve.add_argument("--applied", action="store_true", help="its changes are in place: mark it applied")
     resolve.add_argument("--rolled-back", action="store_true", help="its changes were undone: forget it")
     resolve.set_defaults(handler=cmd_resolve)
+    check_step = steps.add_parser(
+        "check",
+        help="exit 1 if a migration is not applied or the models differ from the migrations (for CI)",
+        parents=[common],
+    )
+    check_step.set_defaults(handler=cmd_check_migrations)
+    current = steps.add_parser("current", help="print the latest applied migration", parents=[common])
+    current.set_defaults(handler=cmd_current)
+    history = steps.add_parser("history", help="list the migration files, oldest first", parents=[common])
+    history.set_defaults(handler=cmd_history)
+    stamp = steps.add_parser(
+        "stamp", help="record migrations as applied up to TARGET without running them", parents=[common]
+    )
+    stamp.add_argument("target", help="a migration name or number, 'head' (all) or 'base' (none)")
+    stamp.set_defaults(handler=cmd_stamp)
     migrate.set_defaults(handler=None, subparser=migrate)
 
     introspect = commands.add_parser(

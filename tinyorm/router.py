@@ -31,6 +31,7 @@ import time
 
 from .backends.base import Database
 from .exceptions import ImproperlyConfigured, RoutingError
+from .log import router_logger
 
 __all__ = ["Router", "ReplicaSet"]
 
@@ -321,6 +322,13 @@ class Router:
                 self._mark_down(name, exc)
                 return True
             self._lag[name] = cached = (lag, now)
+            if lag is not None and lag > self.max_replica_lag:  # logged once per measurement
+                router_logger.warning(
+                    "replica %s lags %.3gs behind its primary (max_replica_lag=%gs): left out of reads",
+                    name,
+                    lag,
+                    self.max_replica_lag,
+                )
         lag = cached[0]
         if lag is not None and lag > self.max_replica_lag:
             self._stats["lagging_skips"] += 1
@@ -346,6 +354,8 @@ class Router:
                 if until <= now:
                     del self._down_until[other]
         self._stats[("down", name)] += 1
+        reason = " ".join(str(error).split()) if error is not None else "unreachable"
+        router_logger.warning("replica %s marked down for %gs: %s", name, self.down_backoff, reason)
 
     def _failover(self, database, error, sql, params, many):
         """A replica failed to connect: mark it down, run the read elsewhere."""
@@ -370,8 +380,10 @@ class Router:
             if other is database or self._down_until.get(other_name, 0) > now:
                 continue
             self._stats[("reads", other_name)] += 1
+            router_logger.info("read failed over from %s to %s", name, other_name)
             return other.execute_sql(sql, params, many)
         self._stats[("reads", replica_set.primary_name)] += 1
+        router_logger.info("read failed over from %s to the primary %s", name, replica_set.primary_name)
         return replica_set.primary.execute_sql(sql, params, many)
 
     # -- blocks ----------------------------------------------------------------------------

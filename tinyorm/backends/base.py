@@ -15,6 +15,7 @@ import weakref
 
 from .. import exceptions
 from ..exceptions import ImproperlyConfigured, OperationalError, translate_driver_error
+from ..log import check_log_params, format_params, pool_logger, scrub, sql_logger
 
 logger = logging.getLogger("tinyorm")
 
@@ -85,6 +86,8 @@ class Database:
     Pool options: ``max_connections`` (connections open at once, across threads; a thread
     waits up to ``pool_timeout`` seconds for one) and ``stale_timeout`` (seconds after which
     an idle pooled connection is closed instead of reused).
+    ``log_params`` says how the ``tinyorm.sql`` log shows parameters: ``True`` (default)
+    as they are, ``False`` hidden (only their count), a number N each cut to N characters.
     """
 
     dialect_class = None
@@ -98,9 +101,14 @@ class Database:
         stale_timeout=None,
         pool_timeout=10.0,
         autoconnect=True,
+        log_params=True,
         **connect_params,
     ):
         self.database = database
+        try:
+            self.log_params = check_log_params(log_params)
+        except ValueError as exc:
+            raise ImproperlyConfigured(str(exc)) from None
         self.connect_params = connect_params
         self.dialect = self.dialect_class()
         self.autoconnect = autoconnect
@@ -150,8 +158,9 @@ class Database:
         except TypeError as exc:
             raise ImproperlyConfigured(f"bad connection option for {self.dialect.name}: {exc}") from exc
         except self._driver_error_class() as exc:
+            reason = scrub(str(exc), self.connect_params.get("password"))
             raise OperationalError(
-                f"cannot connect to {self.dialect.name} at {self._describe_target()}: {exc}"
+                f"cannot connect to {self.dialect.name} at {self._describe_target()}: {reason}"
             ) from exc
         try:
             self._initialize_connection(conn)
@@ -163,6 +172,8 @@ class Database:
             raise self._error_class_for(exc)(str(exc)) from exc
         with self._lock:
             self._open[id(conn)] = (conn, time.monotonic())
+            opened = len(self._open)
+        pool_logger.debug("opened a connection to %s (%d open)", self._describe_target(), opened)
         return conn
 
     def _checkout(self):
@@ -175,6 +186,7 @@ class Database:
                 while self._idle:
                     returned_at, conn = self._idle.pop()
                     if self.stale_timeout and now - returned_at > self.stale_timeout:
+                        pool_logger.debug("closed a connection to %s idle past stale_timeout", self._describe_target())
                         self._close_physically(conn)
                         continue
                     return conn
@@ -182,6 +194,12 @@ class Database:
                     break
                 remaining = deadline - now
                 if remaining <= 0:
+                    pool_logger.warning(
+                        "pool for %s exhausted: %d connections in use for %gs",
+                        self._describe_target(),
+                        self.max_connections,
+                        self.pool_timeout,
+                    )
                     raise OperationalError(
                         f"connection pool exhausted: {self.max_connections} connections in use "
                         f"for {self.pool_timeout:g}s"
@@ -251,6 +269,9 @@ class Database:
         state.conn = None
         state.transactions = []
         if conn is not None:
+            pool_logger.warning(
+                "discarded the connection to %s (lost, or unusable after an error)", self._describe_target()
+            )
             with self._lock:
                 self._close_physically(conn)
                 self._lock.notify()
@@ -280,8 +301,8 @@ class Database:
         the statement runs once per row (DB-API ``executemany``). Driver errors are raised
         as tinyorm's PEP 249 classes, chained. Every statement tinyorm sends comes here.
         """
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("%s %r%s", sql, params, " (executemany)" if many else "")
+        if sql_logger.isEnabledFor(logging.DEBUG):
+            sql_logger.debug("%s%s", sql, format_params(params, self.log_params, many))
         try:
             conn = self._state.conn
             if conn is None:

@@ -13,6 +13,7 @@ import copy
 
 from ..exceptions import MigrationError
 from ..fields import Field
+from ..log import migrations_logger as logger
 from ..schema import column_definition, foreign_key_name, foreign_key_sql, index_name
 
 _NOTHING = object()
@@ -59,6 +60,7 @@ class Operations:
         if self.mode == "sql":
             self.collected.append((sql, params))
             return None
+        logger.info("%s", sql)
         cursor = self.database.execute_sql(sql, params if params is not None else ())
         self.executed.append(sql)
         return cursor

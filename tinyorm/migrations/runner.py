@@ -14,11 +14,13 @@ from __future__ import annotations
 import datetime
 import hashlib
 import importlib.util
+import logging
 import os
 import re
 import time
 
 from ..exceptions import MigrationError
+from ..log import migrations_logger as logger
 from .autogenerate import HISTORY_TABLE
 from .operations import Operations
 
@@ -40,6 +42,18 @@ class Migration:
         with open(path, "rb") as handle:
             self.checksum = hashlib.sha256(handle.read()).hexdigest()
         self._module = None
+
+    def message(self):
+        """The first line of the file's docstring (what ``migrate make`` was told), read without
+        running the file."""
+        import ast
+
+        with open(self.path, encoding="utf-8") as handle:
+            try:
+                docstring = ast.get_docstring(ast.parse(handle.read()))
+            except (SyntaxError, ValueError):
+                return ""
+        return (docstring or "").strip().splitlines()[0] if (docstring or "").strip() else ""
 
     def module(self):
         if self._module is None:
@@ -90,10 +104,12 @@ class MigrationRunner:
     """Applies the migrations in ``directory`` to one database.
 
     ``table_filter`` (table name -> bool) limits operations to the tables this database
-    should hold (a Router's ``allow_migrate``); ``echo`` receives each SQL statement.
+    should hold (a Router's ``allow_migrate``); ``echo`` receives each SQL statement;
+    ``out`` receives the lines a person reads (``applied NAME (N ms)``, warnings): the CLI
+    passes ``print``. Every step is also logged to ``tinyorm.migrations``.
     """
 
-    def __init__(self, database, directory="migrations", echo=None, table_filter=None, out=print):
+    def __init__(self, database, directory="migrations", echo=None, table_filter=None, out=None):
         self.database = database
         self.directory = directory
         self.echo = echo
@@ -209,7 +225,7 @@ class MigrationRunner:
             for migration in migrations:
                 record = history.get(migration.name)
                 if record is not None and record[0] != migration.checksum:
-                    self.out(f"warning: {migration.filename} was edited after it was applied")
+                    self._say(f"warning: {migration.filename} was edited after it was applied", logging.WARNING)
             end = self._resolve_target(migrations, target)
             for migration in migrations[:end]:
                 if migration.name in history:
@@ -230,9 +246,15 @@ class MigrationRunner:
                 rolled_back.append(migration.name)
         return rolled_back
 
+    def _say(self, line, level=logging.INFO):
+        logger.log(level, "%s", line)
+        if self.out is not None:
+            self.out(line)
+
     def _apply(self, migration, direction):
         database = self.database
         module = migration.module()
+        logger.info("%s %s on %r", "applying" if direction == "upgrade" else "rolling back", migration.name, database)
         op = Operations(database, echo=self.echo, table_filter=self.table_filter)
         started = time.perf_counter()
         transactional = database.dialect.transactional_ddl
@@ -245,6 +267,7 @@ class MigrationRunner:
                 getattr(module, direction)(op)
                 self._finish(migration, direction, started)
         except Exception as exc:
+            logger.error("%s %s failed: %s", migration.name, direction, one_line(exc))
             if transactional:
                 raise MigrationError(
                     f"{migration.filename} {direction} failed and was rolled back; the schema is as it "
@@ -266,7 +289,7 @@ class MigrationRunner:
             ) from exc
         elapsed = (time.perf_counter() - started) * 1000
         verb = "applied" if direction == "upgrade" else "rolled back"
-        self.out(f"{verb} {migration.name} ({elapsed:.0f} ms)")
+        self._say(f"{verb} {migration.name} ({elapsed:.0f} ms)")
 
     def _finish(self, migration, direction, started):
         if direction == "upgrade":
@@ -287,6 +310,52 @@ class MigrationRunner:
             self._record(migration, "applied", 0, "resolved by hand")
         else:
             self._forget(migration)
+        logger.info("%s resolved by hand as %s", name, "applied" if applied else "rolled back")
+
+    def current(self):
+        """The latest applied migration, in file order (None if none is), and how many are pending."""
+        latest, pending = None, 0
+        for migration, state, _applied_at, _note in self.status():
+            if migration is None:
+                continue
+            if state in ("applied", "modified"):
+                latest, pending = migration, 0
+            elif state == "pending":
+                pending += 1
+        return latest, pending
+
+    def stamp(self, target):
+        """Record the migrations up to ``target`` as applied without running them, and forget
+        the ones after it (as Alembic's ``stamp`` and Django's ``migrate --fake``).
+
+        ``target`` is a migration's name or number, ``head`` (all of them) or ``base`` (none).
+        For a database whose schema was made some other way. Returns (stamped, forgotten).
+        """
+        stamped, forgotten = [], []
+        with self.lock():
+            self.ensure_history()
+            history = self.history()
+            migrations = self.migrations()
+            if target == "head":
+                end = len(migrations)
+            elif target == "base":
+                end = 0
+            else:
+                end = self._resolve_target(migrations, target)
+            for migration in migrations[:end]:
+                record = history.get(migration.name)
+                if record is None or record[1] != "applied" or record[0] != migration.checksum:
+                    self._record(migration, "applied", 0, "stamped")
+                    stamped.append(migration.name)
+            for migration in migrations[end:]:
+                if migration.name in history:
+                    self._forget(migration)
+                    forgotten.append(migration.name)
+        for name in stamped:
+            logger.info("stamped %s as applied (not run)", name)
+        for name in forgotten:
+            logger.info("stamped %s as not applied (not run)", name)
+        return stamped, forgotten
 
     def sql(self, target=None):
         """The SQL that ``up`` would run, per pending migration: [(migration, [sql])].
