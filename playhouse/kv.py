@@ -40,6 +40,7 @@ class KeyValue:
         return row[0]
 
     def get(self, key, default=None):
+        """The value stored under ``key``, or ``default``."""
         try:
             return self[key]
         except KeyError:
@@ -49,6 +50,7 @@ class KeyValue:
         self.update({key: value})
 
     def update(self, mapping=(), **kwargs):
+        """Store every key of ``mapping`` and ``kwargs`` in one upsert statement."""
         rows = [{"key": self._key(key), "value": value} for key, value in dict(mapping, **kwargs).items()]
         if rows:
             query = self.model.insert_many(rows).on_conflict(
@@ -61,6 +63,7 @@ class KeyValue:
             raise KeyError(key)
 
     def pop(self, key, default=_MISSING):
+        """Remove ``key`` and return its value (or ``default``; KeyError without one), in one transaction."""
         with self.database.atomic():
             try:
                 value = self[key]
@@ -78,18 +81,22 @@ class KeyValue:
         return self.model.select().count()
 
     def keys(self):
+        """Every key, sorted."""
         return [key for (key,) in self.model.select(self.model.key).order_by(self.model.key).tuples()]
 
     def values(self):
+        """Every value, in key order."""
         return [value for (value,) in self.model.select(self.model.value).order_by(self.model.key).tuples()]
 
     def items(self):
+        """Every ``(key, value)`` pair, in key order."""
         return list(self.model.select(self.model.key, self.model.value).order_by(self.model.key).tuples())
 
     def __iter__(self):
         return iter(self.keys())
 
     def clear(self):
+        """Remove every key."""
         self.model.delete().execute()
 
 

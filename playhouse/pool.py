@@ -16,14 +16,20 @@ class _Pooled:
 
 
 class PooledSqliteDatabase(_Pooled, SqliteDatabase):
+    """``SqliteDatabase`` with a pool on by default (``max_connections=20``, ``stale_timeout=300``)."""
+
     pass
 
 
 class PooledPostgresDatabase(_Pooled, PostgresDatabase):
+    """``PostgresDatabase`` with a pool on by default (``max_connections=20``, ``stale_timeout=300``)."""
+
     pass
 
 
 class PooledMySQLDatabase(_Pooled, MySQLDatabase):
+    """``MySQLDatabase`` with a pool on by default (``max_connections=20``, ``stale_timeout=300``)."""
+
     pass
 
 

@@ -16,10 +16,16 @@ from . import _guard  # noqa: F401 - refuses to load beside peewee's playhouse (
 
 
 class Signal:
+    """A list of receivers called with ``(model_class, instance, ...)`` when the signal is sent.
+
+    Use a signal as a decorator, ``@post_save(sender=User)``, or call ``connect``.
+    """
+
     def __init__(self):
         self._receivers = []
 
     def connect(self, receiver, name=None, sender=None):
+        """Call ``receiver`` when the signal is sent (only for instances of ``sender``, if given); a second receiver with the same name and sender is refused."""
         name = name or getattr(receiver, "__name__", repr(receiver))
         if any(
             existing_name == name and existing_sender is sender for existing_name, _, existing_sender in self._receivers
@@ -28,6 +34,7 @@ class Signal:
         self._receivers.append((name, receiver, sender))
 
     def disconnect(self, receiver=None, name=None, sender=None):
+        """Remove the receivers matching ``receiver``, ``name`` and ``sender`` (each optional)."""
         self._receivers = [
             entry
             for entry in self._receivers
@@ -46,6 +53,7 @@ class Signal:
         return decorator
 
     def send(self, instance, *args, **kwargs):
+        """Call every matching receiver with ``(type(instance), instance, *args, **kwargs)``; returns ``[(receiver, result)]``."""
         sender = type(instance)
         results = []
         for _name, receiver, wanted in self._receivers:

@@ -41,9 +41,11 @@ class count_queries:
 
     @property
     def count(self):
+        """How many statements were sent inside the block."""
         return len(self.statements)
 
     def get_queries(self):
+        """The ``(sql, params)`` pairs sent inside the block."""
         return list(self.statements)
 
 

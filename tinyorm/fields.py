@@ -101,6 +101,7 @@ class Field(Operand):
 
     # -- binding ---------------------------------------------------------------------------
     def bind(self, model, name):
+        """Attach the field to ``model`` under attribute ``name`` (the metaclass calls this; the column name defaults to ``name``)."""
         self.model = model
         self.name = name
         if self.column_name is None:
@@ -121,15 +122,18 @@ class Field(Operand):
 
     @property
     def qualified_name(self):
+        """``Model.field`` as error messages name the field."""
         if self.model is None:
             return self.name or type(self).__name__
         return f"{self.model.__name__}.{self.name}"
 
     @property
     def has_default(self):
+        """True if the field has a Python-side default (a value or a callable)."""
         return self.default is not None
 
     def get_default(self):
+        """The default for a new instance: the callable's result, a copy of a mutable value, or the value."""
         default = self.default
         if callable(default):
             return default()
@@ -202,6 +206,7 @@ class Field(Operand):
         return dialect.from_driver.get(self.field_type)
 
     def python_value(self, value, dialect):
+        """Convert ``value`` as read from ``dialect``'s driver to the field's Python type (None stays None)."""
         converter = self.python_converter(dialect)
         if value is None or converter is None:
             return value
@@ -209,6 +214,7 @@ class Field(Operand):
 
     # -- DDL ---------------------------------------------------------------------------------
     def ddl_type(self, dialect):
+        """The column type this field declares on ``dialect`` (``VARCHAR(50)``, ``NUMERIC(10,2)``, ...)."""
         return dialect.column_type(self.field_type)
 
     def cast_type(self, dialect):
@@ -427,6 +433,7 @@ class DecimalField(Field):
         return value
 
     def ddl_type(self, dialect):
+        """``DECIMAL(max_digits, decimal_places)`` in the dialect's spelling."""
         return dialect.column_type("DECIMAL", max_digits=self.max_digits, decimal_places=self.decimal_places)
 
 
@@ -476,6 +483,7 @@ class CharField(_TextBase):
         return value
 
     def ddl_type(self, dialect):
+        """``VARCHAR(max_length)`` in the dialect's spelling."""
         return dialect.column_type("VARCHAR", max_length=self.max_length)
 
     def _build_adapter(self, dialect):
@@ -512,6 +520,11 @@ class TextField(_TextBase):
 
 
 class BooleanField(Field):
+    """``True``/``False``; stored as the engine's boolean (``BOOLEAN``, ``TINYINT(1)`` on MySQL, an integer on SQLite).
+
+    Accepts only real booleans (and 0/1 read back from the engine): ``"false"`` is refused with ``DataError``, not taken as true.
+    """
+
     field_type = "BOOL"
 
     def coerce(self, value):
@@ -570,6 +583,8 @@ class DateTimeField(Field):
 
 
 class DateField(Field):
+    """A ``datetime.date``. A ``datetime`` with a time part (or a time zone) is refused rather than truncated."""
+
     field_type = "DATE"
 
     def coerce(self, value):
@@ -611,6 +626,8 @@ class TimeField(Field):
 
 # -- other types -------------------------------------------------------------------------------
 class UUIDField(Field):
+    """A ``uuid.UUID``; native ``UUID`` on PostgreSQL, ``CHAR(36)`` text elsewhere. Strings in UUID form are accepted."""
+
     field_type = "UUID"
 
     def coerce(self, value):
@@ -698,10 +715,12 @@ class ForeignKeyField(Field):
 
     @property
     def field_type(self):
+        """The column type of the key it points at (an auto-increment key is referenced as a plain integer)."""
         target = self.rel_field.field_type if self.rel_field is not None else "INT"
         return {"AUTO": "INT", "BIGAUTO": "BIGINT"}.get(target, target)
 
     def bind(self, model, name):
+        """Attach to ``model``: the column is ``<name>_id`` unless ``column_name`` says otherwise, and the raw key is readable as ``<name>_id``."""
         if self.column_name is None:
             self.column_name = name if name.endswith("_id") else f"{name}_id"
         Field.bind(self, model, name)
@@ -714,6 +733,7 @@ class ForeignKeyField(Field):
         return field
 
     def resolve(self, rel_model):
+        """Point the key at ``rel_model`` (its primary key, or the field named by ``field=``) once that model exists."""
         self.rel_model = rel_model
         if self.rel_field_name is None:
             self.rel_field = rel_model._meta.primary_key
@@ -753,6 +773,7 @@ class ForeignKeyField(Field):
         return self.rel_field.python_converter(dialect)
 
     def ddl_type(self, dialect):
+        """The referenced column's type, so the two always match."""
         target = self.rel_field
         if target.field_type in ("AUTO", "BIGAUTO"):
             return dialect.column_type(self.field_type)
@@ -779,6 +800,7 @@ class CompositeKey:
         self.fields = ()
 
     def bind(self, model):
+        """Look up the named fields on ``model`` (called by the metaclass)."""
         self.model = model
         self.fields = tuple(model._meta.fields[name] for name in self.field_names)
 

@@ -186,6 +186,7 @@ class Session:
         return obj
 
     def add_all(self, objects):
+        """``add`` each of ``objects``."""
         for obj in objects:
             self.add(obj)
 
@@ -396,6 +397,7 @@ class Session:
         self._dirty.pop(id(obj), None)
 
     def expire_all(self):
+        """Forget every loaded value: each object reloads from the database on its next attribute read. Pending changes are kept."""
         dirty = self._dirty
         pk_keys = {}
         for obj in self.identity_map.objects():
@@ -444,6 +446,7 @@ class Session:
         obj.__dict__.pop("_session", None)
 
     def expunge_all(self):
+        """Remove every object from the session (``expunge`` each); nothing is written."""
         for obj in self.identity_map.objects():
             self.expunge(obj)
         for obj in list(self._new.values()):

@@ -234,6 +234,7 @@ class Database:
         return conn
 
     def is_closed(self):
+        """True if this thread has no open connection."""
         return self._state.conn is None
 
     def close(self):
@@ -291,6 +292,7 @@ class Database:
 
     # -- statements ------------------------------------------------------------------------
     def cursor(self):
+        """A new DB-API cursor on this thread's connection (opened if needed)."""
         return self.connection().cursor()
 
     def execute_sql(self, sql, params=None, many=False):
@@ -354,6 +356,7 @@ class Database:
         yield
 
     def dialect_for(self, model):
+        """The dialect ``model``'s statements compile for: this database's own."""
         return self.dialect
 
     def check_query(self, query):
@@ -381,9 +384,11 @@ class Database:
         return self.execute_sql(sql, params)
 
     def last_insert_id(self, cursor):
+        """The key of the row the statement behind ``cursor`` inserted."""
         return cursor.lastrowid
 
     def rows_affected(self, cursor):
+        """How many rows the statement behind ``cursor`` matched."""
         return cursor.rowcount
 
     # -- transactions ----------------------------------------------------------------------
@@ -394,6 +399,7 @@ class Database:
     transaction = atomic
 
     def in_transaction(self):
+        """True inside ``atomic()`` (or between ``begin()`` and ``commit()``/``rollback()``) on this thread."""
         return bool(self._state.transactions)
 
     def _begin_sql(self):
@@ -444,19 +450,24 @@ class Database:
             logger.warning("%s failed while unwinding a transaction", sql, exc_info=True)
 
     def begin(self):
+        """Start a transaction (a savepoint if one is open); prefer ``with db.atomic():``."""
         self._enter_atomic()
 
     def commit(self):
+        """Commit the innermost ``begin()`` (release its savepoint when nested)."""
         self._exit_atomic(False)
 
     def rollback(self):
+        """Roll back the innermost ``begin()`` (to its savepoint when nested)."""
         self._exit_atomic(True)
 
     # -- routing protocol (a Router answers these per model; a Database is its own answer) --
     def db_for_read(self, model):
+        """Where a read of ``model`` goes: this database (a Router picks a replica)."""
         return self
 
     def db_for_write(self, model):
+        """Where a write of ``model`` goes: this database (a Router picks the primary)."""
         return self
 
     def route_read(self, model):
@@ -464,6 +475,7 @@ class Database:
         return self
 
     def route_write(self, model):
+        """Where a write of ``model`` runs (the Router's counterpart records statistics)."""
         return self
 
     # -- schema ----------------------------------------------------------------------------
@@ -486,6 +498,7 @@ class Database:
         drop_tables(self, models, safe=safe, cascade=cascade)
 
     def table_exists(self, table_name):
+        """True if ``table_name`` is a table of the connected database."""
         return table_name in self.get_tables()
 
     def get_tables(self):
@@ -493,15 +506,19 @@ class Database:
         return [row[0] for row in self.execute_sql(self.dialect.list_tables_sql()).fetchall()]
 
     def get_columns(self, table):  # pragma: no cover - per engine
+        """``[ColumnMetadata]`` for ``table``'s columns, in order."""
         raise NotImplementedError
 
     def get_indexes(self, table):  # pragma: no cover - per engine
+        """``[IndexMetadata]`` for ``table``'s indexes (the primary key left out)."""
         raise NotImplementedError
 
     def get_foreign_keys(self, table):  # pragma: no cover - per engine
+        """``[ForeignKeyMetadata]`` for ``table``'s foreign keys."""
         raise NotImplementedError
 
     def get_primary_keys(self, table):
+        """The names of ``table``'s primary-key columns."""
         return [column.name for column in self.get_columns(table) if column.primary_key]
 
 

@@ -82,6 +82,7 @@ class PostgresDatabase(Database):
         return (int(high, 16) << 32) | int(low, 16)
 
     def replayed_position(self):
+        """On a replica: the WAL position it has replayed (``pg_last_wal_replay_lsn()``), or None on a primary."""
         row = self.execute_sql("SELECT pg_last_wal_replay_lsn()::text").fetchone()
         return row[0] if row else None
 

@@ -97,10 +97,12 @@ class Operations:
             self.add_index(table, list(index_columns), unique=unique, _types=types)
 
     def drop_table(self, table, cascade=False):
+        """``DROP TABLE table`` (``cascade=True`` drops what depends on it where the engine can)."""
         if self._allowed(table):
             self._emit(self.dialect.drop_table_sql(table, safe=False, cascade=cascade))
 
     def rename_table(self, old, new):
+        """Rename table ``old`` to ``new``."""
         if self._allowed(old):
             self._emit_all(self.dialect.rename_table_sql(old, new))
 
@@ -125,6 +127,7 @@ class Operations:
         self._emit_all(self.dialect.add_column_sql(table, definition))
 
     def drop_column(self, table, name):
+        """Drop column ``name`` of ``table`` (SQLite: by rebuilding the table)."""
         if not self._allowed(table):
             return
         statements = self.dialect.drop_column_sql(table, name)
@@ -134,6 +137,7 @@ class Operations:
             self._emit_all(statements)
 
     def rename_column(self, table, old, new):
+        """Rename column ``old`` of ``table`` to ``new``."""
         if self._allowed(table):
             self._emit_all(self.dialect.rename_column_sql(table, old, new))
 
@@ -165,6 +169,7 @@ class Operations:
 
     # -- indexes and keys ------------------------------------------------------------------
     def add_index(self, table, columns, unique=False, name=None, _types=None):
+        """Create an index on ``columns`` (a name or a list) of ``table``; named ``table_col1_col2`` unless ``name`` is given."""
         if not self._allowed(table):
             return
         columns = [columns] if isinstance(columns, str) else list(columns)
@@ -174,10 +179,12 @@ class Operations:
         self._emit(self.dialect.create_index_sql(table, name, spec, unique, safe=False))
 
     def drop_index(self, table, name):
+        """Drop the index ``name`` of ``table``."""
         if self._allowed(table):
             self._emit(self.dialect.drop_index_sql(table, name, safe=False))
 
     def add_foreign_key(self, table, column, dest_table, dest_column="id", on_delete=None, on_update=None):
+        """Make ``table.column`` reference ``dest_table.dest_column`` with the given actions (SQLite: by rebuilding the table)."""
         if not self._allowed(table):
             return
         constraint = foreign_key_sql(self.dialect, table, column, dest_table, dest_column, on_delete, on_update)
@@ -188,6 +195,7 @@ class Operations:
             self._emit_all(statements)
 
     def drop_foreign_key(self, table, column, name=None):
+        """Drop the foreign key on ``table.column`` (found by introspection unless ``name`` is given)."""
         if not self._allowed(table):
             return
         if name is None:

@@ -33,6 +33,8 @@ def one_line(error):
 
 
 class Migration:
+    """One migration file, ``NNNN_slug.py``: its number, name, checksum and (loaded on demand) module."""
+
     def __init__(self, path):
         self.path = path
         self.filename = os.path.basename(path)
@@ -56,6 +58,7 @@ class Migration:
         return (docstring or "").strip().splitlines()[0] if (docstring or "").strip() else ""
 
     def module(self):
+        """The file as a module, loaded once; MigrationError if it does not load or lacks ``upgrade``/``downgrade``."""
         if self._module is None:
             spec = importlib.util.spec_from_file_location(f"tinyorm_migration_{self.name}", self.path)
             module = importlib.util.module_from_spec(spec)
@@ -92,6 +95,7 @@ def discover(directory):
 
 
 def slugify(message):
+    """``message`` as a file-name part: lower case, runs of other characters as ``_``, at most 50 characters."""
     slug = re.sub(r"[^a-z0-9]+", "_", message.lower()).strip("_")
     return slug[:50] or "migration"
 
@@ -118,6 +122,7 @@ class MigrationRunner:
 
     # -- history ---------------------------------------------------------------------------
     def ensure_history(self):
+        """Create the history table (``tinyorm_migrations``) if it does not exist."""
         dialect = self.database.dialect
         quote = dialect.quote
         text = "VARCHAR(255)"
@@ -175,6 +180,7 @@ class MigrationRunner:
 
     # -- queries ---------------------------------------------------------------------------
     def migrations(self):
+        """The migration files in the folder, in order."""
         return discover(self.directory)
 
     def status(self):

@@ -56,10 +56,12 @@ class Context:
         self._scopes = []  # (qualify, select_list) to restore, innermost scope last
 
     def literal(self, text):
+        """Append SQL text as it is (never a value); returns the context, so calls chain."""
         self.parts.append(text)
         return self
 
     def sql(self, node):
+        """Render ``node`` into the statement; a plain Python value becomes a bound parameter."""
         if isinstance(node, Node) or hasattr(node, "__sql__"):
             node.__sql__(self)
         else:
@@ -76,6 +78,7 @@ class Context:
         return self
 
     def quoted(self, name):
+        """``name`` quoted as an identifier by the dialect (quote characters doubled)."""
         return self.dialect.quote(name)
 
     def scope(self, qualify=None, select_list=None):
@@ -108,6 +111,7 @@ class Context:
         return name
 
     def comma_separated(self, nodes):
+        """Render ``nodes`` separated by ``", "``."""
         first = True
         for node in nodes:
             if not first:
@@ -117,6 +121,7 @@ class Context:
         return self
 
     def result(self):
+        """``(sql, params)``: the statement text and its parameter values."""
         return "".join(self.parts), self.params
 
 
@@ -136,6 +141,7 @@ class Node:
 
 
 def as_node(value, converter=None):
+    """``value`` as a node: nodes pass through, anything else becomes a bound ``Value`` (converted by ``converter``)."""
     if isinstance(value, Node):
         return value
     return Value(value, converter)
@@ -216,61 +222,80 @@ class Operand(Node):
         return NodeList((SQL("-"), self), glue="", parens=True)
 
     def concat(self, rhs):
+        """String concatenation: ``a || b`` (``CONCAT`` where the engine needs it)."""
         return Expression(self, "||", as_node(rhs))
 
     def in_(self, values):
+        """``x IN (...)`` for a list of values or a subquery; ``in_([])`` matches nothing."""
         return InList(self, values, negated=False)
 
     def not_in(self, values):
+        """``x NOT IN (...)``; ``not_in([])`` matches every row."""
         return InList(self, values, negated=True)
 
     def is_null(self, is_null=True):
+        """``x IS NULL`` (or ``IS NOT NULL`` with ``is_null=False``)."""
         return Expression(self, "IS" if is_null else "IS NOT", SQL("NULL"))
 
     def between(self, low, high):
+        """``x BETWEEN low AND high``, both ends converted by the field."""
         converter = self._converter()
         return Between(self, as_node(low, converter), as_node(high, converter))
 
     def like(self, pattern):
+        """SQL ``LIKE`` with the caller's pattern (``%`` and ``_`` are wildcards), case-sensitive where the engine's LIKE is."""
         return Like(self, pattern, case_insensitive=False)
 
     def ilike(self, pattern):
+        """Case-insensitive ``LIKE`` on every engine."""
         return Like(self, pattern, case_insensitive=True)
 
     def contains(self, needle):
+        """Case-sensitive substring match; ``%``, ``_`` and ``\\`` in ``needle`` are taken literally."""
         return Match(self, needle, "contains", case_insensitive=False)
 
     def icontains(self, needle):
+        """Case-insensitive substring match; the needle is taken literally."""
         return Match(self, needle, "contains", case_insensitive=True)
 
     def startswith(self, needle):
+        """Case-sensitive prefix match; the needle is taken literally."""
         return Match(self, needle, "startswith", case_insensitive=False)
 
     def istartswith(self, needle):
+        """Case-insensitive prefix match; the needle is taken literally."""
         return Match(self, needle, "startswith", case_insensitive=True)
 
     def endswith(self, needle):
+        """Case-sensitive suffix match; the needle is taken literally."""
         return Match(self, needle, "endswith", case_insensitive=False)
 
     def iendswith(self, needle):
+        """Case-insensitive suffix match; the needle is taken literally."""
         return Match(self, needle, "endswith", case_insensitive=True)
 
     def regexp(self, pattern):
+        """Regular-expression match (``~`` on PostgreSQL, ``REGEXP`` on MySQL and SQLite)."""
         return Regexp(self, pattern)
 
     def asc(self, nulls=None):
+        """Ascending order, for ``order_by``; ``nulls="first"``/``"last"`` places NULLs."""
         return Ordering(self, "ASC", nulls)
 
     def desc(self, nulls=None):
+        """Descending order, for ``order_by``; ``nulls="first"``/``"last"`` places NULLs."""
         return Ordering(self, "DESC", nulls)
 
     def cast(self, type_name):
+        """``CAST(x AS type_name)``."""
         return Cast(self, type_name)
 
     def alias(self, name):
+        """``x AS name`` in a select list (rows then carry ``name``)."""
         return Alias(self, name)
 
     def distinct(self):
+        """``DISTINCT x``, for aggregates: ``fn.COUNT(User.email.distinct())``."""
         return NodeList((SQL("DISTINCT"), self))
 
 
@@ -329,6 +354,8 @@ class Expression(Operand):
 
 
 class Negated(Operand):
+    """``NOT (node)``: what ``~expression`` builds."""
+
     __slots__ = ("node",)
 
     def __init__(self, node):
@@ -475,6 +502,7 @@ class Function(Operand):
         return Window(self, partition_by, order_by, frame)
 
     def filter(self, condition):
+        """``FN(...) FILTER (WHERE condition)``: an aggregate over the rows matching ``condition`` only."""
         clone = Function(self.name, ())
         clone.args = self.args
         clone._filter = condition
@@ -500,6 +528,8 @@ fn = _FunctionFactory()
 
 
 class Window(Operand):
+    """``function OVER (PARTITION BY ... ORDER BY ... frame)``: built by ``fn.X().over(...)``."""
+
     __slots__ = ("function", "partition_by", "order_by", "frame")
 
     def __init__(self, function, partition_by=None, order_by=None, frame=None):
@@ -548,6 +578,8 @@ class Alias(Operand):
 
 
 class Ordering(Node):
+    """A sort key: ``node ASC|DESC`` with optional NULLS FIRST/LAST (built by ``asc()``/``desc()``)."""
+
     __slots__ = ("node", "direction", "nulls")
 
     def __init__(self, node, direction, nulls=None):
@@ -562,6 +594,8 @@ class Ordering(Node):
 
 
 class Cast(Operand):
+    """``CAST(node AS type_name)`` (built by ``Operand.cast``)."""
+
     __slots__ = ("node", "type_name")
 
     def __init__(self, node, type_name):
@@ -639,6 +673,8 @@ class SQL(Operand):
 
 
 class NodeList(Operand):
+    """Nodes rendered one after another with ``glue`` between them, optionally in parentheses."""
+
     __slots__ = ("nodes", "glue", "parens")
 
     def __init__(self, nodes, glue=" ", parens=False):
@@ -670,6 +706,8 @@ class Entity(Operand):
 
 
 class Star(Node):
+    """``*`` or ``source.*`` in a select list."""
+
     __slots__ = ("source",)
 
     def __init__(self, source=None):
@@ -722,6 +760,7 @@ class Table(Node):
         self.c = _ColumnFactory(self)
 
     def alias(self, name):
+        """This table under another name, for self-joins: ``Table("user").alias("u2")``."""
         return Table(self.name, name)
 
     def _source_alias(self, ctx):
@@ -736,6 +775,8 @@ class Table(Node):
 
 
 class JOIN:
+    """The join kinds ``join()`` accepts: ``JOIN.INNER``, ``LEFT_OUTER``, ``RIGHT_OUTER``, ``FULL_OUTER``, ``CROSS``."""
+
     INNER = "INNER JOIN"
     LEFT_OUTER = "LEFT OUTER JOIN"
     LEFT = "LEFT OUTER JOIN"
@@ -757,8 +798,10 @@ def _reduce(op, expressions):
 
 
 def AND(*expressions):
+    """All of ``expressions`` joined with ``AND`` (None entries are skipped)."""
     return _reduce("AND", expressions)
 
 
 def OR(*expressions):
+    """Any of ``expressions`` joined with ``OR`` (None entries are skipped)."""
     return _reduce("OR", expressions)

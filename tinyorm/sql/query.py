@@ -111,21 +111,25 @@ class SelectBase(Query, Operand):
 
     # -- chaining --------------------------------------------------------------------------
     def order_by(self, *nodes):
+        """A copy sorted by ``nodes`` (replacing any earlier ``order_by``)."""
         clone = self._clone()
         clone._order_by = _nodes(nodes)
         return clone
 
     def order_by_extend(self, *nodes):
+        """A copy with ``nodes`` added after the current sort keys."""
         clone = self._clone()
         clone._order_by = self._order_by + _nodes(nodes)
         return clone
 
     def limit(self, value):
+        """A copy returning at most ``value`` rows (None: no limit); a negative or non-integer value is refused."""
         clone = self._clone()
         clone._limit = None if value is None else _non_negative_int(value, "limit")
         return clone
 
     def offset(self, value):
+        """A copy skipping the first ``value`` rows."""
         clone = self._clone()
         clone._offset = None if value is None else _non_negative_int(value, "offset")
         return clone
@@ -145,24 +149,30 @@ class SelectBase(Query, Operand):
         return clone
 
     def with_cte(self, *ctes):
+        """A copy with ``WITH`` the given common table expressions."""
         clone = self._clone()
         clone._ctes = self._ctes + ctes
         return clone
 
     def cte(self, name, recursive=False, columns=None):
+        """This query as a common table expression called ``name`` (``recursive=True`` for ``WITH RECURSIVE``)."""
         return CTE(name, self, recursive=recursive, columns=columns)
 
     # -- compound --------------------------------------------------------------------------
     def union(self, other):
+        """``self UNION other`` (duplicates removed)."""
         return CompoundSelect(self, "UNION", other)
 
     def union_all(self, other):
+        """``self UNION ALL other``."""
         return CompoundSelect(self, "UNION ALL", other)
 
     def intersect(self, other):
+        """``self INTERSECT other``."""
         return CompoundSelect(self, "INTERSECT", other)
 
     def except_(self, other):
+        """``self EXCEPT other``."""
         return CompoundSelect(self, "EXCEPT", other)
 
     __add__ = union_all
@@ -223,6 +233,7 @@ class Select(SelectBase):
         self._join_source = self._from[0] if self._from else None
 
     def columns(self, *columns):
+        """A copy selecting ``columns`` instead (``select`` is the same method)."""
         clone = self._clone()
         clone._columns = _nodes(columns)
         return clone
@@ -230,56 +241,67 @@ class Select(SelectBase):
     select = columns
 
     def select_extend(self, *columns):
+        """A copy selecting ``columns`` as well."""
         clone = self._clone()
         clone._columns = self._columns + _nodes(columns)
         return clone
 
     def select_from(self, *sources):
+        """A copy reading from ``sources`` (tables, subqueries, CTEs)."""
         clone = self._clone()
         clone._from = tuple(sources)
         clone._join_source = sources[0] if sources else None
         return clone
 
     def from_(self, *sources):
+        """Same as ``select_from``."""
         return self.select_from(*sources)
 
     def where(self, *conditions):
+        """A copy with ``conditions`` added to the WHERE clause with AND."""
         clone = self._clone()
         clone._where = AND(self._where, *conditions)
         return clone
 
     def orwhere(self, *conditions):
+        """A copy with ``conditions`` (ANDed together) added to the WHERE clause with OR."""
         clone = self._clone()
         clone._where = OR(self._where, AND(*conditions)) if self._where is not None else AND(*conditions)
         return clone
 
     def join(self, dest, join_type="INNER JOIN", on=None):
+        """A copy joining ``dest`` (``join_type`` one of ``JOIN``'s kinds) ``on`` a condition."""
         clone = self._clone()
         clone._joins = self._joins + ((join_type, dest, on),)
         clone._join_source = dest
         return clone
 
     def switch(self, source=None):
+        """A copy whose next ``join`` starts from ``source`` (default: the first FROM source)."""
         clone = self._clone()
         clone._join_source = source if source is not None else (self._from[0] if self._from else None)
         return clone
 
     def group_by(self, *nodes):
+        """A copy grouped by ``nodes``."""
         clone = self._clone()
         clone._group_by = _nodes(nodes)
         return clone
 
     def having(self, *conditions):
+        """A copy with ``conditions`` added to HAVING with AND."""
         clone = self._clone()
         clone._having = AND(self._having, *conditions)
         return clone
 
     def distinct(self, is_distinct=True):
+        """A copy with ``SELECT DISTINCT`` (or without, for ``False``)."""
         clone = self._clone()
         clone._distinct = bool(is_distinct)
         return clone
 
     def for_update(self, for_update=True, nowait=False, skip_locked=False, of=()):
+        """A copy locking the rows it reads (``FOR UPDATE``), with ``nowait`` or ``skip_locked`` where the engine has them; ``of`` limits the lock to some tables."""
         if nowait and skip_locked:
             raise ValueError("for_update() takes nowait or skip_locked, not both")
         clone = self._clone()
@@ -373,9 +395,11 @@ class CTE(Node):
         self.c = _ColumnFactory(self)
 
     def union_all(self, other):
+        """This CTE's query ``UNION ALL other``: the recursive step of a ``WITH RECURSIVE``."""
         return CTE(self.name, self.query.union_all(other), self.recursive, self.columns)
 
     def union(self, other):
+        """This CTE's query ``UNION other``."""
         return CTE(self.name, self.query.union(other), self.recursive, self.columns)
 
     def _source_alias(self, ctx):
@@ -446,16 +470,19 @@ class Insert(Query):
         self._returning = ()
 
     def on_conflict(self, action="update", conflict_target=(), update=None, preserve=(), where=None):
+        """A copy that upserts: on a conflict over ``conflict_target``, ``update`` the given columns (or ``preserve`` the new values), optionally only ``where`` a condition holds."""
         clone = self._clone()
         clone._on_conflict = OnConflict(action, conflict_target, update, preserve, where)
         return clone
 
     def on_conflict_ignore(self):
+        """A copy that skips rows conflicting with an existing key instead of failing."""
         clone = self._clone()
         clone._on_conflict = OnConflict("ignore")
         return clone
 
     def returning(self, *columns):
+        """A copy returning ``columns`` of the inserted rows (engines with ``RETURNING``)."""
         clone = self._clone()
         clone._returning = _nodes(columns)
         return clone
