@@ -4,7 +4,7 @@ from .base import Atomic, ColumnMetadata, Database, ForeignKeyMetadata, IndexMet
 from .mysql import MySQLDatabase
 from .postgresql import PostgresDatabase
 from .sqlite import SqliteDatabase
-from .url import connect, parse_url
+from .url import connect, mask_url, parse_url
 
 __all__ = [
     "Atomic",
@@ -16,5 +16,6 @@ __all__ = [
     "PostgresDatabase",
     "SqliteDatabase",
     "connect",
+    "mask_url",
     "parse_url",
 ]
