@@ -56,6 +56,46 @@ class StaleDataError(ConcurrencyError):
     """An optimistic-lock check failed: the row was changed or deleted by someone else."""
 
 
+# -- transient failures ----------------------------------------------------------------------
+# Each is an OperationalError (the engine could not do it) and, where running the whole
+# transaction again can succeed, also a ConcurrencyError, so one ``except ConcurrencyError``
+# catches every "try again" case (``db.retry`` does exactly that).
+class SerializationError(OperationalError, ConcurrencyError):
+    """The engine refused to serialize this transaction with a concurrent one and rolled
+    it back: PostgreSQL 40001, a Galera certification failure. Run it again."""
+
+
+class DeadlockError(SerializationError):
+    """This transaction was chosen as a deadlock victim and rolled back (PostgreSQL 40P01,
+    MySQL/MariaDB 1213). Run it again."""
+
+
+class LockTimeoutError(OperationalError, ConcurrencyError):
+    """A lock was not granted in time (PostgreSQL 55P03 and ``lock_timeout``, MySQL/MariaDB
+    1205, SQLite still busy after its busy timeout)."""
+
+
+class ConnectionLostError(OperationalError):
+    """The connection died (server restarted or killed, network gone). Inside a transaction
+    the transaction is lost with it; ``commit_outcome_unknown`` is True when it died during
+    COMMIT, when nobody can tell whether the transaction was stored."""
+
+    commit_outcome_unknown = False
+
+
+class TransactionAbortedError(OperationalError):
+    """The engine already rolled back the transaction this statement or block belongs to.
+
+    Raised for every later statement of the block and by the outermost ``atomic()`` instead
+    of committing. ``original`` is the error that aborted the transaction (also chained as
+    ``__cause__``).
+    """
+
+    def __init__(self, message, original=None):
+        super().__init__(message)
+        self.original = original
+
+
 class RoutingError(TinyORMError):
     """A statement cannot be routed, e.g. it joins models living on different databases."""
 

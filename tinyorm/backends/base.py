@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import functools
 import logging
 import os
-import threading
-import time
 import weakref
 
 from .. import exceptions
-from ..exceptions import ImproperlyConfigured, OperationalError, translate_driver_error
-from ..log import check_log_params, format_params, pool_logger, scrub, sql_logger
+from ..exceptions import ConnectionLostError, ImproperlyConfigured, OperationalError, translate_driver_error
+from ..log import check_log_params, format_params, sql_logger
+from .pool import ConnectionsMixin
+from .transactions import Atomic, TransactionsMixin
+
+__all__ = ["Atomic", "ColumnMetadata", "Database", "ForeignKeyMetadata", "IndexMetadata"]
 
 logger = logging.getLogger("tinyorm")
 
@@ -42,44 +43,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_connections_after_fork)
 
 
-class _ThreadState(threading.local):
-    def __init__(self):
-        self.conn = None
-        self.transactions = []  # savepoint names; "" marks the outer transaction
-
-
-class Atomic:
-    """``with db.atomic():`` and ``@db.atomic()``: a transaction, or a savepoint when nested.
-
-    On an exception the block's work is rolled back and the exception propagates; otherwise
-    it is committed (or the savepoint released).
-    """
-
-    __slots__ = ("database",)
-
-    def __init__(self, database):
-        self.database = database
-
-    def __enter__(self):
-        self.database._enter_atomic()
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.database._exit_atomic(exc_type is not None)
-        return False
-
-    def __call__(self, function):
-        database = self.database
-
-        @functools.wraps(function)
-        def atomic_call(*args, **kwargs):
-            with Atomic(database):
-                return function(*args, **kwargs)
-
-        return atomic_call
-
-
-class Database:
+class Database(ConnectionsMixin, TransactionsMixin):
     """Base of ``SqliteDatabase``, ``PostgresDatabase`` and ``MySQLDatabase``.
 
     Connects lazily on first use. Every statement passes through :meth:`execute_sql`.
@@ -100,6 +64,7 @@ class Database:
         max_connections=None,
         stale_timeout=None,
         pool_timeout=10.0,
+        ping_interval=1.0,
         autoconnect=True,
         log_params=True,
         **connect_params,
@@ -112,14 +77,7 @@ class Database:
         self.connect_params = connect_params
         self.dialect = self.dialect_class()
         self.autoconnect = autoconnect
-        self.max_connections = int(max_connections) if max_connections else None
-        self.stale_timeout = float(stale_timeout) if stale_timeout else None
-        self.pool_timeout = float(pool_timeout)
-        self._pooled = self.max_connections is not None or self.stale_timeout is not None
-        self._state = _ThreadState()
-        self._lock = threading.Condition()
-        self._idle = []  # pooled connections: (returned_at, created_at, conn)
-        self._open = {}  # id(conn) -> (conn, created_at) for every connection this db opened
+        self._init_connections(max_connections, stale_timeout, pool_timeout, ping_interval)
         self._server_checked = False
         # Set by a Router on its replicas: called with (database, error, sql, params, many)
         # when a statement fails for want of a connection, to run it elsewhere.
@@ -143,6 +101,7 @@ class Database:
         """Read the server version once and set version-gated dialect flags."""
 
     def _is_disconnect(self, exc):
+        """True if the driver error means the connection is dead (raised as ConnectionLostError)."""
         return False
 
     def _error_class_for(self, exc):
@@ -150,138 +109,6 @@ class Database:
 
     def _describe_target(self):
         return repr(self.database)
-
-    # -- connections -----------------------------------------------------------------------
-    def _new_connection(self):
-        try:
-            conn = self._connect_driver()
-        except TypeError as exc:
-            raise ImproperlyConfigured(f"bad connection option for {self.dialect.name}: {exc}") from exc
-        except self._driver_error_class() as exc:
-            reason = scrub(str(exc), self.connect_params.get("password"))
-            raise OperationalError(
-                f"cannot connect to {self.dialect.name} at {self._describe_target()}: {reason}"
-            ) from exc
-        try:
-            self._initialize_connection(conn)
-            if not self._server_checked:
-                self._check_server(conn)
-                self._server_checked = True
-        except self._driver_error_class() as exc:
-            conn.close()
-            raise self._error_class_for(exc)(str(exc)) from exc
-        with self._lock:
-            self._open[id(conn)] = (conn, time.monotonic())
-            opened = len(self._open)
-        pool_logger.debug("opened a connection to %s (%d open)", self._describe_target(), opened)
-        return conn
-
-    def _checkout(self):
-        if not self._pooled:
-            return self._new_connection()
-        deadline = time.monotonic() + self.pool_timeout
-        with self._lock:
-            while True:
-                now = time.monotonic()
-                while self._idle:
-                    returned_at, conn = self._idle.pop()
-                    if self.stale_timeout and now - returned_at > self.stale_timeout:
-                        pool_logger.debug("closed a connection to %s idle past stale_timeout", self._describe_target())
-                        self._close_physically(conn)
-                        continue
-                    return conn
-                if self.max_connections is None or len(self._open) < self.max_connections:
-                    break
-                remaining = deadline - now
-                if remaining <= 0:
-                    pool_logger.warning(
-                        "pool for %s exhausted: %d connections in use for %gs",
-                        self._describe_target(),
-                        self.max_connections,
-                        self.pool_timeout,
-                    )
-                    raise OperationalError(
-                        f"connection pool exhausted: {self.max_connections} connections in use "
-                        f"for {self.pool_timeout:g}s"
-                    )
-                self._lock.wait(remaining)
-        return self._new_connection()
-
-    def _close_physically(self, conn):
-        self._open.pop(id(conn), None)
-        try:
-            conn.close()
-        except Exception:  # a broken connection may fail to close; it is gone either way
-            pass
-
-    def connect(self, reuse_if_open=True):
-        """Open this thread's connection now. Returns True if a new one was opened."""
-        state = self._state
-        if state.conn is not None:
-            if reuse_if_open:
-                return False
-            raise OperationalError("this thread's connection is already open")
-        state.conn = self._checkout()
-        return True
-
-    def connection(self):
-        """This thread's DB-API connection, opened if needed."""
-        conn = self._state.conn
-        if conn is None:
-            if not self.autoconnect:
-                raise InterfaceError("database is closed and autoconnect is off")
-            conn = self._state.conn = self._checkout()
-        return conn
-
-    def is_closed(self):
-        """True if this thread has no open connection."""
-        return self._state.conn is None
-
-    def close(self):
-        """Close this thread's connection (or return it to the pool). Returns True if one was open."""
-        state = self._state
-        conn = state.conn
-        if conn is None:
-            return False
-        if state.transactions:
-            raise OperationalError("cannot close a connection inside an open transaction")
-        state.conn = None
-        if self._pooled:
-            with self._lock:
-                self._idle.append((time.monotonic(), conn))
-                self._lock.notify()
-        else:
-            with self._lock:
-                self._close_physically(conn)
-        return True
-
-    def close_all(self):
-        """Close every connection this database opened, in every thread."""
-        with self._lock:
-            for conn, _created in list(self._open.values()):
-                self._close_physically(conn)
-            self._idle.clear()
-            self._lock.notify_all()
-        self._state = _ThreadState()
-
-    def _discard_connection(self):
-        state = self._state
-        conn = state.conn
-        state.conn = None
-        state.transactions = []
-        if conn is not None:
-            pool_logger.warning(
-                "discarded the connection to %s (lost, or unusable after an error)", self._describe_target()
-            )
-            with self._lock:
-                self._close_physically(conn)
-                self._lock.notify()
-
-    def _reset_after_fork(self):
-        self._state = _ThreadState()
-        self._lock = threading.Condition()
-        self._idle = []
-        self._open = {}
 
     def __enter__(self):
         self.connect()
@@ -320,6 +147,12 @@ class Database:
             if self.failover is not None and self.is_connection_failure(exc):
                 return self.failover(self, exc, sql, params, many)
             self._raise_translated(exc)
+        except BaseException:
+            # Ctrl-C (or another non-error exit) in the middle of a statement: it stays what
+            # it is, but the connection may be half-way through the protocol and is never
+            # used again (pymysql, for one, has already closed its socket).
+            self._discard_connection(ConnectionLostError("the connection was interrupted during a statement"))
+            raise
         return cursor
 
     def is_connection_failure(self, exc):
@@ -370,10 +203,15 @@ class Database:
         if isinstance(exc, exceptions.TinyORMError):
             raise exc
         if isinstance(exc, self._driver_error_class()):
-            error_class = self._error_class_for(exc)
-            if self._is_disconnect(exc):
-                self._discard_connection()
-            raise error_class(str(exc)) from exc
+            lost = self._is_disconnect(exc)
+            error = (ConnectionLostError if lost else self._error_class_for(exc))(str(exc))
+            error.__cause__ = exc
+            # Error path only: learn what the failure did to the open transaction.
+            if self._state.transactions:
+                self._note_transaction_damage(error, exc, lost)
+            if lost:
+                self._connection_lost(error)
+            raise error from exc
         if isinstance(exc, (OverflowError, UnicodeError)):
             raise exceptions.DataError(str(exc)) from exc
         raise exc
@@ -390,76 +228,6 @@ class Database:
     def rows_affected(self, cursor):
         """How many rows the statement behind ``cursor`` matched."""
         return cursor.rowcount
-
-    # -- transactions ----------------------------------------------------------------------
-    def atomic(self):
-        """A transaction block; nested blocks become savepoints."""
-        return Atomic(self)
-
-    transaction = atomic
-
-    def in_transaction(self):
-        """True inside ``atomic()`` (or between ``begin()`` and ``commit()``/``rollback()``) on this thread."""
-        return bool(self._state.transactions)
-
-    def _begin_sql(self):
-        return "BEGIN"
-
-    def _enter_atomic(self):
-        stack = self._state.transactions
-        if not stack:
-            self.execute_sql(self._begin_sql())
-            stack.append("")
-        else:
-            name = f"tinyorm_sp{len(stack)}"
-            self.execute_sql(f"SAVEPOINT {name}")
-            stack.append(name)
-
-    def _exit_atomic(self, failed):
-        state = self._state
-        stack = state.transactions
-        if not stack:
-            return  # the connection was lost and its state discarded
-        name = stack.pop()
-        if name:
-            if failed:
-                self._quietly(f"ROLLBACK TO SAVEPOINT {name}")
-                self._quietly(f"RELEASE SAVEPOINT {name}")
-            else:
-                try:
-                    self.execute_sql(f"RELEASE SAVEPOINT {name}")
-                except Exception:
-                    self._quietly(f"ROLLBACK TO SAVEPOINT {name}")
-                    raise
-            return
-        if failed:
-            self._quietly("ROLLBACK")
-            return
-        try:
-            self.execute_sql("COMMIT")
-        except Exception:
-            self._quietly("ROLLBACK")
-            raise
-
-    def _quietly(self, sql):
-        if self._state.conn is None:
-            return
-        try:
-            self.execute_sql(sql)
-        except exceptions.DatabaseError:
-            logger.warning("%s failed while unwinding a transaction", sql, exc_info=True)
-
-    def begin(self):
-        """Start a transaction (a savepoint if one is open); prefer ``with db.atomic():``."""
-        self._enter_atomic()
-
-    def commit(self):
-        """Commit the innermost ``begin()`` (release its savepoint when nested)."""
-        self._exit_atomic(False)
-
-    def rollback(self):
-        """Roll back the innermost ``begin()`` (to its savepoint when nested)."""
-        self._exit_atomic(True)
 
     # -- routing protocol (a Router answers these per model; a Database is its own answer) --
     def db_for_read(self, model):
@@ -520,6 +288,3 @@ class Database:
     def get_primary_keys(self, table):
         """The names of ``table``'s primary-key columns."""
         return [column.name for column in self.get_columns(table) if column.primary_key]
-
-
-InterfaceError = exceptions.InterfaceError

@@ -6,13 +6,16 @@ import re
 from ..dialects import MySQLDialect
 from ..exceptions import (
     DataError,
+    DeadlockError,
     ImproperlyConfigured,
     IntegrityError,
-    OperationalError,
+    LockTimeoutError,
     ProgrammingError,
+    SerializationError,
     translate_driver_error,
 )
 from .base import ColumnMetadata, Database, ForeignKeyMetadata, IndexMetadata
+from .transactions import WHOLE_TRANSACTION
 
 # Strict mode makes the server refuse, not truncate or clamp, values that do not fit.
 SQL_MODE = "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
@@ -24,7 +27,22 @@ _INTEGRITY_ERRNOS = {1048, 1062, 1364, 1169, 1216, 1217, 1451, 1452, 1557, 3819}
 # Bad SQL: syntax, unknown table/column/index, duplicate table/column.
 _PROGRAMMING_ERRNOS = {1046, 1049, 1050, 1051, 1054, 1060, 1061, 1064, 1091, 1146, 1149, 1247, 1305}
 # Connection lost or never made: the next statement should start a new connection.
-_DISCONNECT_ERRNOS = {2002, 2003, 2006, 2013, 2055, 4031}
+# 1053 server shutdown in progress; 1927 (MariaDB) connection killed; 4031 idle timeout.
+_DISCONNECT_ERRNOS = {1053, 1927, 2002, 2003, 2006, 2013, 2055, 4031}
+# Transient failures. InnoDB rolls back the whole transaction of a deadlock victim (1213,
+# also how Galera reports a certification failure, often at COMMIT; 1614 for XA). 1180
+# "Got error during COMMIT" is another way Galera refuses a write set. 1205 (lock wait
+# timeout) rolls back just the statement unless innodb_rollback_on_timeout is ON; 3572 is
+# MySQL's NOWAIT.
+_TRANSIENT_ERRNOS = {
+    1213: DeadlockError,
+    1614: DeadlockError,
+    1180: SerializationError,
+    1205: LockTimeoutError,
+    3572: LockTimeoutError,
+}
+_WHOLE_TRANSACTION_ERRNOS = {1213, 1614, 1180}
+_SERVER_STATUS_IN_TRANS = 1  # the OK packet's status flag: a transaction is open
 
 
 def _driver():
@@ -57,6 +75,7 @@ class MySQLDatabase(Database):
         super().__init__(database, **kwargs)
         self.is_mariadb = None
         self.server_version = None
+        self.rollback_on_timeout = False  # innodb_rollback_on_timeout, read at connect
 
     def _driver_error_class(self):
         return self._pymysql.err.MySQLError
@@ -83,9 +102,12 @@ class MySQLDatabase(Database):
 
     def _check_server(self, conn):
         cursor = conn.cursor()
-        cursor.execute("SELECT VERSION(), @@max_allowed_packet")
-        version_text, max_packet = cursor.fetchone()
+        cursor.execute("SELECT VERSION(), @@max_allowed_packet, @@innodb_rollback_on_timeout")
+        version_text, max_packet, rollback_on_timeout = cursor.fetchone()
         cursor.close()
+        # A server-wide, read-only setting: does a lock wait timeout roll back the whole
+        # transaction (ON) or just the statement (OFF, the default)?
+        self.rollback_on_timeout = bool(int(rollback_on_timeout))
         self.is_mariadb = "mariadb" in version_text.lower()
         numbers = tuple(int(part) for part in version_text.split("-")[0].split(".")[:3])
         self.server_version = numbers
@@ -121,12 +143,31 @@ class MySQLDatabase(Database):
             return IntegrityError
         if errno in _PROGRAMMING_ERRNOS:
             return ProgrammingError
-        if errno in _DISCONNECT_ERRNOS:
-            return OperationalError
+        transient = _TRANSIENT_ERRNOS.get(errno)
+        if transient is not None:
+            return transient
         return translate_driver_error(exc)
 
     def _is_disconnect(self, exc):
+        # pymysql raises InterfaceError(0, '') for a connection it has closed itself (after
+        # a read failed or was interrupted).
         return _errno(exc) in _DISCONNECT_ERRNOS or isinstance(exc, self._pymysql.err.InterfaceError)
+
+    def _transaction_damage(self, conn, driver_error, error):
+        errno = _errno(driver_error)
+        if errno in _WHOLE_TRANSACTION_ERRNOS or (errno == 1205 and self.rollback_on_timeout):
+            return WHOLE_TRANSACTION
+        return None
+
+    def _has_open_transaction(self, conn):
+        return bool(conn.server_status & _SERVER_STATUS_IN_TRANS)
+
+    def _connection_fileno(self, conn):
+        sock = conn._sock  # pymysql has no public accessor; None once closed
+        return -1 if sock is None else sock.fileno()
+
+    def _ping(self, conn):
+        conn.ping(reconnect=False)
 
     def last_insert_id(self, cursor):
         return cursor.lastrowid

@@ -3,8 +3,28 @@
 import contextlib
 
 from ..dialects import PostgresDialect
-from ..exceptions import ImproperlyConfigured
+from ..exceptions import (
+    DeadlockError,
+    ImproperlyConfigured,
+    LockTimeoutError,
+    SerializationError,
+    TransactionAbortedError,
+    translate_driver_error,
+)
 from .base import ColumnMetadata, Database, ForeignKeyMetadata, IndexMetadata
+from .transactions import INNERMOST_BLOCK, WHOLE_TRANSACTION
+
+# SQLSTATEs with a class of their own: transient failures worth running the transaction
+# again for, and "current transaction is aborted" (sent for every statement after an error
+# until the transaction or the savepoint is rolled back).
+_ERROR_CLASSES = {
+    "40001": SerializationError,  # serialization_failure
+    "40P01": DeadlockError,  # deadlock_detected
+    "55P03": LockTimeoutError,  # lock_not_available: lock_timeout, NOWAIT
+    "25P02": TransactionAbortedError,  # in_failed_sql_transaction
+}
+# libpq's PQtransactionStatus values (psycopg2.extensions.TRANSACTION_STATUS_*)
+_STATUS_IDLE, _STATUS_IN_ERROR = 0, 3
 
 _MIGRATION_LOCK_KEY = 7301114050  # the advisory lock id tinyorm's migrations take
 _FK_ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
@@ -53,6 +73,31 @@ class PostgresDatabase(Database):
         dialect = self.dialect
         # PostgreSQL 9.5 added ON CONFLICT and SKIP LOCKED.
         dialect.supports_skip_locked = version >= 90500
+
+    def _error_class_for(self, exc):
+        error_class = _ERROR_CLASSES.get(getattr(exc, "pgcode", None))
+        return error_class if error_class is not None else translate_driver_error(exc)
+
+    def _transaction_damage(self, conn, driver_error, error):
+        # Any server error aborts a PostgreSQL transaction until it, or the innermost
+        # savepoint, is rolled back; libpq tracks that state locally, so no round trip.
+        status = conn.get_transaction_status()
+        if status == _STATUS_IN_ERROR:
+            return INNERMOST_BLOCK
+        if status == _STATUS_IDLE:
+            return WHOLE_TRANSACTION
+        return None  # refused before it reached the server (e.g. a value psycopg2 cannot adapt)
+
+    def _has_open_transaction(self, conn):
+        return conn.get_transaction_status() != _STATUS_IDLE
+
+    def _connection_fileno(self, conn):
+        return -1 if conn.closed else conn.fileno()
+
+    def _ping(self, conn):
+        cursor = conn.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
 
     def _is_disconnect(self, exc):
         if not isinstance(exc, (self._psycopg2.OperationalError, self._psycopg2.InterfaceError)):

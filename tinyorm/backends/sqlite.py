@@ -5,8 +5,12 @@ import re
 import sqlite3
 
 from ..dialects import SqliteDialect
-from ..exceptions import IntegrityError, ProgrammingError, translate_driver_error
+from ..exceptions import IntegrityError, LockTimeoutError, ProgrammingError, translate_driver_error
 from .base import ColumnMetadata, Database, ForeignKeyMetadata, IndexMetadata
+from .transactions import WHOLE_TRANSACTION
+
+_BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (primary codes of the extended ones)
+_TRANSACTION_MODES = ("deferred", "immediate", "exclusive")
 
 
 def _regexp(pattern, value):
@@ -30,13 +34,22 @@ class SqliteDatabase(Database):
     (default 5) and, for files, uses write-ahead logging. ``pragmas`` adds more
     (``{"cache_size": -64000}``). An in-memory database is private to its connection, so
     every thread sees its own.
+
+    ``atomic()`` begins with ``BEGIN IMMEDIATE`` (``transaction_mode``, default
+    "immediate"): the write lock is taken up front, where the busy timeout applies. A
+    deferred transaction that reads and then writes cannot wait for the lock (SQLite
+    refuses the upgrade at once, to avoid a deadlock); ``atomic(mode="deferred")`` or
+    ``transaction_mode="deferred"`` still asks for one.
     """
 
     dialect_class = SqliteDialect
     driver_name = "sqlite3"
 
-    def __init__(self, database, *, timeout=5.0, pragmas=None, journal_mode=None, **kwargs):
+    def __init__(
+        self, database, *, timeout=5.0, pragmas=None, journal_mode=None, transaction_mode="immediate", **kwargs
+    ):
         super().__init__(database, **kwargs)
+        self.transaction_mode = self._checked_mode(transaction_mode)
         self.timeout = float(timeout)
         self.pragmas = dict(pragmas or {})
         in_memory = database == ":memory:" or str(database).startswith("file::memory:")
@@ -109,10 +122,28 @@ class SqliteDatabase(Database):
             return ProgrammingError
         if isinstance(exc, sqlite3.IntegrityError):
             return IntegrityError
+        code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+        busy = (code & 0xFF) in _BUSY_CODES if code is not None else "is locked" in message
+        if busy:
+            return LockTimeoutError  # still locked after the busy timeout
         return translate_driver_error(exc)
 
-    def _begin_sql(self):
-        return "BEGIN"
+    def _transaction_damage(self, conn, driver_error, error):
+        # Some failures (disk full, I/O errors, an interrupt) make SQLite roll back the
+        # whole transaction on its own; the driver says whether one is still open.
+        return None if conn.in_transaction else WHOLE_TRANSACTION
+
+    def _has_open_transaction(self, conn):
+        return conn.in_transaction
+
+    @staticmethod
+    def _checked_mode(mode):
+        if str(mode).lower() not in _TRANSACTION_MODES:
+            raise ValueError(f"transaction mode must be one of {', '.join(_TRANSACTION_MODES)}, not {mode!r}")
+        return str(mode).upper()
+
+    def _begin_sql(self, mode=None):
+        return f"BEGIN {self.transaction_mode if mode is None else self._checked_mode(mode)}"
 
     @contextlib.contextmanager
     def migration_lock(self, timeout=60):
@@ -125,21 +156,14 @@ class SqliteDatabase(Database):
         from ..exceptions import MigrationError
 
         self.execute_sql("PRAGMA foreign_keys = OFF")
-        self.execute_sql("BEGIN EXCLUSIVE")
-        self._state.transactions.append("")
         try:
-            yield
-            violations = self.execute_sql("PRAGMA foreign_key_check").fetchall()
-            if violations:
-                raise MigrationError(f"migrations left foreign keys broken: {violations[:5]}")
-        except BaseException:
-            self._state.transactions.pop()
-            self.execute_sql("ROLLBACK")
+            with self.atomic(mode="exclusive"):
+                yield
+                violations = self.execute_sql("PRAGMA foreign_key_check").fetchall()
+                if violations:
+                    raise MigrationError(f"migrations left foreign keys broken: {violations[:5]}")
+        finally:
             self.execute_sql("PRAGMA foreign_keys = ON")
-            raise
-        self._state.transactions.pop()
-        self.execute_sql("COMMIT")
-        self.execute_sql("PRAGMA foreign_keys = ON")
 
     # The table-valued pragma functions take the table as a parameter and, unlike the
     # PRAGMA statements, are re-read after another connection changes the schema.
