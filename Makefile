@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 BENCH_VENV ?= .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: demo test bench lint docs reference clean pgreplica
+.PHONY: demo test bench lint docs reference clean pgreplica faultdb
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ reference: $(STAMP)
 
 pgreplica:
 	bash scripts/pgreplica.sh up
+
+faultdb:
+	bash scripts/faultdb.sh up
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build dist *.egg-info .pytest_cache

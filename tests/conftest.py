@@ -26,7 +26,13 @@ PGREPLICA_URLS = (
     os.environ.get("TINYORM_TEST_PGREPLICA_PRIMARY_URL", "postgresql://postgres@127.0.0.1:5433/test"),
     os.environ.get("TINYORM_TEST_PGREPLICA_REPLICA_URL", "postgresql://postgres@127.0.0.1:5434/test"),
 )
-KNOWN_BACKENDS = ("sqlite", "postgresql", "mysql", "pgreplica")
+# Private PostgreSQL and MariaDB servers that the fault tests kill -9 and restart
+# (scripts/faultdb.sh, `make faultdb`); never the shared ones.
+FAULT_URLS = {
+    "postgresql": os.environ.get("TINYORM_TEST_FAULTS_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:55432/faults"),
+    "mysql": os.environ.get("TINYORM_TEST_FAULTS_MYSQL_URL", "mysql://root@127.0.0.1:53306/faults"),
+}
+KNOWN_BACKENDS = ("sqlite", "postgresql", "mysql", "pgreplica", "faults")
 # Backends the ``db`` fixture runs on (pgreplica serves the router tests only).
 ENGINE_BACKENDS = ("sqlite", "postgresql", "mysql")
 
@@ -49,7 +55,9 @@ def _select_backends():
         if unknown:
             pytest.exit(f"unknown backend(s) in TINYORM_TEST_BACKENDS: {unknown}", returncode=4)
         for name in backends:
-            urls = PGREPLICA_URLS if name == "pgreplica" else (SERVER_URLS[name],) if name in SERVER_URLS else ()
+            urls = {"pgreplica": PGREPLICA_URLS, "faults": tuple(FAULT_URLS.values())}.get(
+                name, (SERVER_URLS[name],) if name in SERVER_URLS else ()
+            )
             for url in urls:
                 ok, why = _reachable(url)
                 if not ok:
@@ -71,6 +79,12 @@ def _select_backends():
     else:
         why = next(why for ok, why in reachable if not ok)
         print(f"\n[tinyorm tests] leaving out pgreplica (run `make pgreplica`): {why}")
+    reachable = [_reachable(url) for url in FAULT_URLS.values()]
+    if all(ok for ok, _why in reachable):
+        backends.append("faults")
+    else:
+        why = next(why for ok, why in reachable if not ok)
+        print(f"\n[tinyorm tests] leaving out faults (run `make faultdb`): {why}")
     return backends
 
 

@@ -528,6 +528,12 @@ class Router:
         """A transaction on the primary (of ``partition``)."""
         return self.sets[partition or DEFAULT].primary.atomic()
 
+    def retry(self, fn=None, attempts=5, *, model=None, partition=None, **options):
+        """``db.retry`` on a primary: the one ``model`` writes to, else the primary of
+        ``partition`` (default: the main one). Same arguments and decorator form."""
+        database = self.db_for_write(model) if model is not None else self.sets[partition or DEFAULT].primary
+        return database.retry(fn, attempts, **options)
+
     def execute_sql(self, sql, params=None, many=False):
         return self.primary.execute_sql(sql, params, many)
 

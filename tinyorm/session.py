@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import weakref
 
-from .exceptions import TinyORMError
+from .exceptions import ConnectionLostError, TinyORMError, TransactionAbortedError
 from .identity import IdentityMap
 from .models import _SET_DICT, Model
 from .unitofwork import FlushPlan, StaleGroup, cascade_deleted
@@ -45,6 +45,7 @@ class Session:
         self._flushed_deleted = []
         self._self_ref = weakref.ref(self)
         self._flushing = False
+        self._lost = None  # the error that lost this session's transaction, until rollback()
 
     # -- context manager -------------------------------------------------------------------
     def __enter__(self):
@@ -241,6 +242,8 @@ class Session:
         With nothing pending no SQL is sent. On failure nothing of this flush remains in
         the database, the objects keep their pending state, and the error propagates.
         """
+        if self._lost is not None:
+            raise self._lost_error()
         if not (self._new or self._dirty or self._deleted) or self._flushing:
             return
         plan = FlushPlan(self, list(self._new.values()), list(self._dirty.values()), list(self._deleted.values()))
@@ -264,6 +267,8 @@ class Session:
                 plan.undo()
                 if isinstance(exc, StaleGroup):
                     raise FlushPlan.stale_error(exc) from None
+                if isinstance(exc, (TransactionAbortedError, ConnectionLostError)) and self._transactions:
+                    self._lost = exc  # earlier flushes of this transaction are gone too
                 raise
             for database in reversed(savepoints):
                 database.commit()
@@ -309,7 +314,14 @@ class Session:
     def commit(self):
         """Flush, then commit every database this session wrote to, in the order it first
         wrote to them. If a commit fails, the databases not yet committed are rolled back
-        and the error names the ones that did commit."""
+        and the error names the ones that did commit.
+
+        A commit that fails has stored nothing of the work flushed since the last commit:
+        the session then refuses to flush or commit (``TransactionAbortedError``) until
+        :meth:`rollback`, which turns the objects it had inserted back into unsaved ones.
+        """
+        if self._lost is not None:
+            raise self._lost_error()
         self.flush()
         committed = []
         transactions, self._transactions = self._transactions, []
@@ -320,6 +332,10 @@ class Session:
         except BaseException as exc:
             for database in transactions[len(committed) + 1 :]:
                 database.rollback()
+            self._lost = exc
+            if committed:  # part of the work is stored: rollback() must not unsave it
+                self._flushed_new = []
+                self._flushed_deleted = []
             if committed and isinstance(exc, TinyORMError):
                 names = ", ".join(repr(self._database_name(database)) for database in committed)
                 failed = repr(self._database_name(transactions[len(committed)]))
@@ -329,11 +345,20 @@ class Session:
                 error.committed = [self._database_name(database) for database in committed]
                 raise error from exc
             raise
-        finally:
-            self._flushed_new = []
-            self._flushed_deleted = []
+        self._flushed_new = []
+        self._flushed_deleted = []
         if self.expire_on_commit:
             self.expire_all()
+
+    def _lost_error(self):
+        lost = self._lost
+        error = TransactionAbortedError(
+            f"this session's transaction was lost ({type(lost).__name__}: {lost}); nothing flushed "
+            "since the last commit is stored: call rollback() and do the work again",
+            lost,
+        )
+        error.__cause__ = lost
+        return error
 
     def _database_name(self, database):
         name_of = getattr(self.bind, "name_of", None)
@@ -346,6 +371,7 @@ class Session:
         session again; every other object in the session is expired and reloads on access.
         """
         transactions, self._transactions = self._transactions, []
+        self._lost = None
         for database in reversed(transactions):
             try:
                 database.rollback()

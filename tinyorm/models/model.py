@@ -316,11 +316,16 @@ class Model(metaclass=ModelBase):
             with database.atomic():
                 return cls.create(**values), True
         except exceptions.IntegrityError:
-            # Another writer created it between our SELECT and INSERT.
-            try:
-                return cls.get(**lookups), False
-            except DoesNotExist:
+            # Another writer created it between our SELECT and INSERT. Inside a transaction
+            # a plain read may not see it (MySQL/MariaDB REPEATABLE READ reads the snapshot
+            # taken at the first read); a locking read sees the latest committed row.
+            query = cls.select().filter(**lookups)
+            if database.in_transaction() and database.dialect.supports_for_update:
+                query = query.for_update()
+            found = query.first()
+            if found is None:
                 raise
+            return found, False
 
     @classmethod
     def table_exists(cls):
