@@ -158,7 +158,7 @@ my_start() {
     --bind-address="$HOST" --socket="$MY_RUN/mariadbd.sock" --pid-file="$MY_RUN/mariadbd.pid" \
     --log-error="$DIR/mariadb.log" --skip-name-resolve --innodb-buffer-pool-size=32M \
     --innodb-log-file-size=16M --innodb-flush-log-at-trx-commit=2 --skip-log-bin \
-    --max-connections=80 < /dev/null > /dev/null 2>&1 ) &
+    --max-connections=80 ) < /dev/null > /dev/null 2>&1 &
   wait_until 60 my_answers || { tail -n 20 "$DIR/mariadb.log" >&2; die "MariaDB does not start on $HOST:$MY_PORT"; }
   my_sql "CREATE DATABASE IF NOT EXISTS $DBNAME" >/dev/null
 }

@@ -87,6 +87,7 @@ class Dialect:
     supports_right_join = True
     supports_intersect = True
     supports_for_update = True
+    share_lock_clause = " FOR SHARE"
     supports_nowait = True
     supports_skip_locked = True
     supports_nulls_ordering = True
@@ -234,12 +235,12 @@ class Dialect:
         if offset:
             ctx.literal(f" OFFSET {int(offset)}")
 
-    def render_for_update(self, ctx, nowait, skip_locked, of):
+    def render_for_update(self, ctx, nowait, skip_locked, of, share=False):
         if not self.supports_for_update:
             if nowait or skip_locked:
                 raise NotSupportedError(f"{self.name} has no row locks: FOR UPDATE NOWAIT/SKIP LOCKED")
             return
-        ctx.literal(" FOR UPDATE")
+        ctx.literal(self.share_lock_clause if share else " FOR UPDATE")
         if of:
             ctx.literal(" OF ").literal(", ".join(ctx.quoted(src._source_alias(ctx)) for src in of))
         if nowait:

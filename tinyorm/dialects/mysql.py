@@ -17,6 +17,7 @@ class MySQLDialect(Dialect):
     name = "mysql"
     param = "%s"
     quote_char = "`"
+    share_lock_clause = " LOCK IN SHARE MODE"  # MariaDB has no FOR SHARE; MySQL 8 takes both
     column_types = {
         "AUTO": "INTEGER",
         "BIGAUTO": "BIGINT",

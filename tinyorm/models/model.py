@@ -318,10 +318,11 @@ class Model(metaclass=ModelBase):
         except exceptions.IntegrityError:
             # Another writer created it between our SELECT and INSERT. Inside a transaction
             # a plain read may not see it (MySQL/MariaDB REPEATABLE READ reads the snapshot
-            # taken at the first read); a locking read sees the latest committed row.
+            # taken at the first read); a locking read sees the latest committed row. Shared,
+            # so that the other losers of the race, holding shared locks too, do not deadlock.
             query = cls.select().filter(**lookups)
             if database.in_transaction() and database.dialect.supports_for_update:
-                query = query.for_update()
+                query = query.for_update(share=True)
             found = query.first()
             if found is None:
                 raise

@@ -300,12 +300,15 @@ class Select(SelectBase):
         clone._distinct = bool(is_distinct)
         return clone
 
-    def for_update(self, for_update=True, nowait=False, skip_locked=False, of=()):
-        """A copy locking the rows it reads (``FOR UPDATE``), with ``nowait`` or ``skip_locked`` where the engine has them; ``of`` limits the lock to some tables."""
+    def for_update(self, for_update=True, nowait=False, skip_locked=False, of=(), share=False):
+        """A copy locking the rows it reads until the transaction ends (``FOR UPDATE``), with
+        ``nowait`` or ``skip_locked`` where the engine has them; ``of`` limits the lock to some
+        tables; ``share=True`` takes shared locks (``FOR SHARE``), which readers racing for the
+        same row can all hold at once."""
         if nowait and skip_locked:
             raise ValueError("for_update() takes nowait or skip_locked, not both")
         clone = self._clone()
-        clone._for_update = (nowait, skip_locked, tuple(of)) if for_update else None
+        clone._for_update = (nowait, skip_locked, tuple(of), share) if for_update else None
         return clone
 
     # -- rendering -------------------------------------------------------------------------
