@@ -36,7 +36,7 @@ def request(pool):
 def test_pool_after_restart_serves_every_request(private_server):
     pool = private_server.connect(max_connections=8)
     try:
-        held, ready, go = [], threading.Barrier(5), threading.Event()
+        ready, go = threading.Barrier(5), threading.Event()
 
         def hold():
             try:
@@ -142,5 +142,7 @@ def test_kill_9_under_a_stream_of_commits_loses_no_committed_row(private_server)
     missing = set(committed) - set(stored)
     assert set(stored) <= set(committed) | set(unknown)
     record(private_server.engine, injected=1, survived=int(not missing), lost=len(missing))
-    print(f"\n{private_server.engine}: {len(committed)} committed, {len(unknown)} unknown at COMMIT, {len(missing)} lost")
+    print(
+        f"\n{private_server.engine}: {len(committed)} committed, {len(unknown)} unknown at COMMIT, {len(missing)} lost"
+    )
     assert not missing, f"rows reported committed but not stored: {sorted(missing)}"

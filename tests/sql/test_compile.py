@@ -1068,6 +1068,15 @@ def test_for_update_per_dialect():
         query.for_update(nowait=True, skip_locked=True)
 
 
+def test_shared_row_locks_per_dialect():
+    query = User.select(User.id).where(User.id == 1)
+    assert render(query.for_update(), MYSQL)[0].endswith(" FOR UPDATE")  # not confused by a cache
+    assert render(query.for_update(share=True), POSTGRES)[0].endswith('("user"."id" = %s) FOR SHARE')
+    # MariaDB has no FOR SHARE; MySQL 8 accepts the older spelling too
+    assert render(query.for_update(share=True), MYSQL)[0].endswith("(`user`.`id` = %s) LOCK IN SHARE MODE")
+    assert render(query.for_update(share=True), SQLITE)[0] == 'SELECT "user"."id" FROM "user" WHERE ("user"."id" = ?)'
+
+
 # -- writes ---------------------------------------------------------------------------------
 
 
