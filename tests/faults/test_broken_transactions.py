@@ -24,6 +24,7 @@ from tinyorm import (
     TransactionAbortedError,
 )
 
+from ..conftest import requires
 from .conftest import record, run_threads
 
 
@@ -194,6 +195,25 @@ def test_lock_timeout_is_a_typed_retryable_error(db, injector):
         thread.join(30)
     assert not db.in_transaction()
     assert Item.get(Item.name == "a").qty == 1
+    record(db.dialect.name, injected=1, survived=1)
+
+
+@requires(supports_for_update=False)  # whole-database locking: one writer at a time
+def test_busy_database_after_its_timeout_is_a_lock_timeout_error(db, db_url):
+    Item = make_models(db)
+    impatient = tinyorm.connect(db_url, timeout=0.2)
+    Item.bind(impatient)
+    try:
+        with db.atomic():  # holds the write lock
+            db.execute_sql("INSERT INTO item (name, qty) VALUES ('mine', 0)")
+            with pytest.raises(LockTimeoutError):
+                with impatient.atomic():
+                    Item.create(name="theirs")
+            assert not impatient.in_transaction()
+    finally:
+        Item.bind(db)
+        impatient.close_all()
+    assert stored_names(db, Item) == ["mine"]
     record(db.dialect.name, injected=1, survived=1)
 
 

@@ -50,6 +50,7 @@ class SqliteDatabase(Database):
     ):
         super().__init__(database, **kwargs)
         self.transaction_mode = self._checked_mode(transaction_mode)
+        self._default_begin = f"BEGIN {self.transaction_mode}"
         self.timeout = float(timeout)
         self.pragmas = dict(pragmas or {})
         in_memory = database == ":memory:" or str(database).startswith("file::memory:")
@@ -143,7 +144,7 @@ class SqliteDatabase(Database):
         return str(mode).upper()
 
     def _begin_sql(self, mode=None):
-        return f"BEGIN {self.transaction_mode if mode is None else self._checked_mode(mode)}"
+        return f"BEGIN {self._checked_mode(mode)}" if mode is not None else self._default_begin
 
     @contextlib.contextmanager
     def migration_lock(self, timeout=60):
