@@ -42,6 +42,8 @@ class Implementation:
 
     # A session's identity map: ``None`` for libraries without one (and the raw driver).
     identity_get = None
+    # playhouse.cache (impl_cache); tinyorm runs it uncached for comparison.
+    cached_get = None
 
     # Reads.
     def select_objects(self, data):

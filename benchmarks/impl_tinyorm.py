@@ -5,7 +5,7 @@ from __future__ import annotations
 import tinyorm
 
 from .activerecord import ActiveRecordImplementation
-from .workloads import IDENTITY_GET_REPEATS
+from .workloads import CACHED_GET_REPEATS, IDENTITY_GET_REPEATS
 
 
 class TinyORM(ActiveRecordImplementation):
@@ -36,6 +36,15 @@ class TinyORM(ActiveRecordImplementation):
             for pk in data.pk_sample:
                 get(Tweet, pk)
 
+    def cached_get(self, data):
+        """Uncached, for comparison with playhouse.cache (impl_cache)."""
+        get = self.Tweet.get_by_id
+        found = []
+        for _ in range(CACHED_GET_REPEATS):
+            for pk in data.pk_sample:
+                found.append(get(pk))
+        return found[: len(data.pk_sample)]
+
     def close(self):
         if self._session is not None:
             self._session.close()
@@ -49,7 +58,7 @@ class TinyORMRouted(TinyORM):
     name = "tinyorm_routed"
     label = "tinyorm, routed"
     insert_single = insert_bulk = select_tuples = join_objects = compile_join = None
-    load_modify_save = load_modify_flush = identity_get = None
+    load_modify_save = load_modify_flush = identity_get = cached_get = None
 
     def open_database(self, engine):
         return tinyorm.Router(primary=engine.url, replicas=[engine.url])

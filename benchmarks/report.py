@@ -8,6 +8,9 @@ IMPLEMENTATION_LABELS = {
     "tinyorm_routed": "tinyorm, routed",
     "peewee": "peewee",
     "sqlalchemy": "SQLAlchemy",
+    "dict_cache": "dict lookup",
+    "tinyorm_cached": "tinyorm, cached (memory)",
+    "tinyorm_redis": "tinyorm, cached (Redis)",
 }
 RIVALS = ("peewee", "sqlalchemy")
 
@@ -32,7 +35,8 @@ def _cell(entry, unit):
     if entry is None:
         return "—"
     if unit == "us_per_call":
-        return f"{entry['median']:.1f} µs"
+        text = f"{entry['median']:.2f} µs" if entry["median"] < 10 else f"{entry['median']:.1f} µs"
+        return text if entry.get("ratio") is None else f"{text} ({format_ratio(entry['ratio'])})"
     text = format_seconds(entry["median"])
     return text if entry["ratio"] is None else f"{text} ({format_ratio(entry['ratio'])})"
 
@@ -58,7 +62,11 @@ def engine_table(engine_results):
     rows = []
     for workload in engine_results["workloads"].values():
         results = workload["results"]
-        rows.append([workload["title"]] + [_cell(results.get(name), workload["unit"]) for name in names])
+        title = workload["title"]
+        floor = workload.get("floor", "raw")
+        if floor != "raw":  # this row's ratios are not to the raw driver
+            title += f" (ratios to {IMPLEMENTATION_LABELS[floor]})"
+        rows.append([title] + [_cell(results.get(name), workload["unit"]) for name in names])
     memory = engine_results.get("memory")
     if memory:
         cells = []

@@ -31,15 +31,19 @@ class Settings:
     compiles: int = 1000
     gc: bool = True  # leave the cyclic GC on during timed runs, as a program would
     workloads: tuple = tuple(workload.key for workload in WORKLOADS)
-    implementations: tuple = ("raw", "tinyorm", "tinyorm_routed", "peewee", "sqlalchemy")
+    implementations: tuple = (
+        "raw", "tinyorm", "tinyorm_routed", "peewee", "sqlalchemy", "dict_cache", "tinyorm_cached", "tinyorm_redis",
+    )  # fmt: skip
 
 
 def implementation_classes(names):
     """The adapter classes, imported on demand so a missing library gets a clear message."""
+    from .impl_cache import DictCache, TinyORMCached, TinyORMRedis
     from .impl_raw import RawDriver
     from .impl_tinyorm import TinyORM, TinyORMRouted
 
     classes = {"raw": RawDriver, "tinyorm": TinyORM, "tinyorm_routed": TinyORMRouted}
+    classes.update(dict_cache=DictCache, tinyorm_cached=TinyORMCached, tinyorm_redis=TinyORMRedis)
     try:
         from .impl_peewee import Peewee
         from .impl_sqlalchemy import SQLAlchemyORM
@@ -143,12 +147,13 @@ def summarise(workload, engine, samples, data):
     medians = {
         name: statistics.median(times) * (1e6 / per_call if per_call else 1.0) for name, times in samples.items()
     }
-    floor = medians.get("raw")
+    floor = medians.get(workload.floor)
     return {
         "title": workload.title,
         "unit": "us_per_call" if per_call else "seconds",  # of "median"; samples are seconds
         "calls_per_run": per_call or 1,
         "target": workload.target(engine.name),
+        "floor": workload.floor,
         "results": {
             name: {
                 "median": median,
@@ -164,6 +169,8 @@ def measure_memory(implementations, data):
     """tracemalloc's peak while loading N objects (and what stays held) per implementation."""
     results = {}
     for impl in implementations:
+        if impl.select_objects is None:
+            continue
         gc.collect()
         tracemalloc.start()
         held = impl.select_objects(data)

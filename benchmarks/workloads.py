@@ -29,6 +29,7 @@ class Workload:
     # microseconds), on SQLite and on the servers.
     target_sqlite: float | None = None
     target_server: float | None = None
+    floor: str = "raw"  # the implementation the ratios are taken against
 
     def target(self, engine_name):
         return self.target_sqlite if engine_name == "sqlite" else self.target_server
@@ -113,10 +114,21 @@ WORKLOADS = (
         target_sqlite=3.0,
         target_server=1.5,
     ),
+    # playhouse.cache's ModelCache (memory and Redis) against a plain dict of rows (the
+    # ratios' floor) and uncached get_by_id. Last: no write runs while a cache listens.
+    Workload(
+        "cached_get",
+        "cached get by primary key",
+        expected_size=lambda data: len(data.pk_sample),
+        per_call=lambda data: len(data.pk_sample) * CACHED_GET_REPEATS,
+        floor="dict_cache",
+    ),
 )
 
 # identity_get: gets of each sampled key per timed run, from a session that already holds them.
 IDENTITY_GET_REPEATS = 10
+# cached_get: gets of each sampled key per timed run (the warm-up round fills the caches).
+CACHED_GET_REPEATS = 5
 
 # Memory: tracemalloc's peak while loading and holding N objects, against the raw rows.
 MEMORY_WORKLOAD = "select_objects"

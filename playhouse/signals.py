@@ -6,11 +6,18 @@ Subclass ``playhouse.signals.Model`` (instead of ``tinyorm.Model``) and connect 
     def on_save(model_class, instance, created):
         ...
 
-Signals fire from ``save()`` / ``delete_instance()``; bulk queries and session flushes do
-not send them (they never see individual objects' intent).
+Signals fire from ``save()`` / ``delete_instance()`` (``pre_*`` before the statement,
+``post_*`` after it) and from session flushes: there, after each statement of the flush and
+in flush order (INSERTs parents first, UPDATEs, DELETEs children first), ``post_save`` is
+sent for every object the statement inserted (``created=True``) or updated
+(``created=False``) and ``post_delete`` for every object it deleted. Receivers run inside
+the flush: one that raises rolls the flush back. A flush that fails after some statements
+ran has sent their signals; their writes are rolled back. Bulk queries
+(``Model.update().where(...)``) send none: they never see individual objects.
 """
 
 import tinyorm
+from tinyorm import events
 
 from . import _guard  # noqa: F401 - refuses to load beside peewee's playhouse (see _guard)
 
@@ -32,6 +39,9 @@ class Signal:
         ):
             raise ValueError(f"a receiver named {name!r} is already connected")
         self._receivers.append((name, receiver, sender))
+        if _on_flush_write not in events.write_listeners:
+            # Flushes are followed only once a receiver exists: until then writes pay nothing.
+            events.write_listeners.append(_on_flush_write)
 
     def disconnect(self, receiver=None, name=None, sender=None):
         """Remove the receivers matching ``receiver``, ``name`` and ``sender`` (each optional)."""
@@ -88,6 +98,19 @@ class Model(tinyorm.Model):
         result = super().delete_instance(*args, **kwargs)
         post_delete.send(self)
         return result
+
+
+def _on_flush_write(event):
+    """Session flushes: post_save/post_delete after each statement (tinyorm.events)."""
+    if event.source != "flush" or not issubclass(event.model, Model):
+        return
+    if event.action == "delete":
+        for instance in event.objects:
+            post_delete.send(instance)
+    else:
+        created = event.action == "insert"
+        for instance in event.objects:
+            post_save.send(instance, created=created)
 
 
 __all__ = ["Signal", "Model", "pre_save", "post_save", "pre_delete", "post_delete", "pre_init"]

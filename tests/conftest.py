@@ -17,6 +17,9 @@ import pytest
 
 import tinyorm
 
+# playhouse's N+1 detector as a fixture (``n_plus_one``), as users enable it.
+pytest_plugins = ["playhouse.test_utils"]
+
 SERVER_URLS = {
     "postgresql": os.environ.get("TINYORM_TEST_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/test"),
     "mysql": os.environ.get("TINYORM_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"),

@@ -121,6 +121,8 @@ class Router:
         for index, replica in enumerate(replicas, start=1):
             replica_name = f"replica{index}" if set_name == DEFAULT else f"{set_name}.replica{index}"
             replica_db = _as_database(replica, options)
+            if isinstance(replica, str):
+                replica_db.prepare_replica()  # e.g. SQLite replicas refuse writes
             replica_db.failover = self._failover
             self.databases[replica_name] = replica_db
             replica_entries.append((replica_name, replica_db))

@@ -117,6 +117,11 @@ class Session:
         results = self.query(model).where(meta.pk_expression(pk)).limit(1).execute()
         return results[0] if results else None
 
+    def _holds(self, model, pk):
+        """True if the identity map has the (unexpired) object: a get needs no SQL."""
+        obj = self.identity_map.get(self._identity_key(model, pk))
+        return obj is not None and not obj.__dict__.get("_expired")
+
     def _merge_loaded(self, objects, populate_existing=False):
         """Route freshly hydrated objects through the identity map (same row → same object)."""
         if not objects:

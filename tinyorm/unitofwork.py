@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 
+from .events import notify_write, write_listeners
 from .exceptions import FlushError, StaleDataError  # FlushError stays importable from here
 from .schema import sort_models
 
@@ -217,11 +218,15 @@ class FlushPlan:
                     keys = [row[0] for row in cursor.fetchall()]
                     for obj, key in zip(objects[start : start + per_batch], keys):
                         self._set(obj, auto_pk.attr_key, key)
+                if write_listeners:  # events: caches, flush signals
+                    notify_write(model, "insert", database, tuple(objects[start : start + per_batch]), "flush")
         else:
             sql = _insert_sql(model, fields, 1, dialect, None)
             for obj, row in zip(objects, rows):
                 cursor = database.execute_sql(sql, row)
                 self._set(obj, auto_pk.attr_key, database.last_insert_id(cursor))
+                if write_listeners:  # events: caches, flush signals
+                    notify_write(model, "insert", database, (obj,), "flush")
 
     def _patch_cycles(self):
         for obj, fk, target in self.patches:
@@ -234,6 +239,8 @@ class FlushPlan:
             meta = type(obj)._meta
             query = Update(type(obj), [(fk, _value_node(fk, key))], database).where(meta.pk_expression(obj.pk))
             database.execute(query)
+            if write_listeners:  # events: caches, flush signals
+                notify_write(type(obj), "update", database, (obj,), "flush")
 
     def _sync_keys_of_changed(self):
         """Point loaded objects at parents inserted by this flush, tracking the change."""
@@ -291,6 +298,8 @@ class FlushPlan:
             for obj in objects:
                 self._set(obj, version.attr_key, obj.__dict__.get(version.attr_key) + 1)
         self.updated.extend(objects)
+        if write_listeners:  # events: caches, flush signals (the group's statements have run)
+            notify_write(model, "update", database, tuple(objects), "flush")
 
     @staticmethod
     def stale_error(group):
@@ -380,6 +389,8 @@ class FlushPlan:
                 params = [value for row in chunk for value in row]
             sql = f"DELETE FROM {dialect.quote(meta.table_name)} WHERE {condition}"
             matched += database.execute_sql(sql, params).rowcount
+            if write_listeners:  # events: caches, flush signals
+                notify_write(model, "delete", database, tuple(objects[start : start + per_batch]), "flush")
         if matched != len(objects) and version is not None:
             raise StaleGroup(model, objects, database)
 

@@ -6,7 +6,7 @@ import pytest
 
 import tinyorm
 from playhouse import signals
-from playhouse.cache import ModelCache
+from playhouse.cache import CacheRegion, MemoryBackend, ModelCache
 from playhouse.kv import KeyValue
 from playhouse.pool import PooledSqliteDatabase
 from playhouse.shortcuts import dict_to_model, model_to_dict
@@ -112,14 +112,17 @@ def test_rollback_after_leaves_nothing(db):
 def test_model_cache_serves_repeated_gets_from_memory(db):
     Author, _Book = make_models(db)
     author = Author.create(name="cached")
-    cache = ModelCache(ttl=60)
+    cache = ModelCache(CacheRegion(MemoryBackend(), expiration_time=60))
     with count_queries(db) as counter:
         first = cache.get_by_id(Author, author.id)
         second = cache.get_by_id(Author, author.id)
-    assert counter.count == 1 and first.name == second.name == "cached"
+    assert counter.count == 1 and first.name == second.name == "cached" and first is not second
     Author.update(name="changed").where(Author.id == author.id).execute()
+    assert cache.get_by_id(Author, author.id).name == "changed"  # the update invalidated it
+    db.execute_sql(f"UPDATE {Author._meta.table_name} SET name = 'raw'")  # unseen by tinyorm
     cache.invalidate(author)
-    assert cache.get_by_id(Author, author.id).name == "changed"
+    assert cache.get_by_id(Author, author.id).name == "raw"
+    cache.close()
 
 
 def test_pooled_database_reuses_connections_across_threads(tmp_path):
@@ -138,3 +141,35 @@ def test_pooled_database_reuses_connections_across_threads(tmp_path):
     assert len(set(seen)) == 1  # one pooled connection served every thread in turn
     database.close_all()
     assert isinstance(database, tinyorm.SqliteDatabase)
+
+
+def test_session_flushes_send_signals_after_each_statement_in_flush_order(db):
+    Author, Book = make_models(db, base=signals.Model)
+    seen = []
+
+    def on_save(model_class, instance, created):
+        # Sent after the statement: the row is there (with its new key) when a receiver runs.
+        seen.append(("saved", model_class.__name__, created, instance.id is not None))
+
+    def on_delete(model_class, instance):
+        seen.append(("deleted", model_class.__name__))
+
+    existing = Author.create(name="old")
+    signals.post_save.connect(on_save, name="flush_save")
+    signals.post_delete.connect(on_delete, name="flush_delete")
+    try:
+        with tinyorm.Session(db) as session:
+            author = Author(name="new")
+            session.add(Book(author=author, title="child"))  # the parent goes in first
+            session.get(Author, existing.id).name = "renamed"
+            session.flush()
+            session.delete(session.get(Author, existing.id))
+    finally:
+        signals.post_save.disconnect(name="flush_save")
+        signals.post_delete.disconnect(name="flush_delete")
+    assert seen == [
+        ("saved", "Author", True, True),
+        ("saved", "Book", True, True),
+        ("saved", "Author", False, True),
+        ("deleted", "Author"),
+    ]

@@ -210,7 +210,9 @@ class Partitioned:
             for replica_set in router.sets.values():
                 for _name, replica in replica_set.replicas:
                     mine = [model for model in models if router.allow_migrate(replica_set.primary_name, model)]
-                    replica.create_tables(mine)
+                    writable = tinyorm.SqliteDatabase(replica.database)  # the router's copy is read-only
+                    writable.create_tables(mine)
+                    writable.close()
         if self.real_replica:
             self.wait_for_replica(router)
         router.reset_stats()

@@ -192,6 +192,13 @@ class Database(ConnectionsMixin, TransactionsMixin):
         """The dialect ``model``'s statements compile for: this database's own."""
         return self.dialect
 
+    def prepare_replica(self):
+        """Called by a Router on each replica it opens from a URL, before first use.
+
+        Engines that can refuse writes on the client side do so here (SQLite: read-only
+        mode); server replicas refuse writes themselves.
+        """
+
     def check_query(self, query):
         """A Router refuses queries spanning databases; one database accepts everything."""
 

@@ -3,9 +3,17 @@
 import contextlib
 import re
 import sqlite3
+import threading
 
 from ..dialects import SqliteDialect
-from ..exceptions import IntegrityError, LockTimeoutError, ProgrammingError, translate_driver_error
+from ..exceptions import (
+    ImproperlyConfigured,
+    IntegrityError,
+    LockTimeoutError,
+    OperationalError,
+    ProgrammingError,
+    translate_driver_error,
+)
 from .base import ColumnMetadata, Database, ForeignKeyMetadata, IndexMetadata
 from .transactions import WHOLE_TRANSACTION
 
@@ -27,6 +35,68 @@ def _upper(value):
     return value.upper() if isinstance(value, str) else value
 
 
+# The authorizer's action codes (sqlite3 shares the numbers with result codes, so the
+# names are listed rather than read from the module).
+_ACTIONS = (
+    "CREATE_INDEX CREATE_TABLE CREATE_TEMP_INDEX CREATE_TEMP_TABLE CREATE_TEMP_TRIGGER CREATE_TEMP_VIEW "
+    "CREATE_TRIGGER CREATE_VIEW DELETE DROP_INDEX DROP_TABLE DROP_TEMP_INDEX DROP_TEMP_TABLE "
+    "DROP_TEMP_TRIGGER DROP_TEMP_VIEW DROP_TRIGGER DROP_VIEW INSERT PRAGMA READ SELECT TRANSACTION "
+    "UPDATE ATTACH DETACH ALTER_TABLE REINDEX ANALYZE CREATE_VTABLE DROP_VTABLE FUNCTION SAVEPOINT RECURSIVE"
+).split()
+_ACTION_NAMES = {code: name.replace("_", " ") for code, name in enumerate(_ACTIONS, start=1)}
+# Pragmas a read-only connection may run: introspection (whose argument the authorizer
+# cannot tell from an assignment) and settings read without "= value" (arg2 None).
+_READING_PRAGMAS = frozenset(
+    {
+        "table_info", "table_xinfo", "index_list", "index_info", "index_xinfo", "foreign_key_list",
+        "foreign_key_check", "database_list", "collation_list", "function_list", "module_list",
+        "pragma_list", "compile_options", "integrity_check", "quick_check", "table_list",
+    }
+)  # fmt: skip
+_WRITING_PRAGMAS = frozenset({"optimize", "wal_checkpoint", "incremental_vacuum", "shrink_memory"})
+
+
+class _ReadOnlyAuthorizer:
+    """A read-only connection's authorizer (sqlite3 ``set_authorizer``).
+
+    Lets through reads, transaction control (BEGIN, COMMIT, SAVEPOINT), function calls and
+    recursive CTEs; denies every other action (INSERT, UPDATE, DELETE, CREATE/DROP/ALTER,
+    ATTACH, PRAGMA, ...) while the statement is prepared, so a write never starts running.
+    What it refused is kept per thread for the error message.
+    """
+
+    ALLOWED = frozenset(
+        code
+        for code, name in _ACTION_NAMES.items()
+        if name in ("SELECT", "READ", "TRANSACTION", "SAVEPOINT", "FUNCTION", "RECURSIVE")
+    )
+    PRAGMA = _ACTIONS.index("PRAGMA") + 1
+    UPDATE = _ACTIONS.index("UPDATE") + 1
+
+    def __init__(self):
+        self._refused = threading.local()
+
+    def __call__(self, action, arg1, arg2, db_name, trigger):
+        if action in self.ALLOWED:
+            return sqlite3.SQLITE_OK
+        if action == self.PRAGMA:
+            name = (arg1 or "").lower()
+            if name in _READING_PRAGMAS or (arg2 is None and name not in _WRITING_PRAGMAS):
+                return sqlite3.SQLITE_OK
+        elif action == self.UPDATE and arg1 == "sqlite_master":
+            # The first use of a pragma table-valued function (pragma_table_info) asks for
+            # UPDATE on sqlite_master's columns while preparing; nothing is written (a real
+            # write there needs PRAGMA writable_schema, which stays refused).
+            return sqlite3.SQLITE_OK
+        self._refused.value = (_ACTION_NAMES.get(action, f"action {action}"), arg1)
+        return sqlite3.SQLITE_DENY
+
+    def take_refusal(self):
+        refused = getattr(self._refused, "value", None)
+        self._refused.value = None
+        return refused
+
+
 class SqliteDatabase(Database):
     """``SqliteDatabase(path)``; ``":memory:"`` for a private in-memory database.
 
@@ -40,21 +110,59 @@ class SqliteDatabase(Database):
     deferred transaction that reads and then writes cannot wait for the lock (SQLite
     refuses the upgrade at once, to avoid a deadlock); ``atomic(mode="deferred")`` or
     ``transaction_mode="deferred"`` still asks for one.
+
+    ``read_only=True`` (in a URL ``?mode=ro`` or ``?read_only=true``) installs an authorizer
+    on every connection that refuses any write (INSERT, UPDATE, DELETE, DDL, ATTACH, PRAGMA
+    assignments) while the statement is prepared, before it runs, raising an
+    ``OperationalError`` that names what was refused; the journal mode is left as the file
+    has it, and transactions are deferred (they never need the write lock). A Router opens
+    its SQLite replicas this way; ``playhouse.sqlite_ext`` calls it
+    ``ReadOnlySqliteDatabase``.
     """
 
     dialect_class = SqliteDialect
     driver_name = "sqlite3"
 
     def __init__(
-        self, database, *, timeout=5.0, pragmas=None, journal_mode=None, transaction_mode="immediate", **kwargs
+        self,
+        database,
+        *,
+        timeout=5.0,
+        pragmas=None,
+        journal_mode=None,
+        transaction_mode="immediate",
+        read_only=False,
+        mode=None,
+        **kwargs,
     ):
+        if mode not in (None, "ro", "rw"):
+            raise ImproperlyConfigured(f"SQLite mode={mode!r}: use 'ro' (read-only) or 'rw'")
         super().__init__(database, **kwargs)
         self.transaction_mode = self._checked_mode(transaction_mode)
         self._default_begin = f"BEGIN {self.transaction_mode}"
         self.timeout = float(timeout)
         self.pragmas = dict(pragmas or {})
+        if not isinstance(read_only, bool):
+            raise ImproperlyConfigured(f"SQLite read_only must be True or False, not {read_only!r}")
+        self.read_only = False
+        self._authorizer = None
         in_memory = database == ":memory:" or str(database).startswith("file::memory:")
         self.journal_mode = journal_mode or (None if in_memory else "wal")
+        if read_only or mode == "ro":
+            self._refuse_writes()
+
+    def _refuse_writes(self):
+        self.read_only = True
+        self._authorizer = _ReadOnlyAuthorizer()
+        self.journal_mode = None  # left as the file has it: setting it is a write
+        # A transaction that never writes has no use for the write lock BEGIN IMMEDIATE takes.
+        self.transaction_mode = "deferred"
+        self._default_begin = "BEGIN deferred"
+
+    def prepare_replica(self):
+        # A Router's SQLite replica is a file the router must never write: refuse writes.
+        if not self.read_only:
+            self._refuse_writes()
 
     def _driver_error_class(self):
         return sqlite3.Error
@@ -85,6 +193,8 @@ class SqliteDatabase(Database):
         conn.create_function("lower", 1, _lower, deterministic=True)
         conn.create_function("upper", 1, _upper, deterministic=True)
         conn.create_function("regexp", 2, _regexp, deterministic=True)
+        if self._authorizer is not None:
+            conn.set_authorizer(self._authorizer)
 
     def _check_server(self, conn):
         version = sqlite3.sqlite_version_info
@@ -116,6 +226,17 @@ class SqliteDatabase(Database):
         "no such function",
         "wrong number of arguments",
     )
+
+    def _raise_translated(self, exc):
+        # Only the error path looks for a refusal: statements cost nothing extra.
+        refused = self._authorizer.take_refusal() if self._authorizer is not None else None
+        if refused is not None and isinstance(exc, sqlite3.DatabaseError):
+            action, target = refused
+            raise OperationalError(
+                f"read-only database {self.database!r}: refused {action}"
+                f"{f' on {target}' if target else ''} before it ran"
+            ) from exc
+        Database._raise_translated(self, exc)
 
     def _error_class_for(self, exc):
         message = str(exc).lower()

@@ -23,6 +23,7 @@ import logging
 import random
 import time
 
+from ..events import notify_transaction_end, transaction_listeners
 from ..exceptions import (
     ConcurrencyError,
     ConnectionLostError,
@@ -178,6 +179,8 @@ class TransactionsMixin:
             return
         if failed:
             self._quietly("ROLLBACK")
+            if transaction_listeners:  # events: caches drop what the transaction wrote
+                notify_transaction_end(self, False)
             return
         try:
             self.execute_sql("COMMIT")
@@ -185,10 +188,16 @@ class TransactionsMixin:
             # COMMIT was sent; whether the server stored it before the connection went is
             # unknowable here, so this is never retried automatically.
             exc.commit_outcome_unknown = True
+            if transaction_listeners:  # a cache must assume it was
+                notify_transaction_end(self, True)
             raise
         except Exception:
             self._unwind_failed_exit("ROLLBACK")
+            if transaction_listeners:
+                notify_transaction_end(self, False)
             raise
+        if transaction_listeners:  # events: caches invalidate again once the writes are visible
+            notify_transaction_end(self, True)
 
     def _unwind_failed_exit(self, sql):
         # A RELEASE that broke the transaction leaves the unwinding to the enclosing block.

@@ -54,6 +54,7 @@ OPTION_TYPES = {
     "cached_statements": int,
     "detect_types": int,
     "uri": _flag,
+    "read_only": _flag,
     "connect_timeout": int,
     "read_timeout": float,
     "write_timeout": float,

@@ -14,6 +14,7 @@ import collections
 import difflib
 import re
 
+from ..events import lazy_load_listeners, notify_lazy_load
 from ..exceptions import DataError, DoesNotExist, ImproperlyConfigured
 from ..fields import AutoField, CompositeKey, Field, ForeignKeyField, VersionField
 
@@ -166,6 +167,8 @@ class BackrefAccessor:
         if instance is None:
             return self
         fk = self.fk
+        if lazy_load_listeners:  # events: the N+1 detector
+            notify_lazy_load(instance, fk, "backref")
         key = instance.__dict__.get(fk.rel_field.attr_key)
         query = fk.model.select().where(fk == key)
         query._parent_link = (fk, instance)

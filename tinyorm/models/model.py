@@ -14,6 +14,7 @@ columns (``writes._UpdatePlan``), both cached on the model's metadata per engine
 from __future__ import annotations
 
 from .. import exceptions
+from ..events import lazy_load_listeners, notify_lazy_load, notify_write, write_listeners
 from ..exceptions import DataError, DoesNotExist, StaleDataError
 from ..fields import ForeignKeyField
 from ..sql.nodes import SQL, Node, Value
@@ -122,7 +123,10 @@ class Model(metaclass=ModelBase):
         rel_model = fk.rel_model
         session = data.get("_session")
         session = session() if session is not None else None
-        if session is not None and fk.rel_field is rel_model._meta.primary_key:
+        by_key = session is not None and fk.rel_field is rel_model._meta.primary_key
+        if lazy_load_listeners and not (by_key and session._holds(rel_model, key)):  # events: N+1 detector
+            notify_lazy_load(self, fk, "foreign_key")
+        if by_key:
             obj = session.get(rel_model, key)
             if obj is None:
                 raise rel_model.DoesNotExist(f"{rel_model.__name__} with {fk.rel_field.name}={key!r} does not exist")
@@ -410,6 +414,8 @@ class Model(metaclass=ModelBase):
             del data["_changes"]
         if "_expired" in data:
             del data["_expired"]
+        if write_listeners:  # events: caches, signals
+            notify_write(cls, "insert", database, (self,), "save")
 
     def _update(self, fields):
         cls = type(self)
@@ -437,6 +443,8 @@ class Model(metaclass=ModelBase):
                 )
             data[version.attr_key] = current + 1
         data.pop("_changes", None)
+        if write_listeners:  # events: caches, signals
+            notify_write(cls, "update", database, (self,), "save")
         return rows
 
     def delete_instance(self):
@@ -455,6 +463,8 @@ class Model(metaclass=ModelBase):
                 f"{cls.__name__} with primary key {self.pk!r} was not written: it changed while being written"
             )
         self.__dict__["_persisted"] = False
+        if write_listeners:  # events: caches, signals
+            notify_write(cls, "delete", database, (self,), "delete_instance")
         return rows
 
     def refresh(self):

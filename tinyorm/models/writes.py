@@ -12,6 +12,7 @@ from __future__ import annotations
 import operator
 
 from .. import exceptions
+from ..events import notify_write, write_listeners
 from ..exceptions import DataError, FieldError
 from ..fields import Field, ForeignKeyField
 from ..sql.nodes import SQL, Expression
@@ -320,6 +321,8 @@ class ModelInsert(_ModelWrite, Insert):
     def _run(self, database, statement, wants_pk, dialect):
         sql, params = statement
         cursor = database.execute_sql(sql, params)
+        if write_listeners:  # events: caches (an upsert may change existing rows)
+            notify_write(self.model, "insert", database, None, "query")
         if self._returning:
             return _returned_rows(self._returning, cursor, dialect)
         if wants_pk:
@@ -380,6 +383,8 @@ class _ModelWriteWhere(_ModelWrite):
         self.model._meta.get_database().check_query(self)
         database = database or self._write_database()
         cursor = database.execute(self)
+        if write_listeners:  # events: caches
+            notify_write(self.model, "delete" if isinstance(self, Delete) else "update", database, None, "query")
         if self._returning:
             return _returned_rows(self._returning, cursor, database.dialect)
         return cursor.rowcount
