@@ -32,6 +32,7 @@ import queue
 import threading
 
 from tinyorm import DatabaseError, InterfaceError, OperationalError, SqliteDatabase
+from tinyorm.backends.transactions import WHOLE_TRANSACTION
 from tinyorm.log import format_params, sql_logger
 
 from . import _guard  # noqa: F401 - refuses to load beside peewee's playhouse (see _guard)
@@ -134,6 +135,7 @@ class SqliteQueueDatabase(SqliteDatabase):
         self._writer = None
         self._writer_lock = threading.RLock()
         self._writer_ident = None
+        self._writer_conn = None
         self._start_error = None
 
     # -- the writer thread -----------------------------------------------------------------
@@ -190,6 +192,7 @@ class SqliteQueueDatabase(SqliteDatabase):
             except Exception as exc:  # noqa: BLE001 - raised by start() in the caller
                 self._start_error = exc
                 return
+            self._writer_conn = conn
             ready.set()
             deferred = []  # other threads' tasks, held while one thread's transaction runs
             owner = None  # the thread whose atomic() block holds the writer
@@ -225,6 +228,7 @@ class SqliteQueueDatabase(SqliteDatabase):
         finally:
             ready.set()
             self._writer_ident = None
+            self._writer_conn = None
             if conn is not None:
                 self._close_physically(conn)
 
@@ -272,13 +276,20 @@ class SqliteQueueDatabase(SqliteDatabase):
             self._raise_translated(task.error)
         return task.result
 
-    def _quietly(self, sql):
+    def _quietly(self, sql, expected=False):
         # The base class skips unwinding when this thread has no connection of its own
         # (it was lost); here a transaction lives on the writer, which is still there.
         try:
             self.execute_sql(sql)
-        except DatabaseError:
-            logger.warning("%s failed while unwinding a transaction", sql, exc_info=True)
+        except DatabaseError as exc:
+            if not expected:
+                logger.warning("%s failed while unwinding a transaction: %s", sql, exc)
+
+    def _transaction_damage(self, conn, driver_error, error):
+        # A transaction runs on the writer (the thread's own connection only reads), and
+        # while its thread owns the writer nothing else runs there: ask the writer.
+        writer = self._writer_conn
+        return None if writer is not None and writer.in_transaction else WHOLE_TRANSACTION
 
     def last_insert_id(self, cursor):
         return cursor.lastrowid

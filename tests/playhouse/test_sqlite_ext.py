@@ -172,3 +172,15 @@ def test_a_router_opens_sqlite_replicas_read_only(tmp_path):
     with pytest.raises(tinyorm.OperationalError, match="refused"):
         replica.execute_sql("CREATE TABLE entry (id INTEGER)")
     router.close_all()
+
+
+def test_a_failed_statement_inside_a_block_leaves_the_block_usable(queued):
+    Entry = make_model(queued)
+    Entry.select().count()  # this thread has a read connection of its own too
+    with queued.atomic():
+        Entry.create(thread=1, number=1)
+        with pytest.raises(tinyorm.IntegrityError):
+            with queued.atomic():
+                queued.execute_sql("INSERT INTO entry (id, thread, number) VALUES (1, 9, 9)")
+        Entry.create(thread=1, number=2)  # the transaction goes on
+    assert sorted(Entry.select(Entry.number).tuples()) == [(1,), (2,)]
