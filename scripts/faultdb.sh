@@ -178,6 +178,30 @@ my_stop() {
 }
 
 # ---------------------------------------------------------------- commands
+# Another checkout's faultdb servers (CI runs in a fresh clone; engineers have several
+# worktrees) hold the same ports. They are private test servers built by this script, so
+# they are stopped and ours started: the tests must kill and restart servers of their own.
+release_foreign() {
+  local seen
+  if port_open "$PG_PORT" && ! pg_alive; then
+    seen="$(pg_sql "SHOW data_directory" 2>/dev/null || true)"
+    if [[ "$seen" == */faultdb/pg && "$seen" != "$PG_DATA" && -f "$(dirname "$seen")/.tinyorm-faultdb" ]]; then
+      say "stopping the faultdb PostgreSQL of another checkout ($seen)"
+      as_user "$PG_USER" "$PG_BIN/pg_ctl" -D "$seen" -m fast -w -t 30 -s stop >/dev/null 2>&1 || true
+      wait_until 30 sh -c "! (exec 3<>/dev/tcp/$HOST/$PG_PORT) 2>/dev/null" || true
+    fi
+  fi
+  if port_open "$MY_PORT" && ! my_pid >/dev/null; then
+    seen="$(my_sql "SELECT @@datadir" 2>/dev/null || true)"
+    seen="${seen%/}"
+    if [[ "$seen" == */faultdb/mariadb && "$seen" != "$MY_DATA" && -f "$(dirname "$seen")/.tinyorm-faultdb" ]]; then
+      say "stopping the faultdb MariaDB of another checkout ($seen)"
+      my_sql "SHUTDOWN" >/dev/null 2>&1 || true
+      wait_until 30 sh -c "! (exec 3<>/dev/tcp/$HOST/$MY_PORT) 2>/dev/null" || true
+    fi
+  fi
+}
+
 check_ports() {
   if port_open "$PG_PORT" && ! pg_alive; then
     pg_ours || die "$HOST:$PG_PORT is taken by another program; stop it first"
@@ -197,7 +221,7 @@ engine_do() {  # engine_do ACTION ENGINE
 
 case "${1:-}" in
   up)
-    prepare_dir; check_ports; pg_start; my_start
+    prepare_dir; release_foreign; check_ports; pg_start; my_start
     say "up: postgresql://postgres@$HOST:$PG_PORT/$DBNAME mysql://root@$HOST:$MY_PORT/$DBNAME (folder $DIR)" ;;
   down) prepare_dir; my_stop; pg_stop; say "stopped" ;;
   status)
