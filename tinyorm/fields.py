@@ -16,7 +16,8 @@ import decimal
 import uuid
 
 from .exceptions import DataError, ImproperlyConfigured
-from .sql.nodes import SQL, Operand
+from .sql.json import JsonEquals, _JsonOperand
+from .sql.nodes import SQL, Node, Operand
 
 __all__ = [
     "Field",
@@ -656,10 +657,31 @@ class BlobField(Field):
         self._fail(value, "bytes")
 
 
-class JSONField(Field):
-    """Any JSON-serialisable value; it round-trips by value. ``None`` is SQL NULL."""
+class JSONField(Field, _JsonOperand):
+    """Any JSON-serialisable value; it round-trips by value. ``None`` is SQL NULL.
+
+    ``Doc.data["user"]["name"]`` is a path into it (see ``sql/json.py`` and docs/json.md);
+    ``Doc.data == {...}`` compares documents as JSON (a list is one value, not a row of
+    values); ``has_key(k)`` and ``contains(value)`` (JSON containment) work on every engine.
+    """
 
     field_type = "JSON"
+    whole_values = True  # a list or tuple is one JSON value, not an IN-list or row value
+
+    def _json_root_keys(self):
+        return self, ()
+
+    def __eq__(self, rhs):
+        if rhs is None or isinstance(rhs, Node):
+            return Field.__eq__(self, rhs)
+        return JsonEquals(self, rhs)
+
+    def __ne__(self, rhs):
+        if rhs is None or isinstance(rhs, Node):
+            return Field.__ne__(self, rhs)
+        return JsonEquals(self, rhs, negated=True)
+
+    __hash__ = Field.__hash__
 
     def coerce(self, value):
         return value
@@ -713,6 +735,14 @@ class ForeignKeyField(Field):
         self.rel_field = None
         self.lazy_load = lazy_load
 
+    def require_resolved(self):
+        """Raise ImproperlyConfigured if the model named by a string never appeared."""
+        if self.rel_field is None:
+            explain = self.__dict__.get("explain_unresolved")
+            if explain is not None:
+                raise explain()
+            raise ImproperlyConfigured(f"{self.qualified_name}: ForeignKeyField({self.rel_model!r}) refers to no model")
+
     @property
     def field_type(self):
         """The column type of the key it points at (an auto-increment key is referenced as a plain integer)."""
@@ -734,6 +764,7 @@ class ForeignKeyField(Field):
 
     def resolve(self, rel_model):
         """Point the key at ``rel_model`` (its primary key, or the field named by ``field=``) once that model exists."""
+        self.__dict__.pop("explain_unresolved", None)
         self.rel_model = rel_model
         if self.rel_field_name is None:
             self.rel_field = rel_model._meta.primary_key
@@ -752,6 +783,7 @@ class ForeignKeyField(Field):
         return self.rel_field.coerce(value)
 
     def _build_adapter(self, dialect):
+        self.require_resolved()
         target_adapter = self.rel_field.adapter(dialect)
         rel_model = self.rel_model
         attr_key = self.rel_field.attr_key
@@ -770,10 +802,12 @@ class ForeignKeyField(Field):
         return adapt
 
     def python_converter(self, dialect):
+        self.require_resolved()
         return self.rel_field.python_converter(dialect)
 
     def ddl_type(self, dialect):
         """The referenced column's type, so the two always match."""
+        self.require_resolved()
         target = self.rel_field
         if target.field_type in ("AUTO", "BIGAUTO"):
             return dialect.column_type(self.field_type)

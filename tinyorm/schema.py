@@ -28,6 +28,7 @@ def sort_models(models):
             return
         visiting.add(model)
         for fk in model._meta.refs:
+            fk.require_resolved()
             target = fk.rel_model
             if target is model or target not in included:
                 continue

@@ -122,6 +122,8 @@ class MySQLDatabase(Database):
             dialect.supports_if_not_exists_index = True
             # MariaDB 10.5 added INSERT ... RETURNING (UPDATE has none).
             dialect.returning_insert = numbers >= (10, 5)
+            # MariaDB 10.7 added JSON_EQUALS (its JSON is text: = would compare spelling).
+            dialect.json_equals_function = numbers >= (10, 7)
             # A NO PAD binary collation compares 'a' and 'a ' as different, like the other
             # engines (utf8mb4_bin pads); MariaDB 10.2 added the NOPAD collations.
             if numbers >= (10, 2):
@@ -132,6 +134,10 @@ class MySQLDatabase(Database):
             dialect.supports_intersect = numbers >= (8, 0, 31)
             dialect.supports_nowait = dialect.supports_skip_locked = numbers >= (8, 0, 1)
             dialect.supports_if_not_exists_index = False
+            # MySQL's JSON type compares by value with a JSON operand (CAST ... AS JSON);
+            # 8.0.13 added functional (expression) indexes.
+            dialect.json_cast = True
+            dialect.supports_expression_indexes = numbers >= (8, 0, 13)
             if numbers >= (8, 0):
                 dialect.table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_bin"
 

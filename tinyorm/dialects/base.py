@@ -45,7 +45,9 @@ FIELD_TYPES = (
 
 
 def _to_json(value):
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    # Keys sorted: equal documents are equal text, which engines comparing JSON as text
+    # (SQLite, MariaDB) need for ``Doc.data == {...}``; values still round-trip by value.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 def _from_json(value):
@@ -229,6 +231,14 @@ class Dialect:
         if nulls and self.supports_nulls_ordering:
             ctx.literal(f" NULLS {nulls}")
 
+    supports_distinct_on = False
+
+    def render_distinct_on(self, ctx, columns):
+        """``DISTINCT ON (columns) `` after SELECT (PostgreSQL's; others have no such clause)."""
+        if not self.supports_distinct_on:
+            raise NotSupportedError(f"{self.name} has no DISTINCT ON; use group_by() or a window function")
+        ctx.literal("DISTINCT ON (").comma_separated(columns).literal(") ")
+
     def render_limit(self, ctx, limit, offset):
         if limit is not None:
             ctx.literal(f" LIMIT {int(limit)}")
@@ -293,6 +303,30 @@ class Dialect:
         self._render_assignments(ctx, insert, on_conflict)
         if on_conflict.where is not None:
             ctx.literal(" WHERE ").sql(on_conflict.where)
+
+    # -- JSON (sql/json.py builds the nodes; each engine renders them) -------------------------
+    # Selected JSON paths come back as JSON text, decoded here (psycopg2 decodes jsonb itself).
+    json_result_converter = staticmethod(_from_json)
+    # CREATE INDEX accepts expressions (a JSON path, LOWER(name), ...).
+    supports_expression_indexes = True
+
+    def render_json_equals(self, ctx, lhs, value):
+        """A whole JSON column equal to a document: compact, key-sorted text on both sides."""
+        from ..sql.json import json_text
+
+        ctx.literal("(").sql(lhs).literal(" = ").value(json_text(value)).literal(")")
+
+    def _json_unsupported(self, ctx, *args):  # pragma: no cover - every engine overrides
+        raise NotSupportedError(f"{self.name} has no JSON paths")
+
+    render_json_extract = render_json_text = render_json_compare = _json_unsupported
+    render_json_has_key = render_json_contains = _json_unsupported
+
+    def render_json_not(self, ctx, render_equal):
+        """``NOT (equal)``, where an unknown (missing key) counts as not equal."""
+        ctx.literal("(NOT COALESCE(")
+        render_equal()
+        ctx.literal(", 1 = 0))")
 
     def check_join(self, join_type):
         if "FULL" in join_type and not self.supports_full_join:

@@ -133,6 +133,101 @@ class MySQLDialect(Dialect):
             statements.append((sql, [value for row in batch for value in row], False))
         return statements
 
+    # -- JSON: JSON_EXTRACT and friends, the path a bound parameter ---------------------------
+    # MariaDB 10.7 added JSON_EQUALS; without it a column compares as the text tinyorm wrote
+    # (compact, keys sorted). MySQL 8 compares JSON with CAST(... AS JSON) instead.
+    json_equals_function = False
+    json_cast = False
+    # MariaDB and MySQL index an expression only through a generated column.
+    supports_expression_indexes = False
+
+    @staticmethod
+    def json_path(keys):
+        """``$."a"[0]."b\\"c"``: each key double-quoted with ``\\`` and ``"`` escaped."""
+        parts = ["$"]
+        for key in keys:
+            if isinstance(key, int):
+                parts.append(f"[{key}]")
+            else:
+                parts.append('."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        return "".join(parts)
+
+    def _json_at(self, ctx, root, keys):
+        if not keys:
+            ctx.sql(root)
+            return
+        ctx.literal("JSON_EXTRACT(").sql(root).literal(", ").value(self.json_path(keys)).literal(")")
+
+    def render_json_equals(self, ctx, lhs, value):
+        from ..sql.json import json_text
+
+        if self.json_equals_function:
+            # MariaDB 10.11's JSON_EQUALS answers a NULL row with the previous row's result:
+            # the NULL test comes first and AND stops at it.
+            ctx.literal("(").sql(lhs).literal(" IS NOT NULL AND JSON_EQUALS(").sql(lhs).literal(", ")
+            ctx.value(json_text(value)).literal("))")
+        elif self.json_cast:
+            ctx.literal("(").sql(lhs).literal(" = CAST(").value(json_text(value)).literal(" AS JSON))")
+        else:
+            Dialect.render_json_equals(self, ctx, lhs, value)
+
+    def render_json_extract(self, ctx, root, keys):
+        self._json_at(ctx, root, keys)
+
+    def render_json_text(self, ctx, root, keys):
+        ctx.literal("JSON_VALUE(").sql(root).literal(", ").value(self.json_path(keys)).literal(")")
+
+    def render_json_compare(self, ctx, root, keys, op, value):
+        from ..sql.json import json_kind
+
+        if op == "!=":
+            self.render_json_not(ctx, lambda: self.render_json_compare(ctx, root, keys, "=", value))
+            return
+        kind = json_kind(value)
+
+        def at():
+            self._json_at(ctx, root, keys)
+
+        if kind == "null":
+            ctx.literal("(")
+            at()
+            ctx.literal(" IS NULL OR JSON_TYPE(")
+            at()
+            ctx.literal(") = 'NULL')")
+        elif kind == "boolean":
+            ctx.literal("(JSON_TYPE(")
+            at()
+            ctx.literal(") = 'BOOLEAN' AND ")
+            at()
+            ctx.literal(" = 'true')" if value else " = 'false')")
+        elif kind == "string":
+            # Compared as bytes: the connection's collation would ignore case and padding.
+            ctx.literal("(JSON_TYPE(")
+            at()
+            ctx.literal(") = 'STRING' AND CAST(JSON_UNQUOTE(")
+            at()
+            ctx.literal(f") AS BINARY) {op} CAST(").value(value).literal(" AS BINARY))")
+        else:
+            # The CASE keeps the cast to rows holding a number (a cast of other text would
+            # warn, and a warning is an error in a strict-mode UPDATE's WHERE).
+            ctx.literal("(CASE WHEN JSON_TYPE(")
+            at()
+            ctx.literal(") IN ('INTEGER', 'DOUBLE') THEN CAST(")
+            at()
+            ctx.literal(f" AS DOUBLE) END {op} ").value(value).literal(")")
+
+    def render_json_has_key(self, ctx, root, keys, key):
+        ctx.literal("JSON_CONTAINS_PATH(").sql(root).literal(", 'one', ")
+        ctx.value(self.json_path(keys + (key,))).literal(")")
+
+    def render_json_contains(self, ctx, root, keys, value):
+        from ..sql.json import json_text
+
+        ctx.literal("JSON_CONTAINS(").sql(root).literal(", ").value(json_text(value))
+        if keys:
+            ctx.literal(", ").value(self.json_path(keys))
+        ctx.literal(")")
+
     def alter_column_sql(self, table, column, type_sql, null, default_sql, definition):
         # MySQL restates the whole column: MODIFY with the complete new definition.
         return [f"ALTER TABLE {self.quote(table)} MODIFY COLUMN {definition}"]

@@ -32,6 +32,7 @@ class PostgresDialect(Dialect):
     from_driver = {"BLOB": _to_bytes}
     cast_types = {"TEXT": "TEXT", "INTEGER": "INTEGER", "INT": "INTEGER", "FLOAT": "DOUBLE PRECISION"}
     returning = True
+    supports_distinct_on = True
     insert_returns_pk = True  # psycopg2 has no lastrowid for tables with a sequence
     returning_insert = True
     text_allows_nul = False  # PostgreSQL text cannot hold NUL
@@ -80,6 +81,79 @@ class PostgresDialect(Dialect):
             )
             statements.append((sql, [value for row in batch for value in row], False))
         return statements
+
+    # -- JSON: jsonb operators; each key a bound parameter --------------------------------------
+    json_result_converter = None  # psycopg2 decodes jsonb itself
+
+    def _json_at(self, ctx, root, keys):
+        """``doc -> k1 -> k2``: the jsonb value at the path (NULL where it is missing)."""
+        if keys:
+            ctx.literal("(")
+        ctx.sql(root)
+        for key in keys:
+            ctx.literal(" -> ").value(key)
+        if keys:
+            ctx.literal(")")
+
+    def render_json_equals(self, ctx, lhs, value):
+        from ..sql.json import json_text
+
+        ctx.literal("(").sql(lhs).literal(" = CAST(").value(json_text(value)).literal(" AS JSONB))")
+
+    def render_json_extract(self, ctx, root, keys):
+        self._json_at(ctx, root, keys)
+
+    def render_json_text(self, ctx, root, keys):
+        if not keys:
+            ctx.literal("(").sql(root).literal(" #>> '{}')")
+            return
+        ctx.literal("(")
+        self._json_at(ctx, root, keys[:-1])
+        ctx.literal(" ->> ").value(keys[-1]).literal(")")
+
+    def render_json_compare(self, ctx, root, keys, op, value):
+        from ..sql.json import json_kind, json_text
+
+        if op == "!=":
+            self.render_json_not(ctx, lambda: self.render_json_compare(ctx, root, keys, "=", value))
+            return
+        kind = json_kind(value)
+        if kind == "null":
+            ctx.literal("(")
+            self._json_at(ctx, root, keys)
+            ctx.literal(" IS NULL OR jsonb_typeof(")
+            self._json_at(ctx, root, keys)
+            ctx.literal(") = 'null')")
+            return
+        # jsonb compares across types (every string sorts after every number): the type
+        # test keeps ``> 3`` to numbers, and no row of another type can raise a cast error.
+        ctx.literal("(jsonb_typeof(")
+        self._json_at(ctx, root, keys)
+        ctx.literal(f") = '{kind}' AND ")
+        self._json_at(ctx, root, keys)
+        ctx.literal(f" {op} CAST(").value(json_text(value)).literal(" AS JSONB))")
+
+    def render_json_has_key(self, ctx, root, keys, key):
+        if isinstance(key, int):
+            ctx.literal("(jsonb_typeof(")
+            self._json_at(ctx, root, keys)
+            ctx.literal(") = 'array' AND jsonb_array_length(")
+            self._json_at(ctx, root, keys)
+            ctx.literal(") > ").value(key).literal(")")
+            return
+        # ``?`` alone would also match a string element of an array.
+        ctx.literal("(jsonb_typeof(")
+        self._json_at(ctx, root, keys)
+        ctx.literal(") = 'object' AND ")
+        self._json_at(ctx, root, keys)
+        ctx.literal(" ? ").value(key).literal(")")
+
+    def render_json_contains(self, ctx, root, keys, value):
+        from ..sql.json import json_text
+
+        ctx.literal("(")
+        self._json_at(ctx, root, keys)
+        ctx.literal(" @> CAST(").value(json_text(value)).literal(" AS JSONB))")
 
     def alter_column_sql(self, table, column, type_sql, null, default_sql, definition):
         prefix = f"ALTER TABLE {self.quote(table)} ALTER COLUMN {self.quote(column)}"

@@ -4,6 +4,7 @@ import datetime
 import decimal
 
 from .base import Dialect, _from_json, _to_bool, _to_bytes, _to_json, _to_uuid
+from .sqlite_json import SqliteJson
 
 
 def _datetime_to_text(value):
@@ -25,7 +26,7 @@ def _text_to_decimal(value):
     return value if isinstance(value, decimal.Decimal) else decimal.Decimal(str(value))
 
 
-class SqliteDialect(Dialect):
+class SqliteDialect(SqliteJson, Dialect):
     name = "sqlite"
     param = "?"
     quote_char = '"'

@@ -7,6 +7,7 @@ a source, its fields, and which (source, field) a selected column belongs to.
 from __future__ import annotations
 
 from ..fields import Field
+from ..sql.json import JsonPath, _JsonOperand, check_key
 from ..sql.nodes import Node, Operand
 
 
@@ -44,6 +45,10 @@ class ModelAlias(Node):
     def _source_alias(self, ctx):
         return ctx.alias_for(self, self._alias_name)
 
+    def _sql_columns(self, key_only=False):
+        """The aliased model's columns (see ``ModelBase._sql_columns``), seen through the alias."""
+        return tuple(FieldAlias(self, field) for field in self._alias_model._sql_columns(key_only))
+
     def _from_sql(self, ctx):
         ctx.literal(ctx.quoted(self._alias_model._meta.table_name)).literal(" AS ")
         ctx.literal(ctx.quoted(self._source_alias(ctx)))
@@ -69,6 +74,21 @@ class FieldAlias(Operand):
 
     def _converter(self):
         return self.field
+
+    # A JSON field seen through an alias keeps its JSON operators (sql/json.py).
+    def _json_root_keys(self):
+        return self, ()
+
+    def __getitem__(self, key):
+        return JsonPath(self, (check_key(key),))
+
+    def contains(self, needle):
+        if isinstance(self.field, _JsonOperand):
+            return _JsonOperand.contains(self, needle)
+        return Operand.contains(self, needle)
+
+    def has_key(self, key):
+        return _JsonOperand.has_key(self, key)
 
     def adapter(self, dialect):
         return self.field.adapter(dialect)

@@ -98,9 +98,18 @@ class _RowShape:
         self.columns = columns
         self.owners = [_column_owner(column) for column in columns]
         self.converters = [
-            field.python_converter(dialect) if field is not None else None for _source, field in self.owners
+            field.python_converter(dialect) if field is not None else _result_converter(column, dialect)
+            for column, (_source, field) in zip(columns, self.owners)
         ]
         self.labels = [_column_label(column, index, description) for index, column in enumerate(columns)]
+
+
+def _result_converter(column, dialect):
+    """How an expression's value is decoded, where it says (a JSON path does)."""
+    if isinstance(column, Alias):
+        column = column.node
+    converter = getattr(column, "result_converter", None)
+    return converter(dialect) if converter is not None else None
 
 
 def _convert_rows(rows, converters):

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import collections
 import difflib
+import functools
 import re
+import weakref
 
 from ..events import lazy_load_listeners, notify_lazy_load
 from ..exceptions import DataError, DoesNotExist, ImproperlyConfigured
 from ..fields import AutoField, CompositeKey, Field, ForeignKeyField, VersionField
 
 _MISSING = object()
-_MODEL_REGISTRY = {}  # class name -> model, to resolve ForeignKeyField("Name") later
-_PENDING_REFERENCES = collections.defaultdict(list)  # class name -> [ForeignKeyField]
+# (module, class name) -> model, to resolve ForeignKeyField("Name") and ("module.Name").
+# Weak: models made in a function (tests, app factories) go away with their last user.
+_MODEL_REGISTRY = weakref.WeakValueDictionary()
+_PENDING_REFERENCES = collections.defaultdict(list)  # (module, class name) -> [ForeignKeyField]
 
 
 # Every option a model's ``class Meta`` may set (docs/models.md). Anything else is refused:
@@ -254,14 +258,17 @@ class ModelBase(type):
             if target == "self" or target is cls or target == name:
                 _resolve_reference(field, cls)
             elif isinstance(target, str):
-                if target in _MODEL_REGISTRY:
-                    _resolve_reference(field, _MODEL_REGISTRY[target])
+                key = _reference_key(target, cls.__module__)
+                found = _MODEL_REGISTRY.get(key) or _by_module_suffix(target)
+                if found is not None:
+                    _resolve_reference(field, found)
                 else:
-                    _PENDING_REFERENCES[target].append(field)
+                    field.explain_unresolved = functools.partial(unresolved_reference_error, field)
+                    _PENDING_REFERENCES[key].append(field)
             else:
                 _resolve_reference(field, target)
-        _MODEL_REGISTRY[name] = cls
-        for field in _PENDING_REFERENCES.pop(name, ()):
+        _MODEL_REGISTRY[(cls.__module__, name)] = cls
+        for field in _PENDING_REFERENCES.pop((cls.__module__, name), ()):
             _resolve_reference(field, cls)
         return cls
 
@@ -275,8 +282,62 @@ class ModelBase(type):
     def _source_alias(cls, ctx):
         return cls._meta.table_name
 
+    def _sql_columns(cls, key_only=False):
+        """What the model stands for in ``group_by``/``order_by``/``distinct``: its columns
+        (its primary key with ``key_only``, when it has one)."""
+        meta = cls._meta
+        if key_only and meta.primary_key_fields:
+            return meta.primary_key_fields
+        return tuple(meta.fields.values())
+
     def __repr__(cls):
         return f"<Model: {cls.__name__}>"
+
+
+def _reference_key(target, declaring_module):
+    """``"User"`` names a model of the declaring module; ``"app.models.User"`` one of
+    module ``app.models``."""
+    module, _, name = target.rpartition(".")
+    return (module or declaring_module, name)
+
+
+def _by_module_suffix(target):
+    """A dotted name may leave out the start of the module path (``"models.User"`` for
+    ``app.models.User``) when exactly one model fits; several fitting is an error."""
+    module, _, name = target.rpartition(".")
+    if not module:
+        return None
+    found = [
+        model
+        for (model_module, model_name), model in list(_MODEL_REGISTRY.items())
+        if model_name == name and model_module.endswith("." + module)
+    ]
+    if len(found) > 1:
+        candidates = ", ".join(sorted(f"{model.__module__}.{model.__name__}" for model in found))
+        raise ImproperlyConfigured(f"ForeignKeyField({target!r}) is ambiguous: it could be {candidates}")
+    return found[0] if found else None
+
+
+def unresolved_reference_error(field):
+    """The ImproperlyConfigured error for a foreign key whose model never appeared, naming
+    the models of that class name that do exist (in other modules)."""
+    target = field.rel_model
+    module, name = _reference_key(target, field.model.__module__ if field.model else "?")
+    candidates = sorted(
+        f"{model_module}.{model_name}"
+        for (model_module, model_name) in list(_MODEL_REGISTRY.keys())
+        if model_name == name
+    )
+    hint = (
+        f"; models of that name live in other modules: {', '.join(repr(c) for c in candidates)} "
+        "(name one with its module)"
+        if candidates
+        else ""
+    )
+    return ImproperlyConfigured(
+        f"{field.qualified_name}: ForeignKeyField({target!r}) refers to no model: "
+        f"there is no model {name!r} in module {module!r}{hint}"
+    )
 
 
 def _resolve_reference(field, target):

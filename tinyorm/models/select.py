@@ -14,7 +14,7 @@ import re
 
 from ..exceptions import FieldError
 from ..fields import Field, ForeignKeyField
-from ..sql.nodes import JOIN, SQL, Context, Expression, fn
+from ..sql.nodes import JOIN, SQL, Context, Expression, Function, fn
 from ..sql.query import CompoundSelect, Select
 from .aliases import FieldAlias, ModelAlias, _column_owner, _fields_of, _model_of
 from .hydration import _convert_rows, _flat_objects, _hydrator_for, _RowShape, _tuple_converter, graph_hydrator
@@ -97,6 +97,32 @@ class ModelSelect(_ResultShapes, Select):
             return database.route_write(model)
         return database.route_read(model)
 
+    # -- as an operand -----------------------------------------------------------------------
+    def _as_operand_of(self, lhs):
+        """This query compared with ``lhs`` (``Message.user.in_(User.select().where(...))``):
+        a query of a whole model selects the column ``lhs`` refers to (the foreign key's
+        target, else the primary key) instead of every column, which no engine accepts."""
+        columns = self._columns
+        whole = _fields_of(self.model)
+        if len(columns) == len(whole) and all(map(_same_column, columns, whole)):
+            model = _model_of(self.model)
+            field = lhs.field if isinstance(lhs, FieldAlias) else lhs
+            if isinstance(field, ForeignKeyField) and field.rel_model is model:
+                return self.columns(_column(self.model, field.rel_field))
+            if model._meta.primary_key is not None and not model._meta.composite_key:
+                return self.columns(_column(self.model, model._meta.primary_key))
+            raise FieldError(
+                f"a query of {model.__name__} compared with a column must select one column, and "
+                f"{model.__name__} has no single-column primary key: select it, "
+                f"{model.__name__}.select({model.__name__}.<field>)"
+            )
+        if len(columns) > 1 and isinstance(lhs, (Field, FieldAlias, Function)):
+            raise FieldError(
+                f"a subquery compared with one column must select one column; this one selects "
+                f"{len(columns)}: select just the one to compare, e.g. .select({_label(columns[0])})"
+            )
+        return self
+
     # -- joins -----------------------------------------------------------------------------
     def join(self, dest, join_type=JOIN.INNER, on=None, attr=None):
         """Join ``dest``; without ``on`` the foreign key between the two is used."""
@@ -107,6 +133,8 @@ class ModelSelect(_ResultShapes, Select):
                 raise ValueError("a CROSS JOIN takes no on= condition")
         elif on is None and isinstance(dest, (ModelBase, ModelAlias)):
             on, rel = _join_condition(src, dest)
+        elif isinstance(getattr(on, "field", on), ForeignKeyField) and isinstance(dest, (ModelBase, ModelAlias)):
+            on, rel = _join_along(src, dest, on)
         elif isinstance(dest, (ModelBase, ModelAlias)) and isinstance(on, Expression):
             rel = _relation_from_condition(src, dest, on)
         clone = Select.join(self, dest, join_type, on)
@@ -386,11 +414,26 @@ def _single_model_columns(columns, source):
     return True
 
 
+def _same_column(a, b):
+    if type(a) is FieldAlias and type(b) is FieldAlias:
+        return a.source is b.source and a.field is b.field
+    return a is b
+
+
+def _label(column):
+    if isinstance(column, (Field, FieldAlias)):
+        return f"{_model_of(_column_owner(column)[0]).__name__}.{column.name}"
+    return "<column>"
+
+
+def _column(source, field):
+    """``field`` as seen from ``source`` (through the alias when the source is one)."""
+    return FieldAlias(source, field) if isinstance(source, ModelAlias) else field
+
+
 def _join_condition(src, dest):
     src_model, dest_model = _model_of(src), _model_of(dest)
-
-    def column(source, field):
-        return FieldAlias(source, field) if isinstance(source, ModelAlias) else field
+    column = _column
 
     forward = [fk for fk in src_model._meta.refs if fk.rel_model is dest_model]
     backward = [fk for fk in dest_model._meta.refs if fk.rel_model is src_model]
@@ -408,6 +451,28 @@ def _join_condition(src, dest):
     if is_forward:
         return column(src, fk) == column(dest, fk.rel_field), (src, fk, True)
     return column(dest, fk) == column(src, fk.rel_field), (src, fk, False)
+
+
+def _join_along(src, dest, on):
+    """``join(Relationship, on=Relationship.to_user)``: a foreign key as ``on=`` joins along it.
+
+    The key belongs to one side of the join and points at the other; seen through an alias
+    (``on=Alias.fk``) it joins that alias. A foreign key that links neither side is refused:
+    compiling it bare would give ``ON "t"."fk_id"``, true for every row on some engines.
+    """
+    fk = on.field if isinstance(on, FieldAlias) else on
+    src_model, dest_model = _model_of(src), _model_of(dest)
+    column = _column
+    owner = on.source if isinstance(on, FieldAlias) else fk.model
+    if owner is dest and fk.rel_model is src_model:
+        return column(dest, fk) == column(src, fk.rel_field), (src, fk, False)
+    if owner is src and fk.rel_model is dest_model:
+        return column(src, fk) == column(dest, fk.rel_field), (src, fk, True)
+    raise FieldError(
+        f"join({dest_model.__name__}, on={fk.qualified_name}): that foreign key links "
+        f"{fk.model.__name__} to {_model_of(fk.rel_model).__name__}, not {src_model.__name__} to "
+        f"{dest_model.__name__}; switch() to the model it starts from, or pass on=(a == b)"
+    )
 
 
 def _relation_from_condition(src, dest, on):

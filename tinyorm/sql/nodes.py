@@ -147,9 +147,18 @@ def as_node(value, converter=None):
     return Value(value, converter)
 
 
+def _subquery_operand(lhs, rhs):
+    """A query compared with a column becomes a one-column subquery: a model query asked
+    for nothing in particular selects the key the column refers to (``_as_operand_of``)."""
+    as_operand = getattr(rhs, "_as_operand_of", None)
+    return rhs if as_operand is None else as_operand(lhs)
+
+
 def _binary(op, converted=True, reverse=False):
     def method(self, rhs):
         converter = self._converter() if converted else None
+        if isinstance(rhs, Node):
+            rhs = _subquery_operand(self, rhs)
         rhs = as_node(rhs, converter)
         if reverse:
             return Expression(rhs, op, self)
@@ -192,11 +201,15 @@ class Operand(Node):
     def __eq__(self, rhs):
         if rhs is None:
             return Expression(self, "IS", SQL("NULL"))
+        if isinstance(rhs, Node):
+            rhs = _subquery_operand(self, rhs)
         return Expression(self, "=", as_node(rhs, self._converter()))
 
     def __ne__(self, rhs):
         if rhs is None:
             return Expression(self, "IS NOT", SQL("NULL"))
+        if isinstance(rhs, Node):
+            rhs = _subquery_operand(self, rhs)
         return Expression(self, "!=", as_node(rhs, self._converter()))
 
     __lt__ = _binary("<")
@@ -310,7 +323,7 @@ class Value(Operand):
 
     def __sql__(self, ctx):
         value = self.value
-        if isinstance(value, (list, tuple)) and not isinstance(value, str):
+        if isinstance(value, (list, tuple)) and not getattr(self.converter, "whole_values", False):
             ctx.literal("(")
             ctx.comma_separated([Value(item, self.converter) for item in value])
             ctx.literal(")")
@@ -373,7 +386,9 @@ class InList(Operand):
 
     def __init__(self, lhs, values, negated):
         self.lhs = lhs
-        if not isinstance(values, Node):
+        if isinstance(values, Node):
+            values = _subquery_operand(lhs, values)
+        else:
             if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
                 raise TypeError("in_() takes a list of values or a subquery")
             values = tuple(values)

@@ -93,6 +93,20 @@ def _nodes(values):
     return tuple(as_node(value) for value in values)
 
 
+def _column_nodes(values, key_only=False):
+    """Like ``_nodes``, but a model (or model alias) stands for its columns: ``group_by(User)``
+    groups by every column of User. With ``key_only`` it stands for its primary key (ordering
+    by the key orders as by all columns, and costs less)."""
+    nodes = []
+    for value in values:
+        columns = None if isinstance(value, Operand) else getattr(value, "_sql_columns", None)
+        if columns is not None:
+            nodes.extend(columns(key_only))
+        else:
+            nodes.append(as_node(value))
+    return tuple(nodes)
+
+
 class SelectBase(Query, Operand):
     """What SELECT and compound selects share: ordering, limits, use as a subquery."""
 
@@ -113,13 +127,13 @@ class SelectBase(Query, Operand):
     def order_by(self, *nodes):
         """A copy sorted by ``nodes`` (replacing any earlier ``order_by``)."""
         clone = self._clone()
-        clone._order_by = _nodes(nodes)
+        clone._order_by = _column_nodes(nodes, key_only=True)
         return clone
 
     def order_by_extend(self, *nodes):
         """A copy with ``nodes`` added after the current sort keys."""
         clone = self._clone()
-        clone._order_by = self._order_by + _nodes(nodes)
+        clone._order_by = self._order_by + _column_nodes(nodes, key_only=True)
         return clone
 
     def limit(self, value):
@@ -283,9 +297,9 @@ class Select(SelectBase):
         return clone
 
     def group_by(self, *nodes):
-        """A copy grouped by ``nodes``."""
+        """Group by columns or expressions; a model stands for all its columns."""
         clone = self._clone()
-        clone._group_by = _nodes(nodes)
+        clone._group_by = _column_nodes(nodes)
         return clone
 
     def having(self, *conditions):
@@ -294,10 +308,14 @@ class Select(SelectBase):
         clone._having = AND(self._having, *conditions)
         return clone
 
-    def distinct(self, is_distinct=True):
-        """A copy with ``SELECT DISTINCT`` (or without, for ``False``)."""
+    def distinct(self, *on):
+        """``distinct()`` / ``distinct(False)``; ``distinct(User.email, ...)`` (or a model,
+        standing for its columns) is ``DISTINCT ON (...)`` where the engine has it."""
         clone = self._clone()
-        clone._distinct = bool(is_distinct)
+        if not on or (len(on) == 1 and isinstance(on[0], bool)):
+            clone._distinct = on[0] if on else True
+        else:
+            clone._distinct = _column_nodes(on)
         return clone
 
     def for_update(self, for_update=True, nowait=False, skip_locked=False, of=(), share=False):
@@ -315,7 +333,12 @@ class Select(SelectBase):
     def _render(self, ctx):
         self._render_ctes(ctx)
         parts = ctx.parts
-        parts.append("SELECT DISTINCT " if self._distinct else "SELECT ")
+        distinct = self._distinct
+        if distinct.__class__ is tuple:
+            parts.append("SELECT ")
+            ctx.dialect.render_distinct_on(ctx, distinct)
+        else:
+            parts.append("SELECT DISTINCT " if distinct else "SELECT ")
         if self._columns:
             with ctx.scope(select_list=True):
                 ctx.comma_separated(self._columns)
