@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 
 from ..fields import Field
+from ..sql.json import JsonPath, JsonText
 from ..sql.nodes import Alias
 from ..sql.query import SelectBase
 from .aliases import FieldAlias, ModelAlias, _column_owner, _model_of
@@ -83,6 +84,8 @@ def _column_label(column, index, description):
     if isinstance(column, SelectBase) and column._alias:
         return column._alias
     if isinstance(column, Alias):
+        return column.name
+    if isinstance(column, (JsonPath, JsonText)):
         return column.name
     if description is not None:
         return description[index][0]

@@ -112,6 +112,7 @@ class JsonPath(_JsonOperand):
 
     @property
     def name(self):
+        """The label of a selected path: ``data_user_name`` for ``data["user"]["name"]``."""
         return "_".join(str(key) for key in (self.root.name,) + self.keys)
 
     # -- typed reads -------------------------------------------------------------------------
@@ -189,6 +190,8 @@ class JsonText(Operand):
     def __init__(self, root, keys):
         self.root = root
         self.keys = keys
+
+    name = JsonPath.name
 
     def __sql__(self, ctx):
         ctx.dialect.render_json_text(ctx, self.root, self.keys)
