@@ -30,21 +30,21 @@ GOLDEN = [
     (
         "path",
         "sqlite",
-        'SELECT (CASE json_type("doc"."data", ?) WHEN \'true\' THEN \'true\' WHEN \'false\' THEN \'false\' WHEN \'null\' THEN \'null\' WHEN \'object\' THEN json_extract("doc"."data", ?) WHEN \'array\' THEN json_extract("doc"."data", ?) ELSE json_quote(json_extract("doc"."data", ?)) END) FROM    "doc"',
+        'SELECT (CASE json_type("doc"."data", ?) WHEN \'true\' THEN \'true\' WHEN \'false\' THEN \'false\' WHEN \'null\' THEN \'null\' WHEN \'object\' THEN json_extract("doc"."data", ?) WHEN \'array\' THEN json_extract("doc"."data", ?) ELSE json_quote(json_extract("doc"."data", ?)) END) FROM "doc"',
         ['$."user"."name"', '$."user"."name"', '$."user"."name"', '$."user"."name"'],
     ),
-    ("path", "postgresql", 'SELECT ("doc"."data" -> %s -> %s) FROM    "doc"', ["user", "name"]),
+    ("path", "postgresql", 'SELECT ("doc"."data" -> %s -> %s) FROM "doc"', ["user", "name"]),
     ("path", "mysql", "SELECT JSON_EXTRACT(`doc`.`data`, %s) FROM `doc`", ['$."user"."name"']),
     (
         "text",
         "sqlite",
-        'SELECT    "doc"."id" FROM    "doc" WHERE (json_extract("doc"."data", ?) = ?)',
+        'SELECT "doc"."id" FROM "doc" WHERE (json_extract("doc"."data", ?) = ?)',
         ['$."user"."name"', "x"],
     ),
     (
         "text",
         "postgresql",
-        'SELECT    "doc"."id" FROM    "doc" WHERE ((("doc"."data" -> %s) ->> %s) = %s)',
+        'SELECT "doc"."id" FROM "doc" WHERE ((("doc"."data" -> %s) ->> %s) = %s)',
         ["user", "name", "x"],
     ),
     (
@@ -56,13 +56,13 @@ GOLDEN = [
     (
         "compare",
         "sqlite",
-        'SELECT    "doc"."id" FROM    "doc" WHERE (json_type("doc"."data", ?) IN (\'integer\', \'real\') AND json_extract("doc"."data", ?) > ?)',
+        'SELECT "doc"."id" FROM "doc" WHERE (json_type("doc"."data", ?) IN (\'integer\', \'real\') AND json_extract("doc"."data", ?) > ?)',
         ['$."age"', '$."age"', 3],
     ),
     (
         "compare",
         "postgresql",
-        'SELECT    "doc"."id" FROM    "doc" WHERE (jsonb_typeof(("doc"."data" -> %s)) = \'number\' AND ("doc"."data" -> %s) > CAST(%s AS JSONB))',
+        'SELECT "doc"."id" FROM "doc" WHERE (jsonb_typeof(("doc"."data" -> %s)) = \'number\' AND ("doc"."data" -> %s) > CAST(%s AS JSONB))',
         ["age", "age", "3"],
     ),
     (
@@ -74,13 +74,13 @@ GOLDEN = [
     (
         "has_key",
         "sqlite",
-        'SELECT    "doc"."id" FROM    "doc" WHERE COALESCE((SELECT (_json1.type IS NOT NULL) FROM json_each("doc"."data") AS _json1 WHERE _json1.key = ?), 1 = 0)',
+        'SELECT "doc"."id" FROM "doc" WHERE COALESCE((SELECT (_json1.type IS NOT NULL) FROM json_each("doc"."data") AS _json1 WHERE _json1.key = ?), 1 = 0)',
         ['a"b'],
     ),
     (
         "has_key",
         "postgresql",
-        'SELECT    "doc"."id" FROM    "doc" WHERE (jsonb_typeof("doc"."data") = \'object\' AND    "doc"."data" ? %s)',
+        'SELECT "doc"."id" FROM "doc" WHERE (jsonb_typeof("doc"."data") = \'object\' AND "doc"."data" ? %s)',
         ['a"b'],
     ),
     (
@@ -92,29 +92,29 @@ GOLDEN = [
     (
         "contains",
         "sqlite",
-        'SELECT    "doc"."id" FROM    "doc" WHERE (json_type("doc"."data", ?) = \'object\' AND (json_type(json_extract("doc"."data", ?), ?) = \'array\' AND EXISTS (SELECT 1 FROM json_each(json_extract(json_extract("doc"."data", ?), ?)) AS _json1 WHERE ((_json1.type IN (\'text\') AND _json1.value = ?)))))',
+        'SELECT "doc"."id" FROM "doc" WHERE (json_type("doc"."data", ?) = \'object\' AND (json_type(json_extract("doc"."data", ?), ?) = \'array\' AND EXISTS (SELECT 1 FROM json_each(json_extract(json_extract("doc"."data", ?), ?)) AS _json1 WHERE ((_json1.type IN (\'text\') AND _json1.value = ?)))))',
         ["$", "$", '$."tags"', "$", '$."tags"', "x"],
     ),
     (
         "contains",
         "postgresql",
-        'SELECT    "doc"."id" FROM    "doc" WHERE ("doc"."data" @> CAST(%s AS JSONB))',
+        'SELECT "doc"."id" FROM "doc" WHERE ("doc"."data" @> CAST(%s AS JSONB))',
         ['{"tags":["x"]}'],
     ),
     ("contains", "mysql", "SELECT `doc`.`id` FROM `doc` WHERE JSON_CONTAINS(`doc`.`data`, %s)", ['{"tags":["x"]}']),
-    ("equals", "sqlite", 'SELECT    "doc"."id" FROM    "doc" WHERE ("doc"."data" = ?)', ["[1,2]"]),
-    ("equals", "postgresql", 'SELECT    "doc"."id" FROM    "doc" WHERE ("doc"."data" = CAST(%s AS JSONB))', ["[1,2]"]),
+    ("equals", "sqlite", 'SELECT "doc"."id" FROM "doc" WHERE ("doc"."data" = ?)', ["[1,2]"]),
+    ("equals", "postgresql", 'SELECT "doc"."id" FROM "doc" WHERE ("doc"."data" = CAST(%s AS JSONB))', ["[1,2]"]),
     ("equals", "mysql", "SELECT `doc`.`id` FROM `doc` WHERE (`doc`.`data` = %s)", ["[1,2]"]),
     (
         "hostile",
         "sqlite",
-        'SELECT    "doc"."id" FROM    "doc" WHERE (SELECT (_json1.type IN (\'integer\', \'real\') AND _json1.value = ?) FROM json_each("doc"."data") AS _json1 WHERE _json1.key = ?)',
+        'SELECT "doc"."id" FROM "doc" WHERE (SELECT (_json1.type IN (\'integer\', \'real\') AND _json1.value = ?) FROM json_each("doc"."data") AS _json1 WHERE _json1.key = ?)',
         [1, 'a"b'],
     ),
     (
         "hostile",
         "postgresql",
-        'SELECT    "doc"."id" FROM    "doc" WHERE (jsonb_typeof(("doc"."data" -> %s)) = \'number\' AND ("doc"."data" -> %s) = CAST(%s AS JSONB))',
+        'SELECT "doc"."id" FROM "doc" WHERE (jsonb_typeof(("doc"."data" -> %s)) = \'number\' AND ("doc"."data" -> %s) = CAST(%s AS JSONB))',
         ['a"b', 'a"b', "1"],
     ),
     (
