@@ -4,6 +4,7 @@ from ._version import __version__
 from .backends import (
     ColumnMetadata,
     Database,
+    DatabaseProxy,
     ForeignKeyMetadata,
     IndexMetadata,
     MySQLDatabase,
@@ -66,6 +67,7 @@ from .sql import AND, EXCLUDED, JOIN, OR, SQL, Case, Cast, Entity, Table, Value,
 __all__ = [
     "connect",
     "Database",
+    "DatabaseProxy",
     "SqliteDatabase",
     "PostgresDatabase",
     "MySQLDatabase",

@@ -30,6 +30,7 @@ import threading
 import time
 
 from .backends.base import Database
+from .backends.proxy import _BoundModel
 from .exceptions import ImproperlyConfigured, RoutingError
 from .log import router_logger
 
@@ -75,6 +76,9 @@ def _as_database(value, options):
 
 class Router:
     """Routes each model's SQL to the right database. See the module docstring for rules."""
+
+    # ``class Base(router.Model): ...``: a Model base class routed by this router.
+    Model = _BoundModel()
 
     def __init__(
         self,

@@ -7,9 +7,9 @@
     # leaving the block flushes (INSERTs parents first, batched) and commits
 
 A session writes inside its own transaction on each database it touches, opened at its
-first flush and ended by ``commit()`` or ``rollback()``. Each flush runs in a savepoint
-within that transaction, so a flush that fails leaves nothing of itself behind and the
-session can go on. A session belongs to one thread.
+first flush and ended by ``commit()`` or ``rollback()``. Each later flush runs in a
+savepoint within that transaction (the first needs none: BEGIN, ..., COMMIT), so a flush
+that fails leaves nothing of itself behind and the session can go on. A session belongs to one thread.
 """
 
 from __future__ import annotations
@@ -242,7 +242,7 @@ class Session:
             self.flush()
 
     def flush(self):
-        """Write pending changes inside this session's transaction (a savepoint per flush).
+        """Write pending changes inside this session's transaction (a savepoint per later flush).
 
         With nothing pending no SQL is sent. On failure nothing of this flush remains in
         the database, the objects keep their pending state, and the error propagates.
@@ -258,17 +258,22 @@ class Session:
         self._flushing = True
         databases = plan.databases()
         try:
-            for database in databases:
-                self._begin(database)
+            # A flush that opens the session's transaction needs no savepoint: rolling the
+            # transaction back undoes exactly this flush. Later flushes each take one, so a
+            # failure keeps what earlier flushes wrote.
+            opened = [database for database in databases if self._begin(database)]
             savepoints = []
             try:
                 for database in databases:
-                    database.begin()
-                    savepoints.append(database)
+                    if not any(database is fresh for fresh in opened):
+                        database.begin()
+                        savepoints.append(database)
                 plan.execute()
             except BaseException as exc:
                 for database in reversed(savepoints):
                     database.rollback()
+                for database in reversed(opened):
+                    self._end_failed_transaction(database)
                 plan.undo()
                 if isinstance(exc, StaleGroup):
                     raise FlushPlan.stale_error(exc) from None
@@ -282,9 +287,20 @@ class Session:
         self._after_flush(plan)
 
     def _begin(self, database):
-        if not any(open_db is database for open_db in self._transactions):
-            database.begin()
-            self._transactions.append(database)
+        """Open this session's transaction on ``database``; True if this call opened it."""
+        if any(open_db is database for open_db in self._transactions):
+            return False
+        database.begin()
+        self._transactions.append(database)
+        return True
+
+    def _end_failed_transaction(self, database):
+        """Roll back a transaction that the failing flush itself opened."""
+        self._transactions = [open_db for open_db in self._transactions if open_db is not database]
+        try:
+            database.rollback()
+        except TinyORMError:
+            database._discard_connection()
 
     def _after_flush(self, plan):
         identity_map = self.identity_map

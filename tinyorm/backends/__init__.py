@@ -3,6 +3,7 @@
 from .base import Atomic, ColumnMetadata, Database, ForeignKeyMetadata, IndexMetadata
 from .mysql import MySQLDatabase
 from .postgresql import PostgresDatabase
+from .proxy import DatabaseProxy
 from .sqlite import SqliteDatabase
 from .url import connect, mask_url, parse_url
 
@@ -10,6 +11,7 @@ __all__ = [
     "Atomic",
     "ColumnMetadata",
     "Database",
+    "DatabaseProxy",
     "ForeignKeyMetadata",
     "IndexMetadata",
     "MySQLDatabase",

@@ -14,6 +14,7 @@ from .. import exceptions
 from ..exceptions import ConnectionLostError, ImproperlyConfigured, OperationalError, translate_driver_error
 from ..log import check_log_params, format_params, sql_logger
 from .pool import ConnectionsMixin
+from .proxy import _BoundModel
 from .transactions import Atomic, TransactionsMixin
 
 __all__ = ["Atomic", "ColumnMetadata", "Database", "ForeignKeyMetadata", "IndexMetadata"]
@@ -56,6 +57,8 @@ class Database(ConnectionsMixin, TransactionsMixin):
 
     dialect_class = None
     driver_name = None
+    # ``class Base(db.Model): ...``: a Model base class bound to this database.
+    Model = _BoundModel()
 
     def __init__(
         self,

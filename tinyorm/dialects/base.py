@@ -94,6 +94,8 @@ class Dialect:
     supports_skip_locked = True
     supports_nulls_ordering = True
     upsert_honours_conflict_target = True
+    # ``REPLACE INTO`` (SQLite, MySQL): delete the rows a new row conflicts with, then insert.
+    replace_sql = None
     supports_if_not_exists_index = True
     transactional_ddl = True  # DDL inside a transaction rolls back with it
     text_allows_nul = True

@@ -50,6 +50,7 @@ class MySQLDialect(Dialect):
         "DOUBLE": "DOUBLE",
         "DOUBLE PRECISION": "DOUBLE",
     }
+    replace_sql = "REPLACE INTO "
     returning = False
     supports_full_join = False
     supports_nulls_ordering = False

@@ -73,6 +73,7 @@ class SqliteDialect(SqliteJson, Dialect):
         "BOOL": _to_bool,
     }
     cast_types = {"TEXT": "TEXT", "VARCHAR": "TEXT", "INTEGER": "INTEGER", "INT": "INTEGER", "FLOAT": "REAL"}
+    replace_sql = "REPLACE INTO "
     returning = True  # SQLite 3.35 added RETURNING; the backend clears this on older libraries
     compound_select_parens = False  # SQLite accepts no parentheses around a compound's parts
     supports_for_update = False  # whole-database locking: there are no row locks to take

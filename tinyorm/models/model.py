@@ -245,6 +245,19 @@ class Model(metaclass=ModelBase):
         return ModelInsert(cls, rows, fields=fields)
 
     @classmethod
+    def replace(cls, values=None, **kwargs):
+        """Like ``insert()``, but a row with the same primary or unique key is replaced:
+        ``REPLACE`` on SQLite and MySQL, an upsert overwriting the row on PostgreSQL."""
+        row = dict(values or {})
+        row.update(kwargs)
+        return ModelInsert(cls, [row], single=True).replace()
+
+    @classmethod
+    def replace_many(cls, rows, fields=None):
+        """``insert_many()`` with ``replace()``'s handling of rows whose key exists."""
+        return ModelInsert(cls, rows, fields=fields).replace()
+
+    @classmethod
     def insert_from(cls, query, fields):
         return ModelInsert(cls, (), fields=fields, from_query=query)
 

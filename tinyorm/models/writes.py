@@ -226,6 +226,7 @@ class ModelInsert(_ModelWrite, Insert):
         query = Insert(self.model, columns, batch, columns, None, None)
         query._on_conflict = self._on_conflict
         query._returning = self._returning
+        query._replace = self._replace
         pk = self.model._meta.primary_key
         if self._single and pk is not None and not self.model._meta.composite_key and pk.auto_increment:
             # MySQL: an upsert that updates reports the existing row's key through
@@ -247,8 +248,30 @@ class ModelInsert(_ModelWrite, Insert):
             update[version] = version + 1
         return Insert.on_conflict(self, action, conflict_target, update, preserve, where)
 
+    def _as_upsert(self):
+        """``replace()`` where the engine has no REPLACE (PostgreSQL): an upsert on the
+        primary key if the rows carry it, else on the first unique key they fill in, that
+        overwrites every other inserted column. REPLACE also removes rows conflicting on
+        other unique keys; an upsert can name one key only (docs/queries.md)."""
+        meta = self.model._meta
+        columns = self._normalise()[0] if self.from_query is None else list(self.columns)
+        inserted = {field.column_name for field in columns}
+        keys = [tuple(field.column_name for field in meta.primary_key_fields)] if meta.primary_key_fields else []
+        keys += [key for key in meta.unique_keys() if key not in keys]
+        target = next((key for key in keys if key and set(key) <= inserted), None)
+        clone = self._clone()
+        clone._replace = False
+        if target is None:
+            return clone  # nothing can conflict: a plain INSERT
+        target_fields = [meta.columns[name] for name in target]
+        preserve = [field for field in columns if field.column_name not in target]
+        clone._on_conflict = None
+        return Insert.on_conflict(clone, "update", target_fields, None, preserve, None)
+
     def sql(self, dialect=None):
         dialect = dialect if dialect is not None else self._dialect()
+        if self._replace and not dialect.replace_sql:
+            return self._as_upsert().sql(dialect)
         self._check_conflict_target(dialect)
         if self.from_query is not None:
             return Insert.sql(self, dialect)
@@ -288,6 +311,8 @@ class ModelInsert(_ModelWrite, Insert):
         self.model._meta.get_database().check_query(self)
         database = database or self._write_database()
         dialect = database.dialect
+        if self._replace and not dialect.replace_sql:
+            return self._as_upsert().execute(database)
         self._check_conflict_target(dialect)
         if (
             self._on_conflict is not None

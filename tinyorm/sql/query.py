@@ -494,6 +494,7 @@ class Insert(Query):
         self.from_query = from_query
         self._on_conflict = None
         self._returning = ()
+        self._replace = False
 
     def on_conflict(self, action="update", conflict_target=(), update=None, preserve=(), where=None):
         """A copy that upserts: on a conflict over ``conflict_target``, ``update`` the given columns (or ``preserve`` the new values), optionally only ``where`` a condition holds."""
@@ -505,6 +506,13 @@ class Insert(Query):
         """A copy that skips rows conflicting with an existing key instead of failing."""
         clone = self._clone()
         clone._on_conflict = OnConflict("ignore")
+        return clone
+
+    def replace(self, replace=True):
+        """``REPLACE INTO``: a row conflicting with a unique key is replaced (where the engine
+        has the statement; ``ModelInsert`` turns it into an upsert elsewhere)."""
+        clone = self._clone()
+        clone._replace = replace
         return clone
 
     def returning(self, *columns):
@@ -519,7 +527,12 @@ class Insert(Query):
     def _render(self, ctx):
         dialect = ctx.dialect
         parts = ctx.parts
-        parts.append("INSERT INTO ")
+        if self._replace:
+            if not dialect.replace_sql:
+                raise NotSupportedError(f"{dialect.name} has no REPLACE statement; use on_conflict()")
+            parts.append(dialect.replace_sql)
+        else:
+            parts.append("INSERT INTO ")
         self.table._from_sql(ctx)
         names = self._column_names()
         if self.from_query is not None:

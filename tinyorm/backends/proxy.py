@@ -1,0 +1,96 @@
+"""Binding models to a database chosen later, and base classes bound to a database.
+
+App factories create the database when the application starts (from its configuration),
+long after the model modules were imported::
+
+    db = tinyorm.DatabaseProxy()
+
+    class Base(db.Model): ...          # or: class Meta: database = db
+
+    def create_app(config):
+        db.initialize(tinyorm.connect(config["DATABASE_URL"]))   # a Database or a Router
+
+Until ``initialize`` every use of the proxy raises ``ImproperlyConfigured``; afterwards it
+forwards everything to what it was given, so models, sessions and queries never notice it.
+"""
+
+from __future__ import annotations
+
+from ..exceptions import ImproperlyConfigured
+
+
+def model_base(target):
+    """A ``Model`` subclass whose ``Meta.database`` is ``target`` (``db.Model``).
+
+    The base is abstract in spirit: it has no table of its own unless it is created.
+    """
+    from ..models import Model  # the model layer sits above the backends
+
+    meta = type("Meta", (), {"database": target})
+    return type("Model", (Model,), {"Meta": meta, "__module__": __name__, "__qualname__": "Model"})
+
+
+class _BoundModel:
+    """``db.Model``: made once per database (or router, or proxy) on first use."""
+
+    def __get__(self, instance, owner):
+        if instance is None:
+            return self
+        base = instance.__dict__.get("_model_base")
+        if base is None:
+            base = instance.__dict__["_model_base"] = model_base(instance)
+        return base
+
+
+class DatabaseProxy:
+    """A stand-in for a Database or Router bound later with :meth:`initialize`."""
+
+    Model = _BoundModel()
+
+    def __init__(self):
+        self.__dict__["obj"] = None
+        self.__dict__["_callbacks"] = []
+
+    def initialize(self, database):
+        """Bind the proxy to a Database or Router (again, to rebind it, e.g. in tests)."""
+        if database is self:
+            raise ImproperlyConfigured("a DatabaseProxy cannot proxy itself")
+        self.__dict__["obj"] = database
+        for callback in self._callbacks:
+            callback(database)
+        return database
+
+    def attach_callback(self, callback):
+        """Run ``callback(database)`` on every :meth:`initialize` (set up pools, signals)."""
+        self._callbacks.append(callback)
+        if self.obj is not None:
+            callback(self.obj)
+        return callback
+
+    def _target(self):
+        database = self.__dict__["obj"]
+        if database is None:
+            raise ImproperlyConfigured(
+                "this DatabaseProxy is not initialized: call proxy.initialize(tinyorm.connect(url)) first"
+            )
+        return database
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._target(), name)
+
+    def __setattr__(self, name, value):
+        setattr(self._target(), name, value)
+
+    def __delattr__(self, name):
+        delattr(self._target(), name)
+
+    def __enter__(self):
+        return self._target().__enter__()
+
+    def __exit__(self, *exc_info):
+        return self._target().__exit__(*exc_info)
+
+    def __repr__(self):
+        return f"<DatabaseProxy {self.obj!r}>"
