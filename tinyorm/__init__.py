@@ -59,10 +59,12 @@ from .fields import (
     UUIDField,
     VersionField,
 )
+from .indexes import Index
 from .models import Model, ModelAlias, ModelSelect, prefetch
 from .router import ReplicaSet, Router
 from .session import Session
 from .sql import AND, EXCLUDED, JOIN, OR, SQL, Case, Cast, Entity, Table, Value, Window, fn
+from .sql.search import Search
 
 __all__ = [
     "connect",
@@ -102,6 +104,8 @@ __all__ = [
     "ForeignKeyField",
     "VersionField",
     "CompositeKey",
+    "Index",
+    "Search",
     "fn",
     "SQL",
     "Case",

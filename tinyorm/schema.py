@@ -148,18 +148,17 @@ def model_indexes(model):
         if field.unique or field.index or (isinstance(field, ForeignKeyField) and not field.unique):
             columns = [(field.column_name, field.field_type)]
             indexes.append((index_name(table, [field.column_name]), columns, bool(field.unique)))
-    for spec in meta.indexes:
-        names, unique = spec[0], spec[1]
-        if isinstance(names, str):
-            names = (names,)
-        columns = []
-        for name in names:
-            field = meta.fields.get(name) or meta.columns.get(name)
-            if field is None:
-                raise ImproperlyConfigured(f"{meta.name}.Meta.indexes names unknown field {name!r}")
-            columns.append((field.column_name, field.field_type))
-        indexes.append((index_name(table, [column for column, _ in columns]), columns, bool(unique)))
+    for index in meta.bound_indexes():
+        if index.plain:
+            fields = [meta.columns[column] for column in index.columns]
+            columns = [(field.column_name, field.field_type) for field in fields]
+            indexes.append((index.name, columns, index.unique))
     return indexes
+
+
+def advanced_indexes(model):
+    """A model's indexes with a method, a condition or expressions (``tinyorm.Index``)."""
+    return [index for index in model._meta.bound_indexes() if not index.plain]
 
 
 def create_index_statements(model, dialect, safe=True, existing=()):
@@ -168,6 +167,12 @@ def create_index_statements(model, dialect, safe=True, existing=()):
         if safe and name in existing:
             continue
         statements.append(dialect.create_index_sql(model._meta.table_name, name, columns, unique, safe))
+    for index in advanced_indexes(model):
+        if safe and index.name in existing:
+            continue
+        statement = index.create_sql(dialect, safe)
+        if statement is not None:
+            statements.append(statement)
     return statements
 
 
@@ -197,6 +202,10 @@ def create_tables(database, models, safe=True):
                 existing=existing_indexes if (needs_check or table in existing_tables) else (),
             ):
                 database.execute_sql(statement, ())
+            search = model._meta.search
+            if search is not None and not (safe and table in existing_tables and database.has_search(search)):
+                for statement in dialect.search_ddl(search, safe=False):
+                    database.execute_sql(statement, ())
         for fk in deferred:
             if fk.model in created:
                 table = dialect.quote(fk.model._meta.table_name)
@@ -207,4 +216,9 @@ def drop_tables(database, models, safe=True, cascade=False):
     dialect = database.dialect
     ordered, _forward = sort_models(models)
     for model in reversed(ordered):
+        search = model._meta.search
+        if search is not None and dialect.search_is_separate_table:
+            # SQLite's FTS5 table outlives its content table: it goes first.
+            for statement in dialect.drop_search_sql(search):
+                database.execute_sql(statement, ())
         database.execute_sql(dialect.drop_table_sql(model._meta.table_name, safe=safe, cascade=cascade), ())

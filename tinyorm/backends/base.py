@@ -295,6 +295,10 @@ class Database(ConnectionsMixin, TransactionsMixin):
         """``[ForeignKeyMetadata]`` for ``table``'s foreign keys."""
         raise NotImplementedError
 
+    def has_search(self, search):
+        """Does the full-text index (or FTS table) of ``search`` exist?"""
+        return search.name in {index.name for index in self.get_indexes(search.model._meta.table_name)}
+
     def get_primary_keys(self, table):
         """The names of ``table``'s primary-key columns."""
         return [column.name for column in self.get_columns(table) if column.primary_key]

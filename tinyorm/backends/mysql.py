@@ -102,8 +102,8 @@ class MySQLDatabase(Database):
 
     def _check_server(self, conn):
         cursor = conn.cursor()
-        cursor.execute("SELECT VERSION(), @@max_allowed_packet, @@innodb_rollback_on_timeout")
-        version_text, max_packet, rollback_on_timeout = cursor.fetchone()
+        cursor.execute("SELECT VERSION(), @@max_allowed_packet, @@innodb_rollback_on_timeout, @@innodb_ft_min_token_size")
+        version_text, max_packet, rollback_on_timeout, ft_min_token = cursor.fetchone()
         cursor.close()
         # A server-wide, read-only setting: does a lock wait timeout roll back the whole
         # transaction (ON) or just the statement (OFF, the default)?
@@ -113,6 +113,7 @@ class MySQLDatabase(Database):
         self.server_version = numbers
         dialect = self.dialect
         dialect.max_query_bytes = int(max_packet)
+        dialect.fulltext_min_word_length = int(ft_min_token)  # shorter words are not indexed
         if self.is_mariadb:
             # MariaDB 10.3 added INTERSECT/EXCEPT and NOWAIT, 10.6 SKIP LOCKED; CREATE INDEX
             # IF NOT EXISTS is older than any supported release.

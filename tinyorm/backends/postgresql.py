@@ -178,13 +178,16 @@ class PostgresDatabase(Database):
 
     def get_indexes(self, table):
         sql = (
-            "SELECT i.relname, ix.indisunique, array_agg(a.attname ORDER BY k.ord) "
+            # An expression's key has attnum 0 and no pg_attribute row: its text stands
+            # in for the column name (expression and full-text indexes are listed too).
+            "SELECT i.relname, ix.indisunique, "
+            "array_agg(COALESCE(a.attname, pg_get_indexdef(ix.indexrelid, k.ord::int, true)) ORDER BY k.ord) "
             "FROM pg_index ix "
             "JOIN pg_class t ON t.oid = ix.indrelid "
             "JOIN pg_class i ON i.oid = ix.indexrelid "
             "JOIN pg_namespace n ON n.oid = t.relnamespace "
             "CROSS JOIN LATERAL unnest(ix.indkey) WITH ORDINALITY AS k(attnum, ord) "
-            "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum "
+            "LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum AND k.attnum > 0 "
             "WHERE t.relname = %s AND n.nspname = current_schema() AND NOT ix.indisprimary "
             "GROUP BY i.relname, ix.indisunique ORDER BY i.relname"
         )

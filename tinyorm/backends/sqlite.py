@@ -287,6 +287,11 @@ class SqliteDatabase(Database):
         finally:
             self.execute_sql("PRAGMA foreign_keys = ON")
 
+    def has_search(self, search):
+        # An FTS5 table is a virtual table, which get_tables() leaves out.
+        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        return bool(self.execute_sql(sql, (search.name,)).fetchall())
+
     # The table-valued pragma functions take the table as a parameter and, unlike the
     # PRAGMA statements, are re-read after another connection changes the schema.
     def get_columns(self, table):

@@ -330,6 +330,22 @@ class Dialect:
         render_equal()
         ctx.literal(", 1 = 0))")
 
+    # -- full-text search (sql/search.py) ---------------------------------------------------
+    search_is_separate_table = False  # SQLite's FTS5 table: dropped on its own
+
+    def search_ddl(self, search, safe=True):  # pragma: no cover - every engine overrides
+        """Statements creating what ``search`` needs on an existing table."""
+        raise NotSupportedError(f"{self.name} has no full-text search")
+
+    def drop_search_sql(self, search):  # pragma: no cover - every engine overrides
+        raise NotSupportedError(f"{self.name} has no full-text search")
+
+    render_search_match = render_search_rank = _json_unsupported
+
+    def _string_literal(self, text):
+        """A constant inside DDL (which takes no parameters): quotes doubled."""
+        return self.escape_literal_text("'" + text.replace("'", "''") + "'")
+
     def check_join(self, join_type):
         if "FULL" in join_type and not self.supports_full_join:
             raise NotSupportedError(f"{self.name} does not support FULL OUTER JOIN")
@@ -393,11 +409,34 @@ class Dialect:
     def index_column_sql(self, column_name, field_type):
         return self.quote(column_name)
 
-    def create_index_sql(self, table, name, columns, unique=False, safe=True):
+    # Index methods this engine has (``Index(method=...)``); "btree" is every engine's default.
+    index_methods = frozenset({"btree"})
+    supports_partial_indexes = True  # CREATE INDEX ... WHERE condition
+    index_method_before_columns = True  # ``USING gin (cols)`` (PostgreSQL) or ``(cols) USING BTREE`` (MySQL)
+
+    def create_index_sql(
+        self, table, name, columns, unique=False, safe=True, parts_sql=None, method=None, where_sql=None
+    ):
+        """CREATE INDEX over ``columns`` ([(column, field_type)]) or, for ``tinyorm.Index``,
+        over ``parts_sql`` (rendered columns and expressions) with a method and condition."""
         exists = " IF NOT EXISTS" if safe and self.supports_if_not_exists_index else ""
         kind = "UNIQUE INDEX" if unique else "INDEX"
-        cols = ", ".join(self.index_column_sql(col, field_type) for col, field_type in columns)
-        return f"CREATE {kind}{exists} {self.quote(name)} ON {self.quote(table)} ({cols})"
+        if parts_sql is None:
+            parts_sql = [self.index_column_sql(col, field_type) for col, field_type in columns]
+        cols = f"({', '.join(parts_sql)})"
+        using = self.index_using_sql(method)
+        if using:
+            cols = f"{using} {cols}" if self.index_method_before_columns else f"{cols} {using}"
+        sql = f"CREATE {kind}{exists} {self.quote(name)} ON {self.quote(table)} {cols}"
+        if where_sql is not None:
+            sql += f" WHERE {where_sql}"
+        return sql
+
+    def index_using_sql(self, method):
+        """``USING method``, or "" where the engine names no method (the default b-tree)."""
+        if method is None or (method == "btree" and len(self.index_methods) == 1):
+            return ""
+        return f"USING {method.upper() if not self.index_method_before_columns else method}"
 
     def drop_index_sql(self, table, name, safe=True):
         exists = " IF EXISTS" if safe else ""

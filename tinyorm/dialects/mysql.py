@@ -141,6 +141,9 @@ class MySQLDialect(Dialect):
     json_cast = False
     # MariaDB and MySQL index an expression only through a generated column.
     supports_expression_indexes = False
+    index_methods = frozenset({"btree", "hash"})  # InnoDB builds a b-tree for HASH
+    supports_partial_indexes = False
+    index_method_before_columns = False
 
     @staticmethod
     def json_path(keys):
@@ -228,6 +231,49 @@ class MySQLDialect(Dialect):
         if keys:
             ctx.literal(", ").value(self.json_path(keys))
         ctx.literal(")")
+
+    # -- full-text search: a FULLTEXT index, MATCH ... AGAINST in boolean mode ---------------
+    # InnoDB leaves words shorter than innodb_ft_min_token_size (read at connect) and its
+    # default stop words out of the index; a required (+) word it never indexed would make
+    # every search fail, so such words are left out of the query.
+    fulltext_min_word_length = 3
+    fulltext_stopwords = frozenset(
+        "a about an are as at be by com de en for from how i in is it la of on or that the this "
+        "to was what when where who will with und www".split()
+    )
+
+    def _boolean_query(self, terms):
+        minimum = self.fulltext_min_word_length
+        words = [term for term in terms if len(term) >= minimum and term not in self.fulltext_stopwords]
+        # Each word is letters and digits only: no boolean-mode operator can appear.
+        return " ".join("+" + word for word in words)
+
+    def search_ddl(self, search, safe=True):
+        exists = " IF NOT EXISTS" if safe and self.supports_if_not_exists_index else ""
+        columns = ", ".join(self.quote(column) for column in search.columns)
+        table = self.quote(search.model._meta.table_name)
+        return [f"CREATE FULLTEXT INDEX{exists} {self.quote(search.name)} ON {table} ({columns})"]
+
+    def drop_search_sql(self, search):
+        return [self.drop_index_sql(search.model._meta.table_name, search.name)]
+
+    def _render_against(self, ctx, search, terms, nothing):
+        query = self._boolean_query(terms)
+        if not query:
+            ctx.literal(nothing)
+            return
+        ctx.literal("MATCH (")
+        for index, field in enumerate(search.fields):
+            if index:
+                ctx.literal(", ")
+            ctx.sql(field)
+        ctx.literal(") AGAINST (").value(query).literal(" IN BOOLEAN MODE)")
+
+    def render_search_match(self, ctx, search, terms):
+        self._render_against(ctx, search, terms, "(1 = 0)")
+
+    def render_search_rank(self, ctx, search, terms):
+        self._render_against(ctx, search, terms, "COALESCE(NULL, 0)")
 
     def alter_column_sql(self, table, column, type_sql, null, default_sql, definition):
         # MySQL restates the whole column: MODIFY with the complete new definition.

@@ -33,6 +33,7 @@ class PostgresDialect(Dialect):
     cast_types = {"TEXT": "TEXT", "INTEGER": "INTEGER", "INT": "INTEGER", "FLOAT": "DOUBLE PRECISION"}
     returning = True
     supports_distinct_on = True
+    index_methods = frozenset({"btree", "hash", "gin", "gist", "brin", "spgist"})
     insert_returns_pk = True  # psycopg2 has no lastrowid for tables with a sequence
     returning_insert = True
     text_allows_nul = False  # PostgreSQL text cannot hold NUL
@@ -154,6 +155,49 @@ class PostgresDialect(Dialect):
         ctx.literal("(")
         self._json_at(ctx, root, keys)
         ctx.literal(" @> CAST(").value(json_text(value)).literal(" AS JSONB))")
+
+    # -- full-text search: to_tsvector over the fields, a GIN index on that expression ------
+    def _search_document(self, ctx, search):
+        """``to_tsvector('english', COALESCE(a, '') || ' ' || COALESCE(b, ''))``: the same
+        expression in the index and in queries, so the planner uses the index."""
+        ctx.literal(f"to_tsvector({self._string_literal(search.language)}, ")
+        for index, field in enumerate(search.fields):
+            if index:
+                ctx.literal(" || ' ' || ")
+            ctx.literal("COALESCE(").sql(field).literal(", '')")
+        ctx.literal(")")
+
+    def _search_query(self, ctx, search, terms):
+        # plainto_tsquery reads plain words (no operators) and never raises a syntax error.
+        ctx.literal(f"plainto_tsquery({self._string_literal(search.language)}, ").value(" ".join(terms))
+        ctx.literal(")")
+
+    def search_ddl(self, search, safe=True):
+        from ..sql.nodes import Context
+
+        ctx = Context(self)
+        with ctx.scope(qualify=False):
+            self._search_document(ctx, search)
+        exists = "IF NOT EXISTS " if safe else ""
+        table = self.quote(search.model._meta.table_name)
+        return [f"CREATE INDEX {exists}{self.quote(search.name)} ON {table} USING GIN (({''.join(ctx.parts)}))"]
+
+    def drop_search_sql(self, search):
+        return [f"DROP INDEX IF EXISTS {self.quote(search.name)}"]
+
+    def render_search_match(self, ctx, search, terms):
+        ctx.literal("(")
+        self._search_document(ctx, search)
+        ctx.literal(" @@ ")
+        self._search_query(ctx, search, terms)
+        ctx.literal(")")
+
+    def render_search_rank(self, ctx, search, terms):
+        ctx.literal("ts_rank(")
+        self._search_document(ctx, search)
+        ctx.literal(", ")
+        self._search_query(ctx, search, terms)
+        ctx.literal(")")
 
     def alter_column_sql(self, table, column, type_sql, null, default_sql, definition):
         prefix = f"ALTER TABLE {self.quote(table)} ALTER COLUMN {self.quote(column)}"

@@ -102,6 +102,58 @@ class SqliteDialect(SqliteJson, Dialect):
         pattern = {"contains": "*{}*", "startswith": "{}*", "endswith": "*{}"}[mode].format(escaped)
         ctx.literal("(").sql(lhs).literal(" GLOB ").value(pattern).literal(")")
 
+    # -- full-text search: an FTS5 table over the content table, kept in sync by triggers -----
+    search_is_separate_table = True
+
+    def search_ddl(self, search, safe=True):
+        from ..exceptions import NotSupportedError
+
+        meta = search.model._meta
+        pk = meta.primary_key
+        if pk is None or meta.composite_key or pk.field_type not in ("AUTO", "BIGAUTO", "INT", "BIGINT"):
+            raise NotSupportedError(
+                f"{meta.name}: SQLite full-text search needs an integer primary key (FTS5 keys rows by rowid)"
+            )
+        quote = self.quote
+        exists = "IF NOT EXISTS " if safe else ""
+        fts = quote(search.name)
+        table = quote(meta.table_name)
+        names = ", ".join(quote(column) for column in search.columns)
+        new_values = ", ".join(f"new.{quote(column)}" for column in search.columns)
+        old_values = ", ".join(f"old.{quote(column)}" for column in search.columns)
+        key = quote(pk.column_name)
+        delete = f"INSERT INTO {fts} ({fts}, rowid, {names}) VALUES ('delete', old.{key}, {old_values});"
+        insert = f"INSERT INTO {fts} (rowid, {names}) VALUES (new.{key}, {new_values});"
+        return [
+            f"CREATE VIRTUAL TABLE {exists}{fts} USING fts5({names}, "
+            f"content={self._string_literal(meta.table_name)}, content_rowid={self._string_literal(pk.column_name)})",
+            f"CREATE TRIGGER {exists}{quote(search.name + '_ai')} AFTER INSERT ON {table} BEGIN {insert} END",
+            f"CREATE TRIGGER {exists}{quote(search.name + '_ad')} AFTER DELETE ON {table} BEGIN {delete} END",
+            f"CREATE TRIGGER {exists}{quote(search.name + '_au')} AFTER UPDATE ON {table} BEGIN {delete} {insert} END",
+            # Index the rows already there (a search added to an existing table).
+            f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')",
+        ]
+
+    def drop_search_sql(self, search):
+        quote = self.quote
+        statements = [f"DROP TRIGGER IF EXISTS {quote(search.name + suffix)}" for suffix in ("_ai", "_ad", "_au")]
+        return statements + [f"DROP TABLE IF EXISTS {quote(search.name)}"]
+
+    def _fts_query(self, terms):
+        # Every word a quoted FTS5 string: no FTS5 operator (OR, NOT, NEAR, *, ^, :) survives.
+        return " ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+    def render_search_match(self, ctx, search, terms):
+        fts = ctx.quoted(search.name)
+        ctx.literal("(").sql(search.model._meta.primary_key)
+        ctx.literal(f" IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ").value(self._fts_query(terms)).literal("))")
+
+    def render_search_rank(self, ctx, search, terms):
+        # bm25 is lower for a better match; negated so higher is better on every engine.
+        fts = ctx.quoted(search.name)
+        ctx.literal(f"(SELECT -bm25({fts}) FROM {fts} WHERE {fts} MATCH ").value(self._fts_query(terms))
+        ctx.literal(" AND rowid = ").sql(search.model._meta.primary_key).literal(")")
+
     # SQLite's ALTER TABLE adds and renames, but cannot drop a column that an index or key
     # uses, change a type or touch constraints: those rebuild the table (migrations).
     def drop_column_sql(self, table, column):
@@ -117,6 +169,12 @@ class SqliteDialect(SqliteJson, Dialect):
         return None
 
     def list_tables_sql(self):
+        # FTS5 tables (full-text search) and the shadow tables behind them are tinyorm's
+        # own machinery, not tables of the schema.
         return (
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name"
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!' "
+            "AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' AND name NOT IN ("
+            "SELECT v.name || s.suffix FROM sqlite_master AS v, (SELECT '_data' AS suffix UNION ALL "
+            "SELECT '_idx' UNION ALL SELECT '_content' UNION ALL SELECT '_docsize' UNION ALL SELECT '_config') AS s "
+            "WHERE v.type = 'table' AND v.sql LIKE 'CREATE VIRTUAL TABLE%') ORDER BY name"
         )

@@ -19,6 +19,8 @@ import weakref
 from ..events import lazy_load_listeners, notify_lazy_load
 from ..exceptions import DataError, DoesNotExist, ImproperlyConfigured
 from ..fields import AutoField, CompositeKey, Field, ForeignKeyField, VersionField
+from ..indexes import Index
+from ..sql.search import Search
 
 _MISSING = object()
 # (module, class name) -> model, to resolve ForeignKeyField("Name") and ("module.Name").
@@ -29,7 +31,7 @@ _PENDING_REFERENCES = collections.defaultdict(list)  # (module, class name) -> [
 
 # Every option a model's ``class Meta`` may set (docs/models.md). Anything else is refused:
 # a typo such as ``tablename`` would otherwise be ignored without a word.
-META_OPTIONS = ("database", "table_name", "indexes", "primary_key", "partition", "constraints")
+META_OPTIONS = ("database", "table_name", "indexes", "primary_key", "partition", "constraints", "search")
 
 
 def _check_meta_options(model_name, options):
@@ -57,6 +59,7 @@ class Metadata:
         self.table_name = table_name
         self.database = database
         self.indexes = list(indexes or ())
+        self.search = None  # a bound sql.search.Search (Meta.search), set by the metaclass
         self.partition = partition
         self.constraints = list(constraints or ())
         self.fields = {}
@@ -142,10 +145,28 @@ class Metadata:
         """Every set of columns that is unique: the primary key, unique fields, unique indexes."""
         keys = [tuple(field.column_name for field in self.primary_key_fields)] if self.primary_key_fields else []
         keys += [(field.column_name,) for field in self.fields.values() if field.unique]
-        for columns, unique in self.indexes:
-            if unique:
-                keys.append(tuple(self.fields[name].column_name if name in self.fields else name for name in columns))
+        for index in self.bound_indexes():
+            if index.unique and index.plain:
+                keys.append(tuple(index.columns))
         return keys
+
+    def bound_indexes(self):
+        """``Meta.indexes`` (and ``Model.add_index``) as ``indexes.BoundIndex`` objects; the
+        ``((columns), unique)`` tuple form is an Index of those columns."""
+        bound = self.__dict__.get("_bound_indexes")
+        if bound is None:
+            bound = []
+            for spec in self.indexes:
+                if not isinstance(spec, Index):
+                    names, unique = spec[0], spec[1]
+                    spec = Index(*((names,) if isinstance(names, str) else names), unique=unique)
+                bound.append(spec.bind(self.model))
+            self._bound_indexes = bound
+        return bound
+
+    def add_index(self, index):
+        self.indexes.append(index)
+        self.__dict__.pop("_bound_indexes", None)
 
 
 class ForeignKeyIdAccessor:
@@ -248,6 +269,12 @@ class ModelBase(type):
             raise ImproperlyConfigured(f"{name}.Meta.primary_key must be a CompositeKey or False")
         else:
             meta.primary_key = meta.fields[declared_pk[0]] if declared_pk else meta.fields["id"]
+
+        search = meta_options.get("search", parent_meta.search if parent_meta else None)
+        if search is not None:
+            if not isinstance(search, Search):
+                search = Search(*((search,) if isinstance(search, str) else search))
+            meta.search = search.bind(cls)
 
         # DoesNotExist per model, inheriting the parent model's.
         parent_dne = getattr(cls, "DoesNotExist", DoesNotExist)

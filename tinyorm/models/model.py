@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from .. import exceptions
 from ..events import lazy_load_listeners, notify_lazy_load, notify_write, write_listeners
-from ..exceptions import DataError, DoesNotExist, StaleDataError
+from ..exceptions import DataError, DoesNotExist, ImproperlyConfigured, StaleDataError
 from ..fields import ForeignKeyField
 from ..sql.nodes import SQL, Node, Value
 from ..sql.query import Delete
+from ..sql.search import SearchMatch, SearchRank
 from .metadata import _MISSING, ModelBase
 
 
@@ -344,6 +345,39 @@ class Model(metaclass=ModelBase):
             if found is None:
                 raise
             return found, False
+
+    # -- full-text search (Meta.search) and indexes -------------------------------------------
+    @classmethod
+    def _search(cls):
+        search = cls._meta.search
+        if search is None:
+            raise ImproperlyConfigured(f"{cls.__name__} is not searchable: set Meta.search = Search(...)")
+        return search
+
+    @classmethod
+    def match(cls, text):
+        """A condition: the row contains every word of ``text`` (``where(Entry.match(q))``).
+
+        What users type is safe: only its words are used (see ``tinyorm.sql.search``).
+        """
+        return SearchMatch(cls._search(), text)
+
+    @classmethod
+    def search_rank(cls, text):
+        """A relevance score for ``text``, higher for a better match: ``order_by(...desc())``."""
+        return SearchRank(cls._search(), text)
+
+    @classmethod
+    def search(cls, text, *columns):
+        """The rows matching ``text``, best match first (its score as ``.rank``)."""
+        rank = cls.search_rank(text)
+        return cls.select(*(columns or (cls,)), rank.alias("rank")).where(cls.match(text)).order_by(rank.desc())
+
+    @classmethod
+    def add_index(cls, index):
+        """Add an index after the class is defined (``Index`` over expressions of its fields)."""
+        cls._meta.add_index(index)
+        return index
 
     @classmethod
     def table_exists(cls):

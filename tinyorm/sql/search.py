@@ -1,0 +1,123 @@
+"""Full-text search: the declaration, a safe parser for what users type, and the nodes.
+
+A model declares ``Meta.search = Search("title", "body")`` (or just ``("title", "body")``);
+``create_tables`` and migrations build what each engine needs (see the dialects' search
+hooks): an FTS5 table kept in sync by triggers on SQLite, a GIN index over a ``tsvector``
+on PostgreSQL, a FULLTEXT index on MariaDB/MySQL.
+
+What a user types is never handed to an engine's query language. ``search_terms`` keeps
+the words (runs of letters and digits, lowercased) and drops everything else, so quotes,
+operators (``-``, ``+``, ``*``, ``OR``, ``NEAR``, ``:``, parentheses) and stray punctuation
+can neither cause a syntax error nor change what is asked: a row matches when it contains
+every word. Each engine then writes the words in its own safe form (quoted FTS5 strings,
+``plainto_tsquery``, ``+word`` in boolean mode). No word left means no row matches.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..exceptions import ImproperlyConfigured
+from .nodes import Operand
+
+__all__ = ["Search", "search_terms", "SearchMatch", "SearchRank"]
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+MAX_TERMS = 32
+MAX_TERM_LENGTH = 64
+_LANGUAGE = re.compile(r"^[a-z_]{1,63}$")
+
+
+def search_terms(text):
+    """The words of ``text``: letters and digits, lowercased, at most 32 of at most 64
+    characters each, in order and without repeats. Everything else is a separator."""
+    if not isinstance(text, str):
+        raise TypeError(f"search text must be a string, not {type(text).__name__}")
+    terms = []
+    for word in _WORD.findall(text.lower()):
+        word = word[:MAX_TERM_LENGTH]
+        if word not in terms:
+            terms.append(word)
+        if len(terms) == MAX_TERMS:
+            break
+    return terms
+
+
+class Search:
+    """``Meta.search = Search("title", "body", language="english")``.
+
+    ``fields`` are the text fields searched; ``language`` is PostgreSQL's text-search
+    configuration (stemming and stop words; the other engines' full-text indexes have
+    their own fixed rules); ``name`` names the index (or SQLite FTS5 table), by default
+    ``<table>_search``.
+    """
+
+    def __init__(self, *fields, language="english", name=None):
+        if not fields:
+            raise ImproperlyConfigured("Search() needs at least one field")
+        if not _LANGUAGE.match(language):
+            raise ImproperlyConfigured(f"Search(language={language!r}): not a text-search configuration name")
+        self.field_names = tuple(getattr(field, "name", field) for field in fields)
+        self.language = language
+        self.name = name
+        self.model = None
+        self.fields = ()
+
+    def bind(self, model):
+        """Resolve the field names against ``model`` (when the model class is built)."""
+        from ..fields import CharField, TextField
+
+        meta = model._meta
+        fields = []
+        for name in self.field_names:
+            field = meta.fields.get(name)
+            if field is None:
+                raise ImproperlyConfigured(f"{model.__name__}.Meta.search names unknown field {name!r}")
+            if not isinstance(field, (CharField, TextField)):
+                raise ImproperlyConfigured(f"{model.__name__}.Meta.search: {name!r} is not a text field")
+            fields.append(field)
+        bound = Search(*self.field_names, language=self.language, name=self.name)
+        bound.model = model
+        bound.fields = tuple(fields)
+        bound.name = self.name or f"{meta.table_name}_search"
+        return bound
+
+    @property
+    def columns(self):
+        return [field.column_name for field in self.fields]
+
+    def __repr__(self):
+        return f"Search{self.field_names!r}"
+
+
+class SearchMatch(Operand):
+    """``Entry.match("user's words")``: rows containing every word."""
+
+    __slots__ = ("search", "terms")
+
+    def __init__(self, search, text):
+        self.search = search
+        self.terms = search_terms(text)
+
+    def __sql__(self, ctx):
+        if not self.terms:
+            ctx.literal("(1 = 0)")
+            return
+        ctx.dialect.render_search_match(ctx, self.search, self.terms)
+
+
+class SearchRank(Operand):
+    """``Entry.search_rank("words")``: a relevance score, higher for a better match (NULL, or
+    0 on some engines, for a row that does not match). Scores compare within one query on one engine only."""
+
+    __slots__ = ("search", "terms")
+
+    def __init__(self, search, text):
+        self.search = search
+        self.terms = search_terms(text)
+
+    def __sql__(self, ctx):
+        if not self.terms:
+            ctx.literal("COALESCE(NULL, 0)")  # not a bare constant: ORDER BY 0 names a column
+            return
+        ctx.dialect.render_search_rank(ctx, self.search, self.terms)
