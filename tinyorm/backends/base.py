@@ -297,7 +297,7 @@ class Database(ConnectionsMixin, TransactionsMixin):
 
     def has_search(self, search):
         """Does the full-text index (or FTS table) of ``search`` exist?"""
-        return search.name in {index.name for index in self.get_indexes(search.model._meta.table_name)}
+        return search.name in {index.name for index in self.get_indexes(search.table)}
 
     def get_primary_keys(self, table):
         """The names of ``table``'s primary-key columns."""

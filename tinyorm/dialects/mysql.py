@@ -245,17 +245,22 @@ class MySQLDialect(Dialect):
     def _boolean_query(self, terms):
         minimum = self.fulltext_min_word_length
         words = [term for term in terms if len(term) >= minimum and term not in self.fulltext_stopwords]
-        # Each word is letters and digits only: no boolean-mode operator can appear.
-        return " ".join("+" + word for word in words)
+        # Each word is letters and digits only: no boolean-mode operator can appear. Tables
+        # use a binary collation (case-sensitive equality, as on the other engines), which
+        # makes InnoDB's full-text matching case-sensitive too: each word is asked for as
+        # written in lower case, Capitalised or in UPPER case (mixed case is not found).
+        return " ".join(
+            "+(" + " ".join(dict.fromkeys((word, word.capitalize(), word.upper()))) + ")" for word in words
+        )
 
     def search_ddl(self, search, safe=True):
         exists = " IF NOT EXISTS" if safe and self.supports_if_not_exists_index else ""
         columns = ", ".join(self.quote(column) for column in search.columns)
-        table = self.quote(search.model._meta.table_name)
+        table = self.quote(search.table)
         return [f"CREATE FULLTEXT INDEX{exists} {self.quote(search.name)} ON {table} ({columns})"]
 
     def drop_search_sql(self, search):
-        return [self.drop_index_sql(search.model._meta.table_name, search.name)]
+        return [self.drop_index_sql(search.table, search.name)]
 
     def _render_against(self, ctx, search, terms, nothing):
         query = self._boolean_query(terms)

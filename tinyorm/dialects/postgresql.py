@@ -157,11 +157,11 @@ class PostgresDialect(Dialect):
         ctx.literal(" @> CAST(").value(json_text(value)).literal(" AS JSONB))")
 
     # -- full-text search: to_tsvector over the fields, a GIN index on that expression ------
-    def _search_document(self, ctx, search):
+    def _search_document(self, ctx, language, columns):
         """``to_tsvector('english', COALESCE(a, '') || ' ' || COALESCE(b, ''))``: the same
         expression in the index and in queries, so the planner uses the index."""
-        ctx.literal(f"to_tsvector({self._string_literal(search.language)}, ")
-        for index, field in enumerate(search.fields):
+        ctx.literal(f"to_tsvector({self._string_literal(language)}, ")
+        for index, field in enumerate(columns):
             if index:
                 ctx.literal(" || ' ' || ")
             ctx.literal("COALESCE(").sql(field).literal(", '')")
@@ -173,13 +173,12 @@ class PostgresDialect(Dialect):
         ctx.literal(")")
 
     def search_ddl(self, search, safe=True):
-        from ..sql.nodes import Context
+        from ..sql.nodes import Context, Entity
 
         ctx = Context(self)
-        with ctx.scope(qualify=False):
-            self._search_document(ctx, search)
+        self._search_document(ctx, search.language, [Entity(column) for column in search.columns])
         exists = "IF NOT EXISTS " if safe else ""
-        table = self.quote(search.model._meta.table_name)
+        table = self.quote(search.table)
         return [f"CREATE INDEX {exists}{self.quote(search.name)} ON {table} USING GIN (({''.join(ctx.parts)}))"]
 
     def drop_search_sql(self, search):
@@ -187,14 +186,14 @@ class PostgresDialect(Dialect):
 
     def render_search_match(self, ctx, search, terms):
         ctx.literal("(")
-        self._search_document(ctx, search)
+        self._search_document(ctx, search.language, search.fields)
         ctx.literal(" @@ ")
         self._search_query(ctx, search, terms)
         ctx.literal(")")
 
     def render_search_rank(self, ctx, search, terms):
         ctx.literal("ts_rank(")
-        self._search_document(ctx, search)
+        self._search_document(ctx, search.language, search.fields)
         ctx.literal(", ")
         self._search_query(ctx, search, terms)
         ctx.literal(")")

@@ -108,28 +108,27 @@ class SqliteDialect(SqliteJson, Dialect):
     def search_ddl(self, search, safe=True):
         from ..exceptions import NotSupportedError
 
-        meta = search.model._meta
-        pk = meta.primary_key
-        if pk is None or meta.composite_key or pk.field_type not in ("AUTO", "BIGAUTO", "INT", "BIGINT"):
+        if search.rowid is None:
             raise NotSupportedError(
-                f"{meta.name}: SQLite full-text search needs an integer primary key (FTS5 keys rows by rowid)"
+                f"{search.table}: SQLite full-text search needs an integer primary key (FTS5 keys rows by rowid)"
             )
         quote = self.quote
         exists = "IF NOT EXISTS " if safe else ""
         fts = quote(search.name)
-        table = quote(meta.table_name)
+        table = quote(search.table)
         names = ", ".join(quote(column) for column in search.columns)
         new_values = ", ".join(f"new.{quote(column)}" for column in search.columns)
         old_values = ", ".join(f"old.{quote(column)}" for column in search.columns)
-        key = quote(pk.column_name)
+        key = quote(search.rowid)
         delete = f"INSERT INTO {fts} ({fts}, rowid, {names}) VALUES ('delete', old.{key}, {old_values});"
         insert = f"INSERT INTO {fts} (rowid, {names}) VALUES (new.{key}, {new_values});"
         return [
             f"CREATE VIRTUAL TABLE {exists}{fts} USING fts5({names}, "
-            f"content={self._string_literal(meta.table_name)}, content_rowid={self._string_literal(pk.column_name)})",
+            f"content={self._string_literal(search.table)}, content_rowid={self._string_literal(search.rowid)})",
             f"CREATE TRIGGER {exists}{quote(search.name + '_ai')} AFTER INSERT ON {table} BEGIN {insert} END",
             f"CREATE TRIGGER {exists}{quote(search.name + '_ad')} AFTER DELETE ON {table} BEGIN {delete} END",
-            f"CREATE TRIGGER {exists}{quote(search.name + '_au')} AFTER UPDATE ON {table} BEGIN {delete} {insert} END",
+            f"CREATE TRIGGER {exists}{quote(search.name + '_au')} AFTER UPDATE ON {table} "
+            f"BEGIN {delete} {insert} END",
             # Index the rows already there (a search added to an existing table).
             f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')",
         ]

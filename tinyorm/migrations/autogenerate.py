@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import datetime
 
-from ..exceptions import MigrationError
+from ..exceptions import MigrationError, NotSupportedError
 from ..fields import ForeignKeyField
-from ..schema import model_indexes, sort_models
+from ..schema import advanced_indexes, model_indexes, sort_models
 from .introspect import canonical_type, field_for_column, field_source, is_narrowing, model_column_type
 
 HISTORY_TABLE = "tinyorm_migrations"
@@ -132,6 +132,9 @@ def plan_changes(database, models, renames=None, allow_destructive=False):
         table = model._meta.table_name
         if table not in live_tables:
             changes.append(Change(_create_table_source(model, dialect), f"op.drop_table({table!r})"))
+            changes.extend(_advanced_index_changes(model, existing=()))
+            if model._meta.search is not None:
+                changes.append(_search_change(model._meta.search))
             continue
         changes.extend(_diff_table(database, model, renames))
     for table in _children_first(database, sorted(live_tables - set(model_tables))):
@@ -265,7 +268,49 @@ def _diff_table(database, model, renames):
     # downgrade undoes them in a valid order too.
     index_adds, index_drops = _diff_indexes(database, model)
     key_adds, key_drops = _diff_foreign_keys(database, model, skip=set(added))
+    live_indexes = {index.name for index in database.get_indexes(table)}
+    # An index this engine goes without (required=False) cannot be told missing here.
+    live_indexes |= {index.name for index in advanced_indexes(model) if index.unsupported(dialect) is not None}
+    index_adds += _advanced_index_changes(model, existing=live_indexes)
+    if meta.search is not None and not database.has_search(meta.search):
+        index_adds.append(_search_change(meta.search))
     return key_drops + index_drops + changes + index_adds + key_adds + new_foreign_keys
+
+
+# Compiled for every engine when the migration is written, so one file runs anywhere.
+def _engine_dialects():
+    from ..dialects import MySQLDialect, PostgresDialect, SqliteDialect
+
+    return (SqliteDialect(), PostgresDialect(), MySQLDialect())
+
+
+def _advanced_index_changes(model, existing):
+    """``op.add_index_sql`` for each ``tinyorm.Index`` with a method, condition or
+    expressions that the database lacks (by name: its definition's digest is in its name)."""
+    changes = []
+    for index in advanced_indexes(model):
+        if index.name in existing:
+            continue
+        statements = {}
+        for dialect in _engine_dialects():
+            try:
+                statements[dialect.name] = index.create_sql(dialect, safe=False)
+            except NotSupportedError as exc:
+                statements[dialect.name] = f"-- unsupported: {exc}"
+        changes.append(
+            Change(
+                f"op.add_index_sql({index.table!r}, {index.name!r}, {statements!r})",
+                f"op.drop_index({index.table!r}, {index.name!r})",
+            )
+        )
+    return changes
+
+
+def _search_change(search):
+    arguments = f"{search.table!r}, {search.columns!r}, name={search.name!r}, language={search.language!r}"
+    if search.rowid != "id":
+        arguments += f", rowid={search.rowid!r}"
+    return Change(f"op.create_search({arguments})", f"op.drop_search({arguments})")
 
 
 def _diff_indexes(database, model):
@@ -273,6 +318,10 @@ def _diff_indexes(database, model):
     table = model._meta.table_name
     live = {index.name: index for index in database.get_indexes(table)}
     wanted = {name: ([column for column, _type in columns], unique) for name, columns, unique in model_indexes(model)}
+    # Indexes this module does not compare column by column: by name only.
+    managed = {index.name for index in advanced_indexes(model)}
+    if model._meta.search is not None:
+        managed.add(model._meta.search.name)
     adds, drops = [], []
 
     def add(name, columns, unique):
@@ -295,7 +344,7 @@ def _diff_indexes(database, model):
             drops.append(drop(index))
             adds.append(add(name, columns, unique))
     for name, index in live.items():
-        if name in wanted or name.startswith("sqlite_autoindex") or name.startswith("fk_"):
+        if name in wanted or name in managed or name.startswith("sqlite_autoindex") or name.startswith("fk_"):
             continue
         drops.append(drop(index))
     return adds, drops

@@ -15,6 +15,7 @@ from ..exceptions import MigrationError
 from ..fields import Field
 from ..log import migrations_logger as logger
 from ..schema import column_definition, foreign_key_name, foreign_key_sql, index_name
+from ..sql.search import SearchTable
 
 _NOTHING = object()
 
@@ -183,6 +184,34 @@ class Operations:
         if self._allowed(table):
             self._emit(self.dialect.drop_index_sql(table, name, safe=False))
 
+    def add_index_sql(self, table, name, statements):
+        """An index compiled ahead for each engine (``tinyorm.Index`` with a method, a
+        condition or expressions, as autogenerate writes it): ``statements`` maps an engine
+        name to its CREATE INDEX, or to None where that engine goes without the index."""
+        if not self._allowed(table):
+            return
+        if self.dialect.name not in statements:
+            raise MigrationError(f"index {name!r} on {table!r} has no statement for {self.dialect.name}")
+        statement = statements[self.dialect.name]
+        if statement is None:
+            if self.echo is not None:
+                self.echo(f"-- {self.dialect.name} goes without index {name!r} on {table!r}")
+            return
+        if statement.startswith("-- unsupported"):
+            raise MigrationError(f"index {name!r} on {table!r}: {statement[3:]}")
+        self._emit(statement)
+
+    def create_search(self, table, columns, name=None, language="english", rowid="id"):
+        """Full-text search over ``columns`` of ``table`` (what ``Meta.search`` declares):
+        an FTS5 table and triggers on SQLite, a GIN index on PostgreSQL, FULLTEXT on MySQL.
+        Rows already in the table are indexed."""
+        if self._allowed(table):
+            self._emit_all(self.dialect.search_ddl(SearchTable(table, columns, name, language, rowid), safe=False))
+
+    def drop_search(self, table, columns, name=None, language="english", rowid="id"):
+        if self._allowed(table):
+            self._emit_all(self.dialect.drop_search_sql(SearchTable(table, columns, name, language, rowid)))
+
     def add_foreign_key(self, table, column, dest_table, dest_column="id", on_delete=None, on_update=None):
         """Make ``table.column`` reference ``dest_table.dest_column`` with the given actions (SQLite: by rebuilding the table)."""
         if not self._allowed(table):
@@ -265,6 +294,17 @@ class Operations:
         foreign_keys = [fk for fk in database.get_foreign_keys(table) if fk.column not in drop_foreign_keys]
         foreign_keys = [fk for fk in foreign_keys if fk.column not in drop_columns]
         indexes = [index for index in database.get_indexes(table) if not set(index.columns) & set(drop_columns)]
+        # Triggers (full-text search keeps its FTS5 table in sync with them), partial indexes
+        # and indexes over expressions go with DROP TABLE: they come back from their own
+        # definitions.
+        saved = database.execute_sql(
+            "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
+            "AND (type = 'trigger' OR (type = 'index' AND name IN (SELECT name FROM pragma_index_list(?) AS l "
+            "WHERE l.partial OR EXISTS (SELECT 1 FROM pragma_index_info(l.name) WHERE name IS NULL))))",
+            (table, table),
+        ).fetchall()
+        redefined = {name for kind, name, _sql in saved if kind == "index"}
+        indexes = [index for index in indexes if index.name not in redefined]
         # UNIQUE constraints written inside CREATE TABLE show as sqlite_autoindex_*: they
         # go back into the new table's definition (CREATE INDEX cannot use that name).
         inline_unique = [index for index in indexes if index.name.startswith("sqlite_autoindex_")]
@@ -317,3 +357,5 @@ class Operations:
         for index in indexes:
             spec = [(column, None) for column in index.columns]
             self._emit(dialect.create_index_sql(table, index.name, spec, index.unique, safe=False))
+        for _kind, _name, sql in saved:
+            self._emit(sql)

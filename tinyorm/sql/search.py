@@ -20,7 +20,7 @@ import re
 from ..exceptions import ImproperlyConfigured
 from .nodes import Operand
 
-__all__ = ["Search", "search_terms", "SearchMatch", "SearchRank"]
+__all__ = ["Search", "SearchTable", "search_terms", "SearchMatch", "SearchRank"]
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 MAX_TERMS = 32
@@ -82,12 +82,39 @@ class Search:
         bound.name = self.name or f"{meta.table_name}_search"
         return bound
 
+    # What the engines' DDL needs (a SearchTable names the same for migrations).
+    @property
+    def table(self):
+        return self.model._meta.table_name
+
     @property
     def columns(self):
         return [field.column_name for field in self.fields]
 
+    @property
+    def rowid(self):
+        """The integer primary key column (SQLite's FTS5 keys rows by it), or None."""
+        meta = self.model._meta
+        pk = meta.primary_key
+        if pk is None or meta.composite_key or pk.field_type not in ("AUTO", "BIGAUTO", "INT", "BIGINT"):
+            return None
+        return pk.column_name
+
     def __repr__(self):
         return f"Search{self.field_names!r}"
+
+
+class SearchTable:
+    """A full-text index described by names alone (migrations have no model)."""
+
+    def __init__(self, table, columns, name=None, language="english", rowid="id"):
+        if not _LANGUAGE.match(language):
+            raise ImproperlyConfigured(f"language={language!r}: not a text-search configuration name")
+        self.table = table
+        self.columns = list(columns)
+        self.name = name or f"{table}_search"
+        self.language = language
+        self.rowid = rowid
 
 
 class SearchMatch(Operand):
