@@ -249,9 +249,7 @@ class MySQLDialect(Dialect):
         # use a binary collation (case-sensitive equality, as on the other engines), which
         # makes InnoDB's full-text matching case-sensitive too: each word is asked for as
         # written in lower case, Capitalised or in UPPER case (mixed case is not found).
-        return " ".join(
-            "+(" + " ".join(dict.fromkeys((word, word.capitalize(), word.upper()))) + ")" for word in words
-        )
+        return " ".join("+(" + " ".join(dict.fromkeys((word, word.capitalize(), word.upper()))) + ")" for word in words)
 
     def search_ddl(self, search, safe=True):
         exists = " IF NOT EXISTS" if safe and self.supports_if_not_exists_index else ""

@@ -184,19 +184,18 @@ class PostgresDialect(Dialect):
     def drop_search_sql(self, search):
         return [f"DROP INDEX IF EXISTS {self.quote(search.name)}"]
 
-    def render_search_match(self, ctx, search, terms):
-        ctx.literal("(")
+    def _render_search(self, ctx, search, terms, opening, between):
+        ctx.literal(opening)
         self._search_document(ctx, search.language, search.fields)
-        ctx.literal(" @@ ")
+        ctx.literal(between)
         self._search_query(ctx, search, terms)
         ctx.literal(")")
 
+    def render_search_match(self, ctx, search, terms):
+        self._render_search(ctx, search, terms, "(", " @@ ")
+
     def render_search_rank(self, ctx, search, terms):
-        ctx.literal("ts_rank(")
-        self._search_document(ctx, search.language, search.fields)
-        ctx.literal(", ")
-        self._search_query(ctx, search, terms)
-        ctx.literal(")")
+        self._render_search(ctx, search, terms, "ts_rank(", ", ")
 
     def alter_column_sql(self, table, column, type_sql, null, default_sql, definition):
         prefix = f"ALTER TABLE {self.quote(table)} ALTER COLUMN {self.quote(column)}"

@@ -127,8 +127,7 @@ class SqliteDialect(SqliteJson, Dialect):
             f"content={self._string_literal(search.table)}, content_rowid={self._string_literal(search.rowid)})",
             f"CREATE TRIGGER {exists}{quote(search.name + '_ai')} AFTER INSERT ON {table} BEGIN {insert} END",
             f"CREATE TRIGGER {exists}{quote(search.name + '_ad')} AFTER DELETE ON {table} BEGIN {delete} END",
-            f"CREATE TRIGGER {exists}{quote(search.name + '_au')} AFTER UPDATE ON {table} "
-            f"BEGIN {delete} {insert} END",
+            f"CREATE TRIGGER {exists}{quote(search.name + '_au')} AFTER UPDATE ON {table} BEGIN {delete} {insert} END",
             # Index the rows already there (a search added to an existing table).
             f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')",
         ]

@@ -58,6 +58,14 @@ def json_kind(value):
     raise TypeError(f"compare a JSON path with a string, number, boolean or None, not {type(value).__name__}")
 
 
+def _typed_comparison(op):
+    def compare(self, value):
+        return self._compare(op, value)
+
+    compare.__name__ = f"json_{op}"
+    return compare
+
+
 class _JsonOperand(Operand):
     """What a JSON column and a path into it share: ``[key]``, ``has_key``, ``contains``."""
 
@@ -145,24 +153,12 @@ class JsonPath(_JsonOperand):
             raise TypeError("a JSON boolean compares only by == and !=")
         return JsonCompare(self.root, self.keys, op, value)
 
-    def __eq__(self, value):
-        return self._compare("=", value)
-
-    def __ne__(self, value):
-        return self._compare("!=", value)
-
-    def __lt__(self, value):
-        return self._compare("<", value)
-
-    def __le__(self, value):
-        return self._compare("<=", value)
-
-    def __gt__(self, value):
-        return self._compare(">", value)
-
-    def __ge__(self, value):
-        return self._compare(">=", value)
-
+    __eq__ = _typed_comparison("=")
+    __ne__ = _typed_comparison("!=")
+    __lt__ = _typed_comparison("<")
+    __le__ = _typed_comparison("<=")
+    __gt__ = _typed_comparison(">")
+    __ge__ = _typed_comparison(">=")
     __hash__ = Operand.__hash__
 
     def in_(self, values):

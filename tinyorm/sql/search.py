@@ -117,34 +117,37 @@ class SearchTable:
         self.rowid = rowid
 
 
-class SearchMatch(Operand):
+class _SearchNode(Operand):
+    """What a match and a rank share: the words, and what stands in when there are none."""
+
+    __slots__ = ("search", "terms")
+    nothing = None  # SQL for text without a word
+    hook = None  # the dialect's render_* method name
+
+    def __init__(self, search, text):
+        self.search = search
+        self.terms = search_terms(text)
+
+    def __sql__(self, ctx):
+        if not self.terms:
+            ctx.literal(self.nothing)
+            return
+        getattr(ctx.dialect, self.hook)(ctx, self.search, self.terms)
+
+
+class SearchMatch(_SearchNode):
     """``Entry.match("user's words")``: rows containing every word."""
 
-    __slots__ = ("search", "terms")
-
-    def __init__(self, search, text):
-        self.search = search
-        self.terms = search_terms(text)
-
-    def __sql__(self, ctx):
-        if not self.terms:
-            ctx.literal("(1 = 0)")
-            return
-        ctx.dialect.render_search_match(ctx, self.search, self.terms)
+    __slots__ = ()
+    nothing = "(1 = 0)"
+    hook = "render_search_match"
 
 
-class SearchRank(Operand):
+class SearchRank(_SearchNode):
     """``Entry.search_rank("words")``: a relevance score, higher for a better match (NULL, or
-    0 on some engines, for a row that does not match). Scores compare within one query on one engine only."""
+    0 on some engines, for a row that does not match). Scores compare within one query on
+    one engine only."""
 
-    __slots__ = ("search", "terms")
-
-    def __init__(self, search, text):
-        self.search = search
-        self.terms = search_terms(text)
-
-    def __sql__(self, ctx):
-        if not self.terms:
-            ctx.literal("COALESCE(NULL, 0)")  # not a bare constant: ORDER BY 0 names a column
-            return
-        ctx.dialect.render_search_rank(ctx, self.search, self.terms)
+    __slots__ = ()
+    nothing = "COALESCE(NULL, 0)"  # not a bare constant: ORDER BY 0 names a column
+    hook = "render_search_rank"
