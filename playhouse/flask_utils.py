@@ -73,6 +73,7 @@ class FlaskDB:
 
     # -- request hooks -----------------------------------------------------------------------
     def connect_db(self):
+        """``before_request``: open the connection (and the request's Session)."""
         if self.session_per_request:
             request.environ[_REQUEST_KEY] = RequestSession(
                 self.database, close_connections=False, **self.session_options
@@ -80,6 +81,7 @@ class FlaskDB:
         self.database.connect()
 
     def commit_session(self, response):
+        """``after_request``: commit before the response is sent, or answer 409/503."""
         current = request.environ.get(_REQUEST_KEY)
         if current is None:
             return response
@@ -87,6 +89,8 @@ class FlaskDB:
         return _response(replacement) if replacement is not None else response
 
     def close_db(self, exc):
+        """``teardown_request``: end the Session (rolling back what was not committed) and
+        close the connection."""
         current = request.environ.pop(_REQUEST_KEY, None)
         try:
             if current is not None:
@@ -123,6 +127,7 @@ class PaginatedQuery:
         self.check_bounds = check_bounds
 
     def get_page(self):
+        """The page number (1-based) from the request; 404 for a bad one."""
         if self._page is not None:
             return self._page
         value = request.args.get(self.page_var, "1")
@@ -139,6 +144,7 @@ class PaginatedQuery:
         return max(1, math.ceil(self.query.count(clear_limit=True) / self.paginate_by))
 
     def get_object_list(self):
+        """The query limited to the current page (404 past the last with ``check_bounds``)."""
         page = self.get_page()
         if self.check_bounds and page > self.get_page_count():
             abort(404)

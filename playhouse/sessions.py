@@ -135,6 +135,7 @@ class RequestSession:
         return error_response_for(exc)
 
     def close(self):
+        """End the request: close the Session (and, by default, the connections)."""
         try:
             self.session.close()
             if self.close_connections:

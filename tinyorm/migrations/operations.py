@@ -209,6 +209,7 @@ class Operations:
             self._emit_all(self.dialect.search_ddl(SearchTable(table, columns, name, language, rowid), safe=False))
 
     def drop_search(self, table, columns, name=None, language="english", rowid="id"):
+        """Remove what :meth:`create_search` made (the table's rows stay)."""
         if self._allowed(table):
             self._emit_all(self.dialect.drop_search_sql(SearchTable(table, columns, name, language, rowid)))
 
