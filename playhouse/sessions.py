@@ -97,10 +97,15 @@ def _status_code(status):
 
 
 def _close_connections(bind):
-    """Return the request's connections (to the pool): a request leaves none open."""
-    while bind.in_transaction():  # a view left a transaction open: it must not leak
-        bind.rollback()
-    bind.close()
+    """Return the request's connections (to the pool): a request leaves none open.
+
+    ``bind`` is a Database, a Router (each of its databases) or a proxy of either.
+    """
+    databases = getattr(bind, "databases", None)
+    for database in databases.values() if isinstance(databases, dict) else (bind,):
+        while database.in_transaction():  # a view left a transaction open: it must not leak
+            database.rollback()
+        database.close()
 
 
 class RequestSession:

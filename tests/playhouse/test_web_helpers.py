@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+import tinyorm
 from playhouse.sessions import ASGISessionMiddleware, WSGISessionMiddleware, check_version, current_session, etag_for
 from tinyorm import CharField, Model, StaleDataError, VersionField
 
@@ -166,3 +167,17 @@ def test_flask_object_list_and_pagination(db, flask_app):
     assert client.get("/pages?page=4").status_code == 404  # past the last page
     assert client.get("/pages?page=zero").status_code == 404
     assert client.get("/titles?page=2").json == {"titles": [f"page {n:02d}" for n in range(9, 19)], "pages": 5}
+
+
+def test_wsgi_with_a_router_closes_every_connection(db, db_url, pages):
+    router = tinyorm.Router(primary=db_url)
+    Page.bind(router)
+    try:
+        status, _headers, _body = call_wsgi(WSGISessionMiddleware(renaming_app("routed"), router))
+        assert status == "200 OK"
+        assert all(database.is_closed() for database in router.databases.values())
+        with router.use_primary():
+            assert Page.get_by_id(pages.id).title == "routed"
+    finally:
+        Page.bind(db)
+        router.close_all()
