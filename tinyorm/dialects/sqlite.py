@@ -168,11 +168,12 @@ class SqliteDialect(SqliteJson, Dialect):
 
     def list_tables_sql(self):
         # FTS5 tables (full-text search) and the shadow tables behind them are tinyorm's
-        # own machinery, not tables of the schema.
+        # own machinery, not tables of the schema. A virtual table has no b-tree of its
+        # own: its rootpage is 0.
         return (
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!' "
-            "AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' AND name NOT IN ("
+            "AND rootpage != 0 AND name NOT IN ("
             "SELECT v.name || s.suffix FROM sqlite_master AS v, (SELECT '_data' AS suffix UNION ALL "
             "SELECT '_idx' UNION ALL SELECT '_content' UNION ALL SELECT '_docsize' UNION ALL SELECT '_config') AS s "
-            "WHERE v.type = 'table' AND v.sql LIKE 'CREATE VIRTUAL TABLE%') ORDER BY name"
+            "WHERE v.type = 'table' AND v.rootpage = 0) ORDER BY name"
         )
