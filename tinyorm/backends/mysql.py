@@ -102,7 +102,9 @@ class MySQLDatabase(Database):
 
     def _check_server(self, conn):
         cursor = conn.cursor()
-        cursor.execute("SELECT VERSION(), @@max_allowed_packet, @@innodb_rollback_on_timeout, @@innodb_ft_min_token_size")
+        cursor.execute(
+            "SELECT VERSION(), @@max_allowed_packet, @@innodb_rollback_on_timeout, @@innodb_ft_min_token_size"
+        )
         version_text, max_packet, rollback_on_timeout, ft_min_token = cursor.fetchone()
         cursor.close()
         # A server-wide, read-only setting: does a lock wait timeout roll back the whole
