@@ -141,8 +141,8 @@ def test_bare_name_resolves_in_the_declaring_module(db):
 
 
 def test_unresolvable_and_ambiguous_names_name_the_candidates(db):
-    _model("Editor", _module(db, "site_a.models"), name=CharField())
-    _model("Editor", _module(db, "site_b.models"), name=CharField())
+    # Kept referenced: the registry holds models weakly, as an application's modules do.
+    editors = [_model("Editor", _module(db, f"{site}.models"), name=CharField()) for site in ("site_a", "site_b")]
     orphan = _model("Draft", _module(db, "site_c.views"), editor=ForeignKeyField("Editor"))
     orphan.bind(db)
     with pytest.raises(ImproperlyConfigured, match=r"site_a\.models\.Editor.*site_b\.models\.Editor"):
@@ -152,7 +152,7 @@ def test_unresolvable_and_ambiguous_names_name_the_candidates(db):
     with pytest.raises(ImproperlyConfigured, match="ambiguous"):
         _model("Note", _module(db, "site_c.views"), editor=ForeignKeyField("models.Editor"))
     fine = _model("Memo", _module(db, "site_c.views"), editor=ForeignKeyField(_module(db, "site_b.models.Editor")))
-    assert fine.editor.rel_model.__module__ == _module(db, "site_b.models")
+    assert fine.editor.rel_model is editors[1]
 
 
 # -- 4. JSONField equality and containment ---------------------------------------------------------
