@@ -38,6 +38,7 @@ bench: $(BENCH_STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check tinyorm playhouse tests benchmarks examples scripts
 	$(BIN)/ruff format --check tinyorm playhouse tests benchmarks examples scripts
+	$(BIN)/python scripts/reference.py --check
 
 # The examples in docs/ run, and docs/reference/ matches the docstrings.
 docs: $(STAMP)
