@@ -248,7 +248,7 @@ def cmd_status(args, settings):
             when = f"  {applied_at}" if applied_at else ""
             extra = f"  ({note})" if note and migration is not None else ""
             print(f"{state:<9} {label}{when}{extra}")
-            if state in ("failed", "modified", "missing"):
+            if state in ("failed", "partial", "modified", "missing"):
                 exit_code = 1
     return exit_code
 
@@ -432,7 +432,7 @@ def build_parser():
     sql = steps.add_parser("sql", help="print the SQL of pending migrations; runs nothing", parents=[common])
     sql.add_argument("target", nargs="?", help="stop after this migration (name or number)")
     sql.set_defaults(handler=cmd_sql)
-    resolve = steps.add_parser("resolve", help="settle a failed migration by hand", parents=[common])
+    resolve = steps.add_parser("resolve", help="settle a failed or partial migration by hand", parents=[common])
     resolve.add_argument("name", help="the failed migration's name")
     resolve.add_argument("--applied", action="store_true", help="its changes are in place: mark it applied")
     resolve.add_argument("--rolled-back", action="store_true", help="its changes were undone: forget it")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import datetime
 import decimal
+import math
 import uuid
 
 from .exceptions import DataError, ImproperlyConfigured
@@ -264,6 +265,8 @@ class _IntegerBase(Field):
                     self._fail(value, "an integer (this float has a fraction)")
                 value = int(value)
             elif isinstance(value, decimal.Decimal):
+                if not value.is_finite():  # int() of these raises OverflowError/InvalidOperation
+                    self._fail(value, "a finite integer")
                 if value != value.to_integral_value():
                     self._fail(value, "an integer (this decimal has a fraction)")
                 value = int(value)
@@ -351,23 +354,39 @@ class FloatField(Field):
     field_type = "FLOAT"
 
     def coerce(self, value):
-        if type(value) is float:
-            return value
-        if isinstance(value, bool):
-            return float(value)
-        if isinstance(value, (int, float, decimal.Decimal)):
-            return float(value)
-        if isinstance(value, str):
-            try:
+        if type(value) is not float:
+            if isinstance(value, bool):
                 return float(value)
-            except ValueError:
-                pass
-        self._fail(value, "a number")
+            if isinstance(value, float):
+                value = float(value)
+            elif isinstance(value, (int, decimal.Decimal, str)):
+                try:
+                    converted = float(value)
+                except (ValueError, OverflowError):  # not a number; an int past 1.8e308
+                    self._fail(value, "a number that fits a double")
+                if not math.isfinite(converted) and (
+                    isinstance(value, int)
+                    or (isinstance(value, decimal.Decimal) and value.is_finite())
+                    or _finite_text(value)
+                ):
+                    # 10**400, Decimal("1e400"), "1e400": finite numbers a double cannot hold
+                    self._fail(value, "a number that fits a double (it would become infinity)")
+                value = converted
+            else:
+                self._fail(value, "a number")
+        if value == 0.0 and math.copysign(1.0, value) < 0:
+            # No engine keeps the sign of a zero it is sent (SQL reads -0.0 as minus 0).
+            raise DataError(f"{self.qualified_name}: -0.0 would be stored as 0.0 (engines drop the sign of zero)")
+        return value
 
     def _dialect_check(self, dialect):
         if dialect.float_allows_nan and dialect.float_allows_infinity:
             return None
         return type(dialect).check_float.__get__(dialect)
+
+
+def _finite_text(value):
+    return isinstance(value, str) and value.strip().lower().lstrip("+-") not in ("inf", "infinity", "nan")
 
 
 class DoubleField(FloatField):
@@ -411,6 +430,8 @@ class DecimalField(Field):
                 self._fail(value, "a decimal number")
         if not value.is_finite():
             self._fail(value, "a finite decimal number")
+        if value.is_signed() and value.is_zero():
+            raise DataError(f"{self.qualified_name}: {value} would be stored as 0 (engines drop the sign of zero)")
         exponent = value.as_tuple().exponent
         if -exponent > self.decimal_places:
             quantum = decimal.Decimal(1).scaleb(-self.decimal_places)

@@ -152,7 +152,7 @@ def test_placeholders_per_dialect():
     [
         (SQLITE, 'a"b', '"a""b"'),
         (SQLITE, "a`b", '"a`b"'),
-        (SQLITE, "a%b", '"a%b"'),
+        (SQLITE, "a%b", '"a%%b"'),  # execute_sql reads %% as % on every engine
         (POSTGRES, 'a"b', '"a""b"'),
         (POSTGRES, "a`b", '"a`b"'),
         (POSTGRES, "a%b", '"a%%b"'),
@@ -188,8 +188,8 @@ def test_hostile_identifiers_in_a_model():
         {
             "sqlite": (
                 (
-                    'SELECT "ta""b`le%s"."id", "ta""b`le%s"."we""ird`col%x" FROM "ta""b`le%s" '
-                    'WHERE ("ta""b`le%s"."we""ird`col%x" = ?)'
+                    'SELECT "ta""b`le%%s"."id", "ta""b`le%%s"."we""ird`col%%x" FROM "ta""b`le%%s" '
+                    'WHERE ("ta""b`le%%s"."we""ird`col%%x" = ?)'
                 ),
                 ["x"],
             ),
@@ -450,10 +450,10 @@ def test_arithmetic_and_modulo():
         User.select((User.id + 1) * 2 - User.id, User.id / 2, User.id % 3),
         {
             "sqlite": (
-                'SELECT ((("user"."id" + ?) * ?) - "user"."id"), ("user"."id" / ?), ("user"."id" % ?) FROM "user"',
+                'SELECT ((("user"."id" + ?) * ?) - "user"."id"), ("user"."id" / ?), ("user"."id" %% ?) FROM "user"',
                 [1, 2, 2, 3],
             ),
-            # the %s drivers read a single % as a placeholder: modulo is written %%
+            # execute_sql reads %% as % on every engine (the %s drivers need it): modulo is %%
             "postgresql": (
                 'SELECT ((("user"."id" + %s) * %s) - "user"."id"), ("user"."id" / %s), ("user"."id" %% %s) FROM "user"',
                 [1, 2, 2, 3],
@@ -560,9 +560,9 @@ def test_sql_fragment_params_use_the_dialect_placeholder():
     )
 
 
-def test_sql_fragment_percent_is_escaped_for_percent_s_drivers():
+def test_sql_fragment_percent_is_escaped_for_execute_sql():
     query = User.select(SQL("'100%'"))
-    assert render(query, SQLITE) == ("SELECT '100%' FROM \"user\"", [])
+    assert render(query, SQLITE) == ("SELECT '100%%' FROM \"user\"", [])
     assert render(query, POSTGRES) == ("SELECT '100%%' FROM \"user\"", [])
 
 

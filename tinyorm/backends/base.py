@@ -128,13 +128,21 @@ class Database(ConnectionsMixin, TransactionsMixin):
     def execute_sql(self, sql, params=None, many=False):
         """Send one statement and return the DB-API cursor.
 
-        With ``params`` None the text is sent as it is; otherwise it uses the dialect's
-        placeholders. With ``many=True``, ``params`` is a sequence of parameter rows and
+        The text uses the dialect's placeholders (``db.dialect.param``) and ``%%`` for a
+        literal ``%`` on every engine, with or without ``params``. With ``many=True``, ``params`` is a sequence of parameter rows and
         the statement runs once per row (DB-API ``executemany``). Driver errors are raised
         as tinyorm's PEP 249 classes, chained. Every statement tinyorm sends comes here.
         """
         if sql_logger.isEnabledFor(logging.DEBUG):
             sql_logger.debug("%s%s", sql, format_params(params, self.log_params, many))
+        # One rule for "%" on every engine, with or without params: "%%" is a literal "%".
+        # A "%s" driver reads it so only when given params, so it always gets some; the
+        # others are sent the text with "%%" already made "%".
+        if self.percent_by_driver:
+            if params is None:
+                params = ()
+        elif "%" in sql:
+            sql = sql.replace("%%", "%")
         try:
             conn = self._state.conn
             if conn is None:
@@ -149,6 +157,11 @@ class Database(ConnectionsMixin, TransactionsMixin):
         except Exception as exc:
             if self.failover is not None and self.is_connection_failure(exc):
                 return self.failover(self, exc, sql, params, many)
+            if self.percent_by_driver and _is_format_error(exc):
+                raise exceptions.ProgrammingError(
+                    f"the driver read a '%' in the SQL text as a placeholder ({exc}): write '%%' "
+                    "for a literal '%' and pass values as params"
+                ) from exc
             self._raise_translated(exc)
         except BaseException:
             # Ctrl-C (or another non-error exit) in the middle of a statement: it stays what
@@ -157,6 +170,9 @@ class Database(ConnectionsMixin, TransactionsMixin):
             self._discard_connection(ConnectionLostError("the connection was interrupted during a statement"))
             raise
         return cursor
+
+    # True where the driver itself reads "%s"/"%%" in the text (psycopg2, pymysql).
+    percent_by_driver = True
 
     def is_connection_failure(self, exc):
         """True if ``exc`` means the server could not be reached (not a bad statement)."""
@@ -302,3 +318,11 @@ class Database(ConnectionsMixin, TransactionsMixin):
     def get_primary_keys(self, table):
         """The names of ``table``'s primary-key columns."""
         return [column.name for column in self.get_columns(table) if column.primary_key]
+
+
+def _is_format_error(exc):
+    """A driver's %-formatting of the SQL text failed (a lone "%" in it)."""
+    if isinstance(exc, IndexError):  # psycopg2: "%s" with no value left for it
+        return True
+    text = str(exc)  # pymysql's and psycopg2's wording of Python's own %-formatting errors
+    return any(part in text for part in ("format string", "string formatting", "format character", "incomplete format"))

@@ -19,6 +19,17 @@ from .transactions import WHOLE_TRANSACTION
 
 # Strict mode makes the server refuse, not truncate or clamp, values that do not fit.
 SQL_MODE = "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+_REQUIRED_MODES = SQL_MODE.split(",")
+
+
+def _session_mode(extra):
+    """tinyorm's modes plus the ones a URL's ``sql_mode=`` adds (it can add, never remove)."""
+    modes = list(_REQUIRED_MODES)
+    for mode in (extra or "").upper().replace(" ", "").split(","):
+        if mode and mode not in modes:
+            modes.append(mode)
+    return ",".join(modes)
+
 
 # Server error numbers that mean "this value does not fit" (pymysql files some of them under
 # OperationalError or InternalError).
@@ -96,9 +107,25 @@ class MySQLDatabase(Database):
             client_flag=flags,
             autocommit=True,
             binary_prefix=True,  # bytes travel as _binary'...' so \xff is never re-encoded
-            sql_mode=SQL_MODE,
+            sql_mode=_session_mode(params.pop("sql_mode", None)),
             **params,
         )
+
+    def _initialize_connection(self, conn):
+        # An init_command runs after the sql_mode is set and may turn strict mode off
+        # ("SET sql_mode=''"): tinyorm's modes are put back, whatever else it changed.
+        mode = _session_mode(self.connect_params.get("sql_mode"))
+        if self.connect_params.get("init_command"):
+            cursor = conn.cursor()
+            cursor.execute("SELECT @@SESSION.sql_mode")
+            current = cursor.fetchone()[0] or ""
+            mode = _session_mode(current)
+            if mode != current:
+                cursor.execute("SET SESSION sql_mode = %s", (mode,))
+            cursor.close()
+        # String literals in DDL (server defaults) follow the session: with
+        # NO_BACKSLASH_ESCAPES a backslash is an ordinary character and is not doubled.
+        self.dialect.backslash_escapes = "NO_BACKSLASH_ESCAPES" not in mode.split(",")
 
     def _check_server(self, conn):
         cursor = conn.cursor()

@@ -122,6 +122,7 @@ class SqliteDatabase(Database):
 
     dialect_class = SqliteDialect
     driver_name = "sqlite3"
+    percent_by_driver = False  # "?" placeholders: execute_sql turns "%%" into "%" itself
 
     def __init__(
         self,

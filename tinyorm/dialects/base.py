@@ -61,7 +61,28 @@ def _to_uuid(value):
 
 
 def _to_bool(value):
-    return bool(value)
+    # Only 0 and 1 (a MariaDB BOOL is a TINYINT another client may have set to 2).
+    if value.__class__ is int and (value == 0 or value == 1):
+        return value == 1
+    if value is True or value is False:
+        return value
+    raise ValueError("a boolean column holds only 0 or 1")
+
+
+def exact(klass, convert=None):
+    """A read converter for a column the driver returns as ``klass``, except where another
+    client stored something else: hydration passes values of ``klass`` through unconverted
+    (``exact_class``); anything else goes to ``convert`` or raises ValueError."""
+
+    def read(value):
+        if value is None or value.__class__ is klass:
+            return value
+        if convert is not None:
+            return convert(value)
+        raise ValueError(f"expected {klass.__name__}, got {type(value).__name__}")
+
+    read.exact_class = klass
+    return read
 
 
 def _to_bytes(value):
@@ -140,8 +161,8 @@ class Dialect:
     def quote(self, name):
         """Quote an identifier, doubling the quote character inside it.
 
-        NUL cannot be made safe by any engine and is refused. Where the driver uses ``%s``
-        placeholders a ``%`` in a name is doubled, since the driver would read it as one.
+        NUL cannot be made safe by any engine and is refused. A ``%`` in a name is doubled:
+        SQL text reaching ``execute_sql`` writes ``%%`` for ``%`` on every engine.
         """
         if not isinstance(name, str) or not name:
             raise ValueError(f"an identifier must be a non-empty string, not {name!r}")
@@ -149,13 +170,13 @@ class Dialect:
             raise ValueError(f"identifier {name!r} contains a NUL character and cannot be quoted")
         q = self.quote_char
         quoted = q + name.replace(q, q + q) + q
-        if self.param == "%s" and "%" in quoted:
+        if "%" in quoted:
             quoted = quoted.replace("%", "%%")
         return quoted
 
     def escape_literal_text(self, text):
-        """Raw SQL text, made safe for the driver's placeholder syntax."""
-        if self.param == "%s" and "%" in text:
+        """Raw SQL text with ``%`` doubled, as ``execute_sql`` reads it on every engine."""
+        if "%" in text:
             return text.replace("%", "%%")
         return text
 

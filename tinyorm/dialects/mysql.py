@@ -2,7 +2,7 @@
 
 import datetime
 
-from .base import Dialect, _from_json, _to_bool, _to_json, _to_uuid
+from .base import Dialect, _from_json, _to_bool, _to_json, _to_uuid, exact
 
 
 def _timedelta_to_time(value):
@@ -38,7 +38,15 @@ class MySQLDialect(Dialect):
         "JSON": "JSON",
     }
     to_driver = {"UUID": str, "JSON": _to_json}
-    from_driver = {"UUID": _to_uuid, "JSON": _from_json, "BOOL": _to_bool, "TIME": _timedelta_to_time}
+    from_driver = {
+        "UUID": _to_uuid,
+        "JSON": _from_json,
+        "BOOL": _to_bool,
+        "TIME": _timedelta_to_time,
+        # pymysql hands back a zero date ('0000-00-00', written before strict mode) as text
+        "DATE": exact(datetime.date),
+        "DATETIME": exact(datetime.datetime),
+    }
     cast_types = {
         "TEXT": "CHAR",
         "VARCHAR": "CHAR",
@@ -298,10 +306,19 @@ class MySQLDialect(Dialect):
         exists = " IF EXISTS" if safe and self.supports_if_not_exists_index else ""
         return f"DROP INDEX{exists} {self.quote(name)} ON {self.quote(table)}"
 
+    # False when the session's sql_mode has NO_BACKSLASH_ESCAPES (set by the backend at
+    # connect): a backslash in a string literal is then an ordinary character.
+    backslash_escapes = True
+
     def literal_default(self, value):
-        if isinstance(value, str) and "\\" in value:
+        if isinstance(value, str) and "\\" in value and self.backslash_escapes:
             value = value.replace("\\", "\\\\")  # backslash escapes inside MySQL literals
         return Dialect.literal_default(self, value)
+
+    def _string_literal(self, text):
+        if "\\" in text and self.backslash_escapes:
+            text = text.replace("\\", "\\\\")
+        return Dialect._string_literal(self, text)
 
     def list_tables_sql(self):
         return (

@@ -3,7 +3,7 @@
 import datetime
 import decimal
 
-from .base import Dialect, _from_json, _to_bool, _to_bytes, _to_json, _to_uuid
+from .base import Dialect, _from_json, _to_bool, _to_bytes, _to_json, _to_uuid, exact
 from .sqlite_json import SqliteJson
 
 
@@ -19,7 +19,33 @@ def _time_to_text(value):
 def _text_to_date(value):
     if isinstance(value, str):
         return datetime.date.fromisoformat(value[:10])
-    return value
+    raise ValueError(f"expected ISO date text, got {type(value).__name__}")
+
+
+def _text_to_datetime(value):
+    result = datetime.datetime.fromisoformat(value)
+    if result.tzinfo is not None:
+        raise ValueError("a datetime with a UTC offset in a field of naive datetimes")
+    return result
+
+
+def _integral_float(value):
+    # Another client's 3.0 in an INTEGER column reads as 3; 3.5 or '12abc' are refused.
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:  # else not exact
+        return int(value)
+    raise ValueError(f"expected an integer, got {type(value).__name__}")
+
+
+def _int_as_float(value):
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= 2**53:
+        return float(value)
+    raise ValueError(f"expected a float, got {type(value).__name__}")
+
+
+# SQLite columns take any value another client stores (affinity converts only what looks
+# numeric): integer and float columns are checked by class, with no call when they match.
+_READ_INT = exact(int, _integral_float)
+_READ_FLOAT = exact(float, _int_as_float)
 
 
 def _text_to_decimal(value):
@@ -65,7 +91,12 @@ class SqliteDialect(SqliteJson, Dialect):
     # Values tinyorm wrote are ISO text, so the C parsers apply directly.
     from_driver = {
         "DECIMAL": _text_to_decimal,
-        "DATETIME": datetime.datetime.fromisoformat,
+        "DATETIME": _text_to_datetime,
+        "INT": _READ_INT,
+        "BIGINT": _READ_INT,
+        "SMALLINT": _READ_INT,
+        "FLOAT": _READ_FLOAT,
+        "DOUBLE": _READ_FLOAT,
         "DATE": _text_to_date,
         "TIME": datetime.time.fromisoformat,
         "UUID": _to_uuid,

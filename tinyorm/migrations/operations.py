@@ -47,6 +47,11 @@ class Operations:
         self.table_filter = table_filter
         self.executed = []
         self.collected = []
+        # Resuming a migration an earlier run left partial (no transactional DDL): the first
+        # ``skip`` statements ran then and are not sent again; ``on_executed(count, sql)``
+        # records progress after each statement that runs.
+        self.skip = 0
+        self.on_executed = None
         # (table, column) -> field type of columns created by operations so far, for index
         # DDL (MySQL prefixes TEXT) when ``sql`` mode cannot read them from the database.
         self.known_types = known_types if known_types is not None else {}
@@ -61,9 +66,16 @@ class Operations:
         if self.mode == "sql":
             self.collected.append((sql, params))
             return None
+        if self.skip:
+            self.skip -= 1
+            logger.info("already ran, skipped: %s", sql)
+            self.executed.append(sql)
+            return None
         logger.info("%s", sql)
         cursor = self.database.execute_sql(sql, params if params is not None else ())
         self.executed.append(sql)
+        if self.on_executed is not None:
+            self.on_executed(len(self.executed), sql)
         return cursor
 
     def _emit_all(self, statements):

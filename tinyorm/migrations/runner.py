@@ -3,7 +3,10 @@
 Each migration runs in a transaction where the engine has transactional DDL (PostgreSQL,
 SQLite), so a failure leaves the schema as it was. MySQL/MariaDB commit every DDL statement
 implicitly: there a failure is recorded as ``failed`` with the statements that did run, and
-``up`` refuses to go on until ``migrate resolve`` says how it was settled.
+``up`` refuses to go on until ``migrate resolve`` says how it was settled. Progress is
+recorded after every statement (``partial``, with how many ran), so a run that was killed
+leaves a history that tells the truth, and the next ``up`` resumes after the last statement
+that ran.
 
 Two processes cannot migrate one database at once: PostgreSQL takes an advisory lock,
 MySQL ``GET_LOCK``, SQLite an exclusive transaction around the whole run.
@@ -100,6 +103,12 @@ def slugify(message):
     return slug[:50] or "migration"
 
 
+def _statements_ran(detail):
+    """How many statements a ``partial`` record says ran (its detail starts with the count)."""
+    match = re.match(r"(\d+) statement", detail or "")
+    return int(match.group(1)) if match else 0
+
+
 class _Recorder(list):
     """The statements a rehearsal ran (a list; named for what it is used as)."""
 
@@ -154,16 +163,33 @@ class MigrationRunner:
         dialect = self.database.dialect
         quote = dialect.quote
         param = dialect.param
-        self.database.execute_sql(
-            f"DELETE FROM {quote(HISTORY_TABLE)} WHERE {quote('name')} = {param}", (migration.name,)
-        )
         now = datetime.datetime.now().replace(microsecond=0).isoformat(" ")
-        columns = ", ".join(
-            quote(name) for name in ("name", "checksum", "status", "applied_at", "duration_ms", "detail")
+        names = ("checksum", "status", "applied_at", "duration_ms", "detail")
+        values = (migration.checksum, status, now, int(duration_ms), detail)
+        # One statement either way: without transactional DDL a kill between a DELETE and an
+        # INSERT would lose the record of DDL that stays in effect.
+        cursor = self.database.execute_sql(
+            f"UPDATE {quote(HISTORY_TABLE)} SET {', '.join(f'{quote(name)} = {param}' for name in names)} "
+            f"WHERE {quote('name')} = {param}",
+            (*values, migration.name),
         )
+        if self.database.rows_affected(cursor) == 0:
+            columns = ", ".join(quote(name) for name in ("name", *names))
+            self.database.execute_sql(
+                f"INSERT INTO {quote(HISTORY_TABLE)} ({columns}) VALUES ({', '.join([param] * 6)})",
+                (migration.name, *values),
+            )
+
+    def _progress(self, migration, count, sql, started):
+        """One UPDATE per statement (never a DELETE and INSERT a kill could separate)."""
+        dialect = self.database.dialect
+        quote = dialect.quote
+        param = dialect.param
+        detail = f"{count} statement(s) ran; the last: {one_line(sql)}"[:4000]
         self.database.execute_sql(
-            f"INSERT INTO {quote(HISTORY_TABLE)} ({columns}) VALUES ({', '.join([param] * 6)})",
-            (migration.name, migration.checksum, status, now, int(duration_ms), detail),
+            f"UPDATE {quote(HISTORY_TABLE)} SET {quote('detail')} = {param}, {quote('duration_ms')} = {param} "
+            f"WHERE {quote('name')} = {param}",
+            (detail, int((time.perf_counter() - started) * 1000), migration.name),
         )
 
     def _forget(self, migration):
@@ -195,8 +221,8 @@ class MigrationRunner:
                 rows.append((migration, "pending", None, None))
                 continue
             checksum, status, applied_at, detail = record
-            if status == "failed":
-                rows.append((migration, "failed", applied_at, detail))
+            if status in ("failed", "partial"):
+                rows.append((migration, status, applied_at, detail))
             elif checksum != migration.checksum:
                 rows.append((migration, "modified", applied_at, "file changed after it was applied"))
             else:
@@ -234,7 +260,19 @@ class MigrationRunner:
                     self._say(f"warning: {migration.filename} was edited after it was applied", logging.WARNING)
             end = self._resolve_target(migrations, target)
             for migration in migrations[:end]:
-                if migration.name in history:
+                record = history.get(migration.name)
+                if record is not None and record[1] == "partial":
+                    # The lock is ours, so the run that left it partial is gone (killed).
+                    if record[0] != migration.checksum:
+                        raise MigrationError(
+                            f"{migration.filename} was partly applied ({record[3]}) and has been edited "
+                            f"since, so it cannot be resumed: settle it by hand with `tinyorm migrate resolve "
+                            f"{migration.name} --applied` or `--rolled-back`"
+                        )
+                    self._apply(migration, "upgrade", resume_after=_statements_ran(record[3]))
+                    applied.append(migration.name)
+                    continue
+                if record is not None:
                     continue
                 self._apply(migration, "upgrade")
                 applied.append(migration.name)
@@ -257,13 +295,22 @@ class MigrationRunner:
         if self.out is not None:
             self.out(line)
 
-    def _apply(self, migration, direction):
+    def _apply(self, migration, direction, resume_after=0):
         database = self.database
         module = migration.module()
         logger.info("%s %s on %r", "applying" if direction == "upgrade" else "rolling back", migration.name, database)
         op = Operations(database, echo=self.echo, table_filter=self.table_filter)
         started = time.perf_counter()
         transactional = database.dialect.transactional_ddl
+        if not transactional and direction == "upgrade":
+            # Each DDL statement commits: record progress as it goes, so a kill -9 leaves a
+            # history saying how far the migration got and the next `up` resumes there.
+            if resume_after:
+                self._say(f"resuming {migration.name} after the {resume_after} statement(s) an earlier run applied")
+                op.skip = resume_after
+            else:
+                self._record(migration, "partial", 0, "0 statement(s) ran")
+            op.on_executed = lambda count, sql: self._progress(migration, count, sql, started)
         try:
             if transactional:
                 with database.atomic():
@@ -307,8 +354,8 @@ class MigrationRunner:
         """Settle a failed migration by hand: mark it applied, or forget it (rolled back)."""
         self.ensure_history()
         history = self.history()
-        if history.get(name, (None, None))[1] != "failed":
-            raise MigrationError(f"{name} is not marked failed")
+        if history.get(name, (None, None))[1] not in ("failed", "partial"):
+            raise MigrationError(f"{name} is not marked failed or partial")
         migration = next((m for m in self.migrations() if m.name == name), None)
         if migration is None:
             raise MigrationError(f"no migration file for {name}")

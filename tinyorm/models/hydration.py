@@ -13,7 +13,10 @@ source could avoid.
 from __future__ import annotations
 
 import collections
+import functools
+import operator
 
+from ..exceptions import DataError
 from ..fields import Field
 from ..sql.json import JsonPath, JsonText
 from ..sql.nodes import Alias
@@ -36,23 +39,26 @@ def _hydrator_for(model, fields, dialect):
     namespace = {"new": object.__new__, "cls": model, "set_dict": _SET_DICT}
     names = [f"v{index}" for index in range(len(fields))]
     items = []
+    converters = [field.python_converter(dialect) for field in fields]
     for index, field in enumerate(fields):
-        converter = field.python_converter(dialect)
-        if converter is None:
-            items.append(f"{field.attr_key!r}: v{index}")
-        else:
-            namespace[f"c{index}"] = converter
-            items.append(f"{field.attr_key!r}: (None if v{index} is None else c{index}(v{index}))")
+        items.append(f"{field.attr_key!r}: {_read_expr(f'v{index}', index, converters[index], namespace)}")
     items.append("'_persisted': True")
     unpack = ", ".join(names) + ("," if len(names) == 1 else "")
+    key_index = next((index for index, field in enumerate(fields) if field.primary_key), None)
+    namespace["bad_value"] = functools.partial(_raise_bad_value, fields, converters, key_index)
+    # The try costs nothing per row (3.11+); a value a converter refuses is reported by
+    # field and row key instead of surfacing as the converter's own exception.
     source = (
         "def hydrate(rows):\n"
         "    out = []\n"
         "    append = out.append\n"
-        f"    for {unpack} in rows:\n"
-        "        o = new(cls)\n"
-        f"        set_dict(o, {{{', '.join(items)}}})\n"
-        "        append(o)\n"
+        "    try:\n"
+        f"        for {unpack} in rows:\n"
+        "            o = new(cls)\n"
+        f"            set_dict(o, {{{', '.join(items)}}})\n"
+        "            append(o)\n"
+        "    except Exception as exc:\n"
+        f"        bad_value(exc, [{', '.join(f'locals().get({name!r})' for name in names)}])\n"
         "    return out\n"
     )
     exec(source, namespace)  # noqa: S102 - generated from field names we own
@@ -61,21 +67,110 @@ def _hydrator_for(model, fields, dialect):
     return hydrate
 
 
-def _tuple_converter(converters):
+def _tuple_converter(converters, columns=None):
     """A function converting rows to tuples, or None when no column needs converting."""
     if not any(converters):
         return None
+    if all(converter is None or hasattr(converter, "exact_class") for converter in converters):
+        return _class_checker(converters, columns)
     namespace = {}
-    items = []
-    for index, converter in enumerate(converters):
-        if converter is None:
-            items.append(f"r[{index}]")
-        else:
-            namespace[f"c{index}"] = converter
-            items.append(f"(None if r[{index}] is None else c{index}(r[{index}]))")
-    source = f"def convert(rows):\n    return [({', '.join(items)},) for r in rows]\n"
+    items = [_read_expr(f"r[{index}]", index, converter, namespace) for index, converter in enumerate(converters)]
+    key_index = None
+    for index, column in enumerate(columns or ()):
+        if getattr(getattr(column, "field", column), "primary_key", False) is True:
+            key_index = index
+            break
+    namespace["bad_rows"] = functools.partial(_raise_bad_rows, columns, converters, key_index)
+    source = (
+        "def convert(rows):\n"
+        "    try:\n"
+        f"        return [({', '.join(items)},) for r in rows]\n"
+        "    except Exception as exc:\n"
+        "        bad_rows(exc, rows)\n"
+    )
     exec(source, namespace)  # noqa: S102
     return namespace["convert"]
+
+
+def _class_checker(converters, columns):
+    """Rows whose columns need only a class check: one C-level pass per checked column
+    (no tuple is rebuilt), converting row by row only when some value is of another class."""
+    checks = [
+        (operator.itemgetter(index), {converter.exact_class, type(None)})
+        for index, converter in enumerate(converters)
+        if converter is not None
+    ]
+    slow = None
+
+    def convert(rows):
+        nonlocal slow
+        for getter, allowed in checks:
+            if not allowed.issuperset(map(type, map(getter, rows))):
+                if slow is None:
+                    slow = _tuple_converter([_plain(converter) for converter in converters], columns)
+                return slow(rows)
+        return list(rows) if not rows or type(rows[0]) is tuple else [tuple(row) for row in rows]
+
+    return convert
+
+
+def _plain(converter):
+    """The converter without its ``exact_class`` (so ``_tuple_converter`` calls it)."""
+    if converter is None:
+        return None
+    return lambda value: converter(value)
+
+
+def _read_expr(name, index, converter, namespace):
+    """Generated source reading one column value ``name`` through its converter, if any.
+
+    A converter with an ``exact_class`` only checks what an engine may hand back wrongly
+    (SQLite's INTEGER column holding text another client wrote): the value passes through
+    when it is of that class, with no call, and the converter sees the rest (None too).
+    """
+    if converter is None:
+        return name
+    namespace[f"c{index}"] = converter
+    exact = getattr(converter, "exact_class", None)
+    if exact is not None:
+        namespace[f"k{index}"] = exact
+        return f"({name} if {name}.__class__ is k{index} else c{index}({name}))"
+    return f"(None if {name} is None else c{index}({name}))"
+
+
+def _raise_bad_value(columns, converters, key_index, exc, values):
+    """Re-raise a converter's failure on one row as DataError naming the column and row key."""
+    for index, (converter, value) in enumerate(zip(converters, values)):
+        if converter is None or value is None:
+            continue
+        try:
+            converter(value)
+        except Exception as error:  # noqa: BLE001 - any converter failure is reported the same way
+            name = _column_name(columns, index)
+            key = "" if key_index is None else f" in the row with key {values[key_index]!r}"
+            raise DataError(
+                f"{name}: the database holds {value!r}{key}, which is not a valid value for the field ({error})"
+            ) from exc
+    raise exc
+
+
+def _raise_bad_rows(columns, converters, key_index, exc, rows):
+    for row in rows:
+        try:
+            for converter, value in zip(converters, row):
+                if converter is not None and value is not None:
+                    converter(value)
+        except Exception:  # noqa: BLE001
+            _raise_bad_value(columns, converters, key_index, exc, row)
+    raise exc
+
+
+def _column_name(columns, index):
+    column = columns[index] if columns is not None else None
+    field = getattr(column, "field", column)
+    if isinstance(field, Field):
+        return field.qualified_name
+    return f"column {index + 1} of the result"
 
 
 def _column_label(column, index, description):
@@ -115,8 +210,8 @@ def _result_converter(column, dialect):
     return converter(dialect) if converter is not None else None
 
 
-def _convert_rows(rows, converters):
-    convert = _tuple_converter(converters)
+def _convert_rows(rows, converters, columns=None):
+    convert = _tuple_converter(converters, columns)
     return convert(rows) if convert is not None else rows
 
 
@@ -172,10 +267,7 @@ def graph_hydrator(query, shape, dialect):
     body = []
 
     def value(index):
-        if shape.converters[index] is None:
-            return f"v{index}"
-        namespace[f"c{index}"] = shape.converters[index]
-        return f"(None if v{index} is None else c{index}(v{index}))"
+        return _read_expr(f"v{index}", index, shape.converters[index], namespace)
 
     for number, (source, entries) in enumerate(per_source.items()):
         variables[source] = number
@@ -211,12 +303,22 @@ def graph_hydrator(query, shape, dialect):
         body.append(f"d{holder}['_rel'] = {{{', '.join(items)}}}")
     for index, label in extras:
         body.append(f"d0[{label!r}] = {value(index)}")
-    unpack = ", ".join(f"v{index}" for index in range(len(shape.owners))) + ","
+    names = [f"v{index}" for index in range(len(shape.owners))]
+    unpack = ", ".join(names) + ","
+    key_index = next(
+        (index for index, (source, field) in enumerate(shape.owners) if source is primary and field.primary_key), None
+    )
+    namespace["bad_value"] = functools.partial(_raise_bad_value, shape.columns, shape.converters, key_index)
     source = (
         "def hydrate(rows):\n"
         "    out = []\n"
         "    append = out.append\n"
-        f"    for {unpack} in rows:\n" + "".join(f"        {line}\n" for line in body) + "        append(o0)\n"
+        "    try:\n"
+        f"        for {unpack} in rows:\n"
+        + "".join(f"            {line}\n" for line in body)
+        + "            append(o0)\n"
+        "    except Exception as exc:\n"
+        f"        bad_value(exc, [{', '.join(f'locals().get({name!r})' for name in names)}])\n"
         "    return out\n"
     )
     exec(source, namespace)  # noqa: S102 - generated from names we own

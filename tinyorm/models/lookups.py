@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..exceptions import FieldError
 from ..fields import ForeignKeyField
-from ..sql.nodes import fn
+from ..sql.nodes import Node, fn
 from .aliases import FieldAlias, ModelAlias, _model_of
 
 
@@ -102,10 +102,36 @@ LOOKUPS = {
 }
 
 
+# Lookups comparing with one value: a list there would become a row value ``(1, 2)``.
+_SINGLE_VALUE = frozenset(
+    {"exact", "eq", "ne", "lt", "lte", "gt", "gte", "iexact", "contains", "icontains", "startswith"}
+    | {"istartswith", "endswith", "iendswith", "regex"}
+)
+_COLLECTIONS = (list, tuple, set, frozenset, dict)
+
+
 def _apply_lookup(column, lookup, value, key):
     builder = LOOKUPS.get(lookup)
     if builder is None:
         raise FieldError(f"unknown lookup {lookup!r} in {key!r}; known: {', '.join(sorted(LOOKUPS))}")
-    if lookup == "between" and (not isinstance(value, (list, tuple)) or len(value) != 2):
-        raise FieldError(f"{key}: between takes a (low, high) pair")
+    _check_argument(column, lookup, value, key)
     return builder(column, value)
+
+
+def _check_argument(column, lookup, value, key):
+    """Refuse an argument of the wrong shape before any SQL (``isnull="false"`` is not False)."""
+    if lookup == "isnull":
+        if value is not True and value is not False:
+            raise FieldError(f"{key}: isnull takes True or False, not {value!r}")
+    elif lookup == "between":
+        if not isinstance(value, (list, tuple)) or len(value) != 2:
+            raise FieldError(f"{key}: between takes a (low, high) pair")
+    elif lookup == "in":
+        if not isinstance(value, Node) and (isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__")):
+            raise FieldError(f"{key}: in takes a list, tuple or set of values or a subquery, not {value!r}")
+    elif lookup in _SINGLE_VALUE and isinstance(value, _COLLECTIONS):
+        field = getattr(column, "field", column)
+        if not getattr(field, "whole_values", False):
+            raise FieldError(
+                f"{key}: takes one value, not {value!r} (to match any of several, use {key.split('__')[0]}__in)"
+            )

@@ -123,6 +123,23 @@ class ModelSelect(_ResultShapes, Select):
             )
         return self
 
+    def _resolve_name(self, name):
+        """A field of the queried model, else of one joined model, else a selected alias."""
+        field = _model_of(self.model)._meta.fields.get(name)
+        if field is not None:
+            return FieldAlias(self.model, field) if isinstance(self.model, ModelAlias) else field
+        found = []
+        for _kind, dest, _on in self._joins:
+            if isinstance(dest, (ModelBase, ModelAlias)):
+                field = _model_of(dest)._meta.fields.get(name)
+                if field is not None:
+                    found.append(FieldAlias(dest, field) if isinstance(dest, ModelAlias) else field)
+        if len(found) > 1:
+            raise FieldError(f"{name!r} names a field of several joined models: pass the field itself")
+        if found:
+            return found[0]
+        return Select._resolve_name(self, name)
+
     # -- joins -----------------------------------------------------------------------------
     def join(self, dest, join_type=JOIN.INNER, on=None, attr=None):
         """Join ``dest``; without ``on`` the foreign key between the two is used."""
@@ -203,7 +220,7 @@ class ModelSelect(_ResultShapes, Select):
             return results
         shape = _RowShape(columns, dialect, description)
         if row_type == "tuples":
-            convert = _tuple_converter(shape.converters)
+            convert = _tuple_converter(shape.converters, columns)
             if convert is None:
                 return [tuple(row) for row in rows] if rows and type(rows[0]) is not tuple else list(rows)
             return convert(rows)
@@ -212,7 +229,7 @@ class ModelSelect(_ResultShapes, Select):
             if self._session is not None:
                 results = self._session._merge_loaded(results, populate_existing=self._populate_existing)
             return results
-        converted = _convert_rows(rows, shape.converters)
+        converted = _convert_rows(rows, shape.converters, columns)
         if row_type == "dicts":
             labels = shape.labels
             return [dict(zip(labels, row)) for row in converted]

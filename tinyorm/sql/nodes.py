@@ -640,10 +640,15 @@ class Case(Operand):
 
     def __sql__(self, ctx):
         ctx.literal("CASE")
+        # The values compared with a column are converted by its field, as in ``where``
+        # (MariaDB compares the text '' with 0 as true, so an unconverted 0 matches every row).
+        converter = None
         if self.value is not None:
             ctx.literal(" ").sql(as_node(self.value))
+            if isinstance(self.value, Operand):
+                converter = self.value._converter()
         for condition, result in self.whens:
-            ctx.literal(" WHEN ").sql(as_node(condition)).literal(" THEN ").sql(as_node(result))
+            ctx.literal(" WHEN ").sql(as_node(condition, converter)).literal(" THEN ").sql(as_node(result))
         if self.default is not None:
             ctx.literal(" ELSE ").sql(as_node(self.default))
         ctx.literal(" END")

@@ -8,12 +8,14 @@ statement, in parentheses with ``__sql__(ctx)``.
 from __future__ import annotations
 
 import itertools
+import operator
 
-from ..exceptions import NotSupportedError
+from ..exceptions import FieldError, NotSupportedError
 from .nodes import (
     AND,
     OR,
     SQL,
+    Alias,
     Column,
     Context,
     Entity,
@@ -125,16 +127,48 @@ class SelectBase(Query, Operand):
 
     # -- chaining --------------------------------------------------------------------------
     def order_by(self, *nodes):
-        """A copy sorted by ``nodes`` (replacing any earlier ``order_by``)."""
+        """A copy sorted by ``nodes`` (replacing any earlier ``order_by``).
+
+        A string names a field of the query's models or a selected alias, ``"-name"`` for
+        descending order; any other string raises ``FieldError`` before SQL is sent.
+        """
         clone = self._clone()
-        clone._order_by = _column_nodes(nodes, key_only=True)
+        clone._order_by = _column_nodes(self._named_nodes(nodes, "order_by"), key_only=True)
         return clone
 
     def order_by_extend(self, *nodes):
         """A copy with ``nodes`` added after the current sort keys."""
         clone = self._clone()
-        clone._order_by = self._order_by + _column_nodes(nodes, key_only=True)
+        clone._order_by = self._order_by + _column_nodes(self._named_nodes(nodes, "order_by"), key_only=True)
         return clone
+
+    def _named_nodes(self, nodes, clause):
+        """``nodes`` with each string resolved by ``_resolve_name`` (never bound as a value)."""
+        if not any(isinstance(node, str) for node in nodes):
+            return nodes
+        resolved = []
+        for node in nodes:
+            if isinstance(node, str):
+                descending = clause == "order_by" and node.startswith("-")
+                name = node[1:] if descending else node
+                found = self._resolve_name(name) if name else None
+                if found is None:
+                    raise FieldError(
+                        f"{clause}({node!r}): {name!r} is neither a field of the query's models nor "
+                        "a selected alias" + (" (write '-name' for descending order)" if clause == "order_by" else "")
+                    )
+                node = found.desc() if descending else found
+            resolved.append(node)
+        return tuple(resolved)
+
+    def _resolve_name(self, name):
+        """The node a name in ``order_by``/``group_by`` stands for, or None: a selected alias."""
+        for column in getattr(self, "_columns", ()):
+            if isinstance(column, Alias) and column.name == name:
+                return Entity(name)
+            if isinstance(column, SelectBase) and column._alias == name:
+                return Entity(name)
+        return None
 
     def limit(self, value):
         """A copy returning at most ``value`` rows (None: no limit); a negative or non-integer value is refused."""
@@ -221,10 +255,13 @@ class SelectBase(Query, Operand):
 
 
 def _non_negative_int(value, what):
-    if isinstance(value, bool) or not isinstance(value, int):
+    # Only integers (``__index__``): 1.9 or "3" would be truncated or parsed, which hides a bug.
+    if value.__class__ is not int:
         try:
-            value = int(value)
-        except (TypeError, ValueError):
+            if isinstance(value, bool):
+                raise TypeError
+            value = operator.index(value)
+        except TypeError:
             raise ValueError(f"{what} must be an integer, not {value!r}") from None
     if value < 0:
         raise ValueError(f"{what} must not be negative, got {value}")
@@ -299,7 +336,7 @@ class Select(SelectBase):
     def group_by(self, *nodes):
         """Group by columns or expressions; a model stands for all its columns."""
         clone = self._clone()
-        clone._group_by = _column_nodes(nodes)
+        clone._group_by = _column_nodes(self._named_nodes(nodes, "group_by"))
         return clone
 
     def having(self, *conditions):
@@ -379,6 +416,13 @@ class CompoundSelect(SelectBase):
         self.lhs = lhs
         self.op = op
         self.rhs = rhs
+
+    def _resolve_name(self, name):
+        # A compound's ORDER BY names the result columns, which the first part names.
+        found = self.lhs._resolve_name(name) if isinstance(self.lhs, SelectBase) else None
+        if found is not None and not isinstance(found, Entity):
+            found = Entity(getattr(found, "column_name", name))
+        return found
 
     def _render_part(self, ctx, part):
         needs_parens = isinstance(part, SelectBase) and (
