@@ -264,6 +264,8 @@ class SqliteQueueDatabase(SqliteDatabase):
             raise OperationalError("the writer thread cannot queue statements to itself")
         if sql_logger.isEnabledFor(logging.DEBUG):
             sql_logger.debug("%s%s (queued to the writer)", sql, format_params(params, self.log_params, many))
+        if "%" in sql:
+            sql = sql.replace("%%", "%")  # execute_sql's rule: "%%" is "%" on every engine
         task = _Task(threading.current_thread(), sql, params, many)
         with self._writer_lock:  # so stop() cannot slip between the check and the put
             if self.is_stopped():

@@ -190,3 +190,17 @@ def test_url_option_values_keep_their_type(query, expected):
     assert options["port"] == 6543
     for key, value in expected.items():
         assert options[key] == value and type(options[key]) is type(value)
+
+
+def test_percent_rule_holds_for_queued_sqlite_writes(tmp_path):
+    from playhouse.sqlite_ext import SqliteQueueDatabase
+
+    queued = SqliteQueueDatabase(str(tmp_path / "queue.db"), autostart=True)
+    try:
+        queued.execute_sql("CREATE TABLE t (label TEXT)")
+        queued.execute_sql("INSERT INTO t (label) VALUES ('100%%')")
+        queued.execute_sql("INSERT INTO t (label) VALUES (?)", ("5%%",))
+        assert queued.execute_sql("SELECT label FROM t ORDER BY rowid").fetchall() == [("100%",), ("5%%",)]
+    finally:
+        queued.stop()
+        queued.close_all()
