@@ -96,16 +96,27 @@ def _class_checker(converters, columns):
     """Rows whose columns need only a class check: one C-level pass per checked column
     (no tuple is rebuilt), converting row by row only when some value is of another class."""
     checks = [
-        (operator.itemgetter(index), {converter.exact_class, type(None)})
+        (operator.itemgetter(index), converter.exact_class, {converter.exact_class, type(None)})
         for index, converter in enumerate(converters)
         if converter is not None
     ]
     slow = None
 
+    def all_of_class(getter, klass, allowed, rows):
+        if klass is int:
+            # sum() adds machine integers in C, twice as fast as collecting the types: an
+            # int result means every value was an int (a float makes it a float; None,
+            # text or bytes raise, and are looked at more closely below).
+            try:
+                return sum(map(getter, rows)).__class__ is int
+            except TypeError:
+                pass
+        return allowed.issuperset(map(type, map(getter, rows)))
+
     def convert(rows):
         nonlocal slow
-        for getter, allowed in checks:
-            if not allowed.issuperset(map(type, map(getter, rows))):
+        for getter, klass, allowed in checks:
+            if not all_of_class(getter, klass, allowed, rows):
                 if slow is None:
                     slow = _tuple_converter([_plain(converter) for converter in converters], columns)
                 return slow(rows)
