@@ -174,6 +174,37 @@ class Database(ConnectionsMixin, TransactionsMixin):
     # True where the driver itself reads "%s"/"%%" in the text (psycopg2, pymysql).
     percent_by_driver = True
 
+    def stream_rows(self, sql, params, chunk_size):
+        """Run a SELECT and yield its rows in lists of at most ``chunk_size``, each with the
+        cursor's description, reading them from the server as they are consumed.
+
+        Behind :meth:`Query.iterator`. SQLite's cursor already steps through the result
+        one row at a time; server engines override this with a server-side cursor. Close
+        the generator (or exhaust it) to release what it holds.
+        """
+        cursor = self.execute_sql(sql, params)
+        try:
+            while True:
+                try:
+                    rows = cursor.fetchmany(chunk_size)
+                except Exception as exc:
+                    self._raise_translated(exc)
+                if not rows:
+                    return
+                yield rows, cursor.description
+        finally:
+            cursor.close()
+
+    # Engines with a bulk loader (PostgreSQL's COPY) set this and override copy_rows();
+    # Model.copy_from() uses multi-row INSERTs elsewhere.
+    has_copy = False
+
+    def copy_rows(self, table, columns, adapters, batches):  # pragma: no cover - per engine
+        """Load ``batches`` (lists of row tuples) into ``table``'s ``columns`` (quoted SQL
+        names) with the engine's bulk loader, each value through its ``adapters`` entry.
+        Returns the number of rows loaded."""
+        raise NotImplementedError
+
     def is_connection_failure(self, exc):
         """True if ``exc`` means the server could not be reached (not a bad statement)."""
         if isinstance(exc, OperationalError) and "cannot connect" in str(exc):

@@ -1,6 +1,7 @@
 """MySQL and MariaDB through pymysql."""
 
 import contextlib
+import logging
 import re
 
 from ..dialects import MySQLDialect
@@ -9,11 +10,13 @@ from ..exceptions import (
     DeadlockError,
     ImproperlyConfigured,
     IntegrityError,
+    InterfaceError,
     LockTimeoutError,
     ProgrammingError,
     SerializationError,
     translate_driver_error,
 )
+from ..log import format_params, sql_logger
 from .base import ColumnMetadata, Database, ForeignKeyMetadata, IndexMetadata
 from .transactions import WHOLE_TRANSACTION
 
@@ -64,6 +67,27 @@ def _driver():
             "MySQL/MariaDB needs the pymysql driver, which is not installed: pip install 'tinyorm[mysql]'"
         ) from exc
     return pymysql
+
+
+class _StreamingConnection:
+    """Stands in for this thread's connection while an unbuffered result is being read:
+    the MySQL protocol can carry nothing else until it is (pymysql would silently read and
+    drop the rest of the result first)."""
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def cursor(self, *args, **kwargs):
+        raise InterfaceError(
+            "this thread's connection is streaming the rows of Query.iterator(): finish the "
+            "loop or close() the iterator before sending another statement (or read with a "
+            "second Database)"
+        )
+
+    def __getattr__(self, name):
+        self.cursor()
 
 
 def _errno(exc):
@@ -204,6 +228,36 @@ class MySQLDatabase(Database):
 
     def _ping(self, conn):
         conn.ping(reconnect=False)
+
+    def stream_rows(self, sql, params, chunk_size):
+        # An unbuffered cursor: rows come off the socket as they are fetched. Until the
+        # stream ends the thread's connection is lent to it and refuses other statements;
+        # closing early reads (and drops) the rest of the result, which the protocol
+        # requires before the next statement.
+        state = self._state
+        conn = self.connection()
+        cursor = conn.cursor(self._pymysql.cursors.SSCursor)
+        params = () if params is None else params  # "%%" is a literal "%" either way (execute_sql)
+        if sql_logger.isEnabledFor(logging.DEBUG):
+            sql_logger.debug("%s%s", sql, format_params(params, self.log_params, False))
+        state.conn = _StreamingConnection(conn)
+        try:
+            cursor.execute(sql, params)
+            while True:
+                rows = cursor.fetchmany(chunk_size)
+                if not rows:
+                    break
+                yield rows, cursor.description
+        except Exception as exc:
+            state.conn = conn  # errors are translated against the real connection
+            self._raise_translated(exc)
+        finally:
+            if type(state.conn) is _StreamingConnection:
+                state.conn = conn
+                try:
+                    cursor.close()  # drains what is left of the result
+                except Exception as exc:
+                    self._raise_translated(exc)
 
     def last_insert_id(self, cursor):
         return cursor.lastrowid

@@ -1,6 +1,8 @@
 """PostgreSQL through psycopg2."""
 
 import contextlib
+import itertools
+import logging
 
 from ..dialects import PostgresDialect
 from ..exceptions import (
@@ -11,7 +13,9 @@ from ..exceptions import (
     TransactionAbortedError,
     translate_driver_error,
 )
+from ..log import sql_logger
 from .base import ColumnMetadata, Database, ForeignKeyMetadata, IndexMetadata
+from .pgcopy import CopySource
 from .transactions import INNERMOST_BLOCK, WHOLE_TRANSACTION
 
 # SQLSTATEs with a class of their own: transient failures worth running the transaction
@@ -25,6 +29,9 @@ _ERROR_CLASSES = {
 }
 # libpq's PQtransactionStatus values (psycopg2.extensions.TRANSACTION_STATUS_*)
 _STATUS_IDLE, _STATUS_IN_ERROR = 0, 3
+
+_cursor_numbers = itertools.count(1)  # names of server-side cursors, unique per process
+logger = logging.getLogger("tinyorm")
 
 _MIGRATION_LOCK_KEY = 7301114050  # the advisory lock id tinyorm's migrations take
 _FK_ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
@@ -106,6 +113,70 @@ class PostgresDatabase(Database):
         # No SQLSTATE: the connection itself failed. Class 08 is "connection exception";
         # 57P01-57P03 are shutdowns and "cannot connect now" (a starting replica).
         return code is None or code.startswith("08") or code in ("57P01", "57P02", "57P03")
+
+    def stream_rows(self, sql, params, chunk_size):
+        # A server-side cursor (DECLARE ... / FETCH FORWARD n, what a psycopg2 named cursor
+        # sends; that one refuses to run on an autocommit connection, which tinyorm's are).
+        # It lives inside a transaction: the enclosing one, or one opened here and committed
+        # when the stream ends or is closed -- statements the thread sends meanwhile run in
+        # it, as they would have in autocommit.
+        chunk_size = int(chunk_size)
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be at least 1, not {chunk_size!r}")
+        stack = self._state.transactions
+        own = not stack
+        if own:
+            self._enter_atomic()
+        depth = len(stack)
+        name = f"tinyorm_cursor_{next(_cursor_numbers)}"
+        failed = True
+        declared = False
+        try:
+            self.execute_sql(f"DECLARE {name} NO SCROLL CURSOR FOR {sql}", params)
+            declared = True
+            fetch = f"FETCH FORWARD {chunk_size} FROM {name}"
+            while True:
+                cursor = self.execute_sql(fetch)
+                rows = cursor.fetchall()
+                if rows:
+                    yield rows, cursor.description
+                if len(rows) < chunk_size:
+                    break
+            failed = False
+        except GeneratorExit:
+            failed = False  # closed early by its consumer: not a failure of the transaction
+            raise
+        finally:
+            self._end_stream(name if declared else None, own, depth, failed)
+
+    def _end_stream(self, name, own, depth, failed):
+        if len(self._state.transactions) != depth:
+            # The consumer closed the stream inside a block it opened after the stream
+            # began: ending the stream's transaction here would end that block instead.
+            logger.warning("Query.iterator() closed inside a newer atomic() block; cursor left to its transaction")
+            return
+        if name is not None and not failed:
+            self._quietly(f"CLOSE {name}")
+        if own:
+            self._exit_atomic(failed)
+
+    has_copy = True
+
+    def copy_rows(self, table, columns, adapters, batches):
+        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        if sql_logger.isEnabledFor(logging.DEBUG):
+            sql_logger.debug("%s", sql)
+        source = CopySource(batches, adapters)
+        try:
+            cursor = self.connection().cursor()
+            cursor.copy_expert(sql, source, size=1 << 16)
+        except Exception as exc:
+            if source.error is not None:
+                # A value its field refused: the driver aborted the COPY on the server (the
+                # enclosing block rolls it back); raise what the field said, as insert does.
+                raise source.error from None
+            self._raise_translated(exc)
+        return cursor.rowcount if cursor.rowcount >= 0 else source.rows
 
     @contextlib.contextmanager
     def migration_lock(self, timeout=60):

@@ -246,6 +246,15 @@ class Model(metaclass=ModelBase):
         return ModelInsert(cls, rows, fields=fields)
 
     @classmethod
+    def copy_from(cls, rows, fields=None, batch_size=10_000):
+        """Bulk-load ``rows`` (an iterable of dicts, or of tuples aligned with ``fields``),
+        streamed ``batch_size`` rows at a time in one transaction; returns the number of
+        rows loaded. Values are validated and converted as ``insert_many`` does (the same
+        ``DataError``). PostgreSQL loads through ``COPY ... FROM STDIN``, the other engines
+        through multi-row INSERTs; nothing is returned per row (no keys, no instances)."""
+        return copy_from(cls, rows, fields, batch_size)
+
+    @classmethod
     def replace(cls, values=None, **kwargs):
         """Like ``insert()``, but a row with the same primary or unique key is replaced:
         ``REPLACE`` on SQLite and MySQL, an upsert overwriting the row on PostgreSQL."""
@@ -566,4 +575,4 @@ def stale_data_error(model, pk, expected_version, database):
 from .aliases import ModelAlias  # noqa: E402
 from .hydration import _hydrator_for  # noqa: E402
 from .select import ModelSelect  # noqa: E402
-from .writes import ModelDelete, ModelInsert, ModelUpdate, _InsertPlan, _UpdatePlan  # noqa: E402
+from .writes import ModelDelete, ModelInsert, ModelUpdate, _InsertPlan, _UpdatePlan, copy_from  # noqa: E402

@@ -267,16 +267,27 @@ class ModelSelect(_ResultShapes, Select):
         raise TypeError("query indices must be integers or slices")
 
     def iterator(self, chunk_size=1000):
-        """Stream results without caching them on the query."""
+        """Stream results without caching them on the query: memory stays flat whatever
+        the number of rows (``chunk_size`` rows are held at a time).
+
+        Reads through a server-side cursor. Until the loop ends (or the iterator is closed
+        or garbage-collected) it holds this thread's connection: on PostgreSQL the cursor
+        lives in the enclosing transaction, or in one opened for it and committed when it
+        ends (statements sent meanwhile run in that transaction); on MySQL/MariaDB the
+        connection can send nothing else meanwhile (``InterfaceError``), and closing early
+        reads the rest of the result off the wire. SQLite steps through its result as is.
+        """
+        if self._session is not None:
+            self._session._autoflush()
         database = self._read_database()
         dialect = database.dialect
         sql, params = self.sql(dialect)
-        cursor = database.execute_sql(sql, params)
-        while True:
-            rows = cursor.fetchmany(chunk_size)
-            if not rows:
-                break
-            yield from self._build_results(rows, dialect, cursor.description)
+        stream = database.stream_rows(sql, params, chunk_size)
+        try:
+            for rows, description in stream:
+                yield from self._build_results(rows, dialect, description)
+        finally:
+            stream.close()
 
     def get(self):
         """The first row; ``Model.DoesNotExist`` if there is none."""

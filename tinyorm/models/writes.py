@@ -9,6 +9,7 @@ conflict target against what the engine can honour. The precompiled single-row p
 
 from __future__ import annotations
 
+import itertools
 import operator
 
 from .. import exceptions
@@ -368,6 +369,45 @@ class ModelInsert(_ModelWrite, Insert):
     def _normalise_first(self):
         columns, rows = self._normalise()
         return columns, rows[0]
+
+
+def copy_from(model, rows, fields=None, batch_size=10_000):
+    """``Model.copy_from()``: stream ``rows`` into the table in batches, in one transaction.
+
+    Each batch is normalised by ``ModelInsert`` (the same defaults, keys and errors as
+    ``insert_many``) and its values go through the fields' adapters; the engine's bulk
+    loader takes them where it has one (PostgreSQL's COPY), multi-row INSERTs elsewhere.
+    """
+    if isinstance(rows, (dict, Model)):
+        raise DataError(f"copy_from() into {model.__name__} takes an iterable of rows, not one row")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, not {batch_size!r}")
+    database = model._meta.get_database().route_write(model)
+    dialect = database.dialect
+    source = iter(rows)
+    normalised = (
+        ModelInsert(model, batch, fields=fields)._normalise()
+        for batch in iter(lambda: list(itertools.islice(source, batch_size)), [])
+    )
+    total = 0
+    with database.atomic():
+        if database.has_copy:
+            table = dialect.quote(model._meta.table_name)
+            # COPY names its columns once: a run of batches with the same columns (rows of
+            # one shape) is one COPY; a change of shape starts the next.
+            for columns, run in itertools.groupby(normalised, key=lambda item: tuple(item[0])):
+                names = [dialect.quote(field.column_name) for field in columns]
+                adapters = [field.adapter(dialect) for field in columns]
+                total += database.copy_rows(table, names, adapters, (batch for _columns, batch in run))
+        else:
+            for columns, batch in normalised:
+                if batch:
+                    insert = ModelInsert(model, batch, fields=columns)
+                    insert.__dict__["_normalised"] = (columns, batch)
+                    total += insert.execute(database)
+    if write_listeners and total:  # events: caches
+        notify_write(model, "insert", database, None, "query")
+    return total
 
 
 def _returned_rows(columns, cursor, dialect):
