@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 BENCH_VENV ?= .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: demo test bench lint docs reference clean pgreplica faultdb
+.PHONY: demo test bench bench-scaling lint docs reference clean pgreplica faultdb
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: $(STAMP)
 
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python -m benchmarks $(BENCH_ARGS)
+
+# Time per row and peak memory as N grows (1k..1M): results/scaling.{json,md}, docs/img/scaling.png.
+# BENCH_ARGS="--sizes 1000,10000,100000 --engines sqlite" to choose.
+bench-scaling: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python -m benchmarks --scaling $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check tinyorm playhouse tests benchmarks examples scripts

@@ -11,6 +11,8 @@ from . import engines, report, runner
 from .workloads import WORKLOADS
 
 DEFAULT_OUTPUT = pathlib.Path(__file__).parent / "results" / "latest.json"
+SCALING_OUTPUT = DEFAULT_OUTPUT.with_name("scaling.json")
+SCALING_PLOT = pathlib.Path(__file__).parent.parent / "docs" / "img" / "scaling.png"
 QUICK = {"rows": 1000, "repeat": 3, "gets": 200, "compiles": 200}
 
 
@@ -50,6 +52,16 @@ def parse_args(argv):
     parser.add_argument(
         "--implementations", type=_names, help="comma-separated subset of: raw,tinyorm,peewee,sqlalchemy"
     )
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help="run the scaling runs instead (time per row and peak memory as N grows; see benchmarks/scaling.py)",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: tuple(int(size.replace("_", "")) for size in _names(text)),
+        help="with --scaling: the values of N (default 1000,10000,100000,1000000)",
+    )
     parser.add_argument("--markdown", action="store_true", help="also print the tables as Markdown")
     parser.add_argument(
         "--output",
@@ -81,8 +93,35 @@ def settings_from(args):
     return settings
 
 
+def run_scaling(args):
+    from . import scaling
+
+    output = args.output if args.output != DEFAULT_OUTPUT else SCALING_OUTPUT
+    if args.from_json:
+        results = json.loads(args.from_json.read_text())
+    else:
+        results = scaling.run(
+            engines.discover(args.engines),
+            sizes=args.sizes or scaling.DEFAULT_SIZES,
+            repeat=args.repeat or 3,
+            workloads=args.workloads or tuple(scaling.WORKLOADS),
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {output}", file=sys.stderr)
+    table = scaling.render_markdown(results)
+    output.with_suffix(".md").write_text(table + "\n")
+    scaling.plot(results, SCALING_PLOT)
+    print(table)
+    print(f"wrote {output.with_suffix('.md')} and {SCALING_PLOT}", file=sys.stderr)
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.scaling:
+        run_scaling(args)
+        return
     if args.from_json:
         results = json.loads(args.from_json.read_text())
     else:
