@@ -510,9 +510,16 @@ class CharField(_TextBase):
 
     def _build_adapter(self, dialect):
         slow = Field._build_adapter(self, dialect)
-        if not dialect.text_allows_nul:
-            return slow
         max_length = self.max_length
+        if not dialect.text_allows_nul:
+
+            def adapt(value):
+                # The NUL check is one C-level scan (PostgreSQL cannot store NUL).
+                if value.__class__ is str and len(value) <= max_length and value.isascii() and "\x00" not in value:
+                    return value
+                return slow(value)
+
+            return adapt
 
         def adapt(value):
             # isascii() is O(1) in CPython; other text takes the slow path's UTF-8 check.
@@ -531,7 +538,13 @@ class TextField(_TextBase):
     def _build_adapter(self, dialect):
         slow = Field._build_adapter(self, dialect)
         if not dialect.text_allows_nul:
-            return slow
+
+            def adapt(value):
+                if value.__class__ is str and value.isascii() and "\x00" not in value:
+                    return value
+                return slow(value)
+
+            return adapt
 
         def adapt(value):
             if value.__class__ is str and value.isascii():

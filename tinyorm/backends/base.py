@@ -199,10 +199,10 @@ class Database(ConnectionsMixin, TransactionsMixin):
     # Model.copy_from() uses multi-row INSERTs elsewhere.
     has_copy = False
 
-    def copy_rows(self, table, columns, adapters, batches):  # pragma: no cover - per engine
-        """Load ``batches`` (lists of row tuples) into ``table``'s ``columns`` (quoted SQL
-        names) with the engine's bulk loader, each value through its ``adapters`` entry.
-        Returns the number of rows loaded."""
+    def copy_rows(self, table, fields, batches):  # pragma: no cover - per engine
+        """Load ``batches`` (lists of row tuples) into ``table`` (its quoted name), one
+        value per field of ``fields``, with the engine's bulk loader; each value goes
+        through its field's adapter as for an INSERT. Returns the number of rows loaded."""
         raise NotImplementedError
 
     def is_connection_failure(self, exc):

@@ -15,7 +15,7 @@ from ..exceptions import (
 )
 from ..log import sql_logger
 from .base import ColumnMetadata, Database, ForeignKeyMetadata, IndexMetadata
-from .pgcopy import CopySource
+from .pgcopy import CopySource, rows_encoder
 from .transactions import INNERMOST_BLOCK, WHOLE_TRANSACTION
 
 # SQLSTATEs with a class of their own: transient failures worth running the transaction
@@ -162,11 +162,12 @@ class PostgresDatabase(Database):
 
     has_copy = True
 
-    def copy_rows(self, table, columns, adapters, batches):
-        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    def copy_rows(self, table, fields, batches):
+        quote = self.dialect.quote
+        sql = f"COPY {table} ({', '.join(quote(field.column_name) for field in fields)}) FROM STDIN"
         if sql_logger.isEnabledFor(logging.DEBUG):
             sql_logger.debug("%s", sql)
-        source = CopySource(batches, adapters)
+        source = CopySource(batches, rows_encoder(fields, [field.adapter(self.dialect) for field in fields]))
         try:
             cursor = self.connection().cursor()
             cursor.copy_expert(sql, source, size=1 << 16)

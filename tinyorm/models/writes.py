@@ -396,17 +396,24 @@ def copy_from(model, rows, fields=None, batch_size=10_000):
             # COPY names its columns once: a run of batches with the same columns (rows of
             # one shape) is one COPY; a change of shape starts the next.
             for columns, run in itertools.groupby(normalised, key=lambda item: tuple(item[0])):
-                names = [dialect.quote(field.column_name) for field in columns]
-                adapters = [field.adapter(dialect) for field in columns]
-                total += database.copy_rows(table, names, adapters, (batch for _columns, batch in run))
+                if columns:
+                    total += database.copy_rows(table, columns, (batch for _columns, batch in run))
+                else:  # rows of defaults only: COPY needs a column; INSERT has DEFAULT VALUES
+                    total += _insert_batches(model, database, run)
         else:
-            for columns, batch in normalised:
-                if batch:
-                    insert = ModelInsert(model, batch, fields=columns)
-                    insert.__dict__["_normalised"] = (columns, batch)
-                    total += insert.execute(database)
+            total += _insert_batches(model, database, normalised)
     if write_listeners and total:  # events: caches
         notify_write(model, "insert", database, None, "query")
+    return total
+
+
+def _insert_batches(model, database, normalised):
+    total = 0
+    for columns, batch in normalised:
+        if batch:
+            insert = ModelInsert(model, batch, fields=columns)
+            insert.__dict__["_normalised"] = (columns, batch)
+            total += insert.execute(database)
     return total
 
 
