@@ -97,6 +97,11 @@ def run_scaling(args):
     from . import scaling
 
     output = args.output if args.output != DEFAULT_OUTPUT else SCALING_OUTPUT
+    unknown = set(args.workloads or ()) - set(scaling.WORKLOADS)
+    if unknown:
+        raise SystemExit(
+            f"unknown scaling workload(s): {', '.join(sorted(unknown))}; choose from {list(scaling.WORKLOADS)}"
+        )
     if args.from_json:
         results = json.loads(args.from_json.read_text())
     else:

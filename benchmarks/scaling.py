@@ -271,9 +271,12 @@ def run(engines, sizes=DEFAULT_SIZES, repeat=3, workloads=tuple(WORKLOADS), prog
 
 
 def render_markdown(results):
+    settings = results["settings"]
+    million = " (one at N=1,000,000)" if max(settings["sizes"]) >= 1_000_000 else ""
     lines = [
-        f"Scaling run of {results['generated']} (median of {results['settings']['repeat']} interleaved "
-        f"runs, one at N=1,000,000; load average {results['load_average_before'][0]:.1f} before). "
+        f"Scaling run of {results['generated']}: median of {settings['repeat']} interleaved runs{million}; "
+        f"load average {results['load_average_before'][0]:.1f} before, "
+        f"{results['load_average_after'][0]:.1f} after, on {os.cpu_count()} CPUs. "
         "Time per row in µs (ratio to the raw driver); peak memory by tracemalloc.",
         "",
     ]
@@ -328,10 +331,15 @@ def plot(results, path):
             ax.set_xlabel("rows (N)")
             ax.grid(True, which="both", alpha=0.3)
         bottom.set_yscale("log")
-        bottom.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _pos: f"{value:g}"))
+        plain = matplotlib.ticker.FuncFormatter(lambda value, _pos: f"{value:g}")
+        bottom.yaxis.set_major_formatter(plain)
+        bottom.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         top.set_ylim(bottom=0)
         bottom.legend(fontsize=7, loc="upper left")
-    figure.suptitle(f"tinyorm scaling (provisional unless stated), {results['generated'][:10]}")
+    figure.suptitle(
+        f"tinyorm scaling, {results['generated'][:16]} UTC "
+        f"(load average {results['load_average_before'][0]:.1f} on {os.cpu_count()} CPUs)"
+    )
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
