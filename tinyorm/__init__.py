@@ -35,6 +35,7 @@ from .exceptions import (
     StaleDataError,
     TinyORMError,
     TransactionAbortedError,
+    UnsafeSQLError,
 )
 from .fields import (
     AutoField,
@@ -139,5 +140,6 @@ __all__ = [
     "MigrationError",
     "ImproperlyConfigured",
     "FieldError",
+    "UnsafeSQLError",
     "FlushError",
 ]

@@ -112,6 +112,11 @@ class FieldError(TinyORMError, ValueError):
     """An unknown field or lookup was named, e.g. in ``filter(nosuch__gt=1)``."""
 
 
+class UnsafeSQLError(TinyORMError, ValueError):
+    """An argument that would become SQL text (a cast type, a join kind) is not one the
+    engine's grammar allows; refused before any SQL is sent."""
+
+
 class FlushError(TinyORMError):
     """A session's pending objects cannot be written in any order (a cycle of required
     references: non-nullable foreign keys between new objects)."""

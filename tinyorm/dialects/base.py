@@ -18,9 +18,19 @@ import datetime
 import decimal
 import json
 import math
+import re
 import uuid
 
-from ..exceptions import DataError, NotSupportedError
+from ..exceptions import DataError, NotSupportedError, UnsafeSQLError
+
+# ``cast()``'s type grammar: ASCII words separated by single spaces, then an optional
+# ``(p)`` or ``(p, s)`` of at most four digits each. Matched with fullmatch (no "$", which
+# would let a trailing newline through).
+_CAST_GRAMMAR = re.compile(
+    r" *(?P<name>[A-Za-z][A-Za-z0-9_]*(?: +[A-Za-z][A-Za-z0-9_]*)*) *"
+    r"(?:\( *(?P<size>[0-9]{1,4} *(?:, *[0-9]{1,4})?) *\))? *",
+    re.ASCII,
+)
 
 # Abstract column types that fields declare; each dialect maps them to its own SQL type.
 FIELD_TYPES = (
@@ -201,18 +211,28 @@ class Dialect:
             return template.format(max_length=max_length, max_digits=max_digits, decimal_places=decimal_places)
         return template
 
+    # ``cast()``: the type names this engine's CAST takes (multiword names with single
+    # spaces), those of them that take a ``(p[, s])`` suffix, and portable names mapped to
+    # the engine's own. Anything else is refused: the type is pasted into SQL.
+    cast_type_names = frozenset()
+    cast_sized_types = frozenset()
     cast_types = {}
 
     def cast_type(self, type_name):
-        upper = type_name.upper()
-        mapped = self.cast_types.get(upper)
-        if mapped is not None:
-            return mapped
-        # A type name is an identifier-like word with an optional (n[, m]) suffix.
-        allowed = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_ (),")
-        if not set(upper) <= allowed:
-            raise ValueError(f"not a type name: {type_name!r}")
-        return type_name
+        """The SQL for ``CAST(x AS type_name)``, from the grammar ``NAME [(p[, s])]``."""
+        match = _CAST_GRAMMAR.fullmatch(type_name) if isinstance(type_name, str) else None
+        name = " ".join(match.group("name").upper().split()) if match else None
+        if name not in self.cast_type_names:
+            raise UnsafeSQLError(
+                f"not a type {self.name} can cast to: {type_name!r}; use one of {', '.join(sorted(self.cast_type_names))}"
+            )
+        size = match.group("size")
+        if size is not None and name not in self.cast_sized_types:
+            raise UnsafeSQLError(f"{self.name} type {name} takes no (size): {type_name!r}")
+        mapped = self.cast_types.get(name, name)
+        if size is None or mapped not in self.cast_sized_types:
+            return mapped  # an engine that ignores the size (SQLite's TEXT) gets none
+        return f"{mapped}({', '.join(size.replace(' ', '').split(','))})"
 
     # -- rendering hooks -------------------------------------------------------------------
     def render_operator(self, ctx, lhs, op, rhs):

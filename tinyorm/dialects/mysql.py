@@ -57,7 +57,16 @@ class MySQLDialect(Dialect):
         "REAL": "DOUBLE",
         "DOUBLE": "DOUBLE",
         "DOUBLE PRECISION": "DOUBLE",
+        "SIGNED INTEGER": "SIGNED",
+        "UNSIGNED INTEGER": "UNSIGNED",
+        "NUMERIC": "DECIMAL",
+        "DATETIME": "DATETIME(6)",  # keeps microseconds, as DATETIME columns do
+        "TIME": "TIME(6)",
     }
+    # CAST's target types on MySQL and MariaDB (there is no CAST AS VARCHAR or INTEGER;
+    # the portable names are mapped above).
+    cast_type_names = frozenset({"BINARY", "CHAR", "NCHAR", "DATE", "DECIMAL", "SIGNED", "UNSIGNED", *cast_types})
+    cast_sized_types = frozenset({"BINARY", "CHAR", "NCHAR", "VARCHAR", "DECIMAL", "NUMERIC"})
     replace_sql = "REPLACE INTO "
     returning = False
     supports_full_join = False

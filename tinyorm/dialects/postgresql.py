@@ -30,7 +30,18 @@ class PostgresDialect(Dialect):
     # register_uuid at connect) UUID objects; only bytea needs a copy out of its memoryview.
     to_driver = {"UUID": str, "JSON": _to_json, "BLOB": _to_bytes}
     from_driver = {"BLOB": _to_bytes}
-    cast_types = {"TEXT": "TEXT", "INTEGER": "INTEGER", "INT": "INTEGER", "FLOAT": "DOUBLE PRECISION"}
+    cast_types = {"INT": "INTEGER", "FLOAT": "DOUBLE PRECISION", "DOUBLE": "DOUBLE PRECISION"}
+    cast_type_names = frozenset(
+        {
+            *("SMALLINT", "INTEGER", "INT", "BIGINT", "REAL", "FLOAT", "DOUBLE", "DOUBLE PRECISION"),
+            *("NUMERIC", "DECIMAL", "TEXT", "VARCHAR", "CHAR", "CHARACTER", "CHARACTER VARYING"),
+            *("BOOLEAN", "BOOL", "DATE", "TIME", "TIMESTAMP", "TIMESTAMPTZ", "INTERVAL"),
+            *("TIMESTAMP WITH TIME ZONE", "TIMESTAMP WITHOUT TIME ZONE", "UUID", "JSON", "JSONB", "BYTEA"),
+        }
+    )
+    cast_sized_types = frozenset(
+        {"NUMERIC", "DECIMAL", "VARCHAR", "CHAR", "CHARACTER", "CHARACTER VARYING", "TIME", "TIMESTAMP", "TIMESTAMPTZ"}
+    )
     returning = True
     supports_distinct_on = True
     index_methods = frozenset({"btree", "hash", "gin", "gist", "brin", "spgist"})

@@ -103,7 +103,11 @@ class SqliteDialect(SqliteJson, Dialect):
         "JSON": _from_json,
         "BOOL": _to_bool,
     }
-    cast_types = {"TEXT": "TEXT", "VARCHAR": "TEXT", "INTEGER": "INTEGER", "INT": "INTEGER", "FLOAT": "REAL"}
+    cast_types = {"VARCHAR": "TEXT", "CHAR": "TEXT", "INT": "INTEGER", "BIGINT": "INTEGER", "FLOAT": "REAL"}
+    cast_types.update({"DOUBLE": "REAL", "DOUBLE PRECISION": "REAL", "DECIMAL": "NUMERIC"})
+    cast_type_names = frozenset({"TEXT", "INTEGER", "REAL", "NUMERIC", "BLOB", *cast_types})
+    # SQLite takes a size after any type name and ignores it; only NUMERIC keeps one.
+    cast_sized_types = frozenset({"VARCHAR", "CHAR", "NUMERIC", "DECIMAL"})
     replace_sql = "REPLACE INTO "
     returning = True  # SQLite 3.35 added RETURNING; the backend clears this on older libraries
     compound_select_parens = False  # SQLite accepts no parentheses around a compound's parts

@@ -14,7 +14,7 @@ import re
 
 from ..exceptions import FieldError
 from ..fields import Field, ForeignKeyField
-from ..sql.nodes import JOIN, SQL, Context, Expression, Function, fn
+from ..sql.nodes import JOIN, SQL, Context, Expression, Function, fn, join_kind
 from ..sql.query import CompoundSelect, Select
 from .aliases import FieldAlias, ModelAlias, _column_owner, _fields_of, _model_of
 from .hydration import _convert_rows, _flat_objects, _hydrator_for, _RowShape, _tuple_converter, graph_hydrator
@@ -145,6 +145,7 @@ class ModelSelect(_ResultShapes, Select):
         """Join ``dest``; without ``on`` the foreign key between the two is used."""
         src = self._join_source
         rel = None
+        join_type = join_kind(join_type)
         if join_type == JOIN.CROSS:
             if on is not None:
                 raise ValueError("a CROSS JOIN takes no on= condition")

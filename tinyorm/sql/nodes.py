@@ -7,6 +7,8 @@ never enter the SQL text; identifiers pass through the dialect's quoting.
 
 from __future__ import annotations
 
+from ..exceptions import UnsafeSQLError
+
 __all__ = [
     "Context",
     "Node",
@@ -805,6 +807,28 @@ class JOIN:
     FULL_OUTER = "FULL OUTER JOIN"
     FULL = "FULL OUTER JOIN"
     CROSS = "CROSS JOIN"
+
+
+# Every spelling ``join()`` accepts (in any case), by the SQL it writes.
+_JOIN_KINDS = {
+    **dict.fromkeys(("INNER JOIN", "INNER", "JOIN"), JOIN.INNER),
+    **dict.fromkeys(("LEFT OUTER JOIN", "LEFT JOIN", "LEFT OUTER", "LEFT"), JOIN.LEFT_OUTER),
+    **dict.fromkeys(("RIGHT OUTER JOIN", "RIGHT JOIN", "RIGHT OUTER", "RIGHT"), JOIN.RIGHT_OUTER),
+    **dict.fromkeys(("FULL OUTER JOIN", "FULL JOIN", "FULL OUTER", "FULL"), JOIN.FULL_OUTER),
+    **dict.fromkeys(("CROSS JOIN", "CROSS"), JOIN.CROSS),
+}
+
+
+def join_kind(join_type):
+    """The SQL of a join kind (a ``JOIN`` constant or its words in any case); anything
+    else is refused, since it is written into the statement."""
+    # ASCII only: str.upper() turns a dotless "ı" into "I".
+    kind = _JOIN_KINDS.get(join_type.upper()) if isinstance(join_type, str) and join_type.isascii() else None
+    if kind is None:
+        raise UnsafeSQLError(
+            f"not a join kind: {join_type!r}; use JOIN.INNER, LEFT_OUTER, RIGHT_OUTER, FULL_OUTER or CROSS"
+        )
+    return kind
 
 
 def _reduce(op, expressions):

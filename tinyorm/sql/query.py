@@ -25,6 +25,7 @@ from .nodes import (
     Star,
     _ColumnFactory,
     as_node,
+    join_kind,
 )
 
 __all__ = [
@@ -322,6 +323,7 @@ class Select(SelectBase):
 
     def join(self, dest, join_type="INNER JOIN", on=None):
         """A copy joining ``dest`` (``join_type`` one of ``JOIN``'s kinds) ``on`` a condition."""
+        join_type = join_kind(join_type)
         clone = self._clone()
         clone._joins = self._joins + ((join_type, dest, on),)
         clone._join_source = dest
