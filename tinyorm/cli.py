@@ -123,7 +123,7 @@ def _targets(settings):
             targets.append((name, router.databases[name], table_filter))
         return targets, models
     if value:
-        raise TinyORMError(f"--database {value!r} is neither a URL nor a router database name")
+        raise TinyORMError(f"--database {mask_url(value)!r} is neither a URL nor a router database name")
     if len(bound) == 1:
         database = bound.pop()
         return [(repr(database), database, None)], models
@@ -180,10 +180,31 @@ def cmd_make(args, settings):
     path = os.path.join(settings.migrations, f"{revision}.py")
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(render_migration(args.message, changes, revision))
+    _check_written_migration(path)
     destructive = sum(1 for change in changes if change.destructive)
     note = f" ({destructive} DESTRUCTIVE)" if destructive else ""
     print(f"wrote {path}: {len(changes)} operation(s){note}")
     return 0
+
+
+def _check_written_migration(path):
+    """Load the file ``make`` just wrote as ``migrate up`` will; if it does not load, or
+    holds anything at top level but its docstring, imports and functions, remove it and fail."""
+    import ast
+
+    from .migrations.runner import Migration
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read(), path)
+        allowed = (ast.Import, ast.ImportFrom, ast.FunctionDef)
+        for node in tree.body[1:]:
+            if not isinstance(node, allowed):
+                raise MigrationError(f"unexpected top-level code at line {node.lineno}")
+        Migration(path).module()
+    except Exception as exc:
+        os.remove(path)
+        raise MigrationError(f"the migration written to {path} does not load, so it was removed: {exc}") from exc
 
 
 def _unsettled(rows):

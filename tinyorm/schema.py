@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from .exceptions import ImproperlyConfigured
+from .exceptions import ImproperlyConfigured, ProgrammingError
 from .fields import ForeignKeyField
 
 
@@ -45,12 +45,24 @@ def sort_models(models):
     return ordered, forward_refs
 
 
+# Generated names (indexes, foreign keys) fit the shortest engine limit, PostgreSQL's 63
+# bytes (MySQL allows 64 characters), so a model's index has one name on every engine.
+IDENTIFIER_BYTES = 63
+
+
+def shorten_name(name, max_bytes=IDENTIFIER_BYTES):
+    """``name``, or when over 60 characters or ``max_bytes`` UTF-8 bytes, its start cut at a
+    character boundary plus ``_`` and a hash of the whole name: two long names that share a
+    start stay two names (an engine truncating them would make them one)."""
+    if len(name) <= 60 and len(name.encode("utf-8")) <= max_bytes:
+        return name
+    digest = hashlib.md5(name.encode("utf-8")).hexdigest()[:8]
+    head = name[:51].encode("utf-8")[: max_bytes - 9].decode("utf-8", "ignore")
+    return f"{head}_{digest}"
+
+
 def index_name(table, columns, unique=False):
-    name = f"{table}_{'_'.join(columns)}"
-    if len(name) > 60:
-        digest = hashlib.md5(name.encode("utf-8")).hexdigest()[:8]
-        name = f"{name[:51]}_{digest}"
-    return name
+    return shorten_name(f"{table}_{'_'.join(columns)}")
 
 
 def column_definition(field, dialect, inline_primary_key=True):
@@ -88,11 +100,7 @@ def _render_fragment(node, dialect):
 
 def foreign_key_name(table, column):
     """The constraint name tinyorm gives a foreign key, the same on every engine."""
-    name = f"fk_{table}_{column}"
-    if len(name) > 60:
-        digest = hashlib.md5(name.encode("utf-8")).hexdigest()[:8]
-        name = f"{name[:51]}_{digest}"
-    return name
+    return shorten_name(f"fk_{table}_{column}")
 
 
 def foreign_key_sql(dialect, table, column, dest_table, dest_column, on_delete=None, on_update=None):
@@ -123,6 +131,8 @@ def foreign_key_constraint(fk, dialect):
 def create_table_sql(model, dialect, safe=True, skip_foreign_keys=()):
     meta = model._meta
     composite = meta.composite_key
+    for name in (meta.table_name, *(field.column_name for field in meta.fields.values())):
+        dialect.check_identifier_length(name)  # an engine cutting two names short makes them one
     lines = [column_definition(field, dialect, inline_primary_key=not composite) for field in meta.fields.values()]
     if composite:
         columns = ", ".join(dialect.quote(field.column_name) for field in meta.primary_key.fields)
@@ -161,19 +171,34 @@ def advanced_indexes(model):
     return [index for index in model._meta.bound_indexes() if not index.plain]
 
 
-def create_index_statements(model, dialect, safe=True, existing=()):
+def create_index_statements(model, dialect, safe=True, existing=None):
+    """CREATE INDEX statements for ``model``, leaving out (when ``safe``) those already in
+    ``existing`` ({name: index info} of the table). Never ``IF NOT EXISTS``: on PostgreSQL
+    an index name is unique per schema, and it would skip an index of another table (or
+    another definition) silently. An index that exists with another definition is an error."""
     statements = []
+    existing = existing or {}
     for name, columns, unique in model_indexes(model):
         if safe and name in existing:
+            _check_same_index(model, existing[name], [column for column, _type in columns], unique)
             continue
-        statements.append(dialect.create_index_sql(model._meta.table_name, name, columns, unique, safe))
+        statements.append(dialect.create_index_sql(model._meta.table_name, name, columns, unique, safe=False))
     for index in advanced_indexes(model):
         if safe and index.name in existing:
-            continue
-        statement = index.create_sql(dialect, safe)
+            continue  # the definition's digest is in the name
+        statement = index.create_sql(dialect, False)
         if statement is not None:
             statements.append(statement)
     return statements
+
+
+def _check_same_index(model, found, columns, unique):
+    if list(found.columns) != columns or bool(found.unique) != bool(unique):
+        kind = "unique index" if unique else "index"
+        raise ProgrammingError(
+            f"{model._meta.table_name}: index {found.name!r} already exists on {list(found.columns)} "
+            f"(unique={bool(found.unique)}); the model wants a {kind} on {columns} under that name"
+        )
 
 
 def create_tables(database, models, safe=True):
@@ -189,18 +214,12 @@ def create_tables(database, models, safe=True):
         for model in ordered:
             table = model._meta.table_name
             if safe and table in existing_tables:
-                existing_indexes = {index.name for index in database.get_indexes(table)}
+                existing_indexes = {index.name: index for index in database.get_indexes(table)}
             else:
-                existing_indexes = set()
+                existing_indexes = {}
                 database.execute_sql(create_table_sql(model, dialect, safe, skip_foreign_keys=deferred), ())
                 created.append(model)
-            needs_check = safe and not dialect.supports_if_not_exists_index
-            for statement in create_index_statements(
-                model,
-                dialect,
-                safe=safe,
-                existing=existing_indexes if (needs_check or table in existing_tables) else (),
-            ):
+            for statement in create_index_statements(model, dialect, safe=safe, existing=existing_indexes):
                 database.execute_sql(statement, ())
             search = model._meta.search
             if search is not None and not (safe and table in existing_tables and database.has_search(search)):

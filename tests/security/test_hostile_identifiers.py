@@ -129,3 +129,32 @@ def test_join_kinds_in_any_case_run(tables):
         query = Pet.select(Pet.name, Owner.name).join(Owner, kind, on=(Pet.owner == Owner.id))
         assert set(query.tuples()) == rows, kind
     assert len(Pet.select(Pet.name, Secret.secret).join(Secret, "cross").tuples()[:]) == 1
+
+
+NAME_CASES = family(["owner", "n", "select"]) + ["", "\x00", "a\x00b", "ö" * 40, "x" * 70]
+
+
+def test_alias_families_are_quoted_or_refused(tables):
+    """A hostile alias is quoted (the row comes back under exactly that key) or refused
+    before SQL (NUL, empty, too long for the engine); never injected."""
+    refused, kept = 0, 0
+    for name in NAME_CASES:
+        sent = []
+        original = tables.execute_sql
+
+        def recording(sql, params=None, *args, sent=sent, original=original, **kwargs):
+            sent.append(sql)
+            return original(sql, params, *args, **kwargs)
+
+        tables.execute_sql = recording
+        try:
+            row = Owner.select(Owner.n.alias(name)).dicts().get()
+        except UnsafeSQLError:
+            assert not sent, (name, sent)
+            refused += 1
+            continue
+        finally:
+            del tables.execute_sql
+        assert row == {name: 7}, (name, row)
+        kept += 1
+    assert refused >= 3 and kept > 300, (refused, kept)

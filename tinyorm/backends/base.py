@@ -12,7 +12,7 @@ import weakref
 
 from .. import exceptions
 from ..exceptions import ConnectionLostError, ImproperlyConfigured, OperationalError, translate_driver_error
-from ..log import check_log_params, format_params, sql_logger
+from ..log import check_log_params, format_params, scrub, sql_logger
 from .pool import ConnectionsMixin
 from .proxy import _BoundModel
 from .transactions import Atomic, TransactionsMixin
@@ -134,7 +134,9 @@ class Database(ConnectionsMixin, TransactionsMixin):
         as tinyorm's PEP 249 classes, chained. Every statement tinyorm sends comes here.
         """
         if sql_logger.isEnabledFor(logging.DEBUG):
-            sql_logger.debug("%s%s", sql, format_params(params, self.log_params, many))
+            # The connection's own password is never logged, even where a statement holds it.
+            line = sql + format_params(params, self.log_params, many)
+            sql_logger.debug("%s", scrub(line, self.connect_params.get("password")))
         # One rule for "%" on every engine, with or without params: "%%" is a literal "%".
         # A "%s" driver reads it so only when given params, so it always gets some; the
         # others are sent the text with "%%" already made "%".
@@ -261,7 +263,10 @@ class Database(ConnectionsMixin, TransactionsMixin):
             raise exc
         if isinstance(exc, self._driver_error_class()):
             lost = self._is_disconnect(exc)
-            error = (ConnectionLostError if lost else self._error_class_for(exc))(str(exc))
+            # A statement's text may hold the password (ALTER USER ... PASSWORD), and
+            # engines quote the statement in their messages.
+            message = scrub(str(exc), self.connect_params.get("password"))
+            error = (ConnectionLostError if lost else self._error_class_for(exc))(message)
             error.__cause__ = exc
             # Error path only: learn what the failure did to the open transaction.
             if self._state.transactions:

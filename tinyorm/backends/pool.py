@@ -101,7 +101,7 @@ class ConnectionsMixin:
                 self._server_checked = True
         except self._driver_error_class() as exc:
             conn.close()
-            raise self._error_class_for(exc)(str(exc)) from exc
+            raise self._error_class_for(exc)(scrub(str(exc), self.connect_params.get("password"))) from exc
         with self._lock:
             self._open[id(conn)] = (conn, self._generation)
             opened = len(self._open)

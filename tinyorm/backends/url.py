@@ -136,6 +136,13 @@ def parse_url(url):
         port = parts.port
     except ValueError as exc:
         raise ImproperlyConfigured(f"bad database URL {mask_url(url)!r}: {_scrub(str(exc), url)}") from None
+    if "@" in parts.path or "@" in parts.fragment:
+        # "user:pa/ss@host" splits at the "/": the host would be part of the password and
+        # the rest of the password the database name (and echoed as such). Refuse instead.
+        raise ImproperlyConfigured(
+            f"database URL {mask_url(url)!r} is ambiguous: percent-encode '/', '@', '?' and '#' in the "
+            "user name and password (urllib.parse.quote(password, safe=''))"
+        )
     options = {}
     if parts.hostname:
         options["host"] = parts.hostname

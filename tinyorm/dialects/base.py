@@ -175,9 +175,11 @@ class Dialect:
         SQL text reaching ``execute_sql`` writes ``%%`` for ``%`` on every engine.
         """
         if not isinstance(name, str) or not name:
-            raise ValueError(f"an identifier must be a non-empty string, not {name!r}")
+            raise UnsafeSQLError(f"an identifier must be a non-empty string, not {name!r}")
         if "\x00" in name:
-            raise ValueError(f"identifier {name!r} contains a NUL character and cannot be quoted")
+            raise UnsafeSQLError(f"identifier {name!r} contains a NUL character and cannot be quoted")
+        if len(name) * 4 > self.max_identifier_length:  # (cheap test first: at most 4 bytes a character)
+            self.check_identifier_length(name)
         q = self.quote_char
         quoted = q + name.replace(q, q + q) + q
         if "%" in quoted:
@@ -460,6 +462,7 @@ class Dialect:
     ):
         """CREATE INDEX over ``columns`` ([(column, field_type)]) or, for ``tinyorm.Index``,
         over ``parts_sql`` (rendered columns and expressions) with a method and condition."""
+        self.check_identifier_length(name)
         exists = " IF NOT EXISTS" if safe and self.supports_if_not_exists_index else ""
         kind = "UNIQUE INDEX" if unique else "INDEX"
         if parts_sql is None:
@@ -472,6 +475,19 @@ class Dialect:
         if where_sql is not None:
             sql += f" WHERE {where_sql}"
         return sql
+
+    identifier_length_in_bytes = True  # PostgreSQL counts bytes, MySQL characters
+
+    def check_identifier_length(self, name):
+        """Refuse a name the engine would cut short (PostgreSQL truncates silently, so two
+        names sharing their first 63 bytes would become one, and an alias would come back
+        as another key)."""
+        size = len(name.encode("utf-8")) if self.identifier_length_in_bytes else len(name)
+        if size > self.max_identifier_length:
+            unit = "bytes" if self.identifier_length_in_bytes else "characters"
+            raise UnsafeSQLError(
+                f"name {name!r} is {size} {unit}; {self.name} allows {self.max_identifier_length}: choose a shorter one"
+            )
 
     def index_using_sql(self, method):
         """``USING method``, or "" where the engine names no method (the default b-tree)."""

@@ -80,6 +80,7 @@ class MySQLDialect(Dialect):
     max_params = 65535
     max_query_bytes = 16 * 1024 * 1024  # replaced by the server's max_allowed_packet at connect
     max_identifier_length = 64
+    identifier_length_in_bytes = False
     default_values_sql = "() VALUES ()"
     # Tables are created case- and accent-sensitive, like SQLite and PostgreSQL compare text.
     table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"

@@ -391,20 +391,33 @@ def _diff_foreign_keys(database, model, skip):
     return adds, drops
 
 
+def source_comment(text):
+    """``text`` fit for one ``#`` comment line: line breaks and other unprintable
+    characters escaped, so nothing after them can become code."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in str(text))
+
+
+def source_docstring(text):
+    """A string literal for a module docstring holding exactly ``text``: triple-quoted
+    when that reads back unchanged, else ``repr()`` (quotes, backslashes, ``\\N{...}``)."""
+    plain = all(char.isprintable() or char == "\n" for char in text)
+    if plain and "\\" not in text and '"""' not in text and not text.endswith('"'):
+        return f'"""{text}\n"""'
+    return repr(text + "\n")
+
+
 def render_migration(message, changes, revision):
-    """The source of a migration file."""
+    """The source of a migration file: every user-given text (message, names, defaults)
+    is written as a literal or an escaped comment, so the file is valid for any text."""
+    created = datetime.datetime.now().replace(microsecond=0).isoformat(" ")
     lines = [
-        f'"""{message}',
-        "",
-        f"Revision: {revision}",
-        f"Created: {datetime.datetime.now().replace(microsecond=0).isoformat(' ')}",
-        '"""',
+        source_docstring(f"{message}\n\nRevision: {revision}\nCreated: {created}"),
         "from tinyorm import *  # noqa: F401,F403 - field classes for the operations below",
         "",
         "",
     ]
     if any(change.destructive for change in changes):
-        lines[6:6] = [
+        lines[2:2] = [
             "# " + "!" * 70,
             "# DESTRUCTIVE: this migration loses data. Review every line marked below.",
             "# " + "!" * 70,
@@ -416,7 +429,7 @@ def render_migration(message, changes, revision):
     upgrade = []
     for change in changes:
         if change.destructive:
-            upgrade.append(f"# DESTRUCTIVE: {change.destructive}")
+            upgrade.append(f"# DESTRUCTIVE: {source_comment(change.destructive)}")
         upgrade.append(change.upgrade)
     lines += ["def upgrade(op):"] + body(upgrade) + ["", "", "def downgrade(op):"]
     lines += body([change.downgrade for change in reversed(changes)]) + [""]
