@@ -198,7 +198,7 @@ def _check_written_migration(path):
         with open(path, encoding="utf-8") as handle:
             tree = ast.parse(handle.read(), path)
         allowed = (ast.Import, ast.ImportFrom, ast.FunctionDef)
-        for node in tree.body[1:]:
+        for node in tree.body[1:] if ast.get_docstring(tree) is not None else tree.body:
             if not isinstance(node, allowed):
                 raise MigrationError(f"unexpected top-level code at line {node.lineno}")
         Migration(path).module()

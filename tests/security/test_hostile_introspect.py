@@ -6,7 +6,7 @@ import importlib.util
 import keyword
 
 import tinyorm
-from tinyorm import CharField, ForeignKeyField, IntegerField, Model
+from tinyorm import SQL, CharField, DateTimeField, ForeignKeyField, IntegerField, Model
 from tinyorm.migrations.introspect import generate_models
 
 # Tables whose class names clash once sanitised (a-b/a_b; ä/ö/å to A/O/A), shadow
@@ -37,6 +37,9 @@ COLUMNS = [
 ]
 
 
+SAID = 'it\'s "q" ;-- """ ä'
+
+
 def _model(name, fields):
     meta = type("Meta", (), {"table_name": name})
     return type(f"M{abs(hash(name))}", (Model,), {**fields, "Meta": meta, "__module__": __name__})
@@ -47,6 +50,9 @@ def _hostile_schema(db):
     columns = {f"c{index}": IntegerField(null=True, column_name=name) for index, name in enumerate(COLUMNS)}
     columns["fk"] = ForeignKeyField(models[0], null=True, column_name="owner_id")
     columns["fk2"] = ForeignKeyField(models[1], null=True, column_name="filter_id", backref="others")
+    # Server defaults are written into the module too: an SQL expression and hostile text.
+    columns["made"] = DateTimeField(null=True, server_default=SQL("CURRENT_TIMESTAMP"), column_name="made")
+    columns["said"] = CharField(max_length=40, null=True, server_default=SAID, column_name="said")
     models.append(_model("cols", columns))
     for model in models:
         model.bind(db)
@@ -79,7 +85,7 @@ def test_introspected_hostile_names_import_and_round_trip(db, db_url, tmp_path, 
         assert module.tinyorm is tinyorm and module.BaseModel.__bases__ == (tinyorm.Model,)
         cols = models["cols"]
         by_column = {field.column_name: field for field in cols._meta.fields.values()}
-        assert set(by_column) == {"id", "owner_id", "filter_id", *COLUMNS}, source
+        assert set(by_column) == {"id", "owner_id", "filter_id", "made", "said", *COLUMNS}, source
         for field in by_column.values():
             assert field.name.isidentifier() and not keyword.iskeyword(field.name) and field.name.isascii()
         # No field shadows what a model class has: its methods still work on every class.
@@ -100,6 +106,7 @@ def test_introspected_hostile_names_import_and_round_trip(db, db_url, tmp_path, 
         back = cols.get_by_id(row.id)
         for index, name in enumerate(COLUMNS):
             assert getattr(back, by_column[name].name) == index, name
+        assert back.said == SAID and back.made is not None, source
         assert getattr(back, by_column["owner_id"].name).label == "row of a-b"
         assert getattr(back, by_column["filter_id"].name).label == "row of a_b"
         raw = db.execute_sql(f"SELECT {db.dialect.quote('select')} FROM {db.dialect.quote('cols')}", ()).fetchall()

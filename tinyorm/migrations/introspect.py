@@ -171,15 +171,18 @@ def field_for_column(dialect, column):
     return field_class, kwargs
 
 
-def source_literal(value):
-    """Python source for ``value``; ``repr()`` except for floats with no literal (nan, inf)."""
+def source_literal(value, prefix=""):
+    """Python source for ``value``: ``repr()``, except for floats with no literal (nan, inf)
+    and ``SQL`` fragments, written ``{prefix}SQL(...)``."""
     if isinstance(value, float) and not math.isfinite(value):
         return f"float({str(value)!r})"
+    if isinstance(value, SQL):
+        return prefix + repr(value)
     return repr(value)
 
 
 def field_source(field_class, kwargs, prefix=""):
-    arguments = ", ".join(f"{key}={source_literal(value)}" for key, value in kwargs.items())
+    arguments = ", ".join(f"{key}={source_literal(value, prefix)}" for key, value in kwargs.items())
     return f"{prefix}{field_class.__name__}({arguments})"
 
 
