@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 BENCH_VENV ?= .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: demo test bench bench-scaling lint docs reference clean pgreplica faultdb
+.PHONY: demo test bench bench-scaling lint docs reference clean pgreplica myreplica faultdb
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,9 @@ reference: $(STAMP)
 
 pgreplica:
 	bash scripts/pgreplica.sh up
+
+myreplica:
+	bash scripts/myreplica.sh up
 
 faultdb:
 	bash scripts/faultdb.sh up

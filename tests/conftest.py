@@ -29,14 +29,23 @@ PGREPLICA_URLS = (
     os.environ.get("TINYORM_TEST_PGREPLICA_PRIMARY_URL", "postgresql://postgres@127.0.0.1:5433/test"),
     os.environ.get("TINYORM_TEST_PGREPLICA_REPLICA_URL", "postgresql://postgres@127.0.0.1:5434/test"),
 )
+# A private MariaDB primary and GTID replica (scripts/myreplica.sh, `make myreplica`); the
+# router tests stop its replication threads and kill its replica.
+MYREPLICA_URLS = (
+    os.environ.get("TINYORM_TEST_MYREPLICA_PRIMARY_URL", "mysql://root@127.0.0.1:3316/test"),
+    os.environ.get("TINYORM_TEST_MYREPLICA_REPLICA_URL", "mysql://root@127.0.0.1:3317/test"),
+)
 # Private PostgreSQL and MariaDB servers that the fault tests kill -9 and restart
 # (scripts/faultdb.sh, `make faultdb`); never the shared ones.
 FAULT_URLS = {
     "postgresql": os.environ.get("TINYORM_TEST_FAULTS_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:55432/faults"),
     "mysql": os.environ.get("TINYORM_TEST_FAULTS_MYSQL_URL", "mysql://root@127.0.0.1:53306/faults"),
 }
-KNOWN_BACKENDS = ("sqlite", "postgresql", "mysql", "pgreplica", "faults")
-# Backends the ``db`` fixture runs on (pgreplica serves the router tests only).
+KNOWN_BACKENDS = ("sqlite", "postgresql", "mysql", "pgreplica", "myreplica", "faults")
+# Replicated pairs the ``replicated`` fixture runs the router tests on: backend name ->
+# (primary URL, replica URL). Another topology adds itself here (and to KNOWN_BACKENDS).
+REPLICATED_URLS = {"pgreplica": PGREPLICA_URLS, "myreplica": MYREPLICA_URLS}
+# Backends the ``db`` fixture runs on (the replicated pairs serve the router tests only).
 ENGINE_BACKENDS = ("sqlite", "postgresql", "mysql")
 
 
@@ -58,7 +67,7 @@ def _select_backends():
         if unknown:
             pytest.exit(f"unknown backend(s) in TINYORM_TEST_BACKENDS: {unknown}", returncode=4)
         for name in backends:
-            urls = {"pgreplica": PGREPLICA_URLS, "faults": tuple(FAULT_URLS.values())}.get(
+            urls = {**REPLICATED_URLS, "faults": tuple(FAULT_URLS.values())}.get(
                 name, (SERVER_URLS[name],) if name in SERVER_URLS else ()
             )
             for url in urls:
@@ -76,12 +85,13 @@ def _select_backends():
             backends.append(name)
         else:
             print(f"\n[tinyorm tests] leaving out {name}: {why}")
-    reachable = [_reachable(url) for url in PGREPLICA_URLS]
-    if all(ok for ok, _why in reachable):
-        backends.append("pgreplica")
-    else:
-        why = next(why for ok, why in reachable if not ok)
-        print(f"\n[tinyorm tests] leaving out pgreplica (run `make pgreplica`): {why}")
+    for name, urls in REPLICATED_URLS.items():
+        reachable = [_reachable(url) for url in urls]
+        if all(ok for ok, _why in reachable):
+            backends.append(name)
+        else:
+            why = next(why for ok, why in reachable if not ok)
+            print(f"\n[tinyorm tests] leaving out {name} (run `make {name}`): {why}")
     reachable = [_reachable(url) for url in FAULT_URLS.values()]
     if all(ok for ok, _why in reachable):
         backends.append("faults")
@@ -106,7 +116,7 @@ def pytest_report_header(config):
 
 def pytest_generate_tests(metafunc):
     if "replicated" in metafunc.fixturenames:
-        kinds = [name for name in ("sqlite", "pgreplica") if name in BACKENDS]
+        kinds = [name for name in ("sqlite", *REPLICATED_URLS) if name in BACKENDS]
         marker = metafunc.definition.get_closest_marker("backends")
         if marker is not None:
             kinds = [name for name in kinds if name in marker.args]
@@ -206,7 +216,7 @@ def db_url(db, tmp_path):
 
 
 class Replicated:
-    """A primary and a replica: real streaming replication (pgreplica) or SQLite files.
+    """A primary and a replica: real replication (a REPLICATED_URLS backend) or SQLite files.
 
     SQLite files do not replicate: ``sync()`` copies the primary's file over the replica's
     so tests can stand the pair in for a caught-up replica.
@@ -217,7 +227,7 @@ class Replicated:
         self.primary_url = primary_url
         self.replica_url = replica_url
         self.tmp_path = tmp_path
-        self.real = kind == "pgreplica"
+        self.real = kind in REPLICATED_URLS
 
     def router(self, **options):
         return tinyorm.Router(primary=self.primary_url, replicas=[self.replica_url], **options)
@@ -241,8 +251,8 @@ class Replicated:
 def replicated(request, tmp_path):
     """A primary/replica pair for router tests, starting with no tables."""
     kind = request.param
-    if kind == "pgreplica":
-        pair = Replicated(kind, PGREPLICA_URLS[0], PGREPLICA_URLS[1], tmp_path)
+    if kind in REPLICATED_URLS:
+        pair = Replicated(kind, *REPLICATED_URLS[kind], tmp_path)
     else:
         pair = Replicated(
             kind, f"sqlite:///{tmp_path / 'primary.db'}", f"sqlite:///{tmp_path / 'replica.db'}", tmp_path

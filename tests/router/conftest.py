@@ -21,15 +21,15 @@ from ..conftest import BACKENDS, PGREPLICA_URLS, SERVER_URLS, QueryCounter
 
 # A URL nothing listens on, per engine: connecting fails at once with "connection refused"
 # (SQLite: a file in a folder that does not exist).
-DEAD_POSTGRESQL_URLS = {
-    "replica": "postgresql://postgres@127.0.0.1:1/test",
-    "primary": "postgresql://postgres@127.0.0.1:2/test",
-}
+DEAD_PORTS = {"replica": 1, "primary": 2}
 
 
 def dead_url(replicated, role="replica"):
     if replicated.real:
-        return DEAD_POSTGRESQL_URLS[role]
+        scheme, _, rest = replicated.primary_url.partition("://")
+        userinfo, _, path = rest.partition("@")
+        database = path.partition("/")[2]
+        return f"{scheme}://{userinfo}@127.0.0.1:{DEAD_PORTS[role]}/{database}"
     return f"sqlite:///{replicated.tmp_path / 'no-such-folder' / f'{role}.db'}"
 
 
@@ -78,18 +78,37 @@ class ConnectCounter:
         database._connect_driver = counting_connect
 
 
+# How each replicated backend stops and resumes applying what its primary sends:
+# (stop statement, resume statement). PostgreSQL pauses WAL replay (the shared pgreplica
+# servers are never stopped, and their WAL receiver is left alone); the private MariaDB
+# replica stops its SQL thread. A topology added to REPLICATED_URLS adds itself here.
+REPLAY_CONTROL = {
+    "postgresql": ("SELECT pg_wal_replay_pause()", "SELECT pg_wal_replay_resume()"),
+    "mysql": ("STOP SLAVE SQL_THREAD", "START SLAVE SQL_THREAD"),
+}
+RECEIVE_CONTROL = {
+    "mysql": ("STOP SLAVE IO_THREAD", "START SLAVE IO_THREAD"),
+}
+
+
 @contextlib.contextmanager
-def replay_paused(replica_url):
-    """Stop the real replica applying WAL (it lags from now on); always resumed on exit."""
-    control = tinyorm.connect(replica_url)
-    control.execute_sql("SELECT pg_wal_replay_pause()")
+def replay_paused(replica_url, control=REPLAY_CONTROL):
+    """Stop the real replica applying changes (it lags from now on); always resumed on exit."""
+    database = tinyorm.connect(replica_url)
+    stop, resume = control[database.dialect.name]
+    database.execute_sql(stop)
     try:
         yield
     finally:
         try:
-            control.execute_sql("SELECT pg_wal_replay_resume()")
+            database.execute_sql(resume)
         finally:
-            control.close_all()
+            database.close_all()
+
+
+def receiving_stopped(replica_url):
+    """Stop the replica receiving from its primary (MariaDB's IO thread)."""
+    return replay_paused(replica_url, RECEIVE_CONTROL)
 
 
 @contextlib.contextmanager

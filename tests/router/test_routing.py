@@ -366,7 +366,17 @@ def test_stats_and_reset_stats(routed):
     router = routed(MODELS)
     seed(routed, router)
     stats = router.stats()
-    assert stats == {"reads": {}, "writes": {}, "fallbacks": 0, "pinned_reads": 0, "down": {}, "lagging_skips": 0}
+    assert stats == {
+        "reads": {},
+        "writes": {},
+        "fallbacks": 0,
+        "pinned_reads": 0,
+        "down": {},
+        "lagging_skips": 0,
+        "probes": 0,
+        "probe_errors": {},
+        "writer_failovers": 0,
+    }
     Article.create(title="x")
     in_thread(router, lambda: Article.select().count())
     assert router.stats()["writes"] == {"primary": 1}

@@ -214,7 +214,24 @@ class Database(ConnectionsMixin, TransactionsMixin):
         driver_error = exc.__cause__ if isinstance(exc, exceptions.TinyORMError) else exc
         return driver_error is not None and self._is_disconnect(driver_error)
 
-    # -- replication (engines with a replication position override these) ------------------
+    # -- replication: the hooks a Router's read-your-writes uses ------------------------------
+    # An engine (or topology, e.g. a Galera backend) plugs into the Router by overriding:
+    #
+    # * ``has_replication_positions``: True if the methods below deal in positions;
+    # * ``replication_position()`` on a primary: text naming every committed write so far;
+    # * ``replayed_position()`` on a replica: text naming what it has applied (one statement:
+    #   the router remembers it per replica, so one probe answers many reads);
+    # * ``position_reached(position, timeout)`` on a replica: wait (one statement) until it
+    #   has applied ``position``; False after ``timeout`` seconds;
+    # * ``position_sort_key(position)``: a comparable form where ``a >= b`` means "a holds
+    #   everything b holds" (a partial order is fine); raises ValueError for text that is
+    #   not a position, so a forged token is the caller's RoutingError;
+    # * ``merge_positions(a, b)``: a position holding both (the later one if ordered);
+    # * ``replica_lag()``: seconds behind; ``float("inf")`` when replication is stopped (the
+    #   replica must not serve fresh reads), None if unknown.
+    #
+    # Connection failures from these mark a replica down; other errors (a missing privilege)
+    # are reported by the Router and only keep that replica out of the read at hand.
     has_replication_positions = False
 
     def replication_position(self):
@@ -222,16 +239,25 @@ class Database(ConnectionsMixin, TransactionsMixin):
         has none to offer; read-your-writes then pins reads to the primary for a while."""
         return None
 
+    def replayed_position(self):
+        """On a replica: the position it has applied, or None if the engine has none."""
+        return None
+
     def position_reached(self, position, timeout=0.0):
         """On a replica: has it replayed ``position``? Waits up to ``timeout`` seconds."""
         return False
 
     def position_sort_key(self, position):
-        """A comparable form of a position, to keep the later of two."""
+        """A comparable form of a position: ``key(a) >= key(b)`` if ``a`` holds ``b``."""
         return position
 
+    def merge_positions(self, first, second):
+        """A position holding both ``first`` and ``second``."""
+        return first if self.position_sort_key(first) >= self.position_sort_key(second) else second
+
     def replica_lag(self):
-        """Seconds this replica is behind its primary (0 when caught up), or None."""
+        """Seconds this replica is behind its primary (0 when caught up, infinity when
+        replication is stopped), or None."""
         return None
 
     # -- migrations ------------------------------------------------------------------------

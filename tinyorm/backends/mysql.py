@@ -276,9 +276,9 @@ class MySQLDatabase(Database):
         finally:
             self.execute_sql("SELECT RELEASE_LOCK(%s)", (lock_name,))
 
-    # GTID positions: MariaDB's @@gtid_binlog_pos / MASTER_GTID_WAIT, MySQL's
-    # @@gtid_executed / WAIT_FOR_EXECUTED_GTID_SET. (Not exercised by the test suite, which
-    # has no MySQL replica; PostgreSQL's WAL positions are.)
+    # GTID positions: MariaDB's @@gtid_binlog_pos / @@gtid_slave_pos / MASTER_GTID_WAIT,
+    # MySQL's @@gtid_executed / WAIT_FOR_EXECUTED_GTID_SET; sets compared as sets
+    # (tinyorm/backends/positions.py).
     has_replication_positions = True
 
     def replication_position(self):
@@ -287,7 +287,14 @@ class MySQLDatabase(Database):
         position = self.execute_sql(sql).fetchone()[0]
         return position or None
 
+    def replayed_position(self):
+        """On a replica: the GTIDs it has applied (MariaDB ``@@gtid_slave_pos``)."""
+        self.connection()
+        sql = "SELECT @@gtid_slave_pos" if self.is_mariadb else "SELECT @@global.gtid_executed"
+        return self.execute_sql(sql).fetchone()[0] or ""
+
     def position_reached(self, position, timeout=0.0):
+        self.position_sort_key(position)  # refuse garbage before the server sees it
         self.connection()
         if self.is_mariadb:
             result = self.execute_sql("SELECT MASTER_GTID_WAIT(%s, %s)", (position, timeout)).fetchone()[0]
@@ -296,17 +303,29 @@ class MySQLDatabase(Database):
         return result == 0
 
     def position_sort_key(self, position):
-        # GTID sets are not totally ordered; keep the longer (later) text.
-        return (len(position), position)
+        from .positions import MariaDBPosition, MySQLPosition
+
+        # A MySQL GTID set names server UUIDs followed by ":"; MariaDB's triples have none.
+        return MySQLPosition(position) if ":" in position else MariaDBPosition(position)
+
+    def merge_positions(self, first, second):
+        one, other = self.position_sort_key(first), self.position_sort_key(second)
+        if type(one) is not type(other):
+            raise ValueError(f"positions of two kinds of server: {first!r}, {second!r}")
+        return one.union(other)
 
     def replica_lag(self):
         cursor = self.execute_sql("SHOW SLAVE STATUS")
         row = cursor.fetchone()
         if row is None:
             return 0.0
-        names = [column[0] for column in cursor.description]
-        lag = dict(zip(names, row)).get("Seconds_Behind_Master")
-        return float(lag) if lag is not None else None
+        status = dict(zip((column[0] for column in cursor.description), row))
+        # A stopped SQL or IO thread leaves Seconds_Behind_Master NULL: the replica falls
+        # behind from now on without saying by how much, so it counts as infinitely behind.
+        if status.get("Slave_SQL_Running") != "Yes" or status.get("Slave_IO_Running") != "Yes":
+            return float("inf")
+        lag = status.get("Seconds_Behind_Master")
+        return float(lag) if lag is not None else float("inf")
 
     def get_columns(self, table):
         sql = (

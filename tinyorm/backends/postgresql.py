@@ -3,6 +3,7 @@
 import contextlib
 import itertools
 import logging
+import re
 
 from ..dialects import PostgresDialect
 from ..exceptions import (
@@ -32,7 +33,7 @@ _STATUS_IDLE, _STATUS_IN_ERROR = 0, 3
 
 _cursor_numbers = itertools.count(1)  # names of server-side cursors, unique per process
 logger = logging.getLogger("tinyorm")
-
+_LSN = re.compile(r"^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$")
 _MIGRATION_LOCK_KEY = 7301114050  # the advisory lock id tinyorm's migrations take
 _FK_ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 
@@ -195,6 +196,8 @@ class PostgresDatabase(Database):
         return self.execute_sql("SELECT pg_current_wal_lsn()::text").fetchone()[0]
 
     def position_sort_key(self, position):
+        if not isinstance(position, str) or _LSN.match(position) is None:
+            raise ValueError(f"not a PostgreSQL WAL position: {position!r}")
         high, _, low = position.partition("/")
         return (int(high, 16) << 32) | int(low, 16)
 
@@ -204,23 +207,29 @@ class PostgresDatabase(Database):
         return row[0] if row else None
 
     def position_reached(self, position, timeout=0.0):
-        import time
-
-        deadline = time.monotonic() + timeout
-        wanted = self.position_sort_key(position)
-        while True:
-            replayed = self.replayed_position()
-            if replayed is not None and self.position_sort_key(replayed) >= wanted:
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.005)
+        # One statement however long it waits: a recursive query re-reads the replayed
+        # position every 5 ms and stops at the first row that has it (or at the timeout).
+        self.position_sort_key(position)  # refuse garbage before the server sees it
+        rounds = max(0, int(timeout / 0.005))
+        sql = (
+            "WITH RECURSIVE w(n, ok) AS ("
+            "SELECT 0, COALESCE(pg_last_wal_replay_lsn() >= %s::pg_lsn, false) "
+            "UNION ALL SELECT w.n + 1, (SELECT COALESCE(pg_last_wal_replay_lsn() >= %s::pg_lsn, false) "
+            "FROM pg_sleep(0.005 + 0 * w.n)) FROM w WHERE NOT w.ok AND w.n < %s"
+            ") SELECT bool_or(ok) FROM w"
+        )
+        return bool(self.execute_sql(sql, (position, position, rounds)).fetchone()[0])
 
     def replica_lag(self):
+        # With no WAL receiver streaming, receive == replay and the replica looks caught up
+        # while it falls behind: it counts as infinitely behind. When everything received is
+        # replayed, the lag is 0 (now() - last replay time would count an idle primary's
+        # quiet time as lag).
         sql = (
             "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0 "
+            "WHEN NOT EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') THEN 'Infinity' "
             "WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
-            "ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END"
+            "ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END::float8"
         )
         return float(self.execute_sql(sql).fetchone()[0])
 

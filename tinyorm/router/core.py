@@ -1,25 +1,4 @@
-"""The Router: primary, replicas and vertical partitions behind one ``Meta.database``.
-
-Default rules (each overridable in a subclass through ``db_for_read``, ``db_for_write`` and
-``allow_migrate``):
-
-* writes (INSERT/UPDATE/DELETE, bulk or not, upserts, DDL) go to the primary of the model's
-  partition;
-* reads go to a replica, round-robin, except inside a transaction on that primary, for
-  ``SELECT ... FOR UPDATE``, inside ``with router.use_primary():`` and when read-your-writes
-  needs it;
-* read-your-writes follows the replication position: after this thread writes, a read goes
-  to a replica only once it has replayed that write (PostgreSQL WAL LSN, MySQL/MariaDB
-  GTID); it waits up to ``replica_wait`` seconds for one, else reads the primary. Engines
-  with no position (SQLite files as stand-ins) pin reads to the primary for ``pin_window``
-  seconds after a write;
-* a replica that cannot be reached is marked down for ``down_backoff`` seconds and the read
-  runs on another replica, then on the primary; a replica lagging more than
-  ``max_replica_lag`` seconds leaves the rotation until it catches up.
-
-The router decides with a few attribute reads per statement; replica positions and lag are
-learned lazily and cached, so a read costs no extra round trip in the common case.
-"""
+"""The Router itself: databases, routing rules, blocks, and the Database protocol."""
 
 from __future__ import annotations
 
@@ -29,10 +8,13 @@ import itertools
 import threading
 import time
 
-from .backends.base import Database
-from .backends.proxy import _BoundModel
-from .exceptions import ImproperlyConfigured, RoutingError
-from .log import router_logger
+from ..backends.base import Database
+from ..backends.proxy import _BoundModel
+from ..exceptions import ImproperlyConfigured, RoutingError
+from ..log import router_logger
+from . import tokens
+from .scope import Required, Scope
+from .selection import SelectionMixin
 
 __all__ = ["Router", "ReplicaSet"]
 
@@ -42,10 +24,11 @@ DEFAULT = "default"
 class ReplicaSet:
     """One primary and its replicas; the main set is named "default"."""
 
-    def __init__(self, name, primary_name, primary, replicas):
+    def __init__(self, name, primary_name, primary, replicas, writers=None):
         self.name = name
         self.primary_name = primary_name
-        self.primary = primary
+        self.primary = primary  # the writer in use
+        self.writers = writers or [primary]  # candidate writers, in order of preference
         self.replicas = replicas  # [(name, Database)]
         self._turn = itertools.count()
 
@@ -53,29 +36,26 @@ class ReplicaSet:
         return f"<ReplicaSet {self.name}: {self.primary_name} + {[name for name, _ in self.replicas]}>"
 
 
-class _ThreadState(threading.local):
-    def __init__(self):
-        self.use_primary = 0
-        self.using = []
-        self.required = {}  # replica set name -> ("position", p) or ("time", deadline) to read past
-        # replica set name -> when its latest unconfirmed write committed (None: inside a
-        # transaction, so the commit is later; the first read after it stands in)
-        self.unconfirmed = {}
-        self.probing = False  # a router's own check of a replica: failures surface, no failover
-
-
 def _as_database(value, options):
     if isinstance(value, Database):
         return value
     if isinstance(value, str):
-        from .backends.url import connect
+        from ..backends.url import connect
 
         return connect(value, **options)
     raise ImproperlyConfigured(f"expected a database URL or a Database, got {value!r}")
 
 
-class Router:
-    """Routes each model's SQL to the right database. See the module docstring for rules."""
+class Router(SelectionMixin):
+    """Routes each model's SQL to the right database. See the package docstring for rules.
+
+    ``primary`` is a URL or Database, or a list of them: candidate writers tried in order,
+    the next taking over when one cannot be reached outside a transaction.
+    ``health_timeout`` is the connect timeout (seconds) of the replicas the router opens
+    from URLs that set none, so a dead host costs seconds, not the driver's minutes.
+    ``token_secret`` signs the tokens of :meth:`position` (HMAC-SHA256); :meth:`after`
+    then refuses tokens it did not sign.
+    """
 
     # ``class Base(router.Model): ...``: a Model base class routed by this router.
     Model = _BoundModel()
@@ -91,6 +71,8 @@ class Router:
         pin_window=2.0,
         down_backoff=5.0,
         lag_check_interval=1.0,
+        health_timeout=3,
+        token_secret=None,
         **database_options,
     ):
         self.max_replica_lag = max_replica_lag
@@ -98,13 +80,15 @@ class Router:
         self.pin_window = pin_window
         self.down_backoff = down_backoff
         self.lag_check_interval = lag_check_interval
+        self.health_timeout = health_timeout
+        self._secret = tokens.as_secret(token_secret)
         self.databases = {}
         self.sets = {}
-        self._state = _ThreadState()
+        self._scope = Scope()
         self._lock = threading.Lock()
         self._down_until = {}
         self._lag = {}  # replica name -> (lag seconds, checked at)
-        self._replayed = {}  # replica name -> (position sort key, checked at)
+        self._replayed = {}  # replica name -> (position sort key, checked at): shared memory
         self._stats = collections.Counter()
         self._add_set(DEFAULT, "primary", primary, replicas, database_options)
         for name, spec in (partitions or {}).items():
@@ -116,21 +100,40 @@ class Router:
                 self._add_set(name, name, spec, (), database_options)
         self._names = {id(database): name for name, database in self.databases.items()}
 
+    @property
+    def _state(self):
+        return self._scope.get()
+
     def _add_set(self, set_name, primary_name, primary, replicas, options):
         if set_name in self.sets or primary_name in self.databases:
             raise ImproperlyConfigured(f"database name {primary_name!r} is used twice")
-        primary_db = _as_database(primary, options)
-        self.databases[primary_name] = primary_db
+        candidates = list(primary) if isinstance(primary, (list, tuple)) else [primary]
+        if not candidates:
+            raise ImproperlyConfigured(f"{primary_name!r} needs at least one writer")
+        writers = []
+        for index, candidate in enumerate(candidates, start=1):
+            name = primary_name if index == 1 else f"{primary_name}{index}"
+            if name in self.databases:
+                raise ImproperlyConfigured(f"database name {name!r} is used twice")
+            writer = _as_database(candidate, options)
+            if len(candidates) > 1:
+                writer.failover = self._writer_failover
+            self.databases[name] = writer
+            writers.append(writer)
+        primary_db = writers[0]
+        replica_options = dict(options)
+        if self.health_timeout is not None:
+            replica_options.setdefault("connect_timeout", self.health_timeout)
         replica_entries = []
         for index, replica in enumerate(replicas, start=1):
             replica_name = f"replica{index}" if set_name == DEFAULT else f"{set_name}.replica{index}"
-            replica_db = _as_database(replica, options)
+            replica_db = _as_database(replica, _options_for(replica, replica_options))
             if isinstance(replica, str):
                 replica_db.prepare_replica()  # e.g. SQLite replicas refuse writes
             replica_db.failover = self._failover
             self.databases[replica_name] = replica_db
             replica_entries.append((replica_name, replica_db))
-        self.sets[set_name] = ReplicaSet(set_name, primary_name, primary_db, replica_entries)
+        self.sets[set_name] = ReplicaSet(set_name, primary_name, primary_db, replica_entries, writers)
 
     def __repr__(self):
         return f"<Router {list(self.databases)}>"
@@ -168,11 +171,15 @@ class Router:
     def route_write(self, model):
         database = self.db_for_write(model)
         name = self.name_of(database)
-        self._stats[("writes", name)] += 1
+        self._count(("writes", name))
         replica_set = self._set_of_primary(database)
         if replica_set is not None:
             self._note_write(replica_set)
         return database
+
+    def _count(self, key, amount=1):
+        with self._lock:
+            self._stats[key] += amount
 
     def _note_write(self, replica_set):
         committed_at = None if replica_set.primary.in_transaction() else time.monotonic()
@@ -182,12 +189,12 @@ class Router:
 
     def route_read(self, model):
         database = self.db_for_read(model)
-        self._stats[("reads", self.name_of(database))] += 1
+        self._count(("reads", self.name_of(database)))
         return database
 
     def _set_of_primary(self, database):
         for replica_set in self.sets.values():
-            if replica_set.primary is database:
+            if replica_set.primary is database or any(writer is database for writer in replica_set.writers):
                 return replica_set
         return None
 
@@ -196,21 +203,28 @@ class Router:
         """The primary of the model's partition (or the database picked by ``using``)."""
         state = self._state
         if state.using:
-            return self.databases[state.using[-1]]
+            name, allow_writes = state.using[-1]
+            database = self.databases[name]
+            if not allow_writes and self._set_of_primary(database) is None:
+                raise RoutingError(
+                    f"a write inside router.using({name!r}): {name} is a replica; "
+                    f"use router.using({name!r}, allow_writes=True) if this is meant"
+                )
+            return database
         return self.replica_set(model).primary
 
     def db_for_read(self, model):
         """A replica of the model's partition, unless the rules send the read to its primary."""
         state = self._state
         if state.using:
-            return self.databases[state.using[-1]]
+            return self.databases[state.using[-1][0]]
         replica_set = self.replica_set(model)
         primary = replica_set.primary
         if not replica_set.replicas or state.use_primary or primary.in_transaction():
             return self._read_primary(replica_set, pinned=bool(replica_set.replicas))
         required = self._required_position(replica_set)
-        if required is not None and required[0] == "time":
-            if time.monotonic() < required[1]:
+        if required is not None and required.kind == "time":
+            if time.monotonic() < required.value:
                 return self._read_primary(replica_set, pinned=True)
             state.required.pop(replica_set.name, None)
             required = None
@@ -225,172 +239,51 @@ class Router:
 
     def _read_primary(self, replica_set, pinned):
         if pinned:
-            self._stats["pinned_reads"] += 1
+            self._count("pinned_reads")
         return replica_set.primary
 
     # -- read-your-writes ------------------------------------------------------------------
     def _required_position(self, replica_set):
-        """The position a replica must have replayed for this thread, learned lazily."""
+        """What a replica must have replayed for this scope (a Required), learned lazily."""
         state = self._state
         name = replica_set.name
         # Inside a transaction the position would predate the COMMIT: reads go to the
         # primary meanwhile, and the position is learned after the commit.
         if name in state.unconfirmed and not replica_set.primary.in_transaction():
             committed_at = state.unconfirmed.pop(name)
-            position = replica_set.primary.replication_position()
+            since = committed_at if committed_at is not None else time.monotonic()
+            try:
+                position = replica_set.primary.replication_position()
+            except Exception as exc:  # noqa: BLE001 - only a dead primary is handled here
+                if not replica_set.primary.is_connection_failure(exc) or not replica_set.replicas:
+                    raise
+                best = self._freshest_replica_position(replica_set)
+                if best is None:
+                    raise
+                router_logger.warning(
+                    "primary %s unreachable to confirm a write: reads need the freshest replica's position",
+                    replica_set.primary_name,
+                )
+                position = best[0]
             if position is None:
                 # No position to wait for: pin reads to the primary for a window after the commit.
-                start = committed_at if committed_at is not None else time.monotonic()
-                state.required[name] = ("time", start + self.pin_window)
+                state.required[name] = Required("time", since + self.pin_window)
             else:
-                self._merge_required(replica_set, position)
+                self._merge_required(replica_set, position, since)
         return state.required.get(name)
 
-    def _merge_required(self, replica_set, position):
+    def _merge_required(self, replica_set, position, since):
         required = self._state.required
         current = required.get(replica_set.name)
-        if current is not None and current[0] == "position":
-            key = replica_set.primary.position_sort_key
-            if key(current[1]) >= key(position):
-                return
-        required[replica_set.name] = ("position", position)
-
-    def _pick_replica(self, replica_set, required):
-        replicas = replica_set.replicas
-        count = len(replicas)
-        start = next(replica_set._turn)
-        if required is None and not self._down_until and self.max_replica_lag is None:
-            # The common case costs no clock read: nothing is down, lagging or awaited.
-            return replicas[start % count][1]
-        now = time.monotonic()
-        if self._down_until:
-            with self._lock:
-                for name, until in list(self._down_until.items()):
-                    if until <= now:  # back-off over: the replica may serve again
-                        del self._down_until[name]
-        waited = False
-        for _attempt in range(2):
-            for offset in range(count):
-                name, database = replicas[(start + offset) % count]
-                if self._down_until.get(name, 0) > now:
-                    continue
-                if self.max_replica_lag is not None and self._lagging(name, database, now):
-                    continue
-                if required is not None and not self._has_replayed(name, database, required[1], now, waited):
-                    continue
-                if self._down_until.get(name, 0) > now:  # a probe above found it dead
-                    continue
-                return database
-            if required is None or waited or not self.replica_wait:
-                return None
-            # Every replica was behind: give the first live one up to replica_wait to catch up.
-            waited = True
-            for name, database in replicas:
-                if self._down_until.get(name, 0) > now:
-                    continue
-                try:
-                    with self._probing():
-                        reached = database.position_reached(required[1], timeout=self.replica_wait)
-                    if reached:
-                        self._replayed[name] = (database.position_sort_key(required[1]), time.monotonic())
-                        return database
-                except Exception as exc:  # noqa: BLE001 - a failing replica is marked down
-                    self._mark_down(name, exc)
-                break
-        return None
-
-    def _has_replayed(self, name, database, position, now, fresh):
-        wanted = database.position_sort_key(position)
-        cached = self._replayed.get(name)
-        if cached is not None and cached[0] >= wanted:
-            return True
-        if fresh or cached is None or now - cached[1] > 0.0:
-            try:
-                with self._probing():
-                    replayed = database.replayed_position() if hasattr(database, "replayed_position") else None
-            except Exception as exc:  # noqa: BLE001 - a failing replica is marked down
-                self._mark_down(name, exc)
-                return False
-            if replayed is None:
-                return False
-            key = database.position_sort_key(replayed)
-            self._replayed[name] = (key, now)
-            return key >= wanted
-        return False
-
-    def _lagging(self, name, database, now):
-        cached = self._lag.get(name)
-        if cached is None or now - cached[1] > self.lag_check_interval:
-            try:
-                with self._probing():
-                    lag = database.replica_lag()
-            except Exception as exc:  # noqa: BLE001 - a failing replica is marked down
-                self._mark_down(name, exc)
-                return True
-            self._lag[name] = cached = (lag, now)
-            if lag is not None and lag > self.max_replica_lag:  # logged once per measurement
-                router_logger.warning(
-                    "replica %s lags %.3gs behind its primary (max_replica_lag=%gs): left out of reads",
-                    name,
-                    lag,
-                    self.max_replica_lag,
-                )
-        lag = cached[0]
-        if lag is not None and lag > self.max_replica_lag:
-            self._stats["lagging_skips"] += 1
-            return True
-        return False
-
-    # -- failure handling --------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _probing(self):
-        state = self._state
-        state.probing = True
-        try:
-            yield
-        finally:
-            state.probing = False
-
-    def _mark_down(self, name, error=None):
-        with self._lock:
-            now = time.monotonic()
-            self._down_until[name] = now + self.down_backoff
-            # forget back-offs that have run out, so the fast path in _pick_replica returns
-            for other, until in list(self._down_until.items()):
-                if until <= now:
-                    del self._down_until[other]
-        self._stats[("down", name)] += 1
-        reason = " ".join(str(error).split()) if error is not None else "unreachable"
-        router_logger.warning("replica %s marked down for %gs: %s", name, self.down_backoff, reason)
-
-    def _failover(self, database, error, sql, params, many):
-        """A replica failed to connect: mark it down, run the read elsewhere."""
-        name = self.name_of(database)
-        database._discard_connection()
-        state = self._state
-        if state.probing:
-            database._raise_translated(error)  # the probe's caller marks the replica down
-        self._mark_down(name, error)
-        if state.using:
-            database._raise_translated(error)  # a block that asked for this database by name
-        replica_set = next(
-            (candidate for candidate in self.sets.values() if any(db is database for _, db in candidate.replicas)),
-            None,
+        primary = replica_set.primary
+        if current is not None and current.kind == "position":
+            if current.key >= primary.position_sort_key(position):
+                return current
+            position = primary.merge_positions(current.value, position)
+        installed = required[replica_set.name] = Required(
+            "position", position, primary.position_sort_key(position), since
         )
-        if replica_set is None:
-            database._raise_translated(error)
-        self._stats["fallbacks"] += 1
-        self._stats[("reads", name)] -= 1  # counted when routed; it never ran there
-        now = time.monotonic()
-        for other_name, other in replica_set.replicas:
-            if other is database or self._down_until.get(other_name, 0) > now:
-                continue
-            self._stats[("reads", other_name)] += 1
-            router_logger.info("read failed over from %s to %s", name, other_name)
-            return other.execute_sql(sql, params, many)
-        self._stats[("reads", replica_set.primary_name)] += 1
-        router_logger.info("read failed over from %s to the primary %s", name, replica_set.primary_name)
-        return replica_set.primary.execute_sql(sql, params, many)
+        return installed
 
     # -- blocks ----------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -404,18 +297,35 @@ class Router:
             state.use_primary -= 1
 
     @contextlib.contextmanager
-    def using(self, name):
-        """Inside this block every statement goes to the database called ``name``."""
+    def using(self, name, allow_writes=False):
+        """Inside this block every statement goes to the database called ``name``.
+
+        A write to a replica is refused with RoutingError before any SQL is sent, unless
+        ``allow_writes=True`` says it is meant."""
         self.database(name)
         state = self._state
-        state.using.append(name)
+        state.using.append((name, allow_writes))
         try:
             yield self.databases[name]
         finally:
             state.using.pop()
 
+    @contextlib.contextmanager
+    def request(self):
+        """A routing scope that starts clean: no pins, no positions to read past.
+
+        Web requests served by pooled threads or asyncio tasks each get their own (the
+        middleware in tinyorm.middleware opens one per request); what the block writes is
+        forgotten when it ends."""
+        token = self._scope.enter()
+        try:
+            yield self
+        finally:
+            self._scope.leave(token)
+
     def position(self):
-        """A short token for the latest writes this thread has seen (cookie-safe text).
+        """A short token for the latest writes this scope has seen (cookie-safe text apart
+        from ``,``; signed when the router has a ``token_secret``).
 
         Inside a transaction the commit's position is not known yet; the token then keeps
         reads on the primary for ``pin_window`` seconds instead.
@@ -423,25 +333,23 @@ class Router:
         parts = []
         for replica_set in self.sets.values():
             if replica_set.name in self._state.unconfirmed and replica_set.primary.in_transaction():
-                required = ("time", time.monotonic() + self.pin_window)
+                required = Required("time", time.monotonic() + self.pin_window)
             else:
                 required = self._required_position(replica_set)
             if required is None:
                 continue
-            kind, value = required
-            if kind == "time":
-                remaining = max(0.0, value - time.monotonic())
+            if required.kind == "time":
+                remaining = max(0.0, required.value - time.monotonic())
                 parts.append(f"{replica_set.name}@t{time.time() + remaining:.3f}")
             else:
-                parts.append(f"{replica_set.name}@{value}")
-        return "|".join(parts)
+                parts.append(f"{replica_set.name}@{required.value}")
+        return tokens.sign(self._secret, "|".join(parts))
 
     def _parse_token(self, token):
-        """{set name: ("position", p) | ("time", deadline)} from a token; RoutingError if bad."""
+        """{set name: Required} from a token; RoutingError if bad, forged or foreign."""
+        text = tokens.verify(self._secret, token)
         parsed = {}
-        if not isinstance(token, str):
-            raise RoutingError(f"a position token is text, not {type(token).__name__}")
-        for part in filter(None, token.replace(",", "|").split("|")):
+        for part in filter(None, text.split("|")):
             set_name, _, value = part.partition("@")
             replica_set = self.sets.get(set_name)
             if replica_set is None or not value:
@@ -451,16 +359,19 @@ class Router:
                     deadline = float(value[1:]) - time.time() + time.monotonic()
                 except ValueError:
                     raise RoutingError(f"malformed position token {token!r}") from None
+                if deadline != deadline:  # NaN
+                    raise RoutingError(f"malformed position token {token!r}")
                 # A token cannot pin reads for longer than this router would itself.
-                parsed[set_name] = ("time", min(deadline, time.monotonic() + self.pin_window))
+                parsed[set_name] = Required("time", min(deadline, time.monotonic() + self.pin_window))
                 continue
             if not replica_set.primary.has_replication_positions:
                 raise RoutingError(f"position token {token!r} names a position {set_name!r} has no use for")
             try:
-                replica_set.primary.position_sort_key(value)
+                key = replica_set.primary.position_sort_key(value)
             except (ValueError, TypeError):
                 raise RoutingError(f"malformed position in token {token!r}") from None
-            parsed[set_name] = ("position", value)
+            # The token's write is older than now: it gets no fresh wait of its own.
+            parsed[set_name] = Required("position", value, key, time.monotonic())
         return parsed
 
     @contextlib.contextmanager
@@ -473,8 +384,8 @@ class Router:
         added = {}
         for set_name, required in self._parse_token(token).items():
             previous = state.required.get(set_name)
-            if required[0] == "position":
-                self._merge_required(self.sets[set_name], required[1])
+            if required.kind == "position":
+                self._merge_required(self.sets[set_name], required.value, required.since)
             else:
                 state.required[set_name] = required
             if state.required.get(set_name) is not previous:
@@ -491,9 +402,22 @@ class Router:
                         state.required[set_name] = previous
 
     def stats(self):
-        """Counters: reads and writes per database, fallbacks, pinned reads, ..."""
-        result = {"reads": {}, "writes": {}, "fallbacks": 0, "pinned_reads": 0, "down": {}, "lagging_skips": 0}
-        for key, count in self._stats.items():
+        """Counters: reads and writes per database, fallbacks, pinned reads, probes sent to
+        replicas, probe errors per replica, lagging skips, writer failovers."""
+        result = {
+            "reads": {},
+            "writes": {},
+            "fallbacks": 0,
+            "pinned_reads": 0,
+            "down": {},
+            "lagging_skips": 0,
+            "probes": 0,
+            "probe_errors": {},
+            "writer_failovers": 0,
+        }
+        with self._lock:
+            items = list(self._stats.items())
+        for key, count in items:
             if not count:
                 continue
             if isinstance(key, tuple):
@@ -503,7 +427,8 @@ class Router:
         return result
 
     def reset_stats(self):
-        self._stats.clear()
+        with self._lock:
+            self._stats.clear()
 
     # -- the Database protocol a model's Meta.database needs ---------------------------------
     def dialect_for(self, model):
@@ -541,6 +466,11 @@ class Router:
         return database.retry(fn, attempts, **options)
 
     def execute_sql(self, sql, params=None, many=False):
+        """Run raw SQL on the main primary; anything but a plain read counts as a write
+        (read-your-writes follows it)."""
+        if not _is_plain_read(sql):
+            self._count(("writes", "primary"))
+            self._note_write(self.sets[DEFAULT])
         return self.primary.execute_sql(sql, params, many)
 
     def in_transaction(self):
@@ -563,7 +493,7 @@ class Router:
 
     def _note_ddl(self, name, database):
         # DDL is a write: count it, and let the next read wait for replicas to have it.
-        self._stats[("writes", name)] += 1
+        self._count(("writes", name))
         replica_set = self._set_of_primary(database)
         if replica_set is not None:
             self._note_write(replica_set)
@@ -585,9 +515,22 @@ class Router:
         self.primary.connect()
 
 
+def _options_for(value, options):
+    """Connect options for a server URL the router opens; a URL's own connect_timeout
+    wins, and files (SQLite) have no connect timeout."""
+    if isinstance(value, str) and ("connect_timeout=" in value or value.startswith("sqlite")):
+        return {key: item for key, item in options.items() if key != "connect_timeout"}
+    return options
+
+
+def _is_plain_read(sql):
+    head = sql.lstrip(" \t\r\n(").split(None, 1)
+    return bool(head) and head[0].upper() in ("SELECT", "SHOW", "EXPLAIN", "VALUES")
+
+
 def _models_in(node, seen=None):
     """Every model a query (with its joins and subqueries) reads or writes."""
-    from .models import ModelAlias, ModelBase
+    from ..models import ModelAlias, ModelBase
 
     if seen is None:
         seen = set()

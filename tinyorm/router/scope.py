@@ -1,0 +1,64 @@
+"""Routing state per scope: a thread, an asyncio task, or a ``with router.request():`` block.
+
+The state lives in a ContextVar, so each thread starts with its own, tasks see the state of
+the scope that created them, and ``router.request()`` installs a clean one for its block (a
+pooled thread serving the next request starts from nothing).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import itertools
+
+_ROUTER_IDS = itertools.count()
+
+
+class Required:
+    """A position (or time) a read must be past, and what is known about it."""
+
+    __slots__ = ("kind", "value", "key", "since", "covered", "waited")
+
+    def __init__(self, kind, value, key=None, since=0.0):
+        self.kind = kind  # "position" or "time"
+        self.value = value  # the position text, or the monotonic deadline of a time pin
+        self.key = key  # the position's comparable form
+        self.since = since  # monotonic time of the write it stands for
+        self.covered = set()  # replica names known to have replayed it
+        self.waited = False  # one wait per requirement: after it fails, no more waiting
+
+    def __repr__(self):
+        return f"<Required {self.kind} {self.value!r}>"
+
+
+class RoutingState:
+    __slots__ = ("use_primary", "using", "required", "unconfirmed", "probing")
+
+    def __init__(self):
+        self.use_primary = 0
+        self.using = []  # [(database name, writes allowed)]
+        self.required = {}  # replica set name -> Required
+        # replica set name -> when its latest unconfirmed write committed (None: inside a
+        # transaction, so the commit is later; the first read after it stands in)
+        self.unconfirmed = {}
+        self.probing = False  # a router's own check of a replica: failures surface, no failover
+
+
+class Scope:
+    """One router's per-scope state."""
+
+    def __init__(self):
+        self._var = contextvars.ContextVar(f"tinyorm_router_{next(_ROUTER_IDS)}", default=None)
+
+    def get(self):
+        state = self._var.get()
+        if state is None:
+            state = RoutingState()
+            self._var.set(state)
+        return state
+
+    def enter(self):
+        """Install a clean state; returns the token for :meth:`leave`."""
+        return self._var.set(RoutingState())
+
+    def leave(self, token):
+        self._var.reset(token)
