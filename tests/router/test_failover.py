@@ -13,9 +13,10 @@ import pytest
 import tinyorm
 from tinyorm import CharField, Model, OperationalError
 
+from ..conftest import REPLICATED_URLS
 from .conftest import ConnectCounter, dead_url, in_thread, reads, replay_paused
 
-real_only = pytest.mark.backends("pgreplica")
+real_only = pytest.mark.backends(*REPLICATED_URLS)
 
 
 class Ticket(Model):

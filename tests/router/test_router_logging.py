@@ -7,6 +7,7 @@ import pytest
 
 from tinyorm import CharField, Model
 
+from ..conftest import REPLICATED_URLS
 from .conftest import dead_url, in_thread, replay_paused
 from .test_failover import _wait_for_lag
 
@@ -33,7 +34,7 @@ def test_dead_replica_is_logged_with_the_reason_and_the_failover(routed, caplog)
     assert router_messages(caplog, logging.INFO) == ["read failed over from replica1 to the primary primary"]
 
 
-@pytest.mark.backends("pgreplica")
+@pytest.mark.backends(*REPLICATED_URLS)
 def test_lagging_replica_is_logged_with_its_lag(routed, replicated, caplog):
     router = routed([Signal], max_replica_lag=0.3, lag_check_interval=0.05)
     outside = routed.primary_database()
