@@ -59,6 +59,8 @@ class _Routing:
 
     def _set_cookie(self):
         """The Set-Cookie value after a request that wrote, else None."""
+        if not self.router.wrote():
+            return None  # a request that only carried a cookie does not extend it
         token = self.router.position()
         if not token:
             return None

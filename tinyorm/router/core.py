@@ -182,6 +182,7 @@ class Router(SelectionMixin):
             self._stats[key] += amount
 
     def _note_write(self, replica_set):
+        self._state.wrote = True
         committed_at = None if replica_set.primary.in_transaction() else time.monotonic()
         unconfirmed = self._state.unconfirmed
         if unconfirmed.get(replica_set.name, 0) is not None:
@@ -322,6 +323,10 @@ class Router(SelectionMixin):
             yield self
         finally:
             self._scope.leave(token)
+
+    def wrote(self):
+        """Has this scope (thread, task or ``request()`` block) sent a write?"""
+        return self._state.wrote
 
     def position(self):
         """A short token for the latest writes this scope has seen (cookie-safe text apart

@@ -31,7 +31,7 @@ class Required:
 
 
 class RoutingState:
-    __slots__ = ("use_primary", "using", "required", "unconfirmed", "probing")
+    __slots__ = ("use_primary", "using", "required", "unconfirmed", "probing", "wrote")
 
     def __init__(self):
         self.use_primary = 0
@@ -41,6 +41,7 @@ class RoutingState:
         # transaction, so the commit is later; the first read after it stands in)
         self.unconfirmed = {}
         self.probing = False  # a router's own check of a replica: failures surface, no failover
+        self.wrote = False  # this scope sent a write (the middleware's cookie follows it)
 
 
 class Scope:
@@ -57,8 +58,12 @@ class Scope:
         return state
 
     def enter(self):
-        """Install a clean state; returns the token for :meth:`leave`."""
-        return self._var.set(RoutingState())
+        """Install a clean state; returns what :meth:`leave` puts back."""
+        previous = self._var.get()
+        self._var.set(RoutingState())
+        return previous
 
-    def leave(self, token):
-        self._var.reset(token)
+    def leave(self, previous):
+        # set(), not reset(token): an ASGI server may finish a request's coroutine in a
+        # copy of the context it started in, where the token is not valid.
+        self._var.set(previous)
