@@ -178,6 +178,10 @@ def test_replica_within_max_lag_stays_in_rotation(routed, replicated):
     with replay_paused(replicated.replica_url):
         outside.execute_sql("INSERT INTO rt_ticket (title) VALUES ('while lagging')")
         _wait_for_lag(routed.replica_database(), 0.1)
+        if routed.replica_database().replica_lag() == float("inf"):
+            # MariaDB: pausing replay stops the SQL thread, which counts as infinitely behind
+            # (test_stopped_thread_counts_as_lagging_for_fresh_reads).
+            pytest.skip("pausing replay stops replication here: no finite lag to stay within")
         # a thread with no write of its own accepts the replica's slightly stale view
         assert in_thread(router, lambda: Ticket.select().count()) == 3
     assert reads(router) == {"replica1": 1}

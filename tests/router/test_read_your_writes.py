@@ -134,7 +134,7 @@ def test_position_token_is_short_and_empty_without_writes(routed):
     Note.create(text="x")
     token = router.position()
     assert isinstance(token, str) and 0 < len(token) <= 64
-    assert re.fullmatch(r"[\w@./:-]+", token), token  # cookie-safe characters
+    assert re.fullmatch(r"[\w@./:+-]+", token), token  # cookie-safe characters
 
 
 def test_token_carries_the_write_to_a_fresh_thread(routed):

@@ -329,8 +329,8 @@ class Router(SelectionMixin):
         return self._state.wrote
 
     def position(self):
-        """A short token for the latest writes this scope has seen (cookie-safe text apart
-        from ``,``; signed when the router has a ``token_secret``).
+        """A short token for the latest writes this scope has seen (cookie-safe text; signed
+        when the router has a ``token_secret``).
 
         Inside a transaction the commit's position is not known yet; the token then keeps
         reads on the primary for ``pin_window`` seconds instead.
@@ -347,7 +347,10 @@ class Router(SelectionMixin):
                 remaining = max(0.0, required.value - time.monotonic())
                 parts.append(f"{replica_set.name}@t{time.time() + remaining:.3f}")
             else:
-                parts.append(f"{replica_set.name}@{required.value}")
+                # GTID sets list domains or servers with "," (and "\n"): "+" keeps the
+                # token cookie-safe.
+                value = required.value.replace("\n", "").replace(",", "+")
+                parts.append(f"{replica_set.name}@{value}")
         return tokens.sign(self._secret, "|".join(parts))
 
     def _parse_token(self, token):
@@ -356,6 +359,7 @@ class Router(SelectionMixin):
         parsed = {}
         for part in filter(None, text.split("|")):
             set_name, _, value = part.partition("@")
+            value = value.replace("+", ",")
             replica_set = self.sets.get(set_name)
             if replica_set is None or not value:
                 raise RoutingError(f"malformed or foreign position token {token!r}")
