@@ -140,6 +140,7 @@ class Router(SelectionMixin):
 
     # -- lookups ---------------------------------------------------------------------------
     def replica_set(self, model):
+        """The ReplicaSet ``model`` lives on (its partition's, else the main one)."""
         partition = model._meta.partition
         if partition is None:
             return self.sets[DEFAULT]
@@ -152,12 +153,14 @@ class Router(SelectionMixin):
             ) from None
 
     def name_of(self, database):
+        """The router's name for ``database`` ("primary", "replica1", ...), else its repr."""
         name = self._names.get(id(database))
         if name is not None and self.databases[name] is database:
             return name
         return repr(database)
 
     def database(self, name):
+        """The database called ``name``; RoutingError listing the known names if none."""
         try:
             return self.databases[name]
         except KeyError:
@@ -165,10 +168,12 @@ class Router(SelectionMixin):
 
     @property
     def primary(self):
+        """The main set's writer in use."""
         return self.sets[DEFAULT].primary
 
     # -- routing: tinyorm calls route_read/route_write, which ask the overridable rules ------
     def route_write(self, model):
+        """The database a write of ``model`` goes to (tinyorm calls it; counts the write)."""
         database = self.db_for_write(model)
         name = self.name_of(database)
         self._count(("writes", name))
@@ -189,6 +194,7 @@ class Router(SelectionMixin):
             unconfirmed[replica_set.name] = committed_at
 
     def route_read(self, model):
+        """The database a read of ``model`` goes to (tinyorm calls it; counts the read)."""
         database = self.db_for_read(model)
         self._count(("reads", self.name_of(database)))
         return database
@@ -436,18 +442,22 @@ class Router(SelectionMixin):
         return result
 
     def reset_stats(self):
+        """Set every counter of :meth:`stats` back to zero."""
         with self._lock:
             self._stats.clear()
 
     # -- the Database protocol a model's Meta.database needs ---------------------------------
     def dialect_for(self, model):
+        """The dialect ``model``'s statements compile for: its primary's."""
         return self.replica_set(model).primary.dialect
 
     @property
     def dialect(self):
+        """The main primary's dialect."""
         return self.primary.dialect
 
     def identity_name(self, model):
+        """What a session's identity map keys ``model``'s rows by: its replica set's name."""
         return self.replica_set(model).name
 
     def check_query(self, query):
@@ -483,6 +493,7 @@ class Router(SelectionMixin):
         return self.primary.execute_sql(sql, params, many)
 
     def in_transaction(self):
+        """True inside a transaction on any primary."""
         return any(replica_set.primary.in_transaction() for replica_set in self.sets.values())
 
     def create_tables(self, models, safe=True):
@@ -494,6 +505,7 @@ class Router(SelectionMixin):
                 self._note_ddl(name, database)
 
     def drop_tables(self, models, safe=True, cascade=False):
+        """Drop each table on every database whose ``allow_migrate`` says yes."""
         for name, database in self.databases.items():
             chosen = [model for model in models if self.allow_migrate(name, model)]
             if chosen:
@@ -508,19 +520,23 @@ class Router(SelectionMixin):
             self._note_write(replica_set)
 
     def bind(self, models):
+        """Make this router the database of ``models``; returns the router."""
         for model in models:
             model._meta.set_database(self)
         return self
 
     def close(self):
+        """Close this thread's connection to every database."""
         for database in self.databases.values():
             database.close()
 
     def close_all(self):
+        """Close every connection of every database (all threads)."""
         for database in self.databases.values():
             database.close_all()
 
     def connect(self):
+        """Open this thread's connection to the main primary."""
         self.primary.connect()
 
 
