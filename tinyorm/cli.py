@@ -107,7 +107,7 @@ def _targets(settings):
     routers = [database for database in bound if isinstance(database, Router)]
     if routers:
         router = routers[0]
-        names = [value] if value else [name for name, db in router.databases.items() if db.failover is None]
+        names = [value] if value else [name for name in router.databases if not router.is_replica(name)]
         if value and value not in router.databases:
             raise TinyORMError(f"the router has no database named {value!r}; it has: {', '.join(router.databases)}")
         targets = []

@@ -306,3 +306,21 @@ def test_probe_error_from_a_missing_privilege_is_reported_not_down(routed, repli
     stats = router.stats()
     assert stats["probe_errors"] == {"replica1": 1} and stats["down"] == {}, stats
     assert any("probe of replica replica1 failed" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.backends("myreplica")
+def test_with_the_primary_down_an_unconfirmed_write_reads_from_the_replica(routed, replicated):
+    router = routed([Entry], replica_wait=0.05)
+
+    def scenario():
+        entry = Entry.create(text="before the crash")
+        replicated.wait_for_replica()  # it reached the replica; this scope has not confirmed it
+        _myreplica("kill", "primary")
+        try:
+            return Entry.get_or_none(Entry.id == entry.id)
+        finally:
+            _myreplica("start", "primary")
+
+    found = in_thread(router, scenario)
+    assert found is not None and found.text == "before the crash"
+    assert reads(router).get("replica1") == 1

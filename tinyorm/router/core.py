@@ -166,6 +166,10 @@ class Router(SelectionMixin):
         except KeyError:
             raise RoutingError(f"no database named {name!r}; known: {', '.join(self.databases)}") from None
 
+    def is_replica(self, name):
+        """Is the database called ``name`` a replica (not a primary or candidate writer)?"""
+        return self._set_of_primary(self.database(name)) is None
+
     @property
     def primary(self):
         """The main set's writer in use."""
