@@ -324,3 +324,13 @@ def test_with_the_primary_down_an_unconfirmed_write_reads_from_the_replica(route
     found = in_thread(router, scenario)
     assert found is not None and found.text == "before the crash"
     assert reads(router).get("replica1") == 1
+
+
+@real_only
+def test_replicas_get_a_health_connect_timeout_of_their_own(routed, replicated):
+    router = routed([Entry], health_timeout=2)
+    assert router.databases["replica1"].connect_params["connect_timeout"] == 2
+    assert "connect_timeout" not in router.databases["primary"].connect_params
+    separator = "&" if "?" in replicated.replica_url else "?"
+    own = routed([Entry], replicas=[f"{replicated.replica_url}{separator}connect_timeout=7"], health_timeout=2)
+    assert own.databases["replica1"].connect_params["connect_timeout"] == 7
