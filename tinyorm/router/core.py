@@ -85,6 +85,7 @@ class Router(SelectionMixin):
         self.databases = {}
         self.sets = {}
         self._scope = Scope()
+        self._state_var = self._scope._var  # read directly on every statement (speed)
         self._lock = threading.Lock()
         self._down_until = {}
         self._lag = {}  # replica name -> (lag seconds, checked at)
@@ -99,10 +100,11 @@ class Router(SelectionMixin):
             else:
                 self._add_set(name, name, spec, (), database_options)
         self._names = {id(database): name for name, database in self.databases.items()}
+        self._read_keys = {id(database): ("reads", name) for name, database in self.databases.items()}
 
     @property
     def _state(self):
-        return self._scope.get()
+        return self._state_var.get() or self._scope.get()
 
     def _add_set(self, set_name, primary_name, primary, replicas, options):
         if set_name in self.sets or primary_name in self.databases:
@@ -200,7 +202,11 @@ class Router(SelectionMixin):
     def route_read(self, model):
         """The database a read of ``model`` goes to (tinyorm calls it; counts the read)."""
         database = self.db_for_read(model)
-        self._count(("reads", self.name_of(database)))
+        key = self._read_keys.get(id(database))
+        if key is None or self.databases[key[1]] is not database:
+            key = ("reads", self.name_of(database))
+        with self._lock:
+            self._stats[key] += 1
         return database
 
     def _set_of_primary(self, database):
@@ -233,7 +239,8 @@ class Router(SelectionMixin):
         primary = replica_set.primary
         if not replica_set.replicas or state.use_primary or primary.in_transaction():
             return self._read_primary(replica_set, pinned=bool(replica_set.replicas))
-        required = self._required_position(replica_set)
+        # (no write and no token in this scope: nothing to look up)
+        required = self._required_position(replica_set) if state.unconfirmed or state.required else None
         if required is not None and required.kind == "time":
             if time.monotonic() < required.value:
                 return self._read_primary(replica_set, pinned=True)
