@@ -78,24 +78,28 @@ class ConnectCounter:
         database._connect_driver = counting_connect
 
 
-# How each replicated backend stops and resumes applying what its primary sends:
-# (stop statement, resume statement). PostgreSQL pauses WAL replay (the shared pgreplica
-# servers are never stopped, and their WAL receiver is left alone); the private MariaDB
-# replica stops its SQL thread. A topology added to REPLICATED_URLS adds itself here.
+# How each replicated backend (a REPLICATED_URLS kind) stops and resumes applying what its
+# primary sends: (stop statement, resume statement), run on the replica. PostgreSQL pauses
+# WAL replay (the shared pgreplica servers are never stopped, and their WAL receiver is
+# left alone); the private MariaDB replica stops its SQL thread. Another topology adds
+# itself here; a kind with no entry skips the tests that need it.
 REPLAY_CONTROL = {
-    "postgresql": ("SELECT pg_wal_replay_pause()", "SELECT pg_wal_replay_resume()"),
-    "mysql": ("STOP SLAVE SQL_THREAD", "START SLAVE SQL_THREAD"),
+    "pgreplica": ("SELECT pg_wal_replay_pause()", "SELECT pg_wal_replay_resume()"),
+    "myreplica": ("STOP SLAVE SQL_THREAD", "START SLAVE SQL_THREAD"),
 }
+# Stopping the replica receiving from its primary (MariaDB's IO thread).
 RECEIVE_CONTROL = {
-    "mysql": ("STOP SLAVE IO_THREAD", "START SLAVE IO_THREAD"),
+    "myreplica": ("STOP SLAVE IO_THREAD", "START SLAVE IO_THREAD"),
 }
 
 
 @contextlib.contextmanager
-def replay_paused(replica_url, control=REPLAY_CONTROL):
+def replay_paused(replicated, control=REPLAY_CONTROL):
     """Stop the real replica applying changes (it lags from now on); always resumed on exit."""
-    database = tinyorm.connect(replica_url)
-    stop, resume = control[database.dialect.name]
+    if replicated.kind not in control:
+        pytest.skip(f"{replicated.kind} has no way to pause its replication here")
+    stop, resume = control[replicated.kind]
+    database = tinyorm.connect(replicated.replica_url)
     database.execute_sql(stop)
     try:
         yield
@@ -106,9 +110,9 @@ def replay_paused(replica_url, control=REPLAY_CONTROL):
             database.close_all()
 
 
-def receiving_stopped(replica_url):
-    """Stop the replica receiving from its primary (MariaDB's IO thread)."""
-    return replay_paused(replica_url, RECEIVE_CONTROL)
+def receiving_stopped(replicated):
+    """Stop the replica receiving from its primary."""
+    return replay_paused(replicated, RECEIVE_CONTROL)
 
 
 @contextlib.contextmanager

@@ -155,7 +155,7 @@ def test_lagging_replica_is_taken_out_of_rotation(routed, replicated):
     router = routed([Ticket], max_replica_lag=0.3, lag_check_interval=0.05)
     seed(routed, router)
     outside = routed.primary_database()  # another client writes: this router's threads have not
-    with replay_paused(replicated.replica_url):
+    with replay_paused(replicated):
         outside.execute_sql("INSERT INTO rt_ticket (title) VALUES ('while lagging')")
         _wait_for_lag(routed.replica_database(), 0.3)
         count = in_thread(router, lambda: Ticket.select().count())
@@ -175,7 +175,7 @@ def test_replica_within_max_lag_stays_in_rotation(routed, replicated):
     router = routed([Ticket], max_replica_lag=60)
     seed(routed, router)
     outside = routed.primary_database()
-    with replay_paused(replicated.replica_url):
+    with replay_paused(replicated):
         outside.execute_sql("INSERT INTO rt_ticket (title) VALUES ('while lagging')")
         _wait_for_lag(routed.replica_database(), 0.1)
         if routed.replica_database().replica_lag() == float("inf"):

@@ -56,7 +56,7 @@ class _Nothing:
 
 
 def _paused(routed, replicated):
-    return replay_paused(replicated.replica_url) if routed.real else _Nothing()
+    return replay_paused(replicated) if routed.real else _Nothing()
 
 
 def _cookie_of(set_cookie):

@@ -112,7 +112,7 @@ def test_reads_return_to_the_replica_after_the_pin_window_on_sqlite(routed):
 @real_only
 def test_lagging_replica_read_goes_to_the_primary_then_back(routed, replicated):
     router = routed([Note], replica_wait=0.05)
-    with replay_paused(replicated.replica_url):
+    with replay_paused(replicated):
         note = Note.create(text="while lagging")
         started = time.monotonic()
         assert Note.get_or_none(Note.id == note.id) is not None
@@ -172,7 +172,7 @@ def test_token_works_in_another_router_like_another_process(routed):
 @real_only
 def test_token_with_a_lagging_replica(routed, replicated):
     router = routed([Note])
-    with replay_paused(replicated.replica_url):
+    with replay_paused(replicated):
         note = Note.create(text="posted")
         token = router.position()
         router.reset_stats()
@@ -214,7 +214,7 @@ def test_read_your_writes_survives_an_after_block(routed, replicated):
     ``Router.after`` restores the thread's saved required positions on exit, discarding the
     position recorded for a write made (and read back) inside the block."""
     router = routed([Note])
-    paused = replay_paused(replicated.replica_url) if routed.real else _nothing()
+    paused = replay_paused(replicated) if routed.real else _nothing()
     with paused:
         with router.after(""):
             note = Note.create(text="inside")
@@ -238,7 +238,7 @@ def test_position_taken_inside_a_transaction_covers_its_commit(routed, replicate
     commit."""
     # Real replica: a window long enough to outlast stopping replay (slow on MariaDB).
     router = routed([Note], pin_window=3.0 if routed.real else 0.2)
-    paused = replay_paused(replicated.replica_url) if routed.real else _nothing()
+    paused = replay_paused(replicated) if routed.real else _nothing()
     try:
         with router.atomic():
             note = Note.create(text="request")
@@ -270,7 +270,7 @@ def test_read_after_create_tables_sees_the_tables(routed, replicated):
     router = tinyorm.Router(primary=replicated.primary_url, replicas=[replicated.replica_url])
     routed.routers.append(router)
     router.bind([Note])
-    paused = replay_paused(replicated.replica_url) if routed.real else _nothing()
+    paused = replay_paused(replicated) if routed.real else _nothing()
     with paused:
         router.create_tables([Note])
         assert Note.select().count() == 0
@@ -296,7 +296,7 @@ def test_replication_hooks(routed, replicated):
     assert replica.position_sort_key(replica.replayed_position()) >= primary.position_sort_key(position)
     assert replica.replica_lag() == 0.0
     assert primary.replica_lag() == 0.0
-    with replay_paused(replicated.replica_url):
+    with replay_paused(replicated):
         primary.execute_sql("INSERT INTO rt_note (text, revision) VALUES ('later', 0)")
         later = primary.replication_position()
         key = primary.position_sort_key

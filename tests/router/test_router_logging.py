@@ -39,7 +39,7 @@ def test_lagging_replica_is_logged_with_its_lag(routed, replicated, caplog):
     router = routed([Signal], max_replica_lag=0.3, lag_check_interval=0.05)
     outside = routed.primary_database()
     caplog.set_level(logging.INFO, logger="tinyorm")
-    with replay_paused(replicated.replica_url):
+    with replay_paused(replicated):
         outside.execute_sql("INSERT INTO rt_signal (name) VALUES ('while lagging')")
         _wait_for_lag(routed.replica_database(), 0.3)
         assert in_thread(router, lambda: Signal.select().count()) == 1

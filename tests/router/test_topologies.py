@@ -74,11 +74,10 @@ def test_reads_with_nothing_written_send_no_probe(routed):
 def test_no_stale_read_with_replication_stopped(routed, replicated, stopped):
     router = routed([Entry])
     if stopped == "receiving":
-        if replicated.kind != "myreplica":
-            pytest.skip("the shared pgreplica's WAL receiver is never stopped (only replay is paused)")
-        control = receiving_stopped(replicated.replica_url)
+        # (the shared pgreplica's WAL receiver is never stopped: only replay is paused)
+        control = receiving_stopped(replicated)
     else:
-        control = replay_paused(replicated.replica_url)
+        control = replay_paused(replicated)
     stale = 0
     with control:
         for number in range(20):
@@ -265,7 +264,7 @@ def test_using_a_replica_refuses_writes_before_any_sql(routed):
 
 def test_raw_writes_through_the_router_count_for_read_your_writes(routed, replicated):
     router = routed([Entry], pin_window=5)
-    paused = replay_paused(replicated.replica_url) if routed.real else _Nothing()
+    paused = replay_paused(replicated) if routed.real else _Nothing()
     with paused:
         router.execute_sql("INSERT INTO rt_entry (text, revision) VALUES ('raw', 0)")
         assert router.stats()["writes"] == {"primary": 1}

@@ -396,7 +396,7 @@ class Router(SelectionMixin):
                 key = replica_set.primary.position_sort_key(value)
             except (ValueError, TypeError):
                 raise RoutingError(f"malformed position in token {token!r}") from None
-            # The token's write is older than now: it gets no fresh wait of its own.
+            # Its reads get one bounded wait (replica_wait), as a write of this scope would.
             parsed[set_name] = Required("position", value, key, time.monotonic())
         return parsed
 
