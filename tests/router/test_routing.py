@@ -171,7 +171,7 @@ EFFECTS = {
     "save_new": ("SELECT COUNT(*) FROM rt_article WHERE title = 'new'", 1),
     "save_update": ("SELECT views FROM rt_article WHERE title = 'first'", 50),
     "insert": ("SELECT COUNT(*) FROM rt_article WHERE title = 'new'", 1),
-    "insert_many": ("SELECT COUNT(*) FROM rt_article WHERE title LIKE 'bulk%'", 25),
+    "insert_many": ("SELECT COUNT(*) FROM rt_article WHERE title LIKE 'bulk%%'", 25),
     "update_bulk": ("SELECT SUM(views) FROM rt_article WHERE title IN ('first', 'second')", 5),
     "delete_bulk": ("SELECT COUNT(*) FROM rt_comment", 1),
     "delete_instance": ("SELECT COUNT(*) FROM rt_article WHERE title = 'first'", 0),

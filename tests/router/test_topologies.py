@@ -294,9 +294,9 @@ def test_writer_candidates_move_on_when_one_is_unreachable(routed, replicated):
 @pytest.mark.backends("myreplica")
 def test_probe_error_from_a_missing_privilege_is_reported_not_down(routed, replicated, caplog):
     admin = routed.primary_database()
-    admin.execute_sql("CREATE USER IF NOT EXISTS 'tinyorm_noprobe'@'%' IDENTIFIED BY 'x'")
+    admin.execute_sql("CREATE USER IF NOT EXISTS 'tinyorm_noprobe'@'%%' IDENTIFIED BY 'x'")
     database = replicated.replica_url.rsplit("/", 1)[1]
-    admin.execute_sql(f"GRANT SELECT ON `{database}`.* TO 'tinyorm_noprobe'@'%'")
+    admin.execute_sql(f"GRANT SELECT ON `{database}`.* TO 'tinyorm_noprobe'@'%%'")
     replicated.wait_for_replica()
     weak = replicated.replica_url.replace("root@", "tinyorm_noprobe:x@")
     router = routed([Entry], replicas=[weak], max_replica_lag=5)
