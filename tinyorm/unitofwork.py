@@ -207,8 +207,7 @@ class FlushPlan:
         adapters = [(field.attr_key, field.adapter(dialect)) for field in fields]
         rows = [[adapt(obj.__dict__[key]) for key, adapt in adapters] for obj in objects]
         if auto_pk is None or dialect.returning_insert:
-            width = max(len(fields), 1)
-            per_batch = max(1, min(1000, dialect.max_params // width))
+            per_batch = dialect.batch_size(len(fields))
             for start in range(0, len(rows), per_batch):
                 chunk = rows[start : start + per_batch]
                 sql = _insert_sql(model, fields, len(chunk), dialect, auto_pk)
@@ -374,7 +373,7 @@ class FlushPlan:
                 row += (data.get(version.attr_key),)
             rows.append(row)
         width = len(columns)
-        per_batch = max(1, min(1000, dialect.max_params // width))
+        per_batch = dialect.batch_size(width)
         matched = 0
         quoted = [dialect.quote(field.column_name) for field in columns]
         for start in range(0, len(rows), per_batch):

@@ -424,9 +424,17 @@ class Dialect:
         sql = f"UPDATE {quote(model._meta.table_name)} SET {', '.join(sets)} WHERE {' AND '.join(where)}"
         return [(sql, rows, True)]
 
+    # Rows per multi-row statement: past about a thousand, longer statements stop paying
+    # for themselves (the engine parses and plans them slower than it saves round trips).
+    max_batch_rows = 1000
+
+    def batch_size(self, width):
+        """Rows of ``width`` parameters each that one statement may carry: the engine's
+        parameter limit (``max_params``) and ``max_batch_rows``, whichever is smaller."""
+        return max(1, min(self.max_batch_rows, self.max_params // max(width, 1)))
+
     def _batches(self, rows):
-        width = max(len(rows[0]), 1) if rows else 1
-        per_batch = max(1, min(1000, self.max_params // width))
+        per_batch = self.batch_size(len(rows[0]) if rows else 1)
         for start in range(0, len(rows), per_batch):
             yield rows[start : start + per_batch]
 

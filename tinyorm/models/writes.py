@@ -60,16 +60,16 @@ class _InsertPlan:
         pk = meta.primary_key
         if fields is None:  # every field but an auto-increment key
             fields = tuple(field for field in meta.fields.values() if not field.auto_increment)
-        query = Insert(model, fields, [tuple(SQL("?", [None]) for _ in fields)])
-        self.sql = query.sql(dialect)[0]
-        self.getters = tuple((field.attr_key, field.adapter(dialect)) for field in fields)
         self.auto_pk = (
             pk if (pk is not None and not meta.composite_key and pk.auto_increment and pk not in fields) else None
         )
+        query = Insert(model, fields, [tuple(SQL("?", [None]) for _ in fields)])
         # PostgreSQL has no lastrowid: the new key comes back through RETURNING.
         self.returning = self.auto_pk is not None and dialect.insert_returns_pk
         if self.returning:
-            self.sql += " RETURNING " + dialect.quote(pk.column_name)
+            query = query.returning(pk)
+        self.sql = query.sql(dialect)[0]
+        self.getters = tuple((field.attr_key, field.adapter(dialect)) for field in fields)
 
 
 def _resolve_field(model, key):
@@ -198,23 +198,21 @@ class ModelInsert(_ModelWrite, Insert):
         self.__dict__["_normalised"] = result
         return result
 
-    def _statements(self, dialect):
-        """Compile every batch: [(sql, params)]. All values are validated before any SQL."""
+    def _statements(self, dialect, returning_pk=None):
+        """Compile every batch: [(sql, params)]. All values are validated before any SQL.
+        ``returning_pk``: the key field a single-row insert returns through RETURNING."""
         if self.from_query is not None:
             return [self.sql(dialect)]
         columns, rows = self._normalise()
         if not rows:
             return []
-        width = max(len(columns), 1)
-        per_batch = max(1, dialect.max_params // width)
-        if self._single:
-            per_batch = 1
+        per_batch = 1 if self._single else dialect.batch_size(len(columns))
         statements = []
         budget = dialect.max_query_bytes
         start = 0
         while start < len(rows):
             batch = rows[start : start + per_batch]
-            query = self._batch_query(columns, batch)
+            query = self._batch_query(columns, batch, returning_pk)
             sql, params = query.sql(dialect)
             if budget and len(batch) > 1 and _estimated_bytes(sql, params) > budget * 0.8:
                 per_batch = max(1, len(batch) // 2)
@@ -223,10 +221,10 @@ class ModelInsert(_ModelWrite, Insert):
             start += len(batch)
         return statements
 
-    def _batch_query(self, columns, batch):
+    def _batch_query(self, columns, batch, returning_pk=None):
         query = Insert(self.model, columns, batch, columns, None, None)
         query._on_conflict = self._on_conflict
-        query._returning = self._returning
+        query._returning = (returning_pk,) if returning_pk is not None else self._returning
         query._replace = self._replace
         pk = self.model._meta.primary_key
         if self._single and pk is not None and not self.model._meta.composite_key and pk.auto_increment:
@@ -324,27 +322,25 @@ class ModelInsert(_ModelWrite, Insert):
             keys = self.model._meta.unique_keys()
             if len(keys) == 1:
                 self._on_conflict.conflict_target = tuple(self.model._meta.primary_key_fields)
-        statements = self._statements(dialect)
         meta = self.model._meta
         pk = meta.primary_key
         auto_pk = pk is not None and not meta.composite_key and pk.auto_increment
-        if not statements:
-            return [] if self._returning else 0
         wants_pk = self._single and auto_pk and not self._returning and self.from_query is None
         # An upsert may insert nothing (DO NOTHING) or update an existing row: lastrowid
         # would then be stale on SQLite, so the key comes back through RETURNING.
-        if wants_pk and (dialect.insert_returns_pk or (self._on_conflict is not None and dialect.returning)):
-            sql, params = statements[0]
-            statements = [(sql + " RETURNING " + dialect.quote(pk.column_name), params)]
+        pk_returned = wants_pk and (dialect.insert_returns_pk or (self._on_conflict is not None and dialect.returning))
+        statements = self._statements(dialect, returning_pk=pk if pk_returned else None)
+        if not statements:
+            return [] if self._returning else 0
         if len(statements) == 1:
-            return self._run(database, statements[0], wants_pk, dialect)
+            return self._run(database, statements[0], wants_pk, pk_returned, dialect)
         total = [] if self._returning else 0
         with database.atomic():
             for statement in statements:
-                total += self._run(database, statement, False, dialect)
+                total += self._run(database, statement, False, False, dialect)
         return total
 
-    def _run(self, database, statement, wants_pk, dialect):
+    def _run(self, database, statement, wants_pk, pk_returned, dialect):
         sql, params = statement
         cursor = database.execute_sql(sql, params)
         if write_listeners:  # events: caches (an upsert may change existing rows)
@@ -352,7 +348,7 @@ class ModelInsert(_ModelWrite, Insert):
         if self._returning:
             return _returned_rows(self._returning, cursor, dialect)
         if wants_pk:
-            if " RETURNING " in sql:
+            if pk_returned:
                 row = cursor.fetchone()
                 return row[0] if row else None
             # 0 means no row was inserted (a MySQL upsert that ignored a duplicate).
