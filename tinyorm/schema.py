@@ -10,6 +10,7 @@ import hashlib
 
 from .exceptions import ImproperlyConfigured, ProgrammingError
 from .fields import ForeignKeyField
+from .sql import ddl
 
 
 def sort_models(models):
@@ -65,20 +66,21 @@ def index_name(table, columns, unique=False):
     return shorten_name(f"{table}_{'_'.join(columns)}")
 
 
-def column_definition(field, dialect, inline_primary_key=True):
-    quoted = dialect.quote(field.column_name)
+def column_definition(field, dialect, inline_primary_key=True, default_sql=None):
+    """A field's column as a ``ColumnDefinition`` node (``default_sql``: a constant default
+    for the rows already there, where the field has no ``server_default``)."""
     if field.auto_increment and field.primary_key and inline_primary_key:
-        return f"{quoted} {dialect.auto_increment_column(field.field_type)}"
-    parts = [quoted, field.ddl_type(dialect)]
-    if not field.null or field.primary_key:
-        parts.append("NOT NULL")
+        return ddl.ColumnDefinition(field.column_name, None, auto_increment=field.field_type)
     if field.server_default is not None:
-        parts.append("DEFAULT " + server_default_sql(field, dialect))
-    if field.primary_key and inline_primary_key:
-        parts.append("PRIMARY KEY")
-    for constraint in field.constraints:
-        parts.append(_render_fragment(constraint, dialect))
-    return " ".join(parts)
+        default_sql = server_default_sql(field, dialect)
+    return ddl.ColumnDefinition(
+        field.column_name,
+        field.ddl_type(dialect),
+        null=field.null,
+        default_sql=default_sql,
+        primary_key=field.primary_key and inline_primary_key,
+        constraints=field.constraints,
+    )
 
 
 def server_default_sql(field, dialect):
@@ -103,22 +105,13 @@ def foreign_key_name(table, column):
     return shorten_name(f"fk_{table}_{column}")
 
 
-def foreign_key_sql(dialect, table, column, dest_table, dest_column, on_delete=None, on_update=None):
-    sql = (
-        f"CONSTRAINT {dialect.quote(foreign_key_name(table, column))} "
-        f"FOREIGN KEY ({dialect.quote(column)}) REFERENCES "
-        f"{dialect.quote(dest_table)} ({dialect.quote(dest_column)})"
-    )
-    if on_delete:
-        sql += f" ON DELETE {on_delete}"
-    if on_update:
-        sql += f" ON UPDATE {on_update}"
-    return sql
+def foreign_key(table, column, dest_table, dest_column, on_delete=None, on_update=None):
+    """The ``ForeignKey`` constraint node for ``table.column``, named by ``foreign_key_name``."""
+    return ddl.ForeignKey(foreign_key_name(table, column), column, dest_table, dest_column, on_delete, on_update)
 
 
-def foreign_key_constraint(fk, dialect):
-    return foreign_key_sql(
-        dialect,
+def foreign_key_constraint(fk):
+    return foreign_key(
         fk.model._meta.table_name,
         fk.column_name,
         fk.rel_model._meta.table_name,
@@ -128,23 +121,24 @@ def foreign_key_constraint(fk, dialect):
     )
 
 
-def create_table_sql(model, dialect, safe=True, skip_foreign_keys=()):
+def create_table(model, dialect, safe=True, skip_foreign_keys=()):
+    """The ``CreateTable`` node for a model: columns, composite key, foreign keys, constraints."""
     meta = model._meta
     composite = meta.composite_key
     for name in (meta.table_name, *(field.column_name for field in meta.fields.values())):
         dialect.check_identifier_length(name)  # an engine cutting two names short makes them one
-    lines = [column_definition(field, dialect, inline_primary_key=not composite) for field in meta.fields.values()]
+    elements = [column_definition(field, dialect, inline_primary_key=not composite) for field in meta.fields.values()]
     if composite:
-        columns = ", ".join(dialect.quote(field.column_name) for field in meta.primary_key.fields)
-        lines.append(f"PRIMARY KEY ({columns})")
+        elements.append(ddl.PrimaryKey(field.column_name for field in meta.primary_key.fields))
     for fk in meta.refs:
         if fk not in skip_foreign_keys:
-            lines.append(foreign_key_constraint(fk, dialect))
-    for constraint in meta.constraints:
-        lines.append(_render_fragment(constraint, dialect))
-    exists = "IF NOT EXISTS " if safe else ""
-    body = ", ".join(lines)
-    return f"CREATE TABLE {exists}{dialect.quote(meta.table_name)} ({body}){dialect.table_options}"
+            elements.append(foreign_key_constraint(fk))
+    elements.extend(meta.constraints)
+    return ddl.CreateTable(meta.table_name, elements, safe)
+
+
+def create_table_sql(model, dialect, safe=True, skip_foreign_keys=()):
+    return ddl.ddl_sql(create_table(model, dialect, safe, skip_foreign_keys), dialect)
 
 
 def model_indexes(model):
@@ -227,8 +221,8 @@ def create_tables(database, models, safe=True):
                     database.execute_sql(statement, ())
         for fk in deferred:
             if fk.model in created:
-                table = dialect.quote(fk.model._meta.table_name)
-                database.execute_sql(f"ALTER TABLE {table} ADD {foreign_key_constraint(fk, dialect)}", ())
+                statement = ddl.AlterTable(fk.model._meta.table_name, ddl.AddConstraint(foreign_key_constraint(fk)))
+                database.execute_sql(ddl.ddl_sql(statement, dialect), ())
 
 
 def drop_tables(database, models, safe=True, cascade=False):

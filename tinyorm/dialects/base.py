@@ -22,6 +22,7 @@ import re
 import uuid
 
 from ..exceptions import DataError, NotSupportedError, UnsafeSQLError
+from ..sql import ddl
 
 # ``cast()``'s type grammar: ASCII words separated by single spaces, then an optional
 # ``(p)`` or ``(p, s)`` of at most four digits each. Matched with fullmatch (no "$", which
@@ -470,19 +471,8 @@ class Dialect:
     ):
         """CREATE INDEX over ``columns`` ([(column, field_type)]) or, for ``tinyorm.Index``,
         over ``parts_sql`` (rendered columns and expressions) with a method and condition."""
-        self.check_identifier_length(name)
-        exists = " IF NOT EXISTS" if safe and self.supports_if_not_exists_index else ""
-        kind = "UNIQUE INDEX" if unique else "INDEX"
-        if parts_sql is None:
-            parts_sql = [self.index_column_sql(col, field_type) for col, field_type in columns]
-        cols = f"({', '.join(parts_sql)})"
-        using = self.index_using_sql(method)
-        if using:
-            cols = f"{using} {cols}" if self.index_method_before_columns else f"{cols} {using}"
-        sql = f"CREATE {kind}{exists} {self.quote(name)} ON {self.quote(table)} {cols}"
-        if where_sql is not None:
-            sql += f" WHERE {where_sql}"
-        return sql
+        node = ddl.CreateIndex(table, name, columns, unique, safe, parts_sql, method, where_sql)
+        return ddl.ddl_sql(node, self)
 
     identifier_length_in_bytes = True  # PostgreSQL counts bytes, MySQL characters
 
@@ -504,35 +494,42 @@ class Dialect:
         return f"USING {method.upper() if not self.index_method_before_columns else method}"
 
     def drop_index_sql(self, table, name, safe=True):
-        exists = " IF EXISTS" if safe else ""
-        return f"DROP INDEX{exists} {self.quote(name)}"
+        return ddl.ddl_sql(ddl.DropIndex(table, name, safe), self)
 
     def drop_table_sql(self, table, safe=True, cascade=False):
-        exists = " IF EXISTS" if safe else ""
-        return f"DROP TABLE{exists} {self.quote(table)}"
+        return ddl.ddl_sql(ddl.DropTable(table, safe, cascade), self)
 
-    # -- ALTER TABLE (migrations). None means "cannot ALTER: rebuild the table". ------------
-    def add_column_sql(self, table, column_definition):
-        return [f"ALTER TABLE {self.quote(table)} ADD COLUMN {column_definition}"]
+    def render_drop_index(self, ctx, node):
+        ctx.literal("DROP INDEX" + (" IF EXISTS " if node.safe else " ") + ctx.quoted(node.name))
 
-    def drop_column_sql(self, table, column):
-        return [f"ALTER TABLE {self.quote(table)} DROP COLUMN {self.quote(column)}"]
+    def render_drop_table(self, ctx, node):
+        # CASCADE is PostgreSQL's; elsewhere dependent keys are dropped with their tables.
+        ctx.literal("DROP TABLE" + (" IF EXISTS " if node.safe else " ") + ctx.quoted(node.table))
 
-    def rename_column_sql(self, table, old, new):
-        return [f"ALTER TABLE {self.quote(table)} RENAME COLUMN {self.quote(old)} TO {self.quote(new)}"]
+    # -- ALTER TABLE (migrations): lists of ``sql.ddl`` nodes, each one statement. None means
+    # "this engine cannot ALTER that: rebuild the table" (SQLite). ---------------------------
+    def add_column_ddl(self, table, definition):
+        return [ddl.AlterTable(table, ddl.AddColumn(definition))]
 
-    def rename_table_sql(self, old, new):
-        return [f"ALTER TABLE {self.quote(old)} RENAME TO {self.quote(new)}"]
+    def drop_column_ddl(self, table, column):
+        return [ddl.AlterTable(table, ddl.DropColumn(column))]
 
-    def alter_column_sql(self, table, column, type_sql, null, default_sql, definition):
-        """Change a column's type, nullability and/or default (each None = leave it)."""
+    def rename_column_ddl(self, table, old, new):
+        return [ddl.AlterTable(table, ddl.RenameColumn(old, new))]
+
+    def rename_table_ddl(self, old, new):
+        return [ddl.AlterTable(old, ddl.RenameTable(new))]
+
+    def alter_column_ddl(self, table, column, type_sql, null, default_sql, definition):
+        """Change a column's type, nullability and/or default (each None = leave it);
+        ``definition`` is the column's whole new ``ColumnDefinition``."""
         raise NotImplementedError
 
-    def add_foreign_key_sql(self, table, constraint_sql):
-        return [f"ALTER TABLE {self.quote(table)} ADD {constraint_sql}"]
+    def add_foreign_key_ddl(self, table, constraint):
+        return [ddl.AlterTable(table, ddl.AddConstraint(constraint))]
 
-    def drop_foreign_key_sql(self, table, name):
-        return [f"ALTER TABLE {self.quote(table)} DROP CONSTRAINT {self.quote(name)}"]
+    def drop_foreign_key_ddl(self, table, name):
+        return [ddl.AlterTable(table, ddl.DropConstraint(name))]
 
     # introspection SQL is owned by each dialect (see subclasses)
     def list_tables_sql(self):  # pragma: no cover - abstract

@@ -2,6 +2,7 @@
 
 import datetime
 
+from ..sql import ddl
 from .base import Dialect, _from_json, _to_bool, _to_json, _to_uuid, exact
 
 
@@ -270,10 +271,8 @@ class MySQLDialect(Dialect):
         return " ".join("+(" + " ".join(dict.fromkeys((word, word.capitalize(), word.upper()))) + ")" for word in words)
 
     def search_ddl(self, search, safe=True):
-        exists = " IF NOT EXISTS" if safe and self.supports_if_not_exists_index else ""
-        columns = ", ".join(self.quote(column) for column in search.columns)
-        table = self.quote(search.table)
-        return [f"CREATE FULLTEXT INDEX{exists} {self.quote(search.name)} ON {table} ({columns})"]
+        columns = [(column, None) for column in search.columns]
+        return [ddl.ddl_sql(ddl.CreateIndex(search.table, search.name, columns, safe=safe, fulltext=True), self)]
 
     def drop_search_sql(self, search):
         return [self.drop_index_sql(search.table, search.name)]
@@ -296,12 +295,12 @@ class MySQLDialect(Dialect):
     def render_search_rank(self, ctx, search, terms):
         self._render_against(ctx, search, terms, "COALESCE(NULL, 0)")
 
-    def alter_column_sql(self, table, column, type_sql, null, default_sql, definition):
+    def alter_column_ddl(self, table, column, type_sql, null, default_sql, definition):
         # MySQL restates the whole column: MODIFY with the complete new definition.
-        return [f"ALTER TABLE {self.quote(table)} MODIFY COLUMN {definition}"]
+        return [ddl.AlterTable(table, ddl.ModifyColumn(definition))]
 
-    def drop_foreign_key_sql(self, table, name):
-        return [f"ALTER TABLE {self.quote(table)} DROP FOREIGN KEY {self.quote(name)}"]
+    def drop_foreign_key_ddl(self, table, name):
+        return [ddl.AlterTable(table, ddl.DropConstraint(name, kind="FOREIGN KEY"))]
 
     def auto_increment_column(self, field_type):
         return f"{self.column_type(field_type)} NOT NULL AUTO_INCREMENT PRIMARY KEY"
@@ -312,9 +311,9 @@ class MySQLDialect(Dialect):
             return f"{self.quote(column_name)}({self.index_prefix_length})"
         return self.quote(column_name)
 
-    def drop_index_sql(self, table, name, safe=True):
-        exists = " IF EXISTS" if safe and self.supports_if_not_exists_index else ""
-        return f"DROP INDEX{exists} {self.quote(name)} ON {self.quote(table)}"
+    def render_drop_index(self, ctx, node):
+        exists = " IF EXISTS" if node.safe and self.supports_if_not_exists_index else ""
+        ctx.literal(f"DROP INDEX{exists} {ctx.quoted(node.name)} ON {ctx.quoted(node.table)}")
 
     # False when the session's sql_mode has NO_BACKSLASH_ESCAPES (set by the backend at
     # connect): a backslash in a string literal is then an ordinary character.

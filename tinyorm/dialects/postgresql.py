@@ -1,5 +1,6 @@
 """PostgreSQL through psycopg2."""
 
+from ..sql import ddl
 from .base import Dialect, _to_bytes, _to_json
 
 
@@ -188,12 +189,12 @@ class PostgresDialect(Dialect):
 
         ctx = Context(self)
         self._search_document(ctx, search.language, [Entity(column) for column in search.columns])
-        exists = "IF NOT EXISTS " if safe else ""
-        table = self.quote(search.table)
-        return [f"CREATE INDEX {exists}{self.quote(search.name)} ON {table} USING GIN (({''.join(ctx.parts)}))"]
+        document = "(" + "".join(ctx.parts) + ")"
+        index = ddl.CreateIndex(search.table, search.name, safe=safe, parts=[document], method="gin")
+        return [ddl.ddl_sql(index, self)]
 
     def drop_search_sql(self, search):
-        return [f"DROP INDEX IF EXISTS {self.quote(search.name)}"]
+        return [self.drop_index_sql(search.table, search.name)]
 
     def _render_search(self, ctx, search, terms, opening, between):
         ctx.literal(opening)
@@ -208,22 +209,20 @@ class PostgresDialect(Dialect):
     def render_search_rank(self, ctx, search, terms):
         self._render_search(ctx, search, terms, "ts_rank(", ", ")
 
-    def alter_column_sql(self, table, column, type_sql, null, default_sql, definition):
-        prefix = f"ALTER TABLE {self.quote(table)} ALTER COLUMN {self.quote(column)}"
-        statements = []
+    def alter_column_ddl(self, table, column, type_sql, null, default_sql, definition):
+        changes = []
         if type_sql is not None:
-            statements.append(f"{prefix} TYPE {type_sql} USING {self.quote(column)}::{type_sql}")
+            changes.append(f"TYPE {type_sql} USING {self.quote(column)}::{type_sql}")
         if null is not None:
-            statements.append(f"{prefix} {'DROP' if null else 'SET'} NOT NULL")
+            changes.append(f"{'DROP' if null else 'SET'} NOT NULL")
         if default_sql is not None:
-            statements.append(
-                f"{prefix} DROP DEFAULT" if default_sql == "NULL" else f"{prefix} SET DEFAULT {default_sql}"
-            )
-        return statements
+            changes.append("DROP DEFAULT" if default_sql == "NULL" else f"SET DEFAULT {default_sql}")
+        return [ddl.AlterTable(table, ddl.AlterColumn(column, change)) for change in changes]
 
-    def drop_table_sql(self, table, safe=True, cascade=False):
-        sql = Dialect.drop_table_sql(self, table, safe)
-        return sql + " CASCADE" if cascade else sql
+    def render_drop_table(self, ctx, node):
+        Dialect.render_drop_table(self, ctx, node)
+        if node.cascade:
+            ctx.literal(" CASCADE")
 
     def list_tables_sql(self):
         return "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema() ORDER BY tablename"

@@ -170,7 +170,7 @@ class SqliteDialect(SqliteJson, Dialect):
     def drop_search_sql(self, search):
         quote = self.quote
         statements = [f"DROP TRIGGER IF EXISTS {quote(search.name + suffix)}" for suffix in ("_ai", "_ad", "_au")]
-        return statements + [f"DROP TABLE IF EXISTS {quote(search.name)}"]
+        return statements + [self.drop_table_sql(search.name)]
 
     def _fts_query(self, terms):
         # Every word a quoted FTS5 string: no FTS5 operator (OR, NOT, NEAR, *, ^, :) survives.
@@ -189,16 +189,16 @@ class SqliteDialect(SqliteJson, Dialect):
 
     # SQLite's ALTER TABLE adds and renames, but cannot drop a column that an index or key
     # uses, change a type or touch constraints: those rebuild the table (migrations).
-    def drop_column_sql(self, table, column):
+    def drop_column_ddl(self, table, column):
         return None
 
-    def alter_column_sql(self, table, column, type_sql, null, default_sql, definition):
+    def alter_column_ddl(self, table, column, type_sql, null, default_sql, definition):
         return None
 
-    def add_foreign_key_sql(self, table, constraint_sql):
+    def add_foreign_key_ddl(self, table, constraint):
         return None
 
-    def drop_foreign_key_sql(self, table, name):
+    def drop_foreign_key_ddl(self, table, name):
         return None
 
     def list_tables_sql(self):

@@ -14,7 +14,8 @@ import copy
 from ..exceptions import MigrationError
 from ..fields import Field
 from ..log import migrations_logger as logger
-from ..schema import column_definition, foreign_key_name, foreign_key_sql, index_name
+from ..schema import column_definition, foreign_key, foreign_key_name, index_name
+from ..sql import ddl
 from ..sql.search import SearchTable
 
 _NOTHING = object()
@@ -82,8 +83,10 @@ class Operations:
         for statement in statements:
             self._emit(statement)
 
-    def _definition(self, name, field):
-        return column_definition(bind_column(name, field), self.dialect)
+    def _emit_ddl(self, nodes):
+        """Compile ``sql.ddl`` nodes for this engine and emit each as one statement."""
+        for node in nodes:
+            self._emit(ddl.ddl_sql(node, self.dialect))
 
     # -- tables ----------------------------------------------------------------------------
     def create_table(self, table, columns, primary_key=None, foreign_keys=(), indexes=(), safe=False):
@@ -95,14 +98,13 @@ class Operations:
         dialect = self.dialect
         bound = [bind_column(name, field) for name, field in columns]
         composite = bool(primary_key) and len(primary_key) > 1
-        lines = [column_definition(field, dialect, inline_primary_key=not composite) for field in bound]
+        elements = [column_definition(field, dialect, inline_primary_key=not composite) for field in bound]
         if composite:
-            lines.append("PRIMARY KEY (" + ", ".join(dialect.quote(name) for name in primary_key) + ")")
+            elements.append(ddl.PrimaryKey(primary_key))
         for spec in foreign_keys:
             column, dest_table, dest_column, *actions = tuple(spec) + (None, None)
-            lines.append(foreign_key_sql(dialect, table, column, dest_table, dest_column, actions[0], actions[1]))
-        exists = "IF NOT EXISTS " if safe else ""
-        self._emit(f"CREATE TABLE {exists}{dialect.quote(table)} ({', '.join(lines)}){dialect.table_options}")
+            elements.append(foreign_key(table, column, dest_table, dest_column, actions[0], actions[1]))
+        self._emit_ddl([ddl.CreateTable(table, elements, safe)])
         types = {field.column_name: field.field_type for field in bound}
         for column, field_type in types.items():
             self.known_types[(table, column)] = field_type
@@ -112,12 +114,12 @@ class Operations:
     def drop_table(self, table, cascade=False):
         """``DROP TABLE table`` (``cascade=True`` drops what depends on it where the engine can)."""
         if self._allowed(table):
-            self._emit(self.dialect.drop_table_sql(table, safe=False, cascade=cascade))
+            self._emit_ddl([ddl.DropTable(table, safe=False, cascade=cascade)])
 
     def rename_table(self, old, new):
         """Rename table ``old`` to ``new``."""
         if self._allowed(old):
-            self._emit_all(self.dialect.rename_table_sql(old, new))
+            self._emit_ddl(self.dialect.rename_table_ddl(old, new))
 
     # -- columns ---------------------------------------------------------------------------
     def add_column(self, table, name, field, default=_NOTHING):
@@ -132,27 +134,27 @@ class Operations:
                 f"add_column({table!r}, {name!r}): the default is computed in Python; pass "
                 "default=<constant> for the rows that already exist"
             )
-        definition = column_definition(column, self.dialect)
-        if value is not None and column.server_default is None:
+        literal = None
+        if value is not None:
             literal = self.dialect.literal_default(column.adapter(self.dialect)(value))
-            definition += f" DEFAULT {literal}"
+        definition = column_definition(column, self.dialect, default_sql=literal)
         self.known_types[(table, name)] = column.field_type
-        self._emit_all(self.dialect.add_column_sql(table, definition))
+        self._emit_ddl(self.dialect.add_column_ddl(table, definition))
 
     def drop_column(self, table, name):
         """Drop column ``name`` of ``table`` (SQLite: by rebuilding the table)."""
         if not self._allowed(table):
             return
-        statements = self.dialect.drop_column_sql(table, name)
+        statements = self.dialect.drop_column_ddl(table, name)
         if statements is None:
             self._rebuild(table, drop_columns={name})
         else:
-            self._emit_all(statements)
+            self._emit_ddl(statements)
 
     def rename_column(self, table, old, new):
         """Rename column ``old`` of ``table`` to ``new``."""
         if self._allowed(table):
-            self._emit_all(self.dialect.rename_column_sql(table, old, new))
+            self._emit_ddl(self.dialect.rename_column_ddl(table, old, new))
 
     def alter_column(self, table, name, field=None, null=None, default=_NOTHING):
         """Change a column's type (``field``), nullability and/or constant default."""
@@ -171,14 +173,12 @@ class Operations:
             default_sql = (
                 "NULL" if default is None else self.dialect.literal_default(column.adapter(self.dialect)(default))
             )
-        definition = column_definition(column, self.dialect)
-        if default_sql not in (None, "NULL"):
-            definition += f" DEFAULT {default_sql}"
-        statements = self.dialect.alter_column_sql(table, name, type_sql, null, default_sql, definition)
+        definition = column_definition(column, self.dialect, default_sql=default_sql if default_sql != "NULL" else None)
+        statements = self.dialect.alter_column_ddl(table, name, type_sql, null, default_sql, definition)
         if statements is None:
             self._rebuild(table, alter_columns={name: (column, default_sql)})
         else:
-            self._emit_all(statements)
+            self._emit_ddl(statements)
 
     # -- indexes and keys ------------------------------------------------------------------
     def add_index(self, table, columns, unique=False, name=None, _types=None):
@@ -189,12 +189,12 @@ class Operations:
         name = name or index_name(table, columns)
         types = _types or {}
         spec = [(column, types.get(column) or self._column_type(table, column)) for column in columns]
-        self._emit(self.dialect.create_index_sql(table, name, spec, unique, safe=False))
+        self._emit_ddl([ddl.CreateIndex(table, name, spec, unique, safe=False)])
 
     def drop_index(self, table, name):
         """Drop the index ``name`` of ``table``."""
         if self._allowed(table):
-            self._emit(self.dialect.drop_index_sql(table, name, safe=False))
+            self._emit_ddl([ddl.DropIndex(table, name, safe=False)])
 
     def add_index_sql(self, table, name, statements):
         """An index compiled ahead for each engine (``tinyorm.Index`` with a method, a
@@ -229,12 +229,12 @@ class Operations:
         """Make ``table.column`` reference ``dest_table.dest_column`` with the given actions (SQLite: by rebuilding the table)."""
         if not self._allowed(table):
             return
-        constraint = foreign_key_sql(self.dialect, table, column, dest_table, dest_column, on_delete, on_update)
-        statements = self.dialect.add_foreign_key_sql(table, constraint)
+        constraint = foreign_key(table, column, dest_table, dest_column, on_delete, on_update)
+        statements = self.dialect.add_foreign_key_ddl(table, constraint)
         if statements is None:
             self._rebuild(table, add_foreign_keys=[(column, dest_table, dest_column, on_delete, on_update)])
         else:
-            self._emit_all(statements)
+            self._emit_ddl(statements)
 
     def drop_foreign_key(self, table, column, name=None):
         """Drop the foreign key on ``table.column`` (found by introspection unless ``name`` is given)."""
@@ -242,11 +242,11 @@ class Operations:
             return
         if name is None:
             name = self._foreign_key_name(table, column)
-        statements = self.dialect.drop_foreign_key_sql(table, name)
+        statements = self.dialect.drop_foreign_key_ddl(table, name)
         if statements is None:
             self._rebuild(table, drop_foreign_keys={column})
         else:
-            self._emit_all(statements)
+            self._emit_ddl(statements)
 
     # -- data ------------------------------------------------------------------------------
     def execute(self, sql, params=None):
@@ -323,34 +323,38 @@ class Operations:
         inline_unique = [index for index in indexes if index.name.startswith("sqlite_autoindex_")]
         indexes = [index for index in indexes if not index.name.startswith("sqlite_autoindex_")]
         primary_keys = [column.name for column in columns if column.primary_key]
-        lines, kept = [], []
+        elements, kept = [], []
         for column in columns:
             if column.name in drop_columns:
                 continue
             kept.append(column.name)
             if column.name in alter_columns:
                 field, default_sql = alter_columns[column.name]
-                definition = column_definition(field, dialect, inline_primary_key=len(primary_keys) == 1)
-                if default_sql not in (None, "NULL"):
-                    definition += f" DEFAULT {default_sql}"
-                lines.append(definition)
+                elements.append(
+                    column_definition(
+                        field,
+                        dialect,
+                        inline_primary_key=len(primary_keys) == 1,
+                        default_sql=default_sql if default_sql != "NULL" else None,
+                    )
+                )
                 continue
-            parts = [quote(column.name), column.data_type or ""]
-            if not column.null:
-                parts.append("NOT NULL")
-            if column.default is not None:
-                parts.append(f"DEFAULT {column.default}")
-            if column.primary_key and len(primary_keys) == 1:
-                parts.append("PRIMARY KEY")
-            lines.append(" ".join(part for part in parts if part))
+            elements.append(
+                ddl.ColumnDefinition(
+                    column.name,
+                    column.data_type,
+                    null=column.null,
+                    default_sql=column.default,
+                    primary_key=column.primary_key and len(primary_keys) == 1,
+                )
+            )
         if len(primary_keys) > 1:
-            lines.append("PRIMARY KEY (" + ", ".join(quote(name) for name in primary_keys if name in kept) + ")")
+            elements.append(ddl.PrimaryKey(name for name in primary_keys if name in kept))
         for index in inline_unique:
-            lines.append("UNIQUE (" + ", ".join(quote(column) for column in index.columns) + ")")
+            elements.append(ddl.Unique(index.columns))
         for fk in foreign_keys:
-            lines.append(
-                foreign_key_sql(
-                    dialect,
+            elements.append(
+                foreign_key(
                     table,
                     fk.column,
                     fk.dest_table,
@@ -360,15 +364,19 @@ class Operations:
                 )
             )
         for column, dest_table, dest_column, on_delete, on_update in add_foreign_keys:
-            lines.append(foreign_key_sql(dialect, table, column, dest_table, dest_column, on_delete, on_update))
+            elements.append(foreign_key(table, column, dest_table, dest_column, on_delete, on_update))
         temporary = f"_tinyorm_rebuild_{table}"
         names = ", ".join(quote(name) for name in kept)
-        self._emit(f"CREATE TABLE {quote(temporary)} ({', '.join(lines)})")
+        self._emit_ddl([ddl.CreateTable(temporary, elements)])
         self._emit(f"INSERT INTO {quote(temporary)} ({names}) SELECT {names} FROM {quote(table)}")
-        self._emit(f"DROP TABLE {quote(table)}")
-        self._emit(f"ALTER TABLE {quote(temporary)} RENAME TO {quote(table)}")
-        for index in indexes:
-            spec = [(column, None) for column in index.columns]
-            self._emit(dialect.create_index_sql(table, index.name, spec, index.unique, safe=False))
+        self._emit_ddl([ddl.DropTable(table, safe=False), ddl.AlterTable(temporary, ddl.RenameTable(table))])
+        self._emit_ddl(
+            [
+                ddl.CreateIndex(
+                    table, index.name, [(column, None) for column in index.columns], index.unique, safe=False
+                )
+                for index in indexes
+            ]
+        )
         for _kind, _name, sql in saved:
             self._emit(sql)

@@ -24,6 +24,9 @@ import time
 
 from ..exceptions import MigrationError
 from ..log import migrations_logger as logger
+from ..sql import ddl
+from ..sql.nodes import Table
+from ..sql.query import Delete
 from .autogenerate import HISTORY_TABLE
 from .operations import Operations
 
@@ -132,20 +135,16 @@ class MigrationRunner:
     # -- history ---------------------------------------------------------------------------
     def ensure_history(self):
         """Create the history table (``tinyorm_migrations``) if it does not exist."""
-        dialect = self.database.dialect
-        quote = dialect.quote
-        text = "VARCHAR(255)"
-        self.database.execute_sql(
-            f"CREATE TABLE IF NOT EXISTS {quote(HISTORY_TABLE)} ("
-            f"{quote('name')} {text} NOT NULL PRIMARY KEY, "
-            f"{quote('checksum')} VARCHAR(64) NOT NULL, "
-            f"{quote('status')} VARCHAR(16) NOT NULL, "
-            f"{quote('applied_at')} VARCHAR(32) NOT NULL, "
-            f"{quote('duration_ms')} INTEGER, "
-            f"{quote('detail')} TEXT)"
-            f"{dialect.table_options}",
-            (),
-        )
+        columns = [
+            ddl.ColumnDefinition("name", "VARCHAR(255)", null=False, primary_key=True),
+            ddl.ColumnDefinition("checksum", "VARCHAR(64)", null=False),
+            ddl.ColumnDefinition("status", "VARCHAR(16)", null=False),
+            ddl.ColumnDefinition("applied_at", "VARCHAR(32)", null=False),
+            ddl.ColumnDefinition("duration_ms", "INTEGER"),
+            ddl.ColumnDefinition("detail", "TEXT"),
+        ]
+        statement = ddl.CreateTable(HISTORY_TABLE, columns, safe=True)
+        self.database.execute_sql(ddl.ddl_sql(statement, self.database.dialect), ())
 
     def history(self):
         """name -> (checksum, status, applied_at, detail) for recorded migrations."""
@@ -193,11 +192,8 @@ class MigrationRunner:
         )
 
     def _forget(self, migration):
-        dialect = self.database.dialect
-        quote = dialect.quote
-        self.database.execute_sql(
-            f"DELETE FROM {quote(HISTORY_TABLE)} WHERE {quote('name')} = {dialect.param}", (migration.name,)
-        )
+        delete = Delete(Table(HISTORY_TABLE)).where(Table(HISTORY_TABLE).c.name == migration.name)
+        self.database.execute_sql(*delete.sql(self.database.dialect))
 
     # -- locking ---------------------------------------------------------------------------
     def lock(self, timeout=60):
