@@ -22,6 +22,8 @@ import collections
 from .events import notify_write, write_listeners
 from .exceptions import FlushError, StaleDataError  # FlushError stays importable from here
 from .schema import sort_models
+from .sql.nodes import SQL, InList, NodeList
+from .sql.query import Delete, Insert
 
 _MISSING = object()
 
@@ -375,18 +377,10 @@ class FlushPlan:
         width = len(columns)
         per_batch = dialect.batch_size(width)
         matched = 0
-        quoted = [dialect.quote(field.column_name) for field in columns]
         for start in range(0, len(rows), per_batch):
             chunk = rows[start : start + per_batch]
-            if width == 1:
-                placeholders = ", ".join([dialect.param] * len(chunk))
-                condition = f"{quoted[0]} IN ({placeholders})"
-                params = [row[0] for row in chunk]
-            else:
-                one = "(" + ", ".join([dialect.param] * width) + ")"
-                condition = f"({', '.join(quoted)}) IN ({', '.join([one] * len(chunk))})"
-                params = [value for row in chunk for value in row]
-            sql = f"DELETE FROM {dialect.quote(meta.table_name)} WHERE {condition}"
+            sql = _delete_sql(model, tuple(columns), len(chunk), dialect)
+            params = [row[0] for row in chunk] if width == 1 else [value for row in chunk for value in row]
             matched += database.execute_sql(sql, params).rowcount
             if write_listeners:  # events: caches, flush signals
                 notify_write(model, "delete", database, tuple(objects[start : start + per_batch]), "flush")
@@ -394,23 +388,39 @@ class FlushPlan:
             raise StaleGroup(model, objects, database)
 
 
+# Flush statements are built from sql/ nodes once per shape (model, columns, rows in the
+# batch, engine) and kept compiled on the model's bounded query cache: a flush of many
+# objects costs a dictionary lookup per batch, not a compile.
+_PLACEHOLDER = SQL("?", [None])  # renders the engine's parameter marker; the value is unused
+
+
 def _insert_sql(model, fields, row_count, dialect, auto_pk):
-    """A multi-row INSERT for ``row_count`` rows (cached per shape on the model)."""
-    meta = model._meta
+    """A multi-row INSERT for ``row_count`` rows, with RETURNING of the new keys where the
+    engine returns every row's key (``returning_insert``)."""
+    cache = model._meta._query_cache
     key = ("flush-insert", dialect, fields, row_count, auto_pk is not None)
-    sql = meta._query_cache.get(key)
-    if sql is not None:
-        return sql
-    table = dialect.quote(meta.table_name)
-    if fields:
-        columns = ", ".join(dialect.quote(field.column_name) for field in fields)
-        row = "(" + ", ".join([dialect.param] * len(fields)) + ")"
-        sql = f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row] * row_count)
-    else:
-        sql = f"INSERT INTO {table} {dialect.default_values_sql}"
-    if auto_pk is not None and dialect.returning_insert:
-        sql += " RETURNING " + dialect.quote(auto_pk.column_name)
-    meta._query_cache[key] = sql
+    sql = cache.get(key)
+    if sql is None:
+        query = Insert(model, fields, [(None,) * len(fields)] * row_count if fields else ())
+        if auto_pk is not None and dialect.returning_insert:
+            query = query._returning_keys(auto_pk)
+        sql = cache[key] = query.sql(dialect)[0]
+    return sql
+
+
+def _delete_sql(model, columns, row_count, dialect):
+    """``DELETE ... WHERE key IN (...)`` for ``row_count`` rows (a row-value IN for a
+    composite key or a version check)."""
+    cache = model._meta._query_cache
+    key = ("flush-delete", dialect, columns, row_count)
+    sql = cache.get(key)
+    if sql is None:
+        if len(columns) == 1:
+            condition = InList(columns[0], [_PLACEHOLDER] * row_count, False)
+        else:
+            row = NodeList([_PLACEHOLDER] * len(columns), ", ", parens=True)
+            condition = InList(NodeList(columns, ", ", parens=True), [row] * row_count, False)
+        sql = cache[key] = Delete(model).where(condition).sql(dialect)[0]
     return sql
 
 

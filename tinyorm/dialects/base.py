@@ -308,8 +308,10 @@ class Dialect:
                 raise NotSupportedError(f"{self.name} does not support FOR UPDATE SKIP LOCKED")
             ctx.literal(" SKIP LOCKED")
 
-    def render_returning(self, ctx, columns):
-        if not self.returning:
+    def render_returning(self, ctx, columns, insert=False):
+        """`` RETURNING columns``; ``insert``: of an INSERT (MariaDB 10.5 returns from
+        INSERT but not from UPDATE or DELETE: ``returning_insert`` without ``returning``)."""
+        if not (self.returning or (insert and self.returning_insert)):
             raise NotSupportedError(f"{self.name} does not support RETURNING")
         ctx.literal(" RETURNING ")
         with ctx.scope(qualify=False, select_list=True):

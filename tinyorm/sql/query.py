@@ -540,6 +540,7 @@ class Insert(Query):
         self.from_query = from_query
         self._on_conflict = None
         self._returning = ()
+        self._returns_keys = False
         self._replace = False
 
     def on_conflict(self, action="update", conflict_target=(), update=None, preserve=(), where=None):
@@ -565,6 +566,13 @@ class Insert(Query):
         """A copy returning ``columns`` of the inserted rows (engines with ``RETURNING``)."""
         clone = self._clone()
         clone._returning = _nodes(columns)
+        return clone
+
+    def _returning_keys(self, *fields):
+        """A copy returning the new rows' keys for the ORM (a flush, ``save()``): also on
+        engines that return only from INSERT (``returning_insert``: MariaDB 10.5)."""
+        clone = self.returning(*fields)
+        clone._returns_keys = True
         return clone
 
     def _column_names(self):
@@ -593,7 +601,7 @@ class Insert(Query):
         if self._on_conflict is not None:
             dialect.render_upsert(ctx, self, self._on_conflict)
         if self._returning:
-            dialect.render_returning(ctx, self._returning)
+            dialect.render_returning(ctx, self._returning, insert=self._returns_keys)
 
     def _render_rows(self, ctx):
         param = ctx.param
