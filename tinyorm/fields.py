@@ -47,6 +47,12 @@ __all__ = [
 _MUTABLE_DEFAULTS = (dict, list, set, bytearray)
 FK_ACTIONS = ("CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT", "NO ACTION")
 
+# A field caches its adapter and column text per dialect object (each Database owns one).
+# Plain dicts keep the hot path at dict speed; the bound keeps a process that connects
+# again and again (a Database per request or per test) from holding every old dialect: a
+# full cache starts over, which only costs rebuilding a few entries.
+PER_ENGINE_CACHE_SIZE = 16
+
 
 class Field(Operand):
     """A column of a model. Options shared by every field:
@@ -166,6 +172,8 @@ class Field(Operand):
         except KeyError:
             pass
         adapt = self._build_adapter(dialect)
+        if len(self._adapters) >= PER_ENGINE_CACHE_SIZE:
+            self._adapters.clear()  # bounded: see PER_ENGINE_CACHE_SIZE
         self._adapters[dialect] = adapt
         return adapt
 
@@ -241,6 +249,8 @@ class Field(Operand):
                 text = ctx.quoted(self.model._meta.table_name) + "." + quoted_column
             else:
                 text = quoted_column
+            if len(self._sql) >= PER_ENGINE_CACHE_SIZE:
+                self._sql.clear()  # bounded: see PER_ENGINE_CACHE_SIZE
             self._sql[key] = text
         ctx.parts.append(text)
 

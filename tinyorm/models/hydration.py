@@ -1,7 +1,10 @@
 """Hydration: turning driver rows into model instances, dicts or converted tuples.
 
-Row constructors are generated Python (``exec``) once per query shape and engine, and cached
-on the model's metadata: a plain select over one model gets a loop that unpacks each row into
+Row constructors are generated Python (``generate_function``, the one place that runs
+``exec``) once per query shape and engine, and cached in bounded LRU caches: per model on its
+metadata, and for converted tuples (``.tuples()``, ``.dicts()``) one module-wide cache keyed by
+the converters. Keys are the shape (fields, models, labels, converters, engine), never a
+query or expression object, so rebuilding the same query per request reuses one entry: a plain select over one model gets a loop that unpacks each row into
 locals and builds the instance's ``__dict__`` in one literal (conversions inlined only for the
 columns that need one); a select over several joined models gets one that builds every
 model's instance per row and links them as the joins say. Instances are filled through the
@@ -18,11 +21,27 @@ import operator
 
 from ..exceptions import DataError
 from ..fields import Field
+from ..lru import LRUCache
 from ..sql.json import JsonPath, JsonText
 from ..sql.nodes import Alias
 from ..sql.query import SelectBase
 from .aliases import FieldAlias, ModelAlias, _column_owner, _model_of
 from .model import _SET_DICT
+
+# Row converters for tuples and dicts, by the tuple of per-column converters (functions the
+# dialects and fields own, so equal shapes give equal keys).
+ROW_CONVERTERS = LRUCache(256)
+
+
+def generate_function(name, source, namespace):
+    """Compile ``source`` (which defines ``name``) and return the function.
+
+    Every generated row constructor comes from here. The source is built only from
+    identifiers and ``repr()`` of names tinyorm owns (attribute keys, labels); values reach
+    the function through ``namespace``, never through the text.
+    """
+    exec(source, namespace)  # noqa: S102 - generated from names we own
+    return namespace[name]
 
 
 def _hydrator_for(model, fields, dialect):
@@ -61,8 +80,7 @@ def _hydrator_for(model, fields, dialect):
         f"        bad_value(exc, [{', '.join(f'locals().get({name!r})' for name in names)}])\n"
         "    return out\n"
     )
-    exec(source, namespace)  # noqa: S102 - generated from field names we own
-    hydrate = namespace["hydrate"]
+    hydrate = generate_function("hydrate", source, namespace)
     meta._hydrators[key] = hydrate
     return hydrate
 
@@ -71,15 +89,22 @@ def _tuple_converter(converters, columns=None):
     """A function converting rows to tuples, or None when no column needs converting."""
     if not any(converters):
         return None
-    if all(converter is None or hasattr(converter, "exact_class") for converter in converters):
-        return _class_checker(converters, columns)
-    namespace = {}
-    items = [_read_expr(f"r[{index}]", index, converter, namespace) for index, converter in enumerate(converters)]
+    # Keyed by what the generated code depends on: the converters, and the column names and
+    # key column its error messages report.
     key_index = None
     for index, column in enumerate(columns or ()):
         if getattr(getattr(column, "field", column), "primary_key", False) is True:
             key_index = index
             break
+    key = (tuple(converters), tuple(_column_name(columns, index) for index in range(len(converters))), key_index)
+    convert = ROW_CONVERTERS.get(key)
+    if convert is not None:
+        return convert
+    if all(converter is None or hasattr(converter, "exact_class") for converter in converters):
+        convert = ROW_CONVERTERS[key] = _class_checker(converters, columns)
+        return convert
+    namespace = {}
+    items = [_read_expr(f"r[{index}]", index, converter, namespace) for index, converter in enumerate(converters)]
     namespace["bad_rows"] = functools.partial(_raise_bad_rows, columns, converters, key_index)
     source = (
         "def convert(rows):\n"
@@ -88,8 +113,8 @@ def _tuple_converter(converters, columns=None):
         "    except Exception as exc:\n"
         "        bad_rows(exc, rows)\n"
     )
-    exec(source, namespace)  # noqa: S102
-    return namespace["convert"]
+    convert = ROW_CONVERTERS[key] = generate_function("convert", source, namespace)
+    return convert
 
 
 def _class_checker(converters, columns):
@@ -255,10 +280,16 @@ def graph_hydrator(query, shape, dialect):
         isinstance(source, ModelAlias) for source, _field in shape.owners
     )
     meta = _model_of(primary)._meta
+    # The shape, not the query: a column is its owner and field, or (for an expression) its
+    # label and converter; two queries built alike share an entry whatever objects they hold.
     key = (
         "graph",
-        tuple(query._columns),
-        tuple(sorted(((id(k), v[1], v[2]) for k, v in join_rels.items()), key=repr)),
+        primary,
+        tuple(
+            (source, field, None if field is not None else label, converter)
+            for (source, field), label, converter in zip(shape.owners, shape.labels, shape.converters)
+        ),
+        frozenset((source, rel[0], rel[1], rel[2]) for source, rel in join_rels.items()),
         dialect,
     )
     if cacheable:
@@ -332,8 +363,7 @@ def graph_hydrator(query, shape, dialect):
         f"        bad_value(exc, [{', '.join(f'locals().get({name!r})' for name in names)}])\n"
         "    return out\n"
     )
-    exec(source, namespace)  # noqa: S102 - generated from names we own
-    hydrate = namespace["hydrate"]
+    hydrate = generate_function("hydrate", source, namespace)
     if cacheable:
         meta._hydrators[key] = hydrate
     return hydrate

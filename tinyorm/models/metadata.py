@@ -20,6 +20,7 @@ from ..events import lazy_load_listeners, notify_lazy_load
 from ..exceptions import DataError, DoesNotExist, ImproperlyConfigured
 from ..fields import AutoField, CompositeKey, Field, ForeignKeyField, VersionField
 from ..indexes import Index
+from ..lru import LRUCache
 from ..sql.search import Search
 
 _MISSING = object()
@@ -27,6 +28,12 @@ _MISSING = object()
 # Weak: models made in a function (tests, app factories) go away with their last user.
 _MODEL_REGISTRY = weakref.WeakValueDictionary()
 _PENDING_REFERENCES = collections.defaultdict(list)  # (module, class name) -> [ForeignKeyField]
+
+# Per model and engine: compiled statements (get by key, save, flush batches of each size)
+# and generated row constructors, one entry per shape. The flush alone may hold a batch
+# size per column set, so the statement cache is the larger.
+QUERY_CACHE_SIZE = 256
+HYDRATOR_CACHE_SIZE = 128
 
 
 # Every option a model's ``class Meta`` may set (docs/models.md). Anything else is refused:
@@ -70,8 +77,8 @@ class Metadata:
         self.primary_key = None
         self.version_field = None
         self.composite_key = False
-        self._query_cache = {}
-        self._hydrators = {}
+        self._query_cache = LRUCache(QUERY_CACHE_SIZE)
+        self._hydrators = LRUCache(HYDRATOR_CACHE_SIZE)
         self._insert_plan = None
 
     @property
@@ -103,13 +110,13 @@ class Metadata:
                 self.callable_defaults.append(field)
             else:
                 self.static_defaults[field.attr_key] = default
-        self._query_cache = {}
-        self._hydrators = {}
+        self._query_cache = LRUCache(QUERY_CACHE_SIZE)
+        self._hydrators = LRUCache(HYDRATOR_CACHE_SIZE)
         self._insert_plan = None
 
     def set_database(self, database):
         self.database = database
-        self._query_cache = {}
+        self._query_cache = LRUCache(QUERY_CACHE_SIZE)
         self._insert_plan = None
 
     def get_database(self):
