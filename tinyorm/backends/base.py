@@ -266,6 +266,19 @@ class Database(ConnectionsMixin, TransactionsMixin):
         """Hold the lock that keeps two processes from migrating this database at once."""
         yield
 
+    def table_dependents(self, table):
+        """[(kind, name, sql)] of what a table rebuild must recreate from its own definition
+        (triggers, partial and expression indexes): only engines that rebuild tables
+        (``dialect.rebuilds_tables``) are asked."""
+        return []
+
+    @contextlib.contextmanager
+    def foreign_keys_suspended(self):
+        """Foreign-key enforcement off for the block, outside any transaction (a rehearsal
+        of SQLite table rebuilds, whose DROP TABLE would otherwise fire ON DELETE actions).
+        Engines that check keys per statement and never rebuild need nothing here."""
+        yield
+
     def dialect_for(self, model):
         """The dialect ``model``'s statements compile for: this database's own."""
         return self.dialect

@@ -278,13 +278,28 @@ class SqliteDatabase(Database):
         """
         from ..exceptions import MigrationError
 
+        with self.foreign_keys_suspended(), self.atomic(mode="exclusive"):
+            yield
+            violations = self.execute_sql("PRAGMA foreign_key_check").fetchall()
+            if violations:
+                raise MigrationError(f"migrations left foreign keys broken: {violations[:5]}")
+
+    def table_dependents(self, table):
+        # Triggers (full-text search keeps its FTS5 table in sync with them), partial indexes
+        # and indexes over expressions: sqlite_master keeps their CREATE text.
+        return self.execute_sql(
+            "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
+            "AND (type = 'trigger' OR (type = 'index' AND name IN (SELECT name FROM pragma_index_list(?) AS l "
+            "WHERE l.partial OR EXISTS (SELECT 1 FROM pragma_index_info(l.name) WHERE name IS NULL))))",
+            (table, table),
+        ).fetchall()
+
+    @contextlib.contextmanager
+    def foreign_keys_suspended(self):
+        # The pragma only changes outside a transaction; connections keep it ON otherwise.
         self.execute_sql("PRAGMA foreign_keys = OFF")
         try:
-            with self.atomic(mode="exclusive"):
-                yield
-                violations = self.execute_sql("PRAGMA foreign_key_check").fetchall()
-                if violations:
-                    raise MigrationError(f"migrations left foreign keys broken: {violations[:5]}")
+            yield
         finally:
             self.execute_sql("PRAGMA foreign_keys = ON")
 

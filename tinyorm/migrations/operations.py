@@ -307,15 +307,9 @@ class Operations:
         foreign_keys = [fk for fk in database.get_foreign_keys(table) if fk.column not in drop_foreign_keys]
         foreign_keys = [fk for fk in foreign_keys if fk.column not in drop_columns]
         indexes = [index for index in database.get_indexes(table) if not set(index.columns) & set(drop_columns)]
-        # Triggers (full-text search keeps its FTS5 table in sync with them), partial indexes
-        # and indexes over expressions go with DROP TABLE: they come back from their own
-        # definitions.
-        saved = database.execute_sql(
-            "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
-            "AND (type = 'trigger' OR (type = 'index' AND name IN (SELECT name FROM pragma_index_list(?) AS l "
-            "WHERE l.partial OR EXISTS (SELECT 1 FROM pragma_index_info(l.name) WHERE name IS NULL))))",
-            (table, table),
-        ).fetchall()
+        # Triggers, partial indexes and indexes over expressions go with DROP TABLE: they come
+        # back from their own definitions.
+        saved = database.table_dependents(table)
         redefined = {name for kind, name, _sql in saved if kind == "index"}
         indexes = [index for index in indexes if index.name not in redefined]
         # UNIQUE constraints written inside CREATE TABLE show as sqlite_autoindex_*: they

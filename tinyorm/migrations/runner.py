@@ -429,15 +429,14 @@ class MigrationRunner:
     def _sql_by_rehearsal(self, pending):
         database = self.database
         result = []
-        database.execute_sql("PRAGMA foreign_keys = OFF")
-        database.begin()
-        try:
-            for migration in pending:
-                op = Operations(database, table_filter=self.table_filter)
-                op.executed = _Recorder()
-                migration.module().upgrade(op)
-                result.append((migration, [(sql, None) for sql in op.executed]))
-        finally:
-            database.rollback()
-            database.execute_sql("PRAGMA foreign_keys = ON")
+        with database.foreign_keys_suspended():
+            database.begin()
+            try:
+                for migration in pending:
+                    op = Operations(database, table_filter=self.table_filter)
+                    op.executed = _Recorder()
+                    migration.module().upgrade(op)
+                    result.append((migration, [(sql, None) for sql in op.executed]))
+            finally:
+                database.rollback()
         return result
