@@ -32,6 +32,7 @@ OUTPUT = ROOT / "docs" / "reference"
 TINYORM_MODULES = [
     "tinyorm.backends",
     "tinyorm.fields",
+    "tinyorm.relations",
     "tinyorm.models",
     "tinyorm.sql",
     "tinyorm.session",

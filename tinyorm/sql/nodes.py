@@ -7,8 +7,6 @@ never enter the SQL text; identifiers pass through the dialect's quoting.
 
 from __future__ import annotations
 
-from ..exceptions import UnsafeSQLError
-
 __all__ = [
     "Context",
     "Node",
@@ -490,89 +488,6 @@ class Regexp(Operand):
         ctx.dialect.render_regexp(ctx, self.lhs, as_node(self.pattern))
 
 
-class Function(Operand):
-    """``NAME(arg, ...)``; made by ``fn.NAME(...)`` for any SQL function."""
-
-    __slots__ = ("name", "args", "_filter")
-
-    def __init__(self, name, args):
-        self.name = name
-        self.args = tuple(as_node(arg) for arg in args)
-        self._filter = None
-
-    def __sql__(self, ctx):
-        ctx.literal(self.name).literal("(")
-        for index, arg in enumerate(self.args):
-            if index:
-                ctx.literal(", ")
-            if hasattr(arg, "_render"):
-                # EXISTS(SELECT ...): the function's own parentheses enclose the subquery
-                arg._render(ctx)
-            else:
-                arg.__sql__(ctx)
-        ctx.literal(")")
-        if self._filter is not None:
-            ctx.literal(" FILTER (WHERE ").sql(self._filter).literal(")")
-
-    def over(self, partition_by=None, order_by=None, frame=None):
-        """A window function: ``fn.ROW_NUMBER().over(partition_by=[...], order_by=[...])``."""
-        return Window(self, partition_by, order_by, frame)
-
-    def filter(self, condition):
-        """``FN(...) FILTER (WHERE condition)``: an aggregate over the rows matching ``condition`` only."""
-        clone = Function(self.name, ())
-        clone.args = self.args
-        clone._filter = condition
-        return clone
-
-
-class _FunctionFactory:
-    """``fn.COUNT(x)``, ``fn.LOWER(x)``, ``fn.ANY_NAME(...)``."""
-
-    __slots__ = ()
-
-    def __getattr__(self, name):
-        if not name.replace("_", "").isalnum() or name.startswith("__"):
-            raise AttributeError(name)
-
-        def make(*args):
-            return Function(name, args)
-
-        return make
-
-
-fn = _FunctionFactory()
-
-
-class Window(Operand):
-    """``function OVER (PARTITION BY ... ORDER BY ... frame)``: built by ``fn.X().over(...)``."""
-
-    __slots__ = ("function", "partition_by", "order_by", "frame")
-
-    def __init__(self, function, partition_by=None, order_by=None, frame=None):
-        self.function = function
-        self.partition_by = tuple(partition_by or ())
-        self.order_by = tuple(order_by or ())
-        self.frame = frame
-
-    def __sql__(self, ctx):
-        ctx.sql(self.function).literal(" OVER (")
-        parts = []
-        if self.partition_by:
-            parts.append(("PARTITION BY ", self.partition_by))
-        if self.order_by:
-            parts.append(("ORDER BY ", self.order_by))
-        for index, (keyword, nodes) in enumerate(parts):
-            if index:
-                ctx.literal(" ")
-            ctx.literal(keyword).comma_separated(nodes)
-        if self.frame:
-            if parts:
-                ctx.literal(" ")
-            ctx.sql(self.frame if isinstance(self.frame, Node) else SQL(self.frame))
-        ctx.literal(")")
-
-
 class Alias(Operand):
     """``expr AS "name"`` in a select list; the bare expression elsewhere."""
 
@@ -715,122 +630,6 @@ class NodeList(Operand):
             ctx.literal(")")
 
 
-class Entity(Operand):
-    """A quoted identifier path: ``Entity("schema", "table")`` → ``"schema"."table"``."""
-
-    __slots__ = ("path",)
-
-    def __init__(self, *path):
-        self.path = path
-
-    def __sql__(self, ctx):
-        ctx.literal(".".join(ctx.quoted(part) for part in self.path))
-
-
-class Star(Node):
-    """``*`` or ``source.*`` in a select list."""
-
-    __slots__ = ("source",)
-
-    def __init__(self, source=None):
-        self.source = source
-
-    def __sql__(self, ctx):
-        if self.source is None:
-            ctx.literal("*")
-        else:
-            ctx.literal(ctx.quoted(self.source._source_alias(ctx))).literal(".*")
-
-
-class Column(Operand):
-    """A column of a plain ``Table`` (or of a subquery / CTE)."""
-
-    __slots__ = ("source", "name")
-
-    def __init__(self, source, name):
-        self.source = source
-        self.name = name
-
-    def __sql__(self, ctx):
-        if ctx.qualify:
-            ctx.literal(ctx.quoted(self.source._source_alias(ctx))).literal(".")
-        ctx.literal(ctx.quoted(self.name))
-
-
-class _ColumnFactory:
-    __slots__ = ("_source",)
-
-    def __init__(self, source):
-        self._source = source
-
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return Column(self._source, name)
-
-    __getitem__ = __getattr__
-
-
-class Table(Node):
-    """A table known by name only (no model): ``Table("events").c.id``."""
-
-    __slots__ = ("name", "_alias", "c")
-
-    def __init__(self, name, alias=None):
-        self.name = name
-        self._alias = alias
-        self.c = _ColumnFactory(self)
-
-    def alias(self, name):
-        """This table under another name, for self-joins: ``Table("user").alias("u2")``."""
-        return Table(self.name, name)
-
-    def _source_alias(self, ctx):
-        return self._alias or self.name
-
-    def __sql__(self, ctx):
-        ctx.literal(ctx.quoted(self.name))
-        if self._alias:
-            ctx.literal(" AS ").literal(ctx.quoted(self._alias))
-
-    _from_sql = __sql__
-
-
-class JOIN:
-    """The join kinds ``join()`` accepts: ``JOIN.INNER``, ``LEFT_OUTER``, ``RIGHT_OUTER``, ``FULL_OUTER``, ``CROSS``."""
-
-    INNER = "INNER JOIN"
-    LEFT_OUTER = "LEFT OUTER JOIN"
-    LEFT = "LEFT OUTER JOIN"
-    RIGHT_OUTER = "RIGHT OUTER JOIN"
-    RIGHT = "RIGHT OUTER JOIN"
-    FULL_OUTER = "FULL OUTER JOIN"
-    FULL = "FULL OUTER JOIN"
-    CROSS = "CROSS JOIN"
-
-
-# Every spelling ``join()`` accepts (in any case), by the SQL it writes.
-_JOIN_KINDS = {
-    **dict.fromkeys(("INNER JOIN", "INNER", "JOIN"), JOIN.INNER),
-    **dict.fromkeys(("LEFT OUTER JOIN", "LEFT JOIN", "LEFT OUTER", "LEFT"), JOIN.LEFT_OUTER),
-    **dict.fromkeys(("RIGHT OUTER JOIN", "RIGHT JOIN", "RIGHT OUTER", "RIGHT"), JOIN.RIGHT_OUTER),
-    **dict.fromkeys(("FULL OUTER JOIN", "FULL JOIN", "FULL OUTER", "FULL"), JOIN.FULL_OUTER),
-    **dict.fromkeys(("CROSS JOIN", "CROSS"), JOIN.CROSS),
-}
-
-
-def join_kind(join_type):
-    """The SQL of a join kind (a ``JOIN`` constant or its words in any case); anything
-    else is refused, since it is written into the statement."""
-    # ASCII only: str.upper() turns a dotless "ı" into "I".
-    kind = _JOIN_KINDS.get(join_type.upper()) if isinstance(join_type, str) and join_type.isascii() else None
-    if kind is None:
-        raise UnsafeSQLError(
-            f"not a join kind: {join_type!r}; use JOIN.INNER, LEFT_OUTER, RIGHT_OUTER, FULL_OUTER or CROSS"
-        )
-    return kind
-
-
 def _reduce(op, expressions):
     expressions = [expr for expr in expressions if expr is not None]
     if not expressions:
@@ -849,3 +648,9 @@ def AND(*expressions):
 def OR(*expressions):
     """Any of ``expressions`` joined with ``OR`` (None entries are skipped)."""
     return _reduce("OR", expressions)
+
+
+# Functions and windows (functions.py) and named sources (sources.py) are nodes too; they
+# live in their own modules and are re-exported here, where callers have always found them.
+from .functions import Function, Window, fn  # noqa: E402
+from .sources import JOIN, Column, Entity, Star, Table, join_kind  # noqa: E402, F401

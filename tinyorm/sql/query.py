@@ -23,10 +23,9 @@ from .nodes import (
     Node,
     Operand,
     Star,
-    _ColumnFactory,
     as_node,
-    join_kind,
 )
+from .sources import _ColumnFactory, join_kind
 
 __all__ = [
     "Query",

@@ -1,0 +1,152 @@
+"""Relation fields: ``ForeignKeyField`` (a reference to another model's key, with lazy
+loading and back-references) and ``CompositeKey`` (a primary key over several columns).
+
+Importable from ``tinyorm.fields`` as before; they live here to keep each module one idea.
+"""
+
+from __future__ import annotations
+
+from .exceptions import DataError, ImproperlyConfigured
+from .fields import FK_ACTIONS, Field
+
+__all__ = ["ForeignKeyField", "CompositeKey"]
+
+
+class ForeignKeyField(Field):
+    """A reference to another model's primary key (or to ``field``).
+
+    ``tweet.user`` loads the related object lazily; ``tweet.user_id`` is the raw key.
+    ``backref`` names the reverse query on the other model (``user.tweets``); the default
+    is ``<model>_set`` and ``"+"`` adds none. ``on_delete``/``on_update`` take CASCADE, SET
+    NULL, SET DEFAULT, RESTRICT or NO ACTION. ``"self"`` refers to the model being defined.
+    """
+
+    def __init__(
+        self,
+        model,
+        backref=None,
+        on_delete=None,
+        on_update=None,
+        column_name=None,
+        field=None,
+        lazy_load=True,
+        *args,
+        **kwargs,
+    ):
+        for action in (on_delete, on_update):
+            if action is not None and action.upper() not in FK_ACTIONS:
+                raise ImproperlyConfigured(f"ForeignKeyField: unknown action {action!r}; use one of {FK_ACTIONS}")
+        super().__init__(*args, column_name=column_name, **kwargs)
+        self.rel_model = model
+        self.backref = backref
+        self.on_delete = on_delete.upper() if on_delete else None
+        self.on_update = on_update.upper() if on_update else None
+        self.rel_field_name = field
+        self.rel_field = None
+        self.lazy_load = lazy_load
+
+    def require_resolved(self):
+        """Raise ImproperlyConfigured if the model named by a string never appeared."""
+        if self.rel_field is None:
+            explain = self.__dict__.get("explain_unresolved")
+            if explain is not None:
+                raise explain()
+            raise ImproperlyConfigured(f"{self.qualified_name}: ForeignKeyField({self.rel_model!r}) refers to no model")
+
+    @property
+    def field_type(self):
+        """The column type of the key it points at (an auto-increment key is referenced as a plain integer)."""
+        target = self.rel_field.field_type if self.rel_field is not None else "INT"
+        return {"AUTO": "INT", "BIGAUTO": "BIGINT"}.get(target, target)
+
+    def bind(self, model, name):
+        """Attach to ``model``: the column is ``<name>_id`` unless ``column_name`` says otherwise, and the raw key is readable as ``<name>_id``."""
+        if self.column_name is None:
+            self.column_name = name if name.endswith("_id") else f"{name}_id"
+        Field.bind(self, model, name)
+        self.attr_key = name + "_id" if not name.endswith("_id") else name + "_raw"
+
+    def clone_for(self, model):
+        field = Field.clone_for(self, model)
+        if self.column_name == (self.name if self.name.endswith("_id") else f"{self.name}_id"):
+            field.column_name = None
+        return field
+
+    def resolve(self, rel_model):
+        """Point the key at ``rel_model`` (its primary key, or the field named by ``field=``) once that model exists."""
+        self.__dict__.pop("explain_unresolved", None)
+        self.rel_model = rel_model
+        if self.rel_field_name is None:
+            self.rel_field = rel_model._meta.primary_key
+        elif isinstance(self.rel_field_name, Field):
+            self.rel_field = self.rel_field_name
+        else:
+            self.rel_field = rel_model._meta.fields[self.rel_field_name]
+        if not isinstance(self.rel_field, Field):
+            raise ImproperlyConfigured(f"{self.qualified_name}: cannot reference a composite key")
+
+    def coerce(self, value):
+        if self.rel_model is not None and isinstance(value, self.rel_model):
+            value = value.__dict__.get(self.rel_field.attr_key)
+            if value is None:
+                raise DataError(f"{self.qualified_name}: the related {type(value).__name__} has not been saved")
+        return self.rel_field.coerce(value)
+
+    def _build_adapter(self, dialect):
+        self.require_resolved()
+        target_adapter = self.rel_field.adapter(dialect)
+        rel_model = self.rel_model
+        attr_key = self.rel_field.attr_key
+        qualified_name = self.qualified_name
+
+        def adapt(value):
+            if value is None:
+                return None
+            if isinstance(value, rel_model):
+                key = value.__dict__.get(attr_key)
+                if key is None:
+                    raise DataError(f"{qualified_name}: the related object has not been saved")
+                value = key
+            return target_adapter(value)
+
+        return adapt
+
+    def python_converter(self, dialect):
+        self.require_resolved()
+        return self.rel_field.python_converter(dialect)
+
+    def ddl_type(self, dialect):
+        """The referenced column's type, so the two always match."""
+        self.require_resolved()
+        target = self.rel_field
+        if target.field_type in ("AUTO", "BIGAUTO"):
+            return dialect.column_type(self.field_type)
+        return target.ddl_type(dialect)
+
+    # The attribute named like the field holds the related object; ``<name>_id`` the key.
+    def __get__(self, instance, owner):
+        if instance is None:
+            return self
+        return instance._related_object(self)
+
+    def __set__(self, instance, value):
+        instance._set_related_object(self, value)
+
+
+class CompositeKey:
+    """``Meta.primary_key = CompositeKey("a", "b")``: a primary key over several columns."""
+
+    def __init__(self, *field_names):
+        if len(field_names) < 2:
+            raise ImproperlyConfigured("CompositeKey needs at least two fields")
+        self.field_names = field_names
+        self.model = None
+        self.fields = ()
+
+    def bind(self, model):
+        """Look up the named fields on ``model`` (called by the metaclass)."""
+        self.model = model
+        self.fields = tuple(model._meta.fields[name] for name in self.field_names)
+
+    def __repr__(self):
+        return f"CompositeKey{self.field_names!r}"
