@@ -61,13 +61,7 @@ class ModelSelect(_ResultShapes, Select):
             else:
                 expanded.append(column)
         Select.__init__(self, expanded, (model,), None)
-        self.model = model
-        self._row_type = "models"
-        self._result = None
-        self._join_rels = {}
-        self._parent_link = None
-        self._lookup_joins = {}
-        self._session = None
+        _init_model_state(self, model, "models")
         self._populate_existing = False
 
     def populate_existing(self):
@@ -435,17 +429,22 @@ class _PlainSelect(ModelSelect):
 def _wrap_plain(select, inner_query):
     wrapped = object.__new__(_PlainSelect)
     wrapped.__dict__ = select.__dict__.copy()
-    wrapped.model = inner_query.model
-    wrapped._row_type = "tuples"
-    wrapped._result = None
-    wrapped._join_rels = {}
-    wrapped._parent_link = None
-    wrapped._lookup_joins = {}
-    wrapped._session = None
+    _init_model_state(wrapped, inner_query.model, "tuples")
     return wrapped
 
 
 _HYDRATE_CHUNK = 2000  # rows fetched and hydrated at a time by execute()
+
+
+def _init_model_state(query, model, row_type):
+    """The model-aware state of a select, fresh: no results, joins, parent or session."""
+    query.model = model
+    query._row_type = row_type
+    query._result = None
+    query._join_rels = {}
+    query._parent_link = None
+    query._lookup_joins = {}
+    query._session = None
 
 
 def _single_model_columns(columns, source):
