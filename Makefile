@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 BENCH_VENV ?= .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: demo test bench bench-scaling lint docs reference clean pgreplica myreplica faultdb
+.PHONY: demo test bench bench-scaling lint docs reference clean pgreplica myreplica faultdb galera
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,9 @@ myreplica:
 
 faultdb:
 	bash scripts/faultdb.sh up
+
+galera:
+	bash scripts/galera.sh up
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build dist *.egg-info .pytest_cache

@@ -41,7 +41,17 @@ FAULT_URLS = {
     "postgresql": os.environ.get("TINYORM_TEST_FAULTS_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:55432/faults"),
     "mysql": os.environ.get("TINYORM_TEST_FAULTS_MYSQL_URL", "mysql://root@127.0.0.1:53306/faults"),
 }
-KNOWN_BACKENDS = ("sqlite", "postgresql", "mysql", "pgreplica", "myreplica", "faults")
+# A private 3-node MariaDB Galera cluster (scripts/galera.sh, `make galera`); its tests kill,
+# isolate and restart nodes.
+GALERA_URLS = tuple(
+    url.strip()
+    for url in os.environ.get(
+        "TINYORM_TEST_GALERA_URLS",
+        "mysql://root@127.0.0.1:3326/test,mysql://root@127.0.0.1:3327/test,mysql://root@127.0.0.1:3328/test",
+    ).split(",")
+    if url.strip()
+)
+KNOWN_BACKENDS = ("sqlite", "postgresql", "mysql", "pgreplica", "myreplica", "faults", "galera")
 # Replicated pairs the ``replicated`` fixture runs the router tests on: backend name ->
 # (primary URL, replica URL). Another topology adds itself here (and to KNOWN_BACKENDS).
 REPLICATED_URLS = {"pgreplica": PGREPLICA_URLS, "myreplica": MYREPLICA_URLS}
@@ -67,7 +77,7 @@ def _select_backends():
         if unknown:
             pytest.exit(f"unknown backend(s) in TINYORM_TEST_BACKENDS: {unknown}", returncode=4)
         for name in backends:
-            urls = {**REPLICATED_URLS, "faults": tuple(FAULT_URLS.values())}.get(
+            urls = {**REPLICATED_URLS, "faults": tuple(FAULT_URLS.values()), "galera": GALERA_URLS}.get(
                 name, (SERVER_URLS[name],) if name in SERVER_URLS else ()
             )
             for url in urls:
@@ -98,6 +108,12 @@ def _select_backends():
     else:
         why = next(why for ok, why in reachable if not ok)
         print(f"\n[tinyorm tests] leaving out faults (run `make faultdb`): {why}")
+    reachable = [_reachable(url) for url in GALERA_URLS]
+    if all(ok for ok, _why in reachable):
+        backends.append("galera")
+    else:
+        why = next(why for ok, why in reachable if not ok)
+        print(f"\n[tinyorm tests] leaving out galera (run `make galera`): {why}")
     return backends
 
 

@@ -209,7 +209,7 @@ class Database(ConnectionsMixin, TransactionsMixin):
 
     def is_connection_failure(self, exc):
         """True if ``exc`` means the server could not be reached (not a bad statement)."""
-        if isinstance(exc, OperationalError) and "cannot connect" in str(exc):
+        if isinstance(exc, ConnectionLostError) or (isinstance(exc, OperationalError) and "cannot connect" in str(exc)):
             return True
         driver_error = exc.__cause__ if isinstance(exc, exceptions.TinyORMError) else exc
         return driver_error is not None and self._is_disconnect(driver_error)

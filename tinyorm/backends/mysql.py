@@ -17,6 +17,7 @@ from ..exceptions import (
     translate_driver_error,
 )
 from ..log import format_params, sql_logger
+from . import galera
 from .base import ColumnMetadata, Database, ForeignKeyMetadata, IndexMetadata
 from .transactions import WHOLE_TRANSACTION
 
@@ -111,6 +112,9 @@ class MySQLDatabase(Database):
         self.is_mariadb = None
         self.server_version = None
         self.rollback_on_timeout = False  # innodb_rollback_on_timeout, read at connect
+        # A Galera node (read at connect): replication positions, waits, lag, health and
+        # the migration lock use Galera's own mechanisms (backends/galera.py).
+        self.is_galera = False
 
     def _driver_error_class(self):
         return self._pymysql.err.MySQLError
@@ -157,11 +161,13 @@ class MySQLDatabase(Database):
             "SELECT VERSION(), @@max_allowed_packet, @@innodb_rollback_on_timeout, @@innodb_ft_min_token_size"
         )
         version_text, max_packet, rollback_on_timeout, ft_min_token = cursor.fetchone()
-        cursor.close()
         # A server-wide, read-only setting: does a lock wait timeout roll back the whole
         # transaction (ON) or just the statement (OFF, the default)?
         self.rollback_on_timeout = bool(int(rollback_on_timeout))
         self.is_mariadb = "mariadb" in version_text.lower()
+        if self.is_mariadb:
+            self.is_galera = galera.is_galera_node(cursor)
+        cursor.close()
         numbers = tuple(int(part) for part in version_text.split("-")[0].split(".")[:3])
         self.server_version = numbers
         dialect = self.dialect
@@ -211,7 +217,11 @@ class MySQLDatabase(Database):
     def _is_disconnect(self, exc):
         # pymysql raises InterfaceError(0, '') for a connection it has closed itself (after
         # a read failed or was interrupted).
-        return _errno(exc) in _DISCONNECT_ERRNOS or isinstance(exc, self._pymysql.err.InterfaceError)
+        errno = _errno(exc)
+        if errno in _DISCONNECT_ERRNOS or isinstance(exc, self._pymysql.err.InterfaceError):
+            return True
+        # A Galera node without quorum answers, but refuses every statement on a table.
+        return self.is_galera and errno in galera.NOT_READY_ERRNOS
 
     def _transaction_damage(self, conn, driver_error, error):
         errno = _errno(driver_error)
@@ -267,6 +277,11 @@ class MySQLDatabase(Database):
         # GET_LOCK names are server-wide: the database's name keeps the lock to it.
         from ..exceptions import MigrationError
 
+        self.connection()
+        if self.is_galera:  # GET_LOCK is per node: lock with a row the cluster replicates
+            with galera.migration_lock(self, timeout):
+                yield
+            return
         lock_name = f"tinyorm_migrations.{self.database}"[:64]
         got = self.execute_sql("SELECT GET_LOCK(%s, %s)", (lock_name, timeout)).fetchone()[0]
         if got != 1:
@@ -283,19 +298,26 @@ class MySQLDatabase(Database):
 
     def replication_position(self):
         self.connection()
+        if self.is_galera:
+            return galera.last_seen(self)
         sql = "SELECT @@gtid_binlog_pos" if self.is_mariadb else "SELECT @@global.gtid_executed"
         position = self.execute_sql(sql).fetchone()[0]
         return position or None
 
     def replayed_position(self):
-        """On a replica: the GTIDs it has applied (MariaDB ``@@gtid_slave_pos``)."""
+        """On a replica: the GTIDs it has applied (MariaDB ``@@gtid_slave_pos``; on a Galera
+        node, the latest write set it has applied)."""
         self.connection()
+        if self.is_galera:
+            return galera.replayed_position(self)
         sql = "SELECT @@gtid_slave_pos" if self.is_mariadb else "SELECT @@global.gtid_executed"
         return self.execute_sql(sql).fetchone()[0] or ""
 
     def position_reached(self, position, timeout=0.0):
         self.position_sort_key(position)  # refuse garbage before the server sees it
         self.connection()
+        if self.is_galera:  # MASTER_GTID_WAIT never returns on a Galera node
+            return galera.position_reached(self, position, timeout)
         if self.is_mariadb:
             result = self.execute_sql("SELECT MASTER_GTID_WAIT(%s, %s)", (position, timeout)).fetchone()[0]
             return result == 0
@@ -315,6 +337,9 @@ class MySQLDatabase(Database):
         return one.union(other)
 
     def replica_lag(self):
+        self.connection()
+        if self.is_galera:  # no Seconds_Behind_Master: synced (0) or not (infinity)
+            return galera.replica_lag(self)
         cursor = self.execute_sql("SHOW SLAVE STATUS")
         row = cursor.fetchone()
         if row is None:

@@ -1,0 +1,157 @@
+"""MariaDB Galera Cluster: the replication hooks of a MySQLDatabase connected to a Galera node.
+
+Galera is multi-primary and "virtually synchronous": a commit is certified by every node
+before it returns, but the other nodes apply it a moment later, so a read on another node
+right after a write can miss it. MariaDB's binlog GTID functions do not help there
+(``MASTER_GTID_WAIT`` waits for a replication SQL thread that a Galera node does not run,
+and never returns); Galera has its own causality functions (MariaDB 10.4+, Galera 4):
+
+* ``WSREP_LAST_SEEN_GTID()`` -- on the writing session, the GTID of its latest commit (the
+  position a reader must reach); on any node, the latest write set it has applied. Every
+  node numbers write sets in one sequence, so a position from one node is comparable on all.
+* ``WSREP_SYNC_WAIT_UPTO_GTID(gtid, seconds)`` -- block until this node has applied
+  ``gtid``; returns 1, or fails with 1205 (lock wait timeout) when the wait runs out. The
+  timeout is in whole seconds (0.5 is 0: no wait at all).
+
+A node that has lost quorum (``wsrep_ready`` OFF) still accepts connections and answers
+``SELECT 1``, but fails every statement touching a table with 1047 ("WSREP has not yet
+prepared node for application use"); that error counts as an unreachable server, so a
+Router marks the node down and runs the statement elsewhere.
+
+Migrations lock with a row the cluster replicates: ``GET_LOCK`` is per node, so two
+migrations started on two nodes would both get it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import socket
+import time
+import uuid
+
+# 1047 ER_UNKNOWN_COM_ERROR is how a node without quorum (or still joining) refuses a
+# statement: "WSREP has not yet prepared node for application use".
+NOT_READY_ERRNOS = frozenset({1047})
+_WAIT_TIMED_OUT = 1205  # WSREP_SYNC_WAIT_UPTO_GTID ran out of time
+_STATE_SYNCED = 4  # wsrep_local_state: 4 is Synced (1 joining, 2 donor/desynced, 3 joined)
+# A GTID list as MariaDB prints it: domain-server-sequence, comma separated.
+_GTID_LIST = re.compile(r"\d+-\d+-\d+(?:,\s*\d+-\d+-\d+)*")
+LOCK_TABLE = "tinyorm_migration_lock"
+_LOCK_RETRY_S = 0.2
+
+
+def is_galera_node(cursor):
+    """Is the server behind ``cursor`` a Galera node (``wsrep_on`` with a provider loaded)?
+
+    ``SHOW VARIABLES`` works on every MySQL and MariaDB server (MySQL has no wsrep variables:
+    no rows) and on a node without quorum, which refuses statements on tables."""
+    cursor.execute("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_on', 'wsrep_provider')")
+    values = {name.lower(): value for name, value in cursor.fetchall()}
+    provider = (values.get("wsrep_provider") or "none").strip().lower()
+    return (values.get("wsrep_on") or "").upper() == "ON" and provider not in ("", "none")
+
+
+def sequence_number(position):
+    """The write-set sequence number in a Galera GTID. Every node numbers the cluster's
+    write sets in one sequence (the GTIDs share their domain and server parts), so it
+    orders positions taken on any node. ValueError for text that is not a GTID list."""
+    if not isinstance(position, str) or not _GTID_LIST.fullmatch(position.strip()):
+        raise ValueError(f"not a GTID: {position!r}")
+    return max(int(gtid.rsplit("-", 1)[1]) for gtid in position.split(","))
+
+
+def last_seen(database):
+    """``WSREP_LAST_SEEN_GTID()`` on this thread's connection (None before any write)."""
+    value = database.execute_sql("SELECT WSREP_LAST_SEEN_GTID()").fetchone()[0]
+    if isinstance(value, bytes):
+        value = value.decode("ascii")
+    # A cluster that has never written anything reports 0-0-0 (or an empty string).
+    return value if value and sequence_number(value) > 0 else None
+
+
+def replayed_position(database):
+    """The latest write set this node has applied. A node without quorum (``wsrep_ready``
+    OFF) raises ConnectionLostError: it would refuse the read itself with 1047."""
+    row = database.execute_sql(
+        "SELECT WSREP_LAST_SEEN_GTID(), VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+        "WHERE VARIABLE_NAME = 'WSREP_READY'"
+    ).fetchone()
+    if row is None or str(row[1]).upper() != "ON":
+        # Statements on tables would fail with 1047: the node is as good as unreachable.
+        from ..exceptions import ConnectionLostError
+
+        raise ConnectionLostError(f"the Galera node {database._describe_target()} has no quorum (wsrep_ready OFF)")
+    value = row[0].decode("ascii") if isinstance(row[0], bytes) else row[0]
+    return value or None
+
+
+def position_reached(database, position, timeout):
+    """Has this node applied ``position``? Waits up to ``timeout`` seconds, rounded up to
+    whole seconds (the function's granularity); the wait ends as soon as the write set is
+    applied, typically well under a millisecond after its commit on a Synced node."""
+    sequence_number(position)  # a malformed GTID is the caller's error, not the node's
+    # The function takes one GTID: of a list (a merged or forged token), the latest write set.
+    position = max((gtid.strip() for gtid in position.split(",")), key=sequence_number)
+    seconds = math.ceil(timeout) if timeout > 0 else 0
+    from ..exceptions import LockTimeoutError
+
+    try:
+        database.execute_sql("SELECT WSREP_SYNC_WAIT_UPTO_GTID(%s, %s)", (position, seconds)).fetchone()
+    except LockTimeoutError:
+        return False
+    return True
+
+
+def replica_lag(database):
+    """0.0 while the node is Synced and ready; infinity otherwise (joining, donor, desynced,
+    without quorum): Galera keeps no seconds-behind figure, and a node that is not Synced
+    may be any distance behind."""
+    rows = database.execute_sql(
+        "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_ready', 'wsrep_local_state')"
+    ).fetchall()
+    status = {name.lower(): value for name, value in rows}
+    ready = str(status.get("wsrep_ready", "")).upper() == "ON"
+    synced = str(status.get("wsrep_local_state", "")) == str(_STATE_SYNCED)
+    return 0.0 if ready and synced else math.inf
+
+
+@contextlib.contextmanager
+def migration_lock(database, timeout):
+    """Hold a cluster-wide lock: a row in ``tinyorm_migration_lock``, inserted in its own
+    transaction. Galera certifies the INSERT against every node's, so of two migrations
+    started at once on two nodes one commits and the other fails (1062 duplicate key, or
+    1213 certification failure) and waits. A process killed while holding the lock leaves
+    the row; the error after ``timeout`` says who holds it and how to clear it."""
+    from ..exceptions import ConcurrencyError, IntegrityError, MigrationError
+
+    quote = database.dialect.quote
+    table = quote(LOCK_TABLE)
+    database.execute_sql(
+        f"CREATE TABLE IF NOT EXISTS {table} (name VARCHAR(64) PRIMARY KEY, owner VARCHAR(255) NOT NULL, "
+        "acquired_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP) ENGINE=InnoDB"
+    )
+    name = database.database[:64]
+    owner = f"{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:12]}"[:255]
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            database.execute_sql(f"INSERT INTO {table} (name, owner) VALUES (%s, %s)", (name, owner))
+            break
+        except (IntegrityError, ConcurrencyError):
+            if time.monotonic() >= deadline:
+                row = database.execute_sql(
+                    f"SELECT owner, acquired_at FROM {table} WHERE name = %s", (name,)
+                ).fetchone()
+                holder = f"{row[0]} since {row[1]}" if row else "another process"
+                raise MigrationError(
+                    f"another process ({holder}) has been migrating this cluster for over {timeout}s; "
+                    f"if it died, remove its lock: DELETE FROM {LOCK_TABLE} WHERE name = '{name}'"
+                ) from None
+            time.sleep(_LOCK_RETRY_S)
+    try:
+        yield
+    finally:
+        database.execute_sql(f"DELETE FROM {table} WHERE name = %s AND owner = %s", (name, owner))
