@@ -7,7 +7,9 @@ certification failures as retryable errors, a node without quorum counted as dow
 cluster-wide migration lock. Nodes are isolated (``gmcast.isolate``) and always rejoined.
 """
 
+import pathlib
 import re
+import subprocess
 import threading
 import time
 
@@ -23,6 +25,8 @@ from .conftest import in_thread, reads
 pytestmark = pytest.mark.skipif("galera" not in BACKENDS, reason="needs the galera backend (make galera)")
 
 SETTLE_S = 60  # a node leaving or rejoining the cluster takes seconds; never this long
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+NODE_PORTS = (3326, 3327, 3328)  # scripts/galera.sh's nodes 1, 2, 3
 
 
 class Cluster:
@@ -72,6 +76,22 @@ class Cluster:
         """Cut node ``index`` off the group (it loses quorum) or let it rejoin."""
         value = 1 if isolated else 0
         self.control[index].execute_sql(f"SET GLOBAL wsrep_provider_options = 'gmcast.isolate={value}'")
+
+    def script(self, command, index):
+        """``scripts/galera.sh kill|start N`` for the node behind ``urls[index]``; skips the
+        test when the URLs are not the script's own cluster."""
+        port = self.control[index].connect_params.get("port")
+        if port not in NODE_PORTS:
+            pytest.skip(f"{self.urls[index]} is not a node of scripts/galera.sh (ports {NODE_PORTS})")
+        node = str(NODE_PORTS.index(port) + 1)
+        completed = subprocess.run(
+            ["bash", str(ROOT / "scripts" / "galera.sh"), command, node],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert completed.returncode == 0, completed.stdout + completed.stderr
 
     def close(self):
         for router in self.routers:
@@ -305,3 +325,30 @@ def test_migration_lock_times_out_with_the_holder_named(cluster):
         assert time.monotonic() - started < 5
     with second.migration_lock(timeout=1):  # released: the other node takes it at once
         pass
+
+
+def test_writes_move_to_the_next_node_when_the_writer_dies(cluster):
+    try:
+        router = tinyorm.Router(primary=cluster.urls, replicas=cluster.urls[1:])
+    except (tinyorm.ImproperlyConfigured, TypeError) as exc:
+        pytest.skip(f"this Router takes one primary, not a list of writers: {exc}")
+    cluster.routers.append(router)
+    router.bind([Note])
+    router.create_tables([Note])
+    Note.create(text="before")
+    cluster.script("kill", 0)  # kill -9 the writing node
+    try:
+        started = time.perf_counter()
+        for number in range(10):
+            Note.create(text=f"after {number}")  # no error: the next candidate takes the writes
+        failover_s = time.perf_counter() - started
+        assert Note.select().count() == 11
+        stats = router.stats()
+        assert stats["writer_failovers"] == 1, stats
+        assert router.sets["default"].primary is router.database("primary2")  # the next candidate
+        print(f"writer failover: 10 writes after kill -9 of the writer took {failover_s:.2f}s")
+    finally:
+        cluster.script("start", 0)  # rejoins the cluster (IST), then everything is synced
+        cluster.wait_all_synced()
+    # the restarted node has every write made while it was down
+    assert cluster.control[0].execute_sql("SELECT COUNT(*) FROM galera_note").fetchone()[0] == 11
