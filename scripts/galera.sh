@@ -22,7 +22,7 @@ HOST=127.0.0.1
 NODES=(1 2 3)
 CLUSTER=tinyorm_galera
 DBNAME=test
-LAYOUT=1                 # bump when the configuration changes incompatibly: forces a rebuild
+LAYOUT=2                 # bump when the configuration changes incompatibly: forces a rebuild
 
 say() { echo "galera: $*"; }
 die() { echo "galera: error: $*" >&2; exit 1; }
@@ -96,7 +96,13 @@ prepare_dir() {
 }
 
 # ---------------------------------------------------------------- one node
-node_pid() { local pid; pid="$(cat "$RUN/node$1.pid" 2>/dev/null)" && [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"; }
+# A joining node writes its pid file only once synced: until then it is found by its
+# config file, which names this folder (never another checkout's server).
+node_pid() {
+  local pid
+  pid="$(cat "$RUN/node$1.pid" 2>/dev/null)" && [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && { echo "$pid"; return 0; }
+  pid="$(pgrep -u "$MY_USER" -f -x -- "$MARIADBD --defaults-file=$DIR/node$1.cnf( --wsrep-new-cluster)?" | head -n1)" && [[ -n "$pid" ]] && echo "$pid"
+}
 node_answers() { node_sql "$1" "SELECT 1" >/dev/null 2>&1; }
 node_synced() { [[ "$(node_status "$1" wsrep_local_state_comment)" == Synced && "$(node_status "$1" wsrep_ready)" == ON ]]; }
 node_primary() { [[ "$(node_status "$1" wsrep_cluster_status)" == Primary ]]; }
@@ -131,7 +137,8 @@ wsrep_node_address=$HOST:$(gcomm_port "$n")
 wsrep_node_incoming_address=$HOST:$(my_port "$n")
 wsrep_sst_method=rsync
 wsrep_sst_receive_address=$HOST:$(sst_port "$n")
-wsrep_slave_threads=2
+# One applier thread: parallel appliers hit "MDL BF-BF conflict" on DDL (CREATE INDEX) and stall.
+wsrep_slave_threads=1
 # Short failure detection: a killed or isolated node leaves the cluster within seconds.
 wsrep_provider_options="gmcast.listen_addr=tcp://$HOST:$(gcomm_port "$n");ist.recv_addr=$HOST:$(ist_port "$n");gcache.size=64M;evs.keepalive_period=PT0.5S;evs.inactive_check_period=PT0.5S;evs.suspect_timeout=PT2S;evs.inactive_timeout=PT4S;evs.install_timeout=PT4S;pc.wait_prim_timeout=PT10S"
 
