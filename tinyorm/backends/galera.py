@@ -11,7 +11,8 @@ and never returns); Galera has its own causality functions (MariaDB 10.4+, Galer
   node numbers write sets in one sequence, so a position from one node is comparable on all.
 * ``WSREP_SYNC_WAIT_UPTO_GTID(gtid, seconds)`` -- block until this node has applied
   ``gtid``; returns 1, or fails with 1205 (lock wait timeout) when the wait runs out. The
-  timeout is in whole seconds (0.5 is 0: no wait at all).
+  timeout is in whole seconds (0.5 is 0: no wait at all), so shorter waits poll the node's
+  applied sequence number in a server-side loop instead (one statement either way).
 
 A node that has lost quorum (``wsrep_ready`` OFF) still accepts connections and answers
 ``SELECT 1``, but fails every statement touching a table with 1047 ("WSREP has not yet
@@ -88,18 +89,33 @@ def replayed_position(database):
     return value or None
 
 
+# A wait shorter than a second, in one statement: WSREP_SYNC_WAIT_UPTO_GTID counts whole
+# seconds (0.05 would be 0, no wait), so poll the node's applied sequence number on the
+# server, every millisecond, until it is reached or the time is up.
+_SHORT_WAIT = """BEGIN NOT ATOMIC
+  DECLARE deadline DOUBLE DEFAULT UNIX_TIMESTAMP(NOW(6)) + %s;
+  WHILE CAST(SUBSTRING_INDEX(WSREP_LAST_SEEN_GTID(), '-', -1) AS UNSIGNED) < %s
+        AND UNIX_TIMESTAMP(NOW(6)) < deadline DO
+    DO SLEEP(0.001);
+  END WHILE;
+  SELECT CAST(SUBSTRING_INDEX(WSREP_LAST_SEEN_GTID(), '-', -1) AS UNSIGNED) >= %s;
+END"""
+
+
 def position_reached(database, position, timeout):
-    """Has this node applied ``position``? Waits up to ``timeout`` seconds, rounded up to
-    whole seconds (the function's granularity); the wait ends as soon as the write set is
-    applied, typically well under a millisecond after its commit on a Synced node."""
-    sequence_number(position)  # a malformed GTID is the caller's error, not the node's
-    # The function takes one GTID: of a list (a merged or forged token), the latest write set.
-    position = max((gtid.strip() for gtid in position.split(",")), key=sequence_number)
-    seconds = math.ceil(timeout) if timeout > 0 else 0
+    """Has this node applied ``position``? Waits up to ``timeout`` seconds, one statement;
+    the wait ends as soon as the write set is applied (on a Synced node, typically within
+    a millisecond of its commit)."""
     from ..exceptions import LockTimeoutError
 
+    sequence_number(position)  # a malformed GTID is the caller's error, not the node's
+    # The functions take one GTID: of a list (a merged or forged token), the latest write set.
+    position = max((gtid.strip() for gtid in position.split(",")), key=sequence_number)
+    if 0 < timeout < 1:
+        sequence = sequence_number(position)
+        return bool(database.execute_sql(_SHORT_WAIT, (float(timeout), sequence, sequence)).fetchone()[0])
     try:
-        database.execute_sql("SELECT WSREP_SYNC_WAIT_UPTO_GTID(%s, %s)", (position, seconds)).fetchone()
+        database.execute_sql("SELECT WSREP_SYNC_WAIT_UPTO_GTID(%s, %s)", (position, math.ceil(max(timeout, 0))))
     except LockTimeoutError:
         return False
     return True
