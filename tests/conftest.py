@@ -54,7 +54,7 @@ GALERA_URLS = tuple(
 KNOWN_BACKENDS = ("sqlite", "postgresql", "mysql", "pgreplica", "myreplica", "faults", "galera")
 # Replicated pairs the ``replicated`` fixture runs the router tests on: backend name ->
 # (primary URL, replica URL). Another topology adds itself here (and to KNOWN_BACKENDS).
-REPLICATED_URLS = {"pgreplica": PGREPLICA_URLS, "myreplica": MYREPLICA_URLS}
+REPLICATED_URLS = {"pgreplica": PGREPLICA_URLS, "myreplica": MYREPLICA_URLS, "galera": GALERA_URLS[:2]}
 # Backends the ``db`` fixture runs on (the replicated pairs serve the router tests only).
 ENGINE_BACKENDS = ("sqlite", "postgresql", "mysql")
 

@@ -86,6 +86,8 @@ class ConnectCounter:
 REPLAY_CONTROL = {
     "pgreplica": ("SELECT pg_wal_replay_pause()", "SELECT pg_wal_replay_resume()"),
     "myreplica": ("STOP SLAVE SQL_THREAD", "START SLAVE SQL_THREAD"),
+    # A Galera node holding a global read lock applies nothing (and leaves flow control).
+    "galera": ("FLUSH TABLES WITH READ LOCK", "UNLOCK TABLES"),
 }
 # Stopping the replica receiving from its primary (MariaDB's IO thread).
 RECEIVE_CONTROL = {
