@@ -83,12 +83,27 @@ def exported_names(module):
     ]
 
 
+class _Annotation(str):
+    """An annotation kept as text (``from __future__ import annotations``), shown unquoted."""
+
+    def __repr__(self):
+        return str(self)
+
+
+def _unquoted(annotation):
+    return _Annotation(annotation) if isinstance(annotation, str) else annotation
+
+
 def _signature(obj):
     try:
-        text = str(inspect.signature(obj))
+        signature = inspect.signature(obj)
     except (TypeError, ValueError):
         return "(...)"
-    return _ADDRESS.sub("", text)
+    signature = signature.replace(
+        parameters=[param.replace(annotation=_unquoted(param.annotation)) for param in signature.parameters.values()],
+        return_annotation=_unquoted(signature.return_annotation),
+    )
+    return _ADDRESS.sub("", str(signature))
 
 
 def _doc(obj):
@@ -133,10 +148,16 @@ class Page:
         lines += [_doc(module) or "(no module docstring)", ""]
         if not _doc(module):
             self.missing.append(self.name)
+        rendered = {}  # object id -> the name it is described under on this page
         for name in exported_names(module):
             value = getattr(module, name, None)
             if value is None:
                 continue
+            if inspect.isclass(value) and id(value) in rendered:
+                first = rendered[id(value)]
+                lines += [f"## `{name}`", "", f"The same class as [`{first}`](#{_anchor(first)}) at run time.", ""]
+                continue
+            rendered[id(value)] = name
             owner = self.documented_in.get(id(value))
             if owner is not None and owner != self.name:
                 lines += [f"## `{name}`", "", f"Re-exported; see [`{owner}`]({owner}.md#{_anchor(name)}).", ""]

@@ -61,7 +61,7 @@ from .fields import (
     VersionField,
 )
 from .indexes import Index
-from .models import Model, ModelAlias, ModelSelect, prefetch
+from .models import Model, ModelAlias, ModelSelect, TypedModel, prefetch
 from .router import ReplicaSet, Router
 from .session import Session
 from .sql import AND, EXCLUDED, JOIN, OR, SQL, Case, Cast, Entity, Table, Value, Window, fn
@@ -78,6 +78,7 @@ __all__ = [
     "IndexMetadata",
     "ForeignKeyMetadata",
     "Model",
+    "TypedModel",
     "ModelAlias",
     "ModelSelect",
     "prefetch",

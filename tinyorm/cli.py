@@ -13,7 +13,7 @@ import importlib
 import os
 import sys
 
-from . import __version__
+from ._version import __version__
 from .exceptions import MigrationError, TinyORMError
 from .migrations.runner import MigrationRunner
 
@@ -487,7 +487,7 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)

@@ -18,6 +18,8 @@ not follow it (a cache that failed to invalidate must not pass silently).
 
 from __future__ import annotations
 
+from typing import Any, Callable, Sequence
+
 __all__ = [
     "WriteEvent",
     "write_listeners",
@@ -29,13 +31,13 @@ __all__ = [
 ]
 
 # listener(WriteEvent), called after each write statement tinyorm sends for a model.
-write_listeners = []
+write_listeners: list[Callable[[Any], Any]] = []
 # listener(database, committed), called after the outermost transaction of the calling
 # thread on ``database`` has committed (committed=True) or rolled back (False).
-transaction_listeners = []
+transaction_listeners: list[Callable[[Any, bool], Any]] = []
 # listener(instance, field, kind), called before a lazy load runs: kind "foreign_key"
 # (``tweet.user`` loading its User) or "backref" (``user.tweets`` building its query).
-lazy_load_listeners = []
+lazy_load_listeners: list[Callable[[Any, Any, str], Any]] = []
 
 
 class WriteEvent:
@@ -50,32 +52,34 @@ class WriteEvent:
 
     __slots__ = ("model", "action", "database", "objects", "source")
 
-    def __init__(self, model, action, database, objects, source):
+    def __init__(self, model: Any, action: str, database: Any, objects: Sequence[Any] | None, source: str) -> None:
         self.model = model
         self.action = action
         self.database = database
         self.objects = objects
         self.source = source
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         count = "rows" if self.objects is None else f"{len(self.objects)} object(s)"
         return f"<WriteEvent {self.action} {self.model.__name__} {count} from {self.source}>"
 
 
-def notify_write(model, action, database, objects=None, source="query"):
+def notify_write(
+    model: Any, action: str, database: Any, objects: Sequence[Any] | None = None, source: str = "query"
+) -> None:
     """Tell every write listener about a statement that has run."""
     event = WriteEvent(model, action, database, objects, source)
     for listener in tuple(write_listeners):
         listener(event)
 
 
-def notify_transaction_end(database, committed):
+def notify_transaction_end(database: Any, committed: bool) -> None:
     """Tell every transaction listener that this thread's outermost transaction ended."""
     for listener in tuple(transaction_listeners):
         listener(database, committed)
 
 
-def notify_lazy_load(instance, field, kind):
+def notify_lazy_load(instance: Any, field: Any, kind: str) -> None:
     """Tell every lazy-load listener that ``instance`` is about to load ``field``."""
     for listener in tuple(lazy_load_listeners):
         listener(instance, field, kind)

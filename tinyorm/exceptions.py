@@ -91,7 +91,7 @@ class TransactionAbortedError(OperationalError):
     ``__cause__``).
     """
 
-    def __init__(self, message, original=None):
+    def __init__(self, message: str, original: BaseException | None = None) -> None:
         super().__init__(message)
         self.original = original
 
@@ -132,10 +132,10 @@ PEP249_NAMES = (
     "InterfaceError",
     "DatabaseError",
 )
-_BY_NAME = {name: globals()[name] for name in PEP249_NAMES}
+_BY_NAME: dict[str, type[TinyORMError]] = {name: globals()[name] for name in PEP249_NAMES}
 
 
-def translate_driver_error(exc):
+def translate_driver_error(exc: BaseException) -> type[TinyORMError]:
     """Return the tinyorm class matching a driver exception, by its PEP 249 ancestry."""
     for klass in type(exc).__mro__:
         mapped = _BY_NAME.get(klass.__name__)

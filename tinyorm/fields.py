@@ -15,10 +15,38 @@ import datetime
 import decimal
 import math
 import uuid
+from typing import TYPE_CHECKING, Any, Callable, Generic, Literal, TypeVar, overload
 
 from .exceptions import DataError, ImproperlyConfigured
 from .sql.json import JsonEquals, _JsonOperand
 from .sql.nodes import SQL, Node, Operand
+
+if TYPE_CHECKING:
+    from typing_extensions import Self, TypedDict, Unpack
+
+    from .models.model import Model
+
+    class _KeyOptions(TypedDict, total=False):
+        """The options every field takes besides ``null``, ``default`` and ``column_name``."""
+
+        unique: bool
+        index: bool
+        primary_key: bool
+        choices: Any
+        constraints: Any
+        old_name: str | None
+        help_text: str | None
+        server_default: Any
+
+    class _Options(_KeyOptions, total=False):
+        column_name: str | None
+
+
+# The Python value an instance attribute holds: ``CharField()`` is a ``CharField[str]``,
+# ``CharField(null=True)`` a ``CharField[str | None]`` (the overloads of each field's
+# ``__init__``). Type checkers only: at run time the fields are what they always were.
+_T = TypeVar("_T")
+_M = TypeVar("_M", bound="Model")
 
 __all__ = [
     "Field",
@@ -54,7 +82,7 @@ FK_ACTIONS = ("CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT", "NO ACTION")
 PER_ENGINE_CACHE_SIZE = 16
 
 
-class Field(Operand):
+class Field(Operand, Generic[_T]):
     """A column of a model. Options shared by every field:
 
     ``null`` (allow NULL), ``default`` (a value or a callable), ``unique``, ``index``,
@@ -66,7 +94,7 @@ class Field(Operand):
     was never set leaves the column out of its INSERT so the server fills it).
     """
 
-    field_type = None
+    field_type: str | None = None
     auto_increment = False
     _creation_counter = 0
 
@@ -150,12 +178,23 @@ class Field(Operand):
         return default
 
     # -- descriptor ------------------------------------------------------------------------
-    def __get__(self, instance, owner):
+    # On the class the field itself (``User.username == "x"`` is an expression); on an
+    # instance its value.
+    @overload
+    def __get__(self, instance: None, owner: Any) -> Self: ...
+    @overload
+    def __get__(self, instance: object, owner: Any) -> _T: ...
+    def __get__(self, instance: Any, owner: Any) -> Any:
         # Only reached when the instance dict lacks the key: the field was not selected, or
         # the object was expired by a session. Values themselves live in ``__dict__``.
         if instance is None:
             return self
         return instance._load_missing(self)
+
+    if TYPE_CHECKING:
+        # Values live in the instance ``__dict__`` (no ``__set__`` at run time, so reads
+        # stay plain dict lookups); this tells type checkers what an assignment may hold.
+        def __set__(self, instance: object, value: _T) -> None: ...
 
     # -- values ----------------------------------------------------------------------------
     def _fail(self, value, expected):
@@ -258,10 +297,10 @@ class Field(Operand):
 
 
 # -- integers ---------------------------------------------------------------------------------
-class _IntegerBase(Field):
+class _IntegerBase(Field[_T]):
     bits = 32
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._low = -(2 ** (self.bits - 1))
         self._high = 2 ** (self.bits - 1) - 1
@@ -307,61 +346,141 @@ class _IntegerBase(Field):
         return adapt
 
 
-class IntegerField(_IntegerBase):
+class IntegerField(_IntegerBase[_T]):
     """A 32-bit signed integer."""
 
     field_type = "INT"
 
+    if TYPE_CHECKING:
 
-class BigIntegerField(_IntegerBase):
+        @overload
+        def __init__(
+            self: IntegerField[int],
+            *,
+            null: Literal[False] = False,
+            default: int | Callable[[], int] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: IntegerField[int | None],
+            *,
+            null: bool,
+            default: int | None | Callable[[], int | None] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
+
+class BigIntegerField(_IntegerBase[_T]):
     """A 64-bit signed integer."""
 
     field_type = "BIGINT"
     bits = 64
 
+    if TYPE_CHECKING:
 
-class SmallIntegerField(_IntegerBase):
+        @overload
+        def __init__(
+            self: BigIntegerField[int],
+            *,
+            null: Literal[False] = False,
+            default: int | Callable[[], int] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: BigIntegerField[int | None],
+            *,
+            null: bool,
+            default: int | None | Callable[[], int | None] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
+
+class SmallIntegerField(_IntegerBase[_T]):
     """A 16-bit signed integer."""
 
     field_type = "SMALLINT"
     bits = 16
 
+    if TYPE_CHECKING:
 
-class AutoField(IntegerField):
+        @overload
+        def __init__(
+            self: SmallIntegerField[int],
+            *,
+            null: Literal[False] = False,
+            default: int | Callable[[], int] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: SmallIntegerField[int | None],
+            *,
+            null: bool,
+            default: int | None | Callable[[], int | None] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
+
+class AutoField(IntegerField[int]):
     """An auto-incrementing integer primary key (the default ``id``)."""
 
     field_type = "AUTO"
     auto_increment = True
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("primary_key", True)
         super().__init__(*args, **kwargs)
 
 
-class BigAutoField(BigIntegerField):
+class BigAutoField(BigIntegerField[int]):
     """An auto-incrementing 64-bit primary key."""
 
     field_type = "BIGAUTO"
     auto_increment = True
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("primary_key", True)
         super().__init__(*args, **kwargs)
 
 
-class VersionField(BigIntegerField):
+class VersionField(BigIntegerField[int]):
     """A version counter for optimistic locking, managed by tinyorm (starts at 1)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("default", 1)
         super().__init__(*args, **kwargs)
 
 
 # -- floating point and decimals ----------------------------------------------------------------
-class FloatField(Field):
+class FloatField(Field[_T]):
     """A double-precision float on every engine."""
 
     field_type = "FLOAT"
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __init__(
+            self: FloatField[float],
+            *,
+            null: Literal[False] = False,
+            default: float | Callable[[], float] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: FloatField[float | None],
+            *,
+            null: bool,
+            default: float | None | Callable[[], float | None] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def coerce(self, value):
         if type(value) is not float:
@@ -399,13 +518,33 @@ def _finite_text(value):
     return isinstance(value, str) and value.strip().lower().lstrip("+-") not in ("inf", "infinity", "nan")
 
 
-class DoubleField(FloatField):
+class DoubleField(FloatField[_T]):
     """Same as FloatField (double precision everywhere); kept for readability."""
 
     field_type = "DOUBLE"
 
+    if TYPE_CHECKING:
 
-class DecimalField(Field):
+        @overload
+        def __init__(
+            self: DoubleField[float],
+            *,
+            null: Literal[False] = False,
+            default: float | Callable[[], float] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: DoubleField[float | None],
+            *,
+            null: bool,
+            default: float | None | Callable[[], float | None] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
+
+class DecimalField(Field[_T]):
     """An exact decimal with ``max_digits`` in all and ``decimal_places`` after the point.
 
     A value with more places than declared is refused (engines would round it), unless
@@ -415,7 +554,31 @@ class DecimalField(Field):
 
     field_type = "DECIMAL"
 
-    def __init__(self, max_digits=10, decimal_places=5, auto_round=False, *args, **kwargs):
+    @overload
+    def __init__(
+        self: DecimalField[decimal.Decimal],
+        max_digits: int = 10,
+        decimal_places: int = 5,
+        auto_round: bool = False,
+        *,
+        null: Literal[False] = False,
+        default: decimal.Decimal | Callable[[], decimal.Decimal] | None = None,
+        **options: Unpack[_Options],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: DecimalField[decimal.Decimal | None],
+        max_digits: int = 10,
+        decimal_places: int = 5,
+        auto_round: bool = False,
+        *,
+        null: bool,
+        default: decimal.Decimal | None | Callable[[], decimal.Decimal | None] | None = None,
+        **options: Unpack[_Options],
+    ) -> None: ...
+    def __init__(
+        self, max_digits: int = 10, decimal_places: int = 5, auto_round: bool = False, *args: Any, **kwargs: Any
+    ) -> None:
         if decimal_places > max_digits:
             raise ImproperlyConfigured("DecimalField: decimal_places cannot exceed max_digits")
         self.max_digits = max_digits
@@ -470,7 +633,7 @@ class DecimalField(Field):
 
 
 # -- text ------------------------------------------------------------------------------------
-class _TextBase(Field):
+class _TextBase(Field[_T]):
     def coerce(self, value):
         if type(value) is not str:
             if isinstance(value, str):
@@ -495,12 +658,30 @@ class _TextBase(Field):
         return type(dialect).check_text.__get__(dialect)
 
 
-class CharField(_TextBase):
+class CharField(_TextBase[_T]):
     """A string of at most ``max_length`` characters; longer values are refused."""
 
     field_type = "VARCHAR"
 
-    def __init__(self, max_length=255, *args, **kwargs):
+    @overload
+    def __init__(
+        self: CharField[str],
+        max_length: int = 255,
+        *,
+        null: Literal[False] = False,
+        default: str | Callable[[], str] | None = None,
+        **options: Unpack[_Options],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: CharField[str | None],
+        max_length: int = 255,
+        *,
+        null: bool,
+        default: str | None | Callable[[], str | None] | None = None,
+        **options: Unpack[_Options],
+    ) -> None: ...
+    def __init__(self, max_length: int = 255, *args: Any, **kwargs: Any) -> None:
         if not isinstance(max_length, int) or max_length < 1:
             raise ImproperlyConfigured("CharField: max_length must be a positive integer")
         self.max_length = max_length
@@ -540,10 +721,30 @@ class CharField(_TextBase):
         return adapt
 
 
-class TextField(_TextBase):
+class TextField(_TextBase[_T]):
     """Unbounded text."""
 
     field_type = "TEXT"
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __init__(
+            self: TextField[str],
+            *,
+            null: Literal[False] = False,
+            default: str | Callable[[], str] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: TextField[str | None],
+            *,
+            null: bool,
+            default: str | None | Callable[[], str | None] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def _build_adapter(self, dialect):
         slow = Field._build_adapter(self, dialect)
@@ -564,13 +765,33 @@ class TextField(_TextBase):
         return adapt
 
 
-class BooleanField(Field):
+class BooleanField(Field[_T]):
     """``True``/``False``; stored as the engine's boolean (``BOOLEAN``, ``TINYINT(1)`` on MySQL, an integer on SQLite).
 
     Accepts only real booleans (and 0/1 read back from the engine): ``"false"`` is refused with ``DataError``, not taken as true.
     """
 
     field_type = "BOOL"
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __init__(
+            self: BooleanField[bool],
+            *,
+            null: Literal[False] = False,
+            default: bool | Callable[[], bool] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: BooleanField[bool | None],
+            *,
+            null: bool,
+            default: bool | None | Callable[[], bool | None] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def coerce(self, value):
         if value is True or value is False:
@@ -581,10 +802,30 @@ class BooleanField(Field):
 
 
 # -- dates and times ---------------------------------------------------------------------------
-class DateTimeField(Field):
+class DateTimeField(Field[_T]):
     """A naive datetime with microseconds. Aware datetimes are refused: convert to UTC first."""
 
     field_type = "DATETIME"
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __init__(
+            self: DateTimeField[datetime.datetime],
+            *,
+            null: Literal[False] = False,
+            default: datetime.datetime | Callable[[], datetime.datetime] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: DateTimeField[datetime.datetime | None],
+            *,
+            null: bool,
+            default: datetime.datetime | None | Callable[[], datetime.datetime | None] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def coerce(self, value):
         if type(value) is not datetime.datetime:
@@ -627,10 +868,30 @@ class DateTimeField(Field):
         return adapt
 
 
-class DateField(Field):
+class DateField(Field[_T]):
     """A ``datetime.date``. A ``datetime`` with a time part (or a time zone) is refused rather than truncated."""
 
     field_type = "DATE"
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __init__(
+            self: DateField[datetime.date],
+            *,
+            null: Literal[False] = False,
+            default: datetime.date | Callable[[], datetime.date] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: DateField[datetime.date | None],
+            *,
+            null: bool,
+            default: datetime.date | None | Callable[[], datetime.date | None] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def coerce(self, value):
         if isinstance(value, datetime.datetime):
@@ -647,10 +908,30 @@ class DateField(Field):
         self._fail(value, "a date")
 
 
-class TimeField(Field):
+class TimeField(Field[_T]):
     """A time of day with microseconds (naive)."""
 
     field_type = "TIME"
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __init__(
+            self: TimeField[datetime.time],
+            *,
+            null: Literal[False] = False,
+            default: datetime.time | Callable[[], datetime.time] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: TimeField[datetime.time | None],
+            *,
+            null: bool,
+            default: datetime.time | None | Callable[[], datetime.time | None] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def coerce(self, value):
         if isinstance(value, datetime.time):
@@ -670,10 +951,30 @@ class TimeField(Field):
 
 
 # -- other types -------------------------------------------------------------------------------
-class UUIDField(Field):
+class UUIDField(Field[_T]):
     """A ``uuid.UUID``; native ``UUID`` on PostgreSQL, ``CHAR(36)`` text elsewhere. Strings in UUID form are accepted."""
 
     field_type = "UUID"
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __init__(
+            self: UUIDField[uuid.UUID],
+            *,
+            null: Literal[False] = False,
+            default: uuid.UUID | Callable[[], uuid.UUID] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: UUIDField[uuid.UUID | None],
+            *,
+            null: bool,
+            default: uuid.UUID | None | Callable[[], uuid.UUID | None] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def coerce(self, value):
         if isinstance(value, uuid.UUID):
@@ -688,10 +989,30 @@ class UUIDField(Field):
         self._fail(value, "a UUID")
 
 
-class BlobField(Field):
+class BlobField(Field[_T]):
     """Binary data (bytes, bytearray or memoryview in; bytes out)."""
 
     field_type = "BLOB"
+
+    if TYPE_CHECKING:
+
+        @overload
+        def __init__(
+            self: BlobField[bytes],
+            *,
+            null: Literal[False] = False,
+            default: bytes | Callable[[], bytes] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: BlobField[bytes | None],
+            *,
+            null: bool,
+            default: bytes | None | Callable[[], bytes | None] | None = None,
+            **options: Unpack[_Options],
+        ) -> None: ...
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def coerce(self, value):
         if isinstance(value, bytes):
@@ -701,7 +1022,7 @@ class BlobField(Field):
         self._fail(value, "bytes")
 
 
-class JSONField(Field, _JsonOperand):
+class JSONField(Field[Any], _JsonOperand):
     """Any JSON-serialisable value; it round-trips by value. ``None`` is SQL NULL.
 
     ``Doc.data["user"]["name"]`` is a path into it (see ``sql/json.py`` and docs/json.md);
@@ -711,6 +1032,10 @@ class JSONField(Field, _JsonOperand):
 
     field_type = "JSON"
     whole_values = True  # a list or tuple is one JSON value, not an IN-list or row value
+
+    if TYPE_CHECKING:
+
+        def __init__(self, *, null: bool = False, default: Any = None, **options: Unpack[_Options]) -> None: ...
 
     def _json_root_keys(self):
         return self, ()

@@ -14,6 +14,7 @@ and driver messages are scrubbed of the connection's password.
 """
 
 import logging
+from typing import Any
 
 sql_logger = logging.getLogger("tinyorm.sql")
 pool_logger = logging.getLogger("tinyorm.pool")
@@ -24,7 +25,7 @@ migrations_logger = logging.getLogger("tinyorm.migrations")
 _MANY_ROWS_SHOWN = 3
 
 
-def check_log_params(value):
+def check_log_params(value: Any) -> bool | int:
     """``log_params`` as given to a Database: True (show), False (hide) or a length > 0."""
     if isinstance(value, bool):
         return value
@@ -41,21 +42,21 @@ def check_log_params(value):
     raise ValueError(f"log_params must be True, False or a positive length, not {value!r}")
 
 
-def _shown(value, limit):
+def _shown(value: Any, limit: bool | int) -> str:
     text = repr(value)
     if limit is True or len(text) <= limit:
         return text
     return f"{text[:limit]}...(+{len(text) - limit} chars)"
 
 
-def _row(params, limit):
+def _row(params: Any, limit: bool | int) -> str:
     if isinstance(params, dict):
         return "{" + ", ".join(f"{key!r}: {_shown(value, limit)}" for key, value in params.items()) + "}"
     items = [_shown(value, limit) for value in params]
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
-def format_params(params, policy, many=False):
+def format_params(params: Any, policy: bool | int, many: bool = False) -> str:
     """The parameter part of a ``tinyorm.sql`` line under a ``log_params`` policy."""
     if params is None:
         return ""
@@ -74,7 +75,7 @@ def format_params(params, policy, many=False):
     return " " + _row(params, policy)
 
 
-def scrub(message, secret):
+def scrub(message: str, secret: Any) -> str:
     """``message`` with ``secret`` (a password) replaced by ``***``.
 
     Secrets shorter than 4 characters are left alone: replacing every "a" in a message

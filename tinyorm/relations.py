@@ -6,13 +6,23 @@ Importable from ``tinyorm.fields`` as before; they live here to keep each module
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+
 from .exceptions import DataError, ImproperlyConfigured
-from .fields import FK_ACTIONS, Field
+from .fields import _T, FK_ACTIONS, Field
+
+if TYPE_CHECKING:
+    from typing_extensions import Self, Unpack
+
+    from .fields import _KeyOptions
+    from .models.model import Model
+
+_M = TypeVar("_M", bound="Model")
 
 __all__ = ["ForeignKeyField", "CompositeKey"]
 
 
-class ForeignKeyField(Field):
+class ForeignKeyField(Field[_T]):
     """A reference to another model's primary key (or to ``field``).
 
     ``tweet.user`` loads the related object lazily; ``tweet.user_id`` is the raw key.
@@ -21,22 +31,70 @@ class ForeignKeyField(Field):
     NULL, SET DEFAULT, RESTRICT or NO ACTION. ``"self"`` refers to the model being defined.
     """
 
+    # ``ForeignKeyField(User)`` holds a ``User`` (``User | None`` with ``null=True``); a model
+    # named by a string (``"self"``, ``"User"``) is unknown to type checkers: ``Any``.
+    @overload
+    def __init__(
+        self: ForeignKeyField[_M],
+        model: type[_M],
+        backref: str | None = None,
+        on_delete: str | None = None,
+        on_update: str | None = None,
+        column_name: str | None = None,
+        field: str | Field[Any] | None = None,
+        lazy_load: bool = True,
+        *,
+        null: Literal[False] = False,
+        default: Any = None,
+        **options: Unpack[_KeyOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: ForeignKeyField[_M | None],
+        model: type[_M],
+        backref: str | None = None,
+        on_delete: str | None = None,
+        on_update: str | None = None,
+        column_name: str | None = None,
+        field: str | Field[Any] | None = None,
+        lazy_load: bool = True,
+        *,
+        null: bool,
+        default: Any = None,
+        **options: Unpack[_KeyOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: ForeignKeyField[Any],
+        model: str,
+        backref: str | None = None,
+        on_delete: str | None = None,
+        on_update: str | None = None,
+        column_name: str | None = None,
+        field: str | Field[Any] | None = None,
+        lazy_load: bool = True,
+        *,
+        null: bool = False,
+        default: Any = None,
+        **options: Unpack[_KeyOptions],
+    ) -> None: ...
     def __init__(
         self,
-        model,
-        backref=None,
-        on_delete=None,
-        on_update=None,
-        column_name=None,
-        field=None,
-        lazy_load=True,
-        *args,
-        **kwargs,
-    ):
+        model: Any,
+        backref: str | None = None,
+        on_delete: str | None = None,
+        on_update: str | None = None,
+        column_name: str | None = None,
+        field: str | Field[Any] | None = None,
+        lazy_load: bool = True,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
         for action in (on_delete, on_update):
             if action is not None and action.upper() not in FK_ACTIONS:
                 raise ImproperlyConfigured(f"ForeignKeyField: unknown action {action!r}; use one of {FK_ACTIONS}")
-        super().__init__(*args, column_name=column_name, **kwargs)
+        # *args continue after lazy_load (null, default, ...), never as far as column_name.
+        super().__init__(*args, column_name=column_name, **kwargs)  # type: ignore[misc]
         self.rel_model = model
         self.backref = backref
         self.on_delete = on_delete.upper() if on_delete else None
@@ -124,12 +182,16 @@ class ForeignKeyField(Field):
         return target.ddl_type(dialect)
 
     # The attribute named like the field holds the related object; ``<name>_id`` the key.
-    def __get__(self, instance, owner):
+    @overload
+    def __get__(self, instance: None, owner: Any) -> Self: ...
+    @overload
+    def __get__(self, instance: object, owner: Any) -> _T: ...
+    def __get__(self, instance: Any, owner: Any) -> Any:
         if instance is None:
             return self
         return instance._related_object(self)
 
-    def __set__(self, instance, value):
+    def __set__(self, instance: Any, value: Any) -> None:  # the object, or its key
         instance._set_related_object(self, value)
 
 

@@ -18,7 +18,8 @@ import weakref
 
 from .exceptions import ConnectionLostError, TinyORMError, TransactionAbortedError
 from .identity import IdentityMap
-from .models import _SET_DICT, Model
+from .models import Model
+from .models.model import _SET_DICT
 from .unitofwork import FlushPlan, StaleGroup, cascade_deleted
 
 __all__ = ["Session"]

@@ -465,6 +465,13 @@ def test_compound_query_iterates_as_models_and_counts(data):
     assert rows[0] == {"username": "alice"}
 
 
+def test_compound_query_first(data):
+    older, popular = _compound_parts()
+    # first() was shadowed by the stored first SELECT and raised TypeError (found by mypy).
+    assert older.union(popular).order_by(SQL("1")).first().username == "alice"
+    assert older.intersect(popular).except_(older).first() is None
+
+
 # -- grouping, distinct, locking ------------------------------------------------------------
 
 

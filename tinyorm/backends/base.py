@@ -9,6 +9,7 @@ import contextlib
 import logging
 import os
 import weakref
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .. import exceptions
 from ..exceptions import ConnectionLostError, ImproperlyConfigured, OperationalError, translate_driver_error
@@ -16,6 +17,10 @@ from ..log import check_log_params, format_params, scrub, sql_logger
 from .pool import ConnectionsMixin
 from .proxy import _BoundModel
 from .transactions import Atomic, TransactionsMixin
+
+if TYPE_CHECKING:
+    from ..dialects.base import Dialect
+    from ..models.model import Model as _Model
 
 __all__ = ["Atomic", "ColumnMetadata", "Database", "ForeignKeyMetadata", "IndexMetadata"]
 
@@ -31,7 +36,7 @@ ForeignKeyMetadata = collections.namedtuple(
     defaults=(None,),
 )
 
-_ALL_DATABASES = weakref.WeakSet()
+_ALL_DATABASES: weakref.WeakSet[Database] = weakref.WeakSet()
 
 
 def _forget_connections_after_fork():
@@ -55,8 +60,12 @@ class Database(ConnectionsMixin, TransactionsMixin):
     as they are, ``False`` hidden (only their count), a number N each cut to N characters.
     """
 
-    dialect_class = None
-    driver_name = None
+    if TYPE_CHECKING:
+        dialect_class: type[Dialect]  # set by every engine's Database
+        dialect: Dialect
+    else:
+        dialect_class = None
+    driver_name: str | None = None
     # ``class Base(db.Model): ...``: a Model base class bound to this database.
     Model = _BoundModel()
 
@@ -103,7 +112,7 @@ class Database(ConnectionsMixin, TransactionsMixin):
     def _check_server(self, conn):
         """Read the server version once and set version-gated dialect flags."""
 
-    def _is_disconnect(self, exc):
+    def _is_disconnect(self, exc: BaseException) -> bool:
         """True if the driver error means the connection is dead (raised as ConnectionLostError)."""
         return False
 
@@ -121,11 +130,11 @@ class Database(ConnectionsMixin, TransactionsMixin):
         self.close()
 
     # -- statements ------------------------------------------------------------------------
-    def cursor(self):
+    def cursor(self) -> Any:
         """A new DB-API cursor on this thread's connection (opened if needed)."""
         return self.connection().cursor()
 
-    def execute_sql(self, sql, params=None, many=False):
+    def execute_sql(self, sql: str, params: Any = None, many: bool = False) -> Any:
         """Send one statement and return the DB-API cursor.
 
         The text uses the dialect's placeholders (``db.dialect.param``) and ``%%`` for a
@@ -234,7 +243,7 @@ class Database(ConnectionsMixin, TransactionsMixin):
     # are reported by the Router and only keep that replica out of the read at hand.
     has_replication_positions = False
 
-    def replication_position(self):
+    def replication_position(self) -> Any:
         """The position of the latest committed write (on a primary), or None if the engine
         has none to offer; read-your-writes then pins reads to the primary for a while."""
         return None
@@ -243,7 +252,7 @@ class Database(ConnectionsMixin, TransactionsMixin):
         """On a replica: the position it has applied, or None if the engine has none."""
         return None
 
-    def position_reached(self, position, timeout=0.0):
+    def position_reached(self, position: Any, timeout: float = 0.0) -> bool:
         """On a replica: has it replayed ``position``? Waits up to ``timeout`` seconds."""
         return False
 
@@ -255,7 +264,7 @@ class Database(ConnectionsMixin, TransactionsMixin):
         """A position holding both ``first`` and ``second``."""
         return first if self.position_sort_key(first) >= self.position_sort_key(second) else second
 
-    def replica_lag(self):
+    def replica_lag(self) -> float | None:
         """Seconds this replica is behind its primary (0 when caught up, infinity when
         replication is stopped), or None."""
         return None
@@ -354,23 +363,23 @@ class Database(ConnectionsMixin, TransactionsMixin):
             model._meta.set_database(self)
         return self
 
-    def create_tables(self, models, safe=True):
+    def create_tables(self, models: Iterable[type[_Model]], safe: bool = True) -> None:
         """Create tables (and their indexes), parents before children."""
         from ..schema import create_tables
 
         create_tables(self, models, safe=safe)
 
-    def drop_tables(self, models, safe=True, cascade=False):
+    def drop_tables(self, models: Iterable[type[_Model]], safe: bool = True, cascade: bool = False) -> None:
         """Drop tables, children before parents."""
         from ..schema import drop_tables
 
         drop_tables(self, models, safe=safe, cascade=cascade)
 
-    def table_exists(self, table_name):
+    def table_exists(self, table_name: str) -> bool:
         """True if ``table_name`` is a table of the connected database."""
         return table_name in self.get_tables()
 
-    def get_tables(self):
+    def get_tables(self) -> list[str]:
         """Names of the tables in the connected database/schema, sorted."""
         return [row[0] for row in self.execute_sql(self.dialect.list_tables_sql()).fetchall()]
 

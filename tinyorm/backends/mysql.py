@@ -3,6 +3,7 @@
 import contextlib
 import logging
 import re
+from typing import TYPE_CHECKING, Any
 
 from ..dialects import MySQLDialect
 from ..exceptions import (
@@ -49,7 +50,7 @@ _DISCONNECT_ERRNOS = {1053, 1927, 2002, 2003, 2006, 2013, 2055, 4031}
 # "Got error during COMMIT" is another way Galera refuses a write set. 1205 (lock wait
 # timeout) rolls back just the statement unless innodb_rollback_on_timeout is ON; 3572 is
 # MySQL's NOWAIT.
-_TRANSIENT_ERRNOS = {
+_TRANSIENT_ERRNOS: dict[Any, type[Exception]] = {
     1213: DeadlockError,
     1614: DeadlockError,
     1180: SerializationError,
@@ -104,6 +105,8 @@ class MySQLDatabase(Database):
     """
 
     dialect_class = MySQLDialect
+    if TYPE_CHECKING:
+        dialect: MySQLDialect
     driver_name = "pymysql"
 
     def __init__(self, database, **kwargs):

@@ -19,6 +19,7 @@ import select
 import threading
 import time
 import weakref
+from typing import Any
 
 from ..exceptions import ConnectionLostError, ImproperlyConfigured, InterfaceError, OperationalError
 from ..log import pool_logger, scrub
@@ -72,14 +73,14 @@ class ConnectionsMixin:
         self._generation = 0  # bumped whenever the server was found dead
 
     # -- driver hooks (subclasses) ---------------------------------------------------------
-    def _connection_fileno(self, conn):
+    def _connection_fileno(self, conn: Any) -> int | None:
         """The socket of a server connection, -1 once closed (None for embedded engines)."""
         return None
 
     def _ping(self, conn):
         """One cheap round trip; raises the driver's error if the connection is dead."""
 
-    def _has_open_transaction(self, conn):
+    def _has_open_transaction(self, conn: Any) -> bool:
         """Whether the driver knows a transaction is open on ``conn`` (no round trip)."""
         return False
 
@@ -194,7 +195,7 @@ class ConnectionsMixin:
                 self._lock.notify()
 
     # -- the public connection API ---------------------------------------------------------
-    def connect(self, reuse_if_open=True):
+    def connect(self, reuse_if_open: bool = True) -> bool:
         """Open this thread's connection now. Returns True if a new one was opened."""
         state = self._state
         if state.conn is not None:
@@ -213,11 +214,11 @@ class ConnectionsMixin:
             conn = self._state.conn = self._checkout()
         return conn
 
-    def is_closed(self):
+    def is_closed(self) -> bool:
         """True if this thread has no open connection."""
         return self._state.conn is None
 
-    def close(self):
+    def close(self) -> bool:
         """Close this thread's connection (or return it to the pool). Returns True if one was open."""
         state = self._state
         conn = state.conn

@@ -4,6 +4,7 @@ import contextlib
 import itertools
 import logging
 import re
+from typing import TYPE_CHECKING, Any
 
 from ..dialects import PostgresDialect
 from ..exceptions import (
@@ -22,7 +23,7 @@ from .transactions import INNERMOST_BLOCK, WHOLE_TRANSACTION
 # SQLSTATEs with a class of their own: transient failures worth running the transaction
 # again for, and "current transaction is aborted" (sent for every statement after an error
 # until the transaction or the savepoint is rolled back).
-_ERROR_CLASSES = {
+_ERROR_CLASSES: dict[Any, type[Exception]] = {
     "40001": SerializationError,  # serialization_failure
     "40P01": DeadlockError,  # deadlock_detected
     "55P03": LockTimeoutError,  # lock_not_available: lock_timeout, NOWAIT
@@ -53,6 +54,8 @@ class PostgresDatabase(Database):
     """``PostgresDatabase(name, host=..., port=..., user=..., password=...)``."""
 
     dialect_class = PostgresDialect
+    if TYPE_CHECKING:
+        dialect: PostgresDialect
     driver_name = "psycopg2"
 
     def __init__(self, database, **kwargs):

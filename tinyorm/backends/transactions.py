@@ -22,6 +22,7 @@ import functools
 import logging
 import random
 import time
+from typing import TYPE_CHECKING, Any, Callable, Literal, TypeVar, cast
 
 from ..events import notify_transaction_end, transaction_listeners
 from ..exceptions import (
@@ -31,6 +32,11 @@ from ..exceptions import (
     TinyORMError,
     TransactionAbortedError,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 logger = logging.getLogger("tinyorm")
 
@@ -54,15 +60,15 @@ class Atomic:
         self.database = database
         self.mode = mode
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         self.database._enter_atomic(self.mode)
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Literal[False]:
         self.database._exit_atomic(exc_type is not None)
         return False
 
-    def __call__(self, function):
+    def __call__(self, function: _F) -> _F:
         database, mode = self.database, self.mode
 
         @functools.wraps(function)
@@ -70,7 +76,7 @@ class Atomic:
             with Atomic(database, mode):
                 return function(*args, **kwargs)
 
-        return atomic_call
+        return cast(_F, atomic_call)  # same signature: functools.wraps
 
 
 class BrokenTransaction:
@@ -117,7 +123,14 @@ def is_retryable(database, error):
 class TransactionsMixin:
     """The transaction half of :class:`~tinyorm.Database` (its thread state is ``_state``)."""
 
-    def atomic(self, mode=None):
+    if TYPE_CHECKING:
+        # Provided by Database, which this mixin is part of.
+        _state: Any
+        dialect: Any
+
+        def execute_sql(self, sql: str, params: Any = None, many: bool = False) -> Any: ...
+
+    def atomic(self, mode: str | None = None) -> Atomic:
         """A transaction block; nested blocks become savepoints. ``mode`` picks how SQLite
         begins the transaction (``"immediate"``, the default, or ``"deferred"``,
         ``"exclusive"``); other engines take none."""
@@ -125,7 +138,7 @@ class TransactionsMixin:
 
     transaction = atomic
 
-    def in_transaction(self):
+    def in_transaction(self) -> bool:
         """True inside an ``atomic()`` block (or a Session's transaction). Nothing runs in
         autocommit there: if the engine aborted the transaction, statements are refused
         until the outermost block ends (see :meth:`transaction_error`)."""
@@ -136,7 +149,7 @@ class TransactionsMixin:
         conn = self._state.conn
         return conn.error if isinstance(conn, BrokenTransaction) else None
 
-    def _begin_sql(self, mode=None):
+    def _begin_sql(self, mode: str | None = None) -> str:
         if mode is not None:
             raise ValueError(f"{self.dialect.name} transactions take no mode (got {mode!r})")
         return "BEGIN"
@@ -253,7 +266,7 @@ class TransactionsMixin:
         depth = 0 if damage == WHOLE_TRANSACTION else len(state.transactions) - 1
         state.conn = BrokenTransaction(None if lost else conn, error, depth)
 
-    def _transaction_damage(self, conn, driver_error, error):
+    def _transaction_damage(self, conn: Any, driver_error: BaseException, error: BaseException) -> str | None:
         """Backends: how much of the open transaction a failed statement took down:
         None (the statement only), WHOLE_TRANSACTION or INNERMOST_BLOCK."""
         return None

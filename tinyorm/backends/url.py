@@ -13,11 +13,17 @@ A URL may hold a password: :func:`mask_url` is how tinyorm writes a URL into an 
 message, a log line or a ``repr`` (``postgresql://app:***@db/app``).
 """
 
+from __future__ import annotations
+
 import re
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..exceptions import ImproperlyConfigured
 from ..log import check_log_params
+
+if TYPE_CHECKING:
+    from .base import Database
 
 _SCHEMES = {
     "sqlite": "sqlite",
@@ -30,7 +36,7 @@ _SCHEMES = {
 }
 
 
-def _flag(value):
+def _flag(value: str) -> bool:
     lowered = value.lower()
     if lowered in ("true", "yes", "on", "1"):
         return True
@@ -42,7 +48,7 @@ def _flag(value):
 # Options whose values are numbers or flags, for tinyorm (pool, SQLite) or a driver
 # (pymysql compares its timeouts with numbers; libpq takes every value as text anyway).
 # Any other option keeps its text: a password of digits must stay a password of digits.
-OPTION_TYPES = {
+OPTION_TYPES: dict[str, Callable[[str], Any]] = {
     "port": int,
     "max_connections": int,
     "stale_timeout": float,
@@ -65,7 +71,10 @@ OPTION_TYPES = {
     "ssl_verify_identity": _flag,
 }
 
-_EXPECTED = {_flag: "expected true or false", check_log_params: "expected true, false or a length"}
+_EXPECTED: dict[Callable[[str], Any], str] = {
+    _flag: "expected true or false",
+    check_log_params: "expected true, false or a length",
+}
 
 # Query-string keys whose values are secrets, masked with the URL's password.
 SECRET_OPTIONS = ("password", "passwd", "sslpassword", "ssl_key_password", "secret", "token")
@@ -76,7 +85,7 @@ _BARE_USERINFO_PASSWORD = re.compile(r"^(?P<head>[^:@/?#]*:).*@", re.DOTALL)
 _SECRET_QUERY = re.compile(r"(?P<key>[?&](?:%s)=)[^&#]*" % "|".join(SECRET_OPTIONS), re.IGNORECASE)
 
 
-def mask_url(url):
+def mask_url(url: Any) -> Any:
     """``url`` with its password (and any secret query option) replaced by ``***``.
 
     Works on malformed URLs too, since those are the ones error messages quote:
@@ -100,7 +109,7 @@ def mask_url(url):
     return _SECRET_QUERY.sub(lambda found: found.group("key") + "***", text)
 
 
-def _option(key, value, url):
+def _option(key: str, value: str, url: str) -> Any:
     kind = OPTION_TYPES.get(key)
     if kind is None:
         return value
@@ -112,7 +121,7 @@ def _option(key, value, url):
         ) from None
 
 
-def parse_url(url):
+def parse_url(url: str) -> tuple[str, str, dict[str, Any]]:
     """Split a URL into ``(engine, database, options)``."""
     if not isinstance(url, str) or "://" not in url:
         raise ImproperlyConfigured(f"not a database URL: {mask_url(url)!r} (expected scheme://...)")
@@ -129,7 +138,7 @@ def parse_url(url):
         if path.startswith("/"):
             path = path[1:]  # sqlite:///x.db -> x.db ; sqlite:////abs -> /abs
         path = unquote(path) or ":memory:"
-        options = {key: _option(key, value, url) for key, value in parse_qsl(query)}
+        options: dict[str, Any] = {key: _option(key, value, url) for key, value in parse_qsl(query)}
         return engine, path, options
     try:
         parts = urlsplit(url)
@@ -160,13 +169,13 @@ def parse_url(url):
     return engine, database, options
 
 
-def _scrub(message, url):
+def _scrub(message: str, url: str) -> str:
     """``message`` with any part of ``url``'s userinfo replaced (urllib quotes the netloc)."""
     masked = mask_url(url)
     return message.replace(url, masked) if url != masked else message
 
 
-def connect(url, **kwargs):
+def connect(url: str, **kwargs: Any) -> Database:
     """Return a Database for ``url`` (it connects lazily, on first use)."""
     from .mysql import MySQLDatabase
     from .postgresql import PostgresDatabase
@@ -174,7 +183,9 @@ def connect(url, **kwargs):
 
     engine, database, options = parse_url(url)
     options.update(kwargs)
-    database_class = {"sqlite": SqliteDatabase, "postgresql": PostgresDatabase, "mysql": MySQLDatabase}[engine]
+    database_class: type[Database] = {"sqlite": SqliteDatabase, "postgresql": PostgresDatabase, "mysql": MySQLDatabase}[
+        engine
+    ]
     try:
         return database_class(database, **options)
     except TypeError as exc:

@@ -20,6 +20,7 @@ import json
 import math
 import re
 import uuid
+from typing import Any, Callable
 
 from ..exceptions import DataError, NotSupportedError, UnsafeSQLError
 from ..sql import ddl
@@ -107,11 +108,11 @@ class Dialect:
     param = "?"
     quote_char = '"'
     # SQL types by abstract field type; ``{max_length}`` etc. are filled from the field.
-    column_types = {}
+    column_types: dict[str, str] = {}
     # Python value (already validated by its field) -> what the driver should be sent.
-    to_driver = {}
+    to_driver: dict[str | None, Callable[[Any], Any]] = {}
     # What the driver returns -> Python value. Missing: the driver's value is already right.
-    from_driver = {}
+    from_driver: dict[str | None, Callable[[Any], Any]] = {}
     # feature flags
     returning = False
     insert_returns_pk = False  # new keys come from RETURNING rather than cursor.lastrowid
@@ -127,14 +128,14 @@ class Dialect:
     supports_nulls_ordering = True
     upsert_honours_conflict_target = True
     # ``REPLACE INTO`` (SQLite, MySQL): delete the rows a new row conflicts with, then insert.
-    replace_sql = None
+    replace_sql: str | None = None
     supports_if_not_exists_index = True
     transactional_ddl = True  # DDL inside a transaction rolls back with it
     text_allows_nul = True
     float_allows_nan = True
     float_allows_infinity = True
     max_params = 32766
-    max_query_bytes = None
+    max_query_bytes: int | None = None
     max_identifier_length = 63
     default_values_sql = "DEFAULT VALUES"
     like_escape = "!"
@@ -148,7 +149,7 @@ class Dialect:
     integer_primary_key_is_auto = False
     case_sensitive_like_op = "LIKE"
     table_options = ""
-    index_prefix_length = None
+    index_prefix_length: int | None = None
 
     def __eq__(self, other):
         if isinstance(other, str):
@@ -208,7 +209,13 @@ class Dialect:
         return value
 
     # -- types -----------------------------------------------------------------------------
-    def column_type(self, field_type, max_length=None, max_digits=None, decimal_places=None):
+    def column_type(
+        self,
+        field_type: str,
+        max_length: int | None = None,
+        max_digits: int | None = None,
+        decimal_places: int | None = None,
+    ) -> str:
         template = self.column_types.get(field_type, field_type)
         if "{" in template:
             return template.format(max_length=max_length, max_digits=max_digits, decimal_places=decimal_places)
@@ -217,9 +224,9 @@ class Dialect:
     # ``cast()``: the type names this engine's CAST takes (multiword names with single
     # spaces), those of them that take a ``(p[, s])`` suffix, and portable names mapped to
     # the engine's own. Anything else is refused: the type is pasted into SQL.
-    cast_type_names = frozenset()
-    cast_sized_types = frozenset()
-    cast_types = {}
+    cast_type_names: frozenset[str] = frozenset()
+    cast_sized_types: frozenset[str] = frozenset()
+    cast_types: dict[str, str] = {}
 
     def cast_type(self, type_name):
         """The SQL for ``CAST(x AS type_name)``, from the grammar ``NAME [(p[, s])]``."""
@@ -354,7 +361,7 @@ class Dialect:
 
     # -- JSON (sql/json.py builds the nodes; each engine renders them) -------------------------
     # Selected JSON paths come back as JSON text, decoded here (psycopg2 decodes jsonb itself).
-    json_result_converter = staticmethod(_from_json)
+    json_result_converter: Callable[[Any], Any] | None = staticmethod(_from_json)
     # CREATE INDEX accepts expressions (a JSON path, LOWER(name), ...).
     supports_expression_indexes = True
 
@@ -379,11 +386,11 @@ class Dialect:
     # -- full-text search (sql/search.py) ---------------------------------------------------
     search_is_separate_table = False  # SQLite's FTS5 table: dropped on its own
 
-    def search_ddl(self, search, safe=True):  # pragma: no cover - every engine overrides
+    def search_ddl(self, search: Any, safe: bool = True) -> list[str]:  # pragma: no cover - every engine overrides
         """Statements creating what ``search`` needs on an existing table."""
         raise NotSupportedError(f"{self.name} has no full-text search")
 
-    def drop_search_sql(self, search):  # pragma: no cover - every engine overrides
+    def drop_search_sql(self, search: Any) -> list[str]:  # pragma: no cover - every engine overrides
         raise NotSupportedError(f"{self.name} has no full-text search")
 
     render_search_match = render_search_rank = _json_unsupported

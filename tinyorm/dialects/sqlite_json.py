@@ -17,6 +17,7 @@ with ``EXISTS (SELECT 1 FROM json_each(...))`` for array elements.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Any
 
 _SCALAR_TYPES = {"string": "('text')", "number": "('integer', 'real')"}
 
@@ -35,6 +36,10 @@ def sqlite_json_path(keys):
 
 class SqliteJson:
     """The JSON hooks of ``SqliteDialect``."""
+
+    if TYPE_CHECKING:
+        # From Dialect, which SqliteDialect combines with this mixin.
+        def render_json_not(self, ctx: Any, render_equal: Any) -> None: ...
 
     def _json_value_at(self, ctx, root, keys, body, missing=None):
         """Render ``body(json_type, sql_value)`` for the value at ``keys`` in ``root``.

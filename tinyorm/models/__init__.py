@@ -16,7 +16,7 @@ from here.
 """
 
 # model.py first: the query modules it imports at its end refer back to Model.
-from .model import _SET_DICT, Model, _value_node, stale_data_error
+from .model import _SET_DICT, Model, TypedModel, _value_node, stale_data_error
 
 # isort: split
 from .aliases import FieldAlias, ModelAlias
@@ -27,4 +27,4 @@ from .prefetch import prefetch
 from .select import ModelCompoundSelect, ModelSelect
 from .writes import ModelDelete, ModelInsert, ModelUpdate
 
-__all__ = ["Model", "ModelSelect", "ModelAlias", "prefetch"]
+__all__ = ["Model", "TypedModel", "ModelSelect", "ModelAlias", "prefetch"]

@@ -15,6 +15,7 @@ import difflib
 import functools
 import re
 import weakref
+from typing import TYPE_CHECKING, Any
 
 from ..events import lazy_load_listeners, notify_lazy_load
 from ..exceptions import DataError, DoesNotExist, ImproperlyConfigured
@@ -26,8 +27,10 @@ from ..sql.search import Search
 _MISSING = object()
 # (module, class name) -> model, to resolve ForeignKeyField("Name") and ("module.Name").
 # Weak: models made in a function (tests, app factories) go away with their last user.
-_MODEL_REGISTRY = weakref.WeakValueDictionary()
-_PENDING_REFERENCES = collections.defaultdict(list)  # (module, class name) -> [ForeignKeyField]
+_MODEL_REGISTRY: weakref.WeakValueDictionary[tuple[str, str], Any] = weakref.WeakValueDictionary()
+_PENDING_REFERENCES: collections.defaultdict[tuple[str, str], list[Any]] = collections.defaultdict(
+    list
+)  # (module, class name) -> [ForeignKeyField]
 
 # Per model and engine: compiled statements (get by key, save, flush batches of each size)
 # and generated row constructors, one entry per shape. The flush alone may hold a batch
@@ -212,6 +215,13 @@ class BackrefAccessor:
 
 class ModelBase(type):
     """Builds ``_meta`` from the class body and its ``Meta``; models are SQL sources too."""
+
+    if TYPE_CHECKING:
+        # What every class built here (a model) has; declared for code that holds a model
+        # as an instance of its metaclass.
+        _meta: Metadata
+
+        def select(cls, *columns: Any) -> Any: ...
 
     def __new__(mcs, name, bases, attrs):
         if not any(isinstance(base, ModelBase) for base in bases):

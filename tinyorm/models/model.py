@@ -13,6 +13,8 @@ columns (``writes._UpdatePlan``), both cached on the model's metadata per engine
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, ClassVar
+
 from .. import exceptions
 from ..events import lazy_load_listeners, notify_lazy_load, notify_write, write_listeners
 from ..exceptions import DataError, DoesNotExist, ImproperlyConfigured, StaleDataError
@@ -22,11 +24,22 @@ from ..sql.query import Delete
 from ..sql.search import SearchMatch, SearchRank
 from .metadata import _MISSING, ModelBase
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from .metadata import Metadata
+
 
 class Model(metaclass=ModelBase):
     """Base class of every model. See the docs for fields, Meta options and queries."""
 
-    def __init__(self, **values):
+    if TYPE_CHECKING:
+        # Set on each model class by the metaclass.
+        _meta: ClassVar[Metadata]
+        DoesNotExist: ClassVar[type[exceptions.DoesNotExist]]
+        id: Any  # the AutoField a model without a declared primary key gets
+
+    def __init__(self, **values: Any) -> None:
         meta = self._meta
         data = self.__dict__
         data.update(meta.static_defaults)
@@ -47,7 +60,7 @@ class Model(metaclass=ModelBase):
                 raise TypeError(f"{type(self).__name__}() got an unexpected field {name!r}")
 
     # -- change tracking -------------------------------------------------------------------
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         meta = type(self)._meta
         if name in meta.tracked:
             data = self.__dict__
@@ -83,10 +96,10 @@ class Model(metaclass=ModelBase):
         return dirty
 
     @property
-    def dirty_fields(self):
+    def dirty_fields(self) -> list[Any]:
         return self._dirty_fields()
 
-    def is_dirty(self):
+    def is_dirty(self) -> bool:
         return bool(self._dirty_fields())
 
     def _clear_changes(self):
@@ -175,7 +188,7 @@ class Model(metaclass=ModelBase):
 
     # -- identity --------------------------------------------------------------------------
     @property
-    def pk(self):
+    def pk(self) -> Any:
         meta = self._meta
         if meta.composite_key:
             return tuple(self.__dict__.get(field.attr_key) for field in meta.primary_key.fields)
@@ -184,7 +197,7 @@ class Model(metaclass=ModelBase):
         return self.__dict__.get(meta.primary_key.attr_key)
 
     @pk.setter
-    def pk(self, value):
+    def pk(self, value: Any) -> None:
         meta = self._meta
         if meta.composite_key:
             for field, part in zip(meta.primary_key.fields, value):
@@ -192,9 +205,9 @@ class Model(metaclass=ModelBase):
         else:
             setattr(self, meta.primary_key.attr_key, value)
 
-    get_id = pk.fget
+    get_id = pk.fget  # type: ignore[attr-defined]  # mypy sees the setter, not the property
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
         pk = self.pk
@@ -202,13 +215,13 @@ class Model(metaclass=ModelBase):
             return self is other
         return pk == other.pk
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         pk = self.pk
         if pk is None:
             return id(self)
         return hash((type(self), pk))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.pk!r}>"
 
     def __getstate__(self):
@@ -220,33 +233,33 @@ class Model(metaclass=ModelBase):
 
     # -- class-level API -------------------------------------------------------------------
     @classmethod
-    def select(cls, *columns):
+    def select(cls, *columns: Any) -> ModelSelect[Self]:
         """``Model.select(*fields_or_models_or_expressions)``; all fields when none given."""
         return ModelSelect(cls, columns)
 
     @classmethod
-    def filter(cls, *conditions, **lookups):
+    def filter(cls, *conditions: Any, **lookups: Any) -> ModelSelect[Self]:
         return cls.select().filter(*conditions, **lookups)
 
     @classmethod
-    def alias(cls, name=None):
+    def alias(cls, name: str | None = None) -> ModelAlias:
         """An aliased copy of the table for self-joins: ``Parent = Category.alias()``."""
         return ModelAlias(cls, name)
 
     @classmethod
-    def insert(cls, values=None, **kwargs):
+    def insert(cls, values: dict[Any, Any] | None = None, **kwargs: Any) -> ModelInsert:
         """``Model.insert(field=value, ...).execute()`` returns the new primary key."""
         row = dict(values or {})
         row.update(kwargs)
         return ModelInsert(cls, [row], single=True)
 
     @classmethod
-    def insert_many(cls, rows, fields=None):
+    def insert_many(cls, rows: Any, fields: Any = None) -> ModelInsert:
         """Insert many rows: dicts, tuples (aligned with ``fields``) or model instances."""
         return ModelInsert(cls, rows, fields=fields)
 
     @classmethod
-    def copy_from(cls, rows, fields=None, batch_size=10_000):
+    def copy_from(cls, rows: Any, fields: Any = None, batch_size: int = 10_000) -> int:
         """Bulk-load ``rows`` (an iterable of dicts, or of tuples aligned with ``fields``),
         streamed ``batch_size`` rows at a time in one transaction; returns the number of
         rows loaded. Values are validated and converted as ``insert_many`` does (the same
@@ -255,7 +268,7 @@ class Model(metaclass=ModelBase):
         return copy_from(cls, rows, fields, batch_size)
 
     @classmethod
-    def replace(cls, values=None, **kwargs):
+    def replace(cls, values: dict[Any, Any] | None = None, **kwargs: Any) -> ModelInsert:
         """Like ``insert()``, but a row with the same primary or unique key is replaced:
         ``REPLACE`` on SQLite and MySQL, an upsert overwriting the row on PostgreSQL."""
         row = dict(values or {})
@@ -263,28 +276,28 @@ class Model(metaclass=ModelBase):
         return ModelInsert(cls, [row], single=True).replace()
 
     @classmethod
-    def replace_many(cls, rows, fields=None):
+    def replace_many(cls, rows: Any, fields: Any = None) -> ModelInsert:
         """``insert_many()`` with ``replace()``'s handling of rows whose key exists."""
         return ModelInsert(cls, rows, fields=fields).replace()
 
     @classmethod
-    def insert_from(cls, query, fields):
+    def insert_from(cls, query: Any, fields: Any) -> ModelInsert:
         return ModelInsert(cls, (), fields=fields, from_query=query)
 
     @classmethod
-    def update(cls, values=None, **kwargs):
+    def update(cls, values: dict[Any, Any] | None = None, **kwargs: Any) -> ModelUpdate:
         """``Model.update(field=value).where(...).execute()`` returns the rows matched."""
         assignments = dict(values or {})
         assignments.update(kwargs)
         return ModelUpdate(cls, assignments)
 
     @classmethod
-    def delete(cls):
+    def delete(cls) -> ModelDelete:
         """``Model.delete().where(...).execute()`` returns the rows deleted."""
         return ModelDelete(cls)
 
     @classmethod
-    def create(cls, **values):
+    def create(cls, **values: Any) -> Self:
         """Insert a new row and return it as an instance."""
         instance = cls(**values)
         if cls.save is not Model.save:  # an override (signals, hooks) sees every insert
@@ -296,7 +309,7 @@ class Model(metaclass=ModelBase):
         return instance
 
     @classmethod
-    def get(cls, *conditions, **lookups):
+    def get(cls, *conditions: Any, **lookups: Any) -> Self:
         """The one row matching; ``Model.DoesNotExist`` if none."""
         query = cls.select()
         if conditions or lookups:
@@ -304,14 +317,14 @@ class Model(metaclass=ModelBase):
         return query.get()
 
     @classmethod
-    def get_or_none(cls, *conditions, **lookups):
+    def get_or_none(cls, *conditions: Any, **lookups: Any) -> Self | None:
         try:
             return cls.get(*conditions, **lookups)
         except DoesNotExist:
             return None
 
     @classmethod
-    def get_by_id(cls, pk):
+    def get_by_id(cls, pk: Any) -> Self:
         """The row with this primary key; ``Model.DoesNotExist`` if none."""
         meta = cls._meta
         if meta.composite_key or meta.primary_key is None:
@@ -330,7 +343,7 @@ class Model(metaclass=ModelBase):
         return _hydrator_for(cls, tuple(meta.fields.values()), dialect)(rows)[0]
 
     @classmethod
-    def get_or_create(cls, defaults=None, **lookups):
+    def get_or_create(cls, defaults: dict[str, Any] | None = None, **lookups: Any) -> tuple[Self, bool]:
         """``(obj, created)``: the matching row, or a new one from lookups plus ``defaults``."""
         try:
             return cls.get(**lookups), False
@@ -389,25 +402,25 @@ class Model(metaclass=ModelBase):
         return index
 
     @classmethod
-    def table_exists(cls):
+    def table_exists(cls) -> bool:
         database = cls._meta.get_database().route_write(cls)
         return database.table_exists(cls._meta.table_name)
 
     @classmethod
-    def create_table(cls, safe=True):
+    def create_table(cls, safe: bool = True) -> None:
         cls._meta.get_database().create_tables([cls], safe=safe)
 
     @classmethod
-    def drop_table(cls, safe=True, cascade=False):
+    def drop_table(cls, safe: bool = True, cascade: bool = False) -> None:
         cls._meta.get_database().drop_tables([cls], safe=safe, cascade=cascade)
 
     @classmethod
-    def bind(cls, database):
+    def bind(cls, database: Any) -> type[Self]:
         cls._meta.set_database(database)
         return cls
 
     # -- instance API ----------------------------------------------------------------------
-    def save(self, force_insert=False, only=None):
+    def save(self, force_insert: bool = False, only: Any = None) -> int:
         """Insert the row if it is new, else update the columns that changed.
 
         Returns the number of rows written (0 when nothing changed: no SQL is sent). With a
@@ -503,7 +516,7 @@ class Model(metaclass=ModelBase):
             notify_write(cls, "update", database, (self,), "save")
         return rows
 
-    def delete_instance(self):
+    def delete_instance(self) -> int:
         """Delete this row; with a VersionField, only if the version still matches."""
         cls = type(self)
         meta = cls._meta
@@ -523,7 +536,7 @@ class Model(metaclass=ModelBase):
             notify_write(cls, "delete", database, (self,), "delete_instance")
         return rows
 
-    def refresh(self):
+    def refresh(self) -> Self:
         """Reload every column from the database (discarding unsaved changes)."""
         session = self.__dict__.get("_session")
         session = session() if session is not None else None
@@ -576,3 +589,22 @@ from .aliases import ModelAlias  # noqa: E402
 from .hydration import _hydrator_for  # noqa: E402
 from .select import ModelSelect  # noqa: E402
 from .writes import ModelDelete, ModelInsert, ModelUpdate, _InsertPlan, _UpdatePlan, copy_from  # noqa: E402
+
+if TYPE_CHECKING:
+    from typing import Callable, TypeVar
+
+    from typing_extensions import ParamSpec, dataclass_transform
+
+    _P = ParamSpec("_P")
+    _S = TypeVar("_S")
+
+    @dataclass_transform(kw_only_default=True, eq_default=False)
+    class TypedModel(Model):
+        """``Model`` whose annotated fields also type ``Model(...)`` and ``create(...)``."""
+
+        @classmethod
+        def create(cls: Callable[_P, _S], *args: _P.args, **kwargs: _P.kwargs) -> _S: ...
+
+else:
+    # At run time a TypedModel is a Model: the difference is for type checkers only.
+    TypedModel = Model

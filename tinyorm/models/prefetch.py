@@ -4,13 +4,14 @@ the results in memory, so walking ``user.tweets`` or ``tweet.user`` afterwards s
 from __future__ import annotations
 
 import collections
+from typing import Any
 
 from ..exceptions import FieldError
 from .aliases import _model_of
 from .metadata import ModelBase
 
 
-def prefetch(query, *related):
+def prefetch(query: Any, *related: Any) -> Any:
     """Run ``query`` and one query per related model, and link the results in memory.
 
     ``related`` are models (or queries over them) reachable by a foreign key or a backref

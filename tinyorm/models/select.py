@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import re
+from typing import TYPE_CHECKING, Any, Generic, Iterator, Literal, TypeVar, overload
 
 from ..exceptions import FieldError
 from ..fields import Field, ForeignKeyField
@@ -21,6 +22,13 @@ from .hydration import _convert_rows, _flat_objects, _hydrator_for, _RowShape, _
 from .lookups import apply_lookups
 from .metadata import ModelBase
 from .prefetch import prefetch
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+# The type of one result row: the model for ``User.select()``, ``dict[str, Any]`` after
+# ``.dicts()``, a tuple after ``.tuples()``. For type checkers only.
+_R = TypeVar("_R")
 
 
 class _ResultShapes:
@@ -50,10 +58,17 @@ class _ResultShapes:
         return self._with_row_type("objects")
 
 
-class ModelSelect(_ResultShapes, Select):
+class ModelSelect(_ResultShapes, Select, Generic[_R]):
     """A SELECT over a model, returning model instances (or dicts, tuples, namedtuples)."""
 
-    def __init__(self, model, columns=()):
+    if TYPE_CHECKING:
+
+        def dicts(self, as_dict: bool = True) -> ModelSelect[dict[str, Any]]: ...
+        def tuples(self, as_tuple: bool = True) -> ModelSelect[tuple[Any, ...]]: ...
+        def namedtuples(self, as_namedtuple: bool = True) -> ModelSelect[Any]: ...
+        def objects(self) -> ModelSelect[_R]: ...
+
+    def __init__(self, model: Any, columns: Any = ()) -> None:
         expanded = []
         for column in columns or (model,):
             if isinstance(column, ModelBase) or isinstance(column, ModelAlias):
@@ -64,13 +79,13 @@ class ModelSelect(_ResultShapes, Select):
         _init_model_state(self, model, "models")
         self._populate_existing = False
 
-    def populate_existing(self):
+    def populate_existing(self) -> Self:
         """Overwrite objects already in the session's identity map with the loaded rows."""
         clone = self._clone()
         clone._populate_existing = True
         return clone
 
-    def _clone(self):
+    def _clone(self) -> Self:
         clone = Select._clone(self)
         clone._result = None
         return clone
@@ -135,7 +150,7 @@ class ModelSelect(_ResultShapes, Select):
         return Select._resolve_name(self, name)
 
     # -- joins -----------------------------------------------------------------------------
-    def join(self, dest, join_type=JOIN.INNER, on=None, attr=None):
+    def join(self, dest: Any, join_type: str = JOIN.INNER, on: Any = None, attr: Any = None) -> Self:
         """Join ``dest``; without ``on`` the foreign key between the two is used."""
         src = self._join_source
         rel = None
@@ -155,11 +170,11 @@ class ModelSelect(_ResultShapes, Select):
             clone._join_rels[dest] = rel
         return clone
 
-    def left_outer_join(self, dest, on=None):
+    def left_outer_join(self, dest: Any, on: Any = None) -> Self:
         return self.join(dest, JOIN.LEFT_OUTER, on)
 
     # -- Django-style lookups --------------------------------------------------------------
-    def filter(self, *conditions, **lookups):
+    def filter(self, *conditions: Any, **lookups: Any) -> Self:
         """``filter(name__startswith="a", fk__field=1, backref__field__gt=2)``."""
         return apply_lookups(self, conditions, lookups)
 
@@ -181,7 +196,7 @@ class ModelSelect(_ResultShapes, Select):
         return clone, dest
 
     # -- execution -------------------------------------------------------------------------
-    def execute(self, database=None):
+    def execute(self, database: Any = None) -> list[_R]:
         """Run the query; returns the list of results (cached on this query object)."""
         if self._result is None:
             self._result = self._fetch(database)
@@ -245,16 +260,20 @@ class ModelSelect(_ResultShapes, Select):
             return [klass(*row) for row in converted]
         return _flat_objects(model, shape, converted)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[_R]:
         return iter(self.execute())
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.execute())
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return bool(self.execute())
 
-    def __getitem__(self, index):
+    @overload
+    def __getitem__(self, index: int) -> _R: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[_R]: ...
+    def __getitem__(self, index: int | slice) -> _R | list[_R]:
         if isinstance(index, slice):
             if index.step not in (None, 1) or (index.start or 0) < 0 or (index.stop is not None and index.stop < 0):
                 raise ValueError("query slices take non-negative start/stop and no step")
@@ -272,7 +291,7 @@ class ModelSelect(_ResultShapes, Select):
             return results[0]
         raise TypeError("query indices must be integers or slices")
 
-    def iterator(self, chunk_size=1000):
+    def iterator(self, chunk_size: int = 1000) -> Iterator[_R]:
         """Stream results without caching them on the query: memory stays flat whatever
         the number of rows (``chunk_size`` rows are held at a time).
 
@@ -295,7 +314,7 @@ class ModelSelect(_ResultShapes, Select):
         finally:
             stream.close()
 
-    def get(self):
+    def get(self) -> _R:
         """The first row; ``Model.DoesNotExist`` if there is none."""
         results = self.limit(1).execute() if self._limit != 1 else self.execute()
         if not results:
@@ -304,28 +323,33 @@ class ModelSelect(_ResultShapes, Select):
             raise model.DoesNotExist(f"{model.__name__} matching query does not exist: {sql} -- params: {params!r}")
         return results[0]
 
-    def first(self, n=1):
+    @overload
+    def first(self, n: Literal[1] = 1) -> _R | None: ...
+    @overload
+    def first(self, n: int) -> Any: ...
+    def first(self, n: int = 1) -> Any:
         """The first row (or the first ``n`` rows as a list), None if there are none."""
         if n != 1:
             return list(self.limit(n))
         results = self.limit(1).execute()
         return results[0] if results else None
 
-    def peek(self, n=1):
+    def peek(self, n: int = 1) -> Any:
         return self.first(n)
 
-    def scalar(self, as_tuple=False):
+    def scalar(self, as_tuple: bool = False) -> Any:
         """The first column of the first row (the whole first row with ``as_tuple``)."""
         rows = self.tuples().limit(1).execute() if self._limit is None else self.tuples().execute()
         if not rows:
             return None
         return rows[0] if as_tuple else rows[0][0]
 
-    def count(self, clear_limit=False):
+    def count(self, clear_limit: bool = False) -> int:
         """The number of rows this query returns (one COUNT query)."""
         query = self
         if clear_limit:
             query = query.limit(None).offset(None)
+        counter: Any
         simple = not (query._group_by or query._distinct or query._limit is not None or query._offset or query._having)
         if simple:
             counter = Select.columns(query, fn.COUNT(SQL("*"))).order_by()
@@ -336,42 +360,48 @@ class ModelSelect(_ResultShapes, Select):
             counter = _wrap_plain(counter, query)
         return counter.scalar() or 0
 
-    def exists(self):
+    def exists(self) -> bool:
         """True if the query has any row (one ``SELECT 1 ... LIMIT 1``)."""
         probe = _as_tuples(Select.columns(self, SQL("1")).order_by().limit(1))
         return bool(probe.execute())
 
-    def prefetch(self, *related):
+    def prefetch(self, *related: Any) -> list[_R]:
         return prefetch(self, *related)
 
     # -- compound queries run and hydrate like their first SELECT ----------------------------
-    def union(self, other):
+    def union(self, other: Any) -> ModelCompoundSelect[_R]:
         return ModelCompoundSelect(self, "UNION", other)
 
-    def union_all(self, other):
+    def union_all(self, other: Any) -> ModelCompoundSelect[_R]:
         return ModelCompoundSelect(self, "UNION ALL", other)
 
-    def intersect(self, other):
+    def intersect(self, other: Any) -> ModelCompoundSelect[_R]:
         return ModelCompoundSelect(self, "INTERSECT", other)
 
-    def except_(self, other):
+    def except_(self, other: Any) -> ModelCompoundSelect[_R]:
         return ModelCompoundSelect(self, "EXCEPT", other)
 
-    __add__ = union_all
+    __add__ = union_all  # type: ignore[assignment]  # q1 + q2 is UNION ALL, not SQL "+"
 
 
-class ModelCompoundSelect(_ResultShapes, CompoundSelect):
+class ModelCompoundSelect(_ResultShapes, CompoundSelect, Generic[_R]):
     """``q1.union(q2)`` and friends over models: iterable, with the first query's row shape."""
 
-    def __init__(self, lhs, op, rhs):
+    if TYPE_CHECKING:
+
+        def dicts(self, as_dict: bool = True) -> ModelCompoundSelect[dict[str, Any]]: ...
+        def tuples(self, as_tuple: bool = True) -> ModelCompoundSelect[tuple[Any, ...]]: ...
+        def namedtuples(self, as_namedtuple: bool = True) -> ModelCompoundSelect[Any]: ...
+
+    def __init__(self, lhs: Any, op: str, rhs: Any) -> None:
         CompoundSelect.__init__(self, lhs, op, rhs)
         first = lhs
         while isinstance(first, CompoundSelect):
             first = first.lhs
-        self.first = first
+        self._first_select = first  # not `first`: that is the method
         self.model = first.model
         self._row_type = first._row_type
-        self._result = None
+        self._result: list[_R] | None = None
 
     def _clone(self):
         clone = CompoundSelect._clone(self)
@@ -384,9 +414,9 @@ class ModelCompoundSelect(_ResultShapes, CompoundSelect):
     union_all = ModelSelect.union_all
     intersect = ModelSelect.intersect
     except_ = ModelSelect.except_
-    __add__ = union_all
+    __add__ = union_all  # type: ignore[assignment]  # q1 + q2 is UNION ALL, not SQL "+"
 
-    def execute(self, database=None):
+    def execute(self, database: Any = None) -> list[_R]:
         if self._result is None:
             model = _model_of(self.model)
             meta_database = model._meta.get_database()
@@ -394,25 +424,25 @@ class ModelCompoundSelect(_ResultShapes, CompoundSelect):
             database = database or meta_database.route_read(model)
             sql, params = self.sql(database.dialect)
             cursor = database.execute_sql(sql, params)
-            shaper = self.first._with_row_type(self._row_type)
+            shaper = self._first_select._with_row_type(self._row_type)
             self._result = shaper._build_results(cursor.fetchall(), database.dialect, cursor.description)
         return self._result
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[_R]:
         return iter(self.execute())
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.execute())
 
     def first(self):
         results = self.limit(1).execute()
         return results[0] if results else None
 
-    def count(self):
+    def count(self) -> int:
         counter = Select([fn.COUNT(SQL("*"))], [Select.alias(self, "_count_source")], None)
         return _wrap_plain(counter, self).scalar() or 0
 
-    def exists(self):
+    def exists(self) -> bool:
         return bool(self.limit(1).execute())
 
 

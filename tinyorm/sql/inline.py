@@ -6,6 +6,8 @@ dialect's literal quoting (``literal_default``), never pasted as they are.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..exceptions import ImproperlyConfigured
 from .nodes import Context
 
@@ -14,7 +16,7 @@ __all__ = ["render_inline"]
 _SENTINEL = "\x00"
 
 
-def render_inline(node, dialect, qualify=False):
+def render_inline(node: Any, dialect: Any, qualify: bool = False) -> str:
     """SQL text for ``node`` with every value written as a literal (for DDL).
 
     The node renders with a placeholder that no SQL text can contain (NUL, which quoting

@@ -7,6 +7,8 @@ never enter the SQL text; identifiers pass through the dialect's quoting.
 
 from __future__ import annotations
 
+from typing import Any, Callable, Iterable, Literal
+
 __all__ = [
     "Context",
     "Node",
@@ -45,22 +47,22 @@ class Context:
 
     __slots__ = ("dialect", "parts", "params", "qualify", "select_list", "aliases", "param", "_scopes")
 
-    def __init__(self, dialect):
+    def __init__(self, dialect: Any) -> None:
         self.dialect = dialect
-        self.parts = []
-        self.params = []
+        self.parts: list[str] = []
+        self.params: list[Any] = []
         self.qualify = True
         self.select_list = False
-        self.aliases = {}
-        self.param = dialect.param
-        self._scopes = []  # (qualify, select_list) to restore, innermost scope last
+        self.aliases: dict[Any, str] = {}
+        self.param: str = dialect.param
+        self._scopes: list[tuple[bool, bool]] = []  # (qualify, select_list) to restore, innermost scope last
 
-    def literal(self, text):
+    def literal(self, text: str) -> Context:
         """Append SQL text as it is (never a value); returns the context, so calls chain."""
         self.parts.append(text)
         return self
 
-    def sql(self, node):
+    def sql(self, node: Any) -> Context:
         """Render ``node`` into the statement; a plain Python value becomes a bound parameter."""
         if isinstance(node, Node) or hasattr(node, "__sql__"):
             node.__sql__(self)
@@ -69,7 +71,7 @@ class Context:
             self.params.append(node)
         return self
 
-    def value(self, value, converter=None):
+    def value(self, value: Any, converter: Any = None) -> Context:
         """Append a parameter; ``converter`` is a field-like object with ``adapter(dialect)``."""
         if converter is not None:
             value = converter.adapter(self.dialect)(value)
@@ -77,11 +79,11 @@ class Context:
         self.params.append(value)
         return self
 
-    def quoted(self, name):
+    def quoted(self, name: str) -> str:
         """``name`` quoted as an identifier by the dialect (quote characters doubled)."""
         return self.dialect.quote(name)
 
-    def scope(self, qualify=None, select_list=None):
+    def scope(self, qualify: bool | None = None, select_list: bool | None = None) -> Context:
         """``with ctx.scope(qualify=False): ...``: the flags given hold for the block, and
         both are put back as they were when it ends, also when rendering raises.
 
@@ -95,14 +97,14 @@ class Context:
             self.select_list = select_list
         return self
 
-    def __enter__(self):
+    def __enter__(self) -> Context:
         return self
 
-    def __exit__(self, exc_type, exc, traceback):
+    def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> Literal[False]:
         self.qualify, self.select_list = self._scopes.pop()
         return False
 
-    def alias_for(self, source, preferred=None):
+    def alias_for(self, source: Any, preferred: str | None = None) -> str:
         """A stable alias for a source within this statement (``t1``, ``t2``, ...)."""
         name = self.aliases.get(source)
         if name is None:
@@ -110,7 +112,7 @@ class Context:
             self.aliases[source] = name
         return name
 
-    def comma_separated(self, nodes):
+    def comma_separated(self, nodes: Iterable[Any]) -> Context:
         """Render ``nodes`` separated by ``", "``."""
         first = True
         for node in nodes:
@@ -120,7 +122,7 @@ class Context:
             self.sql(node)
         return self
 
-    def result(self):
+    def result(self) -> tuple[str, list[Any]]:
         """``(sql, params)``: the statement text and its parameter values."""
         return "".join(self.parts), self.params
 
@@ -130,32 +132,32 @@ class Node:
 
     __slots__ = ()
 
-    def __sql__(self, ctx):  # pragma: no cover - abstract
+    def __sql__(self, ctx: Context) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def sql(self, dialect):
+    def sql(self, dialect: Any) -> tuple[str, list[Any]]:
         """Compile this node alone for a dialect: ``(sql, params)``."""
         ctx = Context(dialect)
         ctx.select_list = True
         return ctx.sql(self).result()
 
 
-def as_node(value, converter=None):
+def as_node(value: Any, converter: Any = None) -> Node:
     """``value`` as a node: nodes pass through, anything else becomes a bound ``Value`` (converted by ``converter``)."""
     if isinstance(value, Node):
         return value
     return Value(value, converter)
 
 
-def _subquery_operand(lhs, rhs):
+def _subquery_operand(lhs: Node, rhs: Node) -> Node:
     """A query compared with a column becomes a one-column subquery: a model query asked
     for nothing in particular selects the key the column refers to (``_as_operand_of``)."""
     as_operand = getattr(rhs, "_as_operand_of", None)
     return rhs if as_operand is None else as_operand(lhs)
 
 
-def _binary(op, converted=True, reverse=False):
-    def method(self, rhs):
+def _binary(op: str, converted: bool = True, reverse: bool = False) -> Callable[[Operand, Any], Expression]:
+    def method(self: Operand, rhs: Any) -> Expression:
         converter = self._converter() if converted else None
         if isinstance(rhs, Node):
             rhs = _subquery_operand(self, rhs)
@@ -173,7 +175,7 @@ class Operand(Node):
 
     __slots__ = ()
 
-    def _converter(self):
+    def _converter(self) -> Any:
         """The field whose conversion applies to values compared with this operand, if any.
 
         It is asked for ``adapter(dialect)``: a function from a Python value to what the
@@ -182,30 +184,30 @@ class Operand(Node):
         return None
 
     # Boolean combinators: & and | build AND / OR; ~ negates.
-    def __and__(self, rhs):
+    def __and__(self, rhs: Any) -> Expression:
         return Expression(self, "AND", as_node(rhs))
 
-    def __rand__(self, lhs):
+    def __rand__(self, lhs: Any) -> Expression:
         return Expression(as_node(lhs), "AND", self)
 
-    def __or__(self, rhs):
+    def __or__(self, rhs: Any) -> Expression:
         return Expression(self, "OR", as_node(rhs))
 
-    def __ror__(self, lhs):
+    def __ror__(self, lhs: Any) -> Expression:
         return Expression(as_node(lhs), "OR", self)
 
-    def __invert__(self):
+    def __invert__(self) -> Negated:
         return Negated(self)
 
     # Comparisons convert the right-hand value through the column's field.
-    def __eq__(self, rhs):
+    def __eq__(self, rhs: object) -> Expression:  # type: ignore[override]  # builds SQL, not a bool  # pyright: ignore[reportIncompatibleMethodOverride]
         if rhs is None:
             return Expression(self, "IS", SQL("NULL"))
         if isinstance(rhs, Node):
             rhs = _subquery_operand(self, rhs)
         return Expression(self, "=", as_node(rhs, self._converter()))
 
-    def __ne__(self, rhs):
+    def __ne__(self, rhs: object) -> Expression:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
         if rhs is None:
             return Expression(self, "IS NOT", SQL("NULL"))
         if isinstance(rhs, Node):
@@ -230,84 +232,84 @@ class Operand(Node):
     __rtruediv__ = _binary("/", converted=False, reverse=True)
     __rmod__ = _binary("%", converted=False, reverse=True)
 
-    def __neg__(self):
+    def __neg__(self) -> NodeList:
         # Parenthesised: "-" next to another "-" would start a SQL comment ("--").
         return NodeList((SQL("-"), self), glue="", parens=True)
 
-    def concat(self, rhs):
+    def concat(self, rhs: Any) -> Expression:
         """String concatenation: ``a || b`` (``CONCAT`` where the engine needs it)."""
         return Expression(self, "||", as_node(rhs))
 
-    def in_(self, values):
+    def in_(self, values: Any) -> InList:
         """``x IN (...)`` for a list of values or a subquery; ``in_([])`` matches nothing."""
         return InList(self, values, negated=False)
 
-    def not_in(self, values):
+    def not_in(self, values: Any) -> InList:
         """``x NOT IN (...)``; ``not_in([])`` matches every row."""
         return InList(self, values, negated=True)
 
-    def is_null(self, is_null=True):
+    def is_null(self, is_null: bool = True) -> Expression:
         """``x IS NULL`` (or ``IS NOT NULL`` with ``is_null=False``)."""
         return Expression(self, "IS" if is_null else "IS NOT", SQL("NULL"))
 
-    def between(self, low, high):
+    def between(self, low: Any, high: Any) -> Between:
         """``x BETWEEN low AND high``, both ends converted by the field."""
         converter = self._converter()
         return Between(self, as_node(low, converter), as_node(high, converter))
 
-    def like(self, pattern):
+    def like(self, pattern: str) -> Like:
         """SQL ``LIKE`` with the caller's pattern (``%`` and ``_`` are wildcards), case-sensitive where the engine's LIKE is."""
         return Like(self, pattern, case_insensitive=False)
 
-    def ilike(self, pattern):
+    def ilike(self, pattern: str) -> Like:
         """Case-insensitive ``LIKE`` on every engine."""
         return Like(self, pattern, case_insensitive=True)
 
-    def contains(self, needle):
+    def contains(self, needle: Any) -> Match:
         """Case-sensitive substring match; ``%``, ``_`` and ``\\`` in ``needle`` are taken literally."""
         return Match(self, needle, "contains", case_insensitive=False)
 
-    def icontains(self, needle):
+    def icontains(self, needle: Any) -> Match:
         """Case-insensitive substring match; the needle is taken literally."""
         return Match(self, needle, "contains", case_insensitive=True)
 
-    def startswith(self, needle):
+    def startswith(self, needle: Any) -> Match:
         """Case-sensitive prefix match; the needle is taken literally."""
         return Match(self, needle, "startswith", case_insensitive=False)
 
-    def istartswith(self, needle):
+    def istartswith(self, needle: Any) -> Match:
         """Case-insensitive prefix match; the needle is taken literally."""
         return Match(self, needle, "startswith", case_insensitive=True)
 
-    def endswith(self, needle):
+    def endswith(self, needle: Any) -> Match:
         """Case-sensitive suffix match; the needle is taken literally."""
         return Match(self, needle, "endswith", case_insensitive=False)
 
-    def iendswith(self, needle):
+    def iendswith(self, needle: Any) -> Match:
         """Case-insensitive suffix match; the needle is taken literally."""
         return Match(self, needle, "endswith", case_insensitive=True)
 
-    def regexp(self, pattern):
+    def regexp(self, pattern: str) -> Regexp:
         """Regular-expression match (``~`` on PostgreSQL, ``REGEXP`` on MySQL and SQLite)."""
         return Regexp(self, pattern)
 
-    def asc(self, nulls=None):
+    def asc(self, nulls: str | None = None) -> Ordering:
         """Ascending order, for ``order_by``; ``nulls="first"``/``"last"`` places NULLs."""
         return Ordering(self, "ASC", nulls)
 
-    def desc(self, nulls=None):
+    def desc(self, nulls: str | None = None) -> Ordering:
         """Descending order, for ``order_by``; ``nulls="first"``/``"last"`` places NULLs."""
         return Ordering(self, "DESC", nulls)
 
-    def cast(self, type_name):
+    def cast(self, type_name: str) -> Cast:
         """``CAST(x AS type_name)``."""
         return Cast(self, type_name)
 
-    def alias(self, name):
+    def alias(self, name: str) -> Alias:
         """``x AS name`` in a select list (rows then carry ``name``)."""
         return Alias(self, name)
 
-    def distinct(self):
+    def distinct(self) -> NodeList:
         """``DISTINCT x``, for aggregates: ``fn.COUNT(User.email.distinct())``."""
         return NodeList((SQL("DISTINCT"), self))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import operator
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import FieldError, NotSupportedError
 from .nodes import (
@@ -26,6 +27,9 @@ from .nodes import (
     as_node,
 )
 from .sources import _ColumnFactory, join_kind
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = [
     "Query",
@@ -51,11 +55,11 @@ class Query(Node):
     _database = None
 
     @property
-    def database(self):
+    def database(self) -> Any:
         """The database given when the statement was built (model queries: their model's)."""
         return self._database
 
-    def _clone(self):
+    def _clone(self) -> Self:
         clone = object.__new__(type(self))
         clone.__dict__ = self.__dict__.copy()
         return clone
@@ -66,7 +70,7 @@ class Query(Node):
             raise NotSupportedError("this query is not bound to a database; pass a dialect")
         return database.dialect
 
-    def sql(self, dialect=None):
+    def sql(self, dialect: Any = None) -> tuple[str, list[Any]]:
         """Compile for the query's database (or the given dialect): ``(sql, params)``."""
         ctx = Context(dialect if dialect is not None else self._dialect())
         self._render(ctx)
@@ -86,7 +90,7 @@ class Query(Node):
     def _render(self, ctx):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def __str__(self):
+    def __str__(self) -> str:
         sql, params = self.sql()
         return f"{sql} -- params: {params!r} (for reading only; values are sent as parameters)"
 
@@ -126,7 +130,7 @@ class SelectBase(Query, Operand):
         return _ColumnFactory(self)
 
     # -- chaining --------------------------------------------------------------------------
-    def order_by(self, *nodes):
+    def order_by(self, *nodes: Any) -> Self:
         """A copy sorted by ``nodes`` (replacing any earlier ``order_by``).
 
         A string names a field of the query's models or a selected alias, ``"-name"`` for
@@ -136,7 +140,7 @@ class SelectBase(Query, Operand):
         clone._order_by = _column_nodes(self._named_nodes(nodes, "order_by"), key_only=True)
         return clone
 
-    def order_by_extend(self, *nodes):
+    def order_by_extend(self, *nodes: Any) -> Self:
         """A copy with ``nodes`` added after the current sort keys."""
         clone = self._clone()
         clone._order_by = self._order_by + _column_nodes(self._named_nodes(nodes, "order_by"), key_only=True)
@@ -170,19 +174,19 @@ class SelectBase(Query, Operand):
                 return Entity(name)
         return None
 
-    def limit(self, value):
+    def limit(self, value: int | None) -> Self:
         """A copy returning at most ``value`` rows (None: no limit); a negative or non-integer value is refused."""
         clone = self._clone()
         clone._limit = None if value is None else _non_negative_int(value, "limit")
         return clone
 
-    def offset(self, value):
+    def offset(self, value: int | None) -> Self:
         """A copy skipping the first ``value`` rows."""
         clone = self._clone()
         clone._offset = None if value is None else _non_negative_int(value, "offset")
         return clone
 
-    def paginate(self, page, per_page=20):
+    def paginate(self, page: int, per_page: int = 20) -> Self:
         """Page ``page`` (1-based) of ``per_page`` rows."""
         page = _non_negative_int(page, "page")
         per_page = _non_negative_int(per_page, "per_page")
@@ -190,19 +194,19 @@ class SelectBase(Query, Operand):
             raise ValueError("paginate() pages are numbered from 1")
         return self.limit(per_page).offset((page - 1) * per_page)
 
-    def alias(self, name):
+    def alias(self, name: str) -> Self:  # type: ignore[override]  # a named subquery, not x AS name
         """Name this query for use as a subquery in FROM or a join: ``sub.c.column``."""
         clone = self._clone()
         clone._alias = name
         return clone
 
-    def with_cte(self, *ctes):
+    def with_cte(self, *ctes: CTE) -> Self:
         """A copy with ``WITH`` the given common table expressions."""
         clone = self._clone()
         clone._ctes = self._ctes + ctes
         return clone
 
-    def cte(self, name, recursive=False, columns=None):
+    def cte(self, name: str, recursive: bool = False, columns: Any = None) -> CTE:
         """This query as a common table expression called ``name`` (``recursive=True`` for ``WITH RECURSIVE``)."""
         return CTE(name, self, recursive=recursive, columns=columns)
 
@@ -283,7 +287,7 @@ class Select(SelectBase):
         self._for_update = None
         self._join_source = self._from[0] if self._from else None
 
-    def columns(self, *columns):
+    def columns(self, *columns: Any) -> Self:
         """A copy selecting ``columns`` instead (``select`` is the same method)."""
         clone = self._clone()
         clone._columns = _nodes(columns)
@@ -291,36 +295,36 @@ class Select(SelectBase):
 
     select = columns
 
-    def select_extend(self, *columns):
+    def select_extend(self, *columns: Any) -> Self:
         """A copy selecting ``columns`` as well."""
         clone = self._clone()
         clone._columns = self._columns + _nodes(columns)
         return clone
 
-    def select_from(self, *sources):
+    def select_from(self, *sources: Any) -> Self:
         """A copy reading from ``sources`` (tables, subqueries, CTEs)."""
         clone = self._clone()
         clone._from = tuple(sources)
         clone._join_source = sources[0] if sources else None
         return clone
 
-    def from_(self, *sources):
+    def from_(self, *sources: Any) -> Self:
         """Same as ``select_from``."""
         return self.select_from(*sources)
 
-    def where(self, *conditions):
+    def where(self, *conditions: Any) -> Self:
         """A copy with ``conditions`` added to the WHERE clause with AND."""
         clone = self._clone()
         clone._where = AND(self._where, *conditions)
         return clone
 
-    def orwhere(self, *conditions):
+    def orwhere(self, *conditions: Any) -> Self:
         """A copy with ``conditions`` (ANDed together) added to the WHERE clause with OR."""
         clone = self._clone()
         clone._where = OR(self._where, AND(*conditions)) if self._where is not None else AND(*conditions)
         return clone
 
-    def join(self, dest, join_type="INNER JOIN", on=None):
+    def join(self, dest: Any, join_type: str = "INNER JOIN", on: Any = None) -> Self:
         """A copy joining ``dest`` (``join_type`` one of ``JOIN``'s kinds) ``on`` a condition."""
         join_type = join_kind(join_type)
         clone = self._clone()
@@ -328,25 +332,25 @@ class Select(SelectBase):
         clone._join_source = dest
         return clone
 
-    def switch(self, source=None):
+    def switch(self, source: Any = None) -> Self:
         """A copy whose next ``join`` starts from ``source`` (default: the first FROM source)."""
         clone = self._clone()
         clone._join_source = source if source is not None else (self._from[0] if self._from else None)
         return clone
 
-    def group_by(self, *nodes):
+    def group_by(self, *nodes: Any) -> Self:
         """Group by columns or expressions; a model stands for all its columns."""
         clone = self._clone()
         clone._group_by = _column_nodes(self._named_nodes(nodes, "group_by"))
         return clone
 
-    def having(self, *conditions):
+    def having(self, *conditions: Any) -> Self:
         """A copy with ``conditions`` added to HAVING with AND."""
         clone = self._clone()
         clone._having = AND(self._having, *conditions)
         return clone
 
-    def distinct(self, *on):
+    def distinct(self, *on: Any) -> Self:  # type: ignore[override]  # Operand.distinct is DISTINCT x
         """``distinct()`` / ``distinct(False)``; ``distinct(User.email, ...)`` (or a model,
         standing for its columns) is ``DISTINCT ON (...)`` where the engine has it."""
         clone = self._clone()
@@ -356,7 +360,14 @@ class Select(SelectBase):
             clone._distinct = _column_nodes(on)
         return clone
 
-    def for_update(self, for_update=True, nowait=False, skip_locked=False, of=(), share=False):
+    def for_update(
+        self,
+        for_update: bool = True,
+        nowait: bool = False,
+        skip_locked: bool = False,
+        of: Any = (),
+        share: bool = False,
+    ) -> Self:
         """A copy locking the rows it reads until the transaction ends (``FOR UPDATE``), with
         ``nowait`` or ``skip_locked`` where the engine has them; ``of`` limits the lock to some
         tables; ``share=True`` takes shared locks (``FOR SHARE``), which readers racing for the
@@ -548,20 +559,20 @@ class Insert(Query):
         clone._on_conflict = OnConflict(action, conflict_target, update, preserve, where)
         return clone
 
-    def on_conflict_ignore(self):
+    def on_conflict_ignore(self) -> Self:
         """A copy that skips rows conflicting with an existing key instead of failing."""
         clone = self._clone()
         clone._on_conflict = OnConflict("ignore")
         return clone
 
-    def replace(self, replace=True):
+    def replace(self, replace: bool = True) -> Self:
         """``REPLACE INTO``: a row conflicting with a unique key is replaced (where the engine
         has the statement; ``ModelInsert`` turns it into an upsert elsewhere)."""
         clone = self._clone()
         clone._replace = replace
         return clone
 
-    def returning(self, *columns):
+    def returning(self, *columns: Any) -> Self:
         """A copy returning ``columns`` of the inserted rows (engines with ``RETURNING``)."""
         clone = self._clone()
         clone._returning = _nodes(columns)
@@ -655,12 +666,18 @@ class Insert(Query):
 class _WhereReturning:
     """``where()`` and ``returning()``, shared by UPDATE and DELETE."""
 
-    def where(self, *conditions):
+    if TYPE_CHECKING:
+        _where: Any
+        _returning: tuple[Node, ...]
+
+        def _clone(self) -> Self: ...
+
+    def where(self, *conditions: Any) -> Self:
         clone = self._clone()
         clone._where = AND(self._where, *conditions)
         return clone
 
-    def returning(self, *columns):
+    def returning(self, *columns: Any) -> Self:
         clone = self._clone()
         clone._returning = _nodes(columns)
         return clone

@@ -16,6 +16,7 @@ every word. Each engine then writes the words in its own safe form (quoted FTS5 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ..exceptions import ImproperlyConfigured
 from .nodes import Operand
@@ -60,7 +61,7 @@ class Search:
         self.field_names = tuple(getattr(field, "name", field) for field in fields)
         self.language = language
         self.name = name
-        self.model = None
+        self.model: Any = None
         self.fields = ()
 
     def bind(self, model):
@@ -121,8 +122,8 @@ class _SearchNode(Operand):
     """What a match and a rank share: the words, and what stands in when there are none."""
 
     __slots__ = ("search", "terms")
-    nothing = None  # SQL for text without a word
-    hook = None  # the dialect's render_* method name
+    nothing: str | None = None  # SQL for text without a word
+    hook: str | None = None  # the dialect's render_* method name
 
     def __init__(self, search, text):
         self.search = search
