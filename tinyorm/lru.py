@@ -9,11 +9,15 @@ dynamic filters) keeps a fixed amount of them, the most recently used.
 from __future__ import annotations
 
 import collections
+from typing import Any, TypeVar
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 __all__ = ["LRUCache"]
 
 
-class LRUCache(collections.OrderedDict):
+class LRUCache(collections.OrderedDict[_K, _V]):
     """A dict that keeps at most ``maxsize`` entries, dropping the least recently used.
 
     ``get`` counts as a use; lookups by ``cache[key]`` do not (kept at dict speed for the
@@ -23,11 +27,11 @@ class LRUCache(collections.OrderedDict):
 
     __slots__ = ("maxsize",)
 
-    def __init__(self, maxsize):
+    def __init__(self, maxsize: int) -> None:
         super().__init__()
         self.maxsize = maxsize
 
-    def get(self, key, default=None):
+    def get(self, key: _K, default: Any = None) -> Any:
         try:
             value = self[key]
         except KeyError:
@@ -38,7 +42,7 @@ class LRUCache(collections.OrderedDict):
             pass
         return value
 
-    def __setitem__(self, key, value):
+    def __setitem__(self, key: _K, value: _V) -> None:
         super().__setitem__(key, value)
         if len(self) > self.maxsize:
             try:
@@ -46,5 +50,5 @@ class LRUCache(collections.OrderedDict):
             except KeyError:  # emptied by another thread meanwhile
                 pass
 
-    def __reduce__(self):
+    def __reduce__(self) -> Any:
         return (type(self), (self.maxsize,))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import functools
 import operator
+from typing import Any
 
 from ..exceptions import DataError
 from ..fields import Field
@@ -30,7 +31,7 @@ from .model import _SET_DICT
 
 # Row converters for tuples and dicts, by the tuple of per-column converters (functions the
 # dialects and fields own, so equal shapes give equal keys).
-ROW_CONVERTERS = LRUCache(256)
+ROW_CONVERTERS: LRUCache[Any, Any] = LRUCache(256)
 
 
 def generate_function(name, source, namespace):

@@ -61,6 +61,15 @@ class _ResultShapes:
 class ModelSelect(_ResultShapes, Select, Generic[_R]):
     """A SELECT over a model, returning model instances (or dicts, tuples, namedtuples)."""
 
+    # Set by _init_model_state (shared with the wrapped selects of .tuples() on a compound).
+    model: Any
+    _row_type: str
+    _result: list[_R] | None
+    _join_rels: dict[Any, Any]
+    _parent_link: Any
+    _lookup_joins: dict[Any, Any]
+    _session: Any
+
     if TYPE_CHECKING:
 
         def dicts(self, as_dict: bool = True) -> ModelSelect[dict[str, Any]]: ...
