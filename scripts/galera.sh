@@ -221,7 +221,7 @@ node_start() {  # start node N, joining the running cluster (or bootstrapping on
 # worktrees) hold the same ports. They are private test servers built by this script, so
 # they are stopped and ours started.
 release_foreign() {
-  local n seen
+  local n seen port
   for n in "${NODES[@]}"; do
     port_open "$(my_port "$n")" || continue
     node_pid "$n" >/dev/null && continue
@@ -230,7 +230,10 @@ release_foreign() {
     if [[ "$seen" == */galera/node$n && "$seen" != "$DIR/node$n" && -f "$(dirname "$seen")/.tinyorm-galera" ]]; then
       say "stopping the galera node$n of another checkout ($seen)"
       node_sql "$n" "SHUTDOWN" >/dev/null 2>&1 || true
-      wait_until 60 sh -c "! (exec 3<>/dev/tcp/$HOST/$(my_port "$n")) 2>/dev/null" || true
+      # the node lets go of its group-communication and transfer ports after its client port
+      for port in "$(my_port "$n")" "$(gcomm_port "$n")" "$(ist_port "$n")" "$(sst_port "$n")"; do
+        wait_until 60 sh -c "! (exec 3<>/dev/tcp/$HOST/$port) 2>/dev/null" || true
+      done
     fi
   done
 }
