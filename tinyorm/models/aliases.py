@@ -34,6 +34,7 @@ class ModelAlias(Node):
         raise AttributeError("a model alias is read-only")
 
     def select(self, *columns):
+        """A select over the alias (all its fields when no columns are given), for self-joins and subqueries."""
         from .select import ModelSelect  # select.py builds on this module
 
         return ModelSelect(self, columns or tuple(FieldAlias(self, f) for f in self._alias_model._meta.fields.values()))

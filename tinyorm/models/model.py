@@ -97,9 +97,11 @@ class Model(metaclass=ModelBase):
 
     @property
     def dirty_fields(self) -> list[Any]:
+        """The fields assigned since the object was loaded or last saved (what ``save()`` would write)."""
         return self._dirty_fields()
 
     def is_dirty(self) -> bool:
+        """True if any field was assigned since the object was loaded or last saved."""
         return bool(self._dirty_fields())
 
     def _clear_changes(self):
@@ -189,6 +191,7 @@ class Model(metaclass=ModelBase):
     # -- identity --------------------------------------------------------------------------
     @property
     def pk(self) -> Any:
+        """The primary key's value (a tuple for a ``CompositeKey``); None before the first save of an auto key."""
         meta = self._meta
         if meta.composite_key:
             return tuple(self.__dict__.get(field.attr_key) for field in meta.primary_key.fields)
@@ -239,6 +242,7 @@ class Model(metaclass=ModelBase):
 
     @classmethod
     def filter(cls, *conditions: Any, **lookups: Any) -> ModelSelect[Self]:
+        """``Model.select().filter(...)``: expressions and Django-style ``field__op=value`` lookups."""
         return cls.select().filter(*conditions, **lookups)
 
     @classmethod
@@ -282,6 +286,7 @@ class Model(metaclass=ModelBase):
 
     @classmethod
     def insert_from(cls, query: Any, fields: Any) -> ModelInsert:
+        """``INSERT INTO table (fields) SELECT ...``: copy the rows ``query`` selects into ``fields``."""
         return ModelInsert(cls, (), fields=fields, from_query=query)
 
     @classmethod
@@ -318,6 +323,7 @@ class Model(metaclass=ModelBase):
 
     @classmethod
     def get_or_none(cls, *conditions: Any, **lookups: Any) -> Self | None:
+        """Like ``get()``, but None when no row matches (more than one is still an error)."""
         try:
             return cls.get(*conditions, **lookups)
         except DoesNotExist:
@@ -403,19 +409,23 @@ class Model(metaclass=ModelBase):
 
     @classmethod
     def table_exists(cls) -> bool:
+        """True if the model's table exists on the database its writes are routed to."""
         database = cls._meta.get_database().route_write(cls)
         return database.table_exists(cls._meta.table_name)
 
     @classmethod
     def create_table(cls, safe: bool = True) -> None:
+        """Create the model's table and indexes (``safe``: leave an existing one alone)."""
         cls._meta.get_database().create_tables([cls], safe=safe)
 
     @classmethod
     def drop_table(cls, safe: bool = True, cascade: bool = False) -> None:
+        """Drop the model's table (``safe``: no error if absent; ``cascade``: PostgreSQL's CASCADE)."""
         cls._meta.get_database().drop_tables([cls], safe=safe, cascade=cascade)
 
     @classmethod
     def bind(cls, database: Any) -> type[Self]:
+        """Attach the model to ``database`` (a Database, Router or DatabaseProxy); returns the class."""
         cls._meta.set_database(database)
         return cls
 

@@ -180,6 +180,7 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
         return clone
 
     def left_outer_join(self, dest: Any, on: Any = None) -> Self:
+        """``join(dest, JOIN.LEFT_OUTER, on)``: keep rows without a match (their related side is None)."""
         return self.join(dest, JOIN.LEFT_OUTER, on)
 
     # -- Django-style lookups --------------------------------------------------------------
@@ -344,6 +345,7 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
         return results[0] if results else None
 
     def peek(self, n: int = 1) -> Any:
+        """The first row (or first ``n`` rows) without changing the query: ``first(n)``."""
         return self.first(n)
 
     def scalar(self, as_tuple: bool = False) -> Any:
@@ -375,6 +377,7 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
         return bool(probe.execute())
 
     def prefetch(self, *related: Any) -> list[_R]:
+        """Run the query and load ``related`` models (foreign keys or backrefs) in one query each, not one per row."""
         return prefetch(self, *related)
 
     # -- compound queries run and hydrate like their first SELECT ----------------------------
