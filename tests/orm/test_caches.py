@@ -1,13 +1,13 @@
 """Caches are keyed by shape and bounded (issue 12): a long-running process that rebuilds
 the same queries per request keeps one entry per shape, and ever-new shapes evict the
-least recently used instead of growing without end."""
+oldest instead of growing without end."""
 
 import datetime
 
 import pytest
 
 from tinyorm import CharField, DateTimeField, ForeignKeyField, Model, fn
-from tinyorm.lru import LRUCache
+from tinyorm.bounded import BoundedCache
 from tinyorm.models import hydration
 
 
@@ -69,8 +69,8 @@ def test_dicts_with_a_datetime_generate_their_converter_once(people, monkeypatch
 
 def test_every_model_cache_is_bounded(people):
     meta = Person._meta
-    assert isinstance(meta._query_cache, LRUCache) and isinstance(meta._hydrators, LRUCache)
-    assert isinstance(hydration.ROW_CONVERTERS, LRUCache)
+    assert isinstance(meta._query_cache, BoundedCache) and isinstance(meta._hydrators, BoundedCache)
+    assert isinstance(hydration.ROW_CONVERTERS, BoundedCache)
     # ever-new shapes: more distinct column sets than the cache holds
     fields = list(meta.fields.values())
     for number in range(meta._hydrators.maxsize + 50):
@@ -80,9 +80,10 @@ def test_every_model_cache_is_bounded(people):
     assert len(meta._hydrators) <= meta._hydrators.maxsize
 
 
-def test_an_lru_cache_evicts_the_least_recently_used():
-    cache = LRUCache(2)
+def test_a_full_cache_drops_the_entry_inserted_longest_ago():
+    cache = BoundedCache(2)
     cache["a"], cache["b"] = 1, 2
-    assert cache.get("a") == 1  # a use: "b" is now the oldest
+    cache["a"] = 10  # replacing an entry evicts nothing
+    assert dict(cache) == {"a": 10, "b": 2}
     cache["c"] = 3
-    assert list(cache) == ["a", "c"] and cache.get("b") is None
+    assert list(cache) == ["b", "c"] and cache.get("a") is None

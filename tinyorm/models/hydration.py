@@ -1,7 +1,7 @@
 """Hydration: turning driver rows into model instances, dicts or converted tuples.
 
 Row constructors are generated Python (``generate_function``, the one place that runs
-``exec``) once per query shape and engine, and cached in bounded LRU caches: per model on its
+``exec``) once per query shape and engine, and cached in bounded caches: per model on its
 metadata, and for converted tuples (``.tuples()``, ``.dicts()``) one module-wide cache keyed by
 the converters. Keys are the shape (fields, models, labels, converters, engine), never a
 query or expression object, so rebuilding the same query per request reuses one entry: a plain select over one model gets a loop that unpacks each row into
@@ -20,9 +20,9 @@ import functools
 import operator
 from typing import Any
 
+from ..bounded import BoundedCache
 from ..exceptions import DataError
 from ..fields import Field
-from ..lru import LRUCache
 from ..sql.json import JsonPath, JsonText
 from ..sql.nodes import Alias
 from ..sql.query import SelectBase
@@ -31,7 +31,7 @@ from .model import _SET_DICT
 
 # Row converters for tuples and dicts, by the tuple of per-column converters (functions the
 # dialects and fields own, so equal shapes give equal keys).
-ROW_CONVERTERS: LRUCache[Any, Any] = LRUCache(256)
+ROW_CONVERTERS: BoundedCache[Any, Any] = BoundedCache(256)
 
 
 def generate_function(name, source, namespace):

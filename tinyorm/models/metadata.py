@@ -17,11 +17,11 @@ import re
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from ..bounded import BoundedCache
 from ..events import lazy_load_listeners, notify_lazy_load
 from ..exceptions import DataError, DoesNotExist, ImproperlyConfigured
 from ..fields import AutoField, CompositeKey, Field, ForeignKeyField, VersionField
 from ..indexes import Index
-from ..lru import LRUCache
 from ..sql.search import Search
 
 _MISSING = object()
@@ -80,8 +80,8 @@ class Metadata:
         self.primary_key = None
         self.version_field = None
         self.composite_key = False
-        self._query_cache = LRUCache(QUERY_CACHE_SIZE)
-        self._hydrators = LRUCache(HYDRATOR_CACHE_SIZE)
+        self._query_cache = BoundedCache(QUERY_CACHE_SIZE)
+        self._hydrators = BoundedCache(HYDRATOR_CACHE_SIZE)
         self._insert_plan = None
 
     @property
@@ -113,13 +113,13 @@ class Metadata:
                 self.callable_defaults.append(field)
             else:
                 self.static_defaults[field.attr_key] = default
-        self._query_cache = LRUCache(QUERY_CACHE_SIZE)
-        self._hydrators = LRUCache(HYDRATOR_CACHE_SIZE)
+        self._query_cache = BoundedCache(QUERY_CACHE_SIZE)
+        self._hydrators = BoundedCache(HYDRATOR_CACHE_SIZE)
         self._insert_plan = None
 
     def set_database(self, database):
         self.database = database
-        self._query_cache = LRUCache(QUERY_CACHE_SIZE)
+        self._query_cache = BoundedCache(QUERY_CACHE_SIZE)
         self._insert_plan = None
 
     def get_database(self):
