@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from .exceptions import DataError, ImproperlyConfigured
-from .fields import _T, FK_ACTIONS, Field
+from .fields.base import _T, FK_ACTIONS, Field
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
 
-    from .fields import _KeyOptions
+    from .fields.base import _KeyOptions
     from .models.model import Model
 
 _M = TypeVar("_M", bound="Model")

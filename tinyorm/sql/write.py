@@ -1,0 +1,244 @@
+"""Write queries: INSERT (with ``ON CONFLICT`` upserts and ``EXCLUDED``), UPDATE and DELETE.
+
+Importable from ``tinyorm.sql.query`` and ``tinyorm.sql`` as before; they live here to keep
+each module one idea (``query.py`` holds SELECT).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import NotSupportedError
+from .nodes import AND, Context, Node, Operand
+from .query import Query, _nodes
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+
+class _Excluded:
+    """``EXCLUDED.column`` in an upsert's update: the value that was proposed for insertion."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return ExcludedColumn(name)
+
+
+class ExcludedColumn(Operand):
+    def __init__(self, name):
+        self.name = getattr(name, "column_name", name)
+
+    def __sql__(self, ctx):
+        ctx.dialect.render_excluded(ctx, self.name)
+
+
+EXCLUDED = _Excluded()
+
+
+class OnConflict:
+    """What an INSERT does when a row conflicts with a unique key."""
+
+    def __init__(self, action, conflict_target=(), update=None, preserve=(), where=None):
+        self.action = action
+        self.conflict_target = tuple(conflict_target or ())
+        self.update = update or {}
+        self.preserve = tuple(preserve or ())
+        self.where = where
+
+
+class Insert(Query):
+    """``INSERT INTO table (columns) VALUES (...), ...`` or ``INSERT ... SELECT``.
+
+    ``rows`` is a sequence of tuples aligned with ``columns``; ``converters`` (one per column,
+    or None) turn Python values into driver values.
+    """
+
+    def __init__(self, table, columns=(), rows=(), converters=None, from_query=None, database=None):
+        self._database = database
+        self.table = table
+        self.columns = tuple(columns)
+        self.rows = rows
+        self.converters = converters
+        self.from_query = from_query
+        self._on_conflict = None
+        self._returning = ()
+        self._returns_keys = False
+        self._replace = False
+
+    def on_conflict(self, action="update", conflict_target=(), update=None, preserve=(), where=None):
+        """A copy that upserts: on a conflict over ``conflict_target``, ``update`` the given columns (or ``preserve`` the new values), optionally only ``where`` a condition holds."""
+        clone = self._clone()
+        clone._on_conflict = OnConflict(action, conflict_target, update, preserve, where)
+        return clone
+
+    def on_conflict_ignore(self) -> Self:
+        """A copy that skips rows conflicting with an existing key instead of failing."""
+        clone = self._clone()
+        clone._on_conflict = OnConflict("ignore")
+        return clone
+
+    def replace(self, replace: bool = True) -> Self:
+        """``REPLACE INTO``: a row conflicting with a unique key is replaced (where the engine
+        has the statement; ``ModelInsert`` turns it into an upsert elsewhere)."""
+        clone = self._clone()
+        clone._replace = replace
+        return clone
+
+    def returning(self, *columns: Any) -> Self:
+        """A copy returning ``columns`` of the inserted rows (engines with ``RETURNING``)."""
+        clone = self._clone()
+        clone._returning = _nodes(columns)
+        return clone
+
+    def _returning_keys(self, *fields):
+        """A copy returning the new rows' keys for the ORM (a flush, ``save()``): also on
+        engines that return only from INSERT (``returning_insert``: MariaDB 10.5)."""
+        clone = self.returning(*fields)
+        clone._returns_keys = True
+        return clone
+
+    def _column_names(self):
+        return [getattr(column, "column_name", None) or getattr(column, "name", column) for column in self.columns]
+
+    def _render(self, ctx):
+        dialect = ctx.dialect
+        parts = ctx.parts
+        if self._replace:
+            if not dialect.replace_sql:
+                raise NotSupportedError(f"{dialect.name} has no REPLACE statement; use on_conflict()")
+            parts.append(dialect.replace_sql)
+        else:
+            parts.append("INSERT INTO ")
+        self.table._from_sql(ctx)
+        names = self._column_names()
+        if self.from_query is not None:
+            parts.append(" (" + ", ".join(ctx.quoted(name) for name in names) + ") ")
+            self.from_query._render(ctx)
+        elif not names:
+            parts.append(" " + dialect.default_values_sql)
+        else:
+            quote = ctx.quoted
+            parts.append(" (" + ", ".join(quote(name) for name in names) + ") VALUES ")
+            self._render_rows(ctx)
+        if self._on_conflict is not None:
+            dialect.render_upsert(ctx, self, self._on_conflict)
+        if self._returning:
+            dialect.render_returning(ctx, self._returning, insert=self._returns_keys)
+
+    def _render_rows(self, ctx):
+        param = ctx.param
+        params = ctx.params
+        converters = self.converters
+        dialect = ctx.dialect
+        adapters = [None if field is None else field.adapter(dialect) for field in converters] if converters else None
+        width = len(self.columns)
+        plain_row = "(" + ", ".join([param] * width) + ")"
+        rows = self.rows
+        # One C-level pass tells whether any value is a SQL expression; usually none is,
+        # and every row then takes the fast path below.
+        has_nodes = any(map(isinstance, itertools.chain.from_iterable(rows), itertools.repeat(Node)))
+        if not has_nodes and all(len(row) == width for row in rows):
+            if adapters:
+                for row in rows:
+                    params.extend([value if conv is None else conv(value) for conv, value in zip(adapters, row)])
+            else:
+                for row in rows:
+                    params.extend(row)
+            ctx.parts.append(", ".join([plain_row] * len(rows)))
+            return
+        chunks = []
+        for row in rows:
+            if len(row) != width:
+                raise ValueError(f"an INSERT row has {len(row)} values for {width} columns")
+            if any(isinstance(value, Node) for value in row):
+                # a row holding SQL expressions renders value by value
+                sub = Context(ctx.dialect)
+                sub.aliases = ctx.aliases
+                sub.literal("(")
+                for index, value in enumerate(row):
+                    if index:
+                        sub.literal(", ")
+                    if isinstance(value, Node):
+                        sub.sql(value)
+                    else:
+                        converter = converters[index] if converters else None
+                        sub.value(value, converter)
+                sub.literal(")")
+                chunks.append("".join(sub.parts))
+                params.extend(sub.params)
+                continue
+            if adapters:
+                params.extend([value if conv is None else conv(value) for conv, value in zip(adapters, row)])
+            else:
+                params.extend(row)
+            chunks.append(plain_row)
+        ctx.parts.append(", ".join(chunks))
+
+
+class _WhereReturning:
+    """``where()`` and ``returning()``, shared by UPDATE and DELETE."""
+
+    if TYPE_CHECKING:
+        _where: Any
+        _returning: tuple[Node, ...]
+
+        def _clone(self) -> Self: ...
+
+    def where(self, *conditions: Any) -> Self:
+        clone = self._clone()
+        clone._where = AND(self._where, *conditions)
+        return clone
+
+    def returning(self, *columns: Any) -> Self:
+        clone = self._clone()
+        clone._returning = _nodes(columns)
+        return clone
+
+    def _render_where_returning(self, ctx):
+        if self._where is not None:
+            ctx.literal(" WHERE ").sql(self._where)
+        if self._returning:
+            ctx.dialect.render_returning(ctx, self._returning)
+
+
+class Update(_WhereReturning, Query):
+    """``UPDATE table SET column = value, ... WHERE ...``."""
+
+    def __init__(self, table, assignments, database=None):
+        self._database = database
+        self.table = table
+        self.assignments = tuple(assignments)  # (column node, value node)
+        self._where = None
+        self._returning = ()
+
+    def _render(self, ctx):
+        if not self.assignments:
+            raise ValueError("an UPDATE needs at least one column to set")
+        ctx.literal("UPDATE ")
+        self.table._from_sql(ctx)
+        ctx.literal(" SET ")
+        for index, (column, value) in enumerate(self.assignments):
+            if index:
+                ctx.literal(", ")
+            with ctx.scope(qualify=False):
+                ctx.sql(column)
+            ctx.literal(" = ")
+            ctx.sql(value)
+        self._render_where_returning(ctx)
+
+
+class Delete(_WhereReturning, Query):
+    """``DELETE FROM table WHERE ...``."""
+
+    def __init__(self, table, database=None):
+        self._database = database
+        self.table = table
+        self._where = None
+        self._returning = ()
+
+    def _render(self, ctx):
+        ctx.literal("DELETE FROM ")
+        self.table._from_sql(ctx)
+        self._render_where_returning(ctx)
