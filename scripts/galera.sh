@@ -50,19 +50,8 @@ if [[ -z "$(find_provider)" || -z "$(command -v rsync)" || -z "$(command -v mari
 fi
 PROVIDER="$(find_provider)"
 [[ -n "$PROVIDER" ]] || die "no libgalera_smm.so (install galera-4)"
-MARIADBD="$(command -v mariadbd || command -v mysqld || ls /usr/sbin/mariadbd /usr/sbin/mysqld 2>/dev/null | head -n1 || true)"
-INSTALL_DB="$(command -v mariadb-install-db || command -v mysql_install_db || true)"
-[[ -n "$MARIADBD" && -n "$INSTALL_DB" ]] || die "no MariaDB server (install mariadb-server)"
-MYSQL_CLIENT="$(command -v mariadb || command -v mysql)"
-
-if [[ $EUID -eq 0 ]]; then
-  MY_USER=mysql
-  id -u "$MY_USER" >/dev/null 2>&1 || die "running as root needs a 'mysql' OS user"
-  as_user() { (cd / && runuser -u "$MY_USER" -- "$@" 9>&-); }
-else
-  MY_USER="$(id -un)"
-  as_user() { (cd / && "$@" 9>&-); }
-fi
+# shellcheck source=lib/mariadb.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/mariadb.sh"
 
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 node_sql() { "$MYSQL_CLIENT" --no-defaults --connect-timeout=3 -h "$HOST" -P "$(my_port "$1")" -uroot -N -B -e "$2"; }

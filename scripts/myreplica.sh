@@ -31,23 +31,12 @@ DIR="$(realpath -m -- "${TINYORM_MYREPLICA_DIR:-$PWD/.scratch/myreplica}")"
 [[ "$DIR" != "/" ]] || die "TINYORM_MYREPLICA_DIR must not be /"
 MARKER="$DIR/.tinyorm-myreplica"
 
-MARIADBD="$(command -v mariadbd || command -v mysqld || ls /usr/sbin/mariadbd /usr/sbin/mysqld 2>/dev/null | head -n1 || true)"
-INSTALL_DB="$(command -v mariadb-install-db || command -v mysql_install_db || true)"
-[[ -n "$MARIADBD" && -n "$INSTALL_DB" ]] || die "no MariaDB server (install mariadb-server)"
-CLIENT="$(command -v mariadb || command -v mysql)"
-
-if [[ $EUID -eq 0 ]]; then
-  MY_USER=mysql
-  id -u "$MY_USER" >/dev/null 2>&1 || die "running as root needs a 'mysql' OS user"
-  as_user() { (cd / && runuser -u "$MY_USER" -- "$@" 9>&-); }
-else
-  MY_USER="$(id -un)"
-  as_user() { (cd / && "$@" 9>&-); }
-fi
+# shellcheck source=lib/mariadb.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/mariadb.sh"
 
 port_of() { if [[ $1 == primary ]]; then echo "$PRIMARY_PORT"; else echo "$REPLICA_PORT"; fi; }
 server_id() { if [[ $1 == primary ]]; then echo 1; else echo 2; fi; }
-sql_at() { "$CLIENT" --no-defaults --connect-timeout=3 -h "$HOST" -P "$1" -uroot -N -B -e "$2"; }
+sql_at() { "$MYSQL_CLIENT" --no-defaults --connect-timeout=3 -h "$HOST" -P "$1" -uroot -N -B -e "$2"; }
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 pid_of() { local pid; pid="$(cat "$DIR/$1-run/mariadbd.pid" 2>/dev/null)" && [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"; }
 answers() { sql_at "$(port_of "$1")" "SELECT 1" >/dev/null 2>&1; }
@@ -126,7 +115,7 @@ kill_server() {  # kill ROLE : as a crash would
 
 replicating() {  # both threads running on the replica
   local status
-  status="$("$CLIENT" --no-defaults --connect-timeout=3 -h "$HOST" -P "$REPLICA_PORT" -uroot -e "SHOW SLAVE STATUS\\G" 2>/dev/null)" ||
+  status="$("$MYSQL_CLIENT" --no-defaults --connect-timeout=3 -h "$HOST" -P "$REPLICA_PORT" -uroot -e "SHOW SLAVE STATUS\\G" 2>/dev/null)" ||
     return 1
   grep -q 'Slave_IO_Running: Yes' <<< "$status" && grep -q 'Slave_SQL_Running: Yes' <<< "$status"
 }
