@@ -104,8 +104,11 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
         return clone
 
     def _clone(self) -> Self:
-        clone = Select._clone(self)
-        clone._result = None
+        # Query._clone with the cached result left behind, in one dict copy
+        clone = object.__new__(type(self))
+        state = self.__dict__.copy()
+        state["_result"] = None
+        clone.__dict__ = state
         return clone
 
     @property

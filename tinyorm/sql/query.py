@@ -325,7 +325,10 @@ class Select(SelectBase):
     def where(self, *conditions: Any) -> Self:
         """A copy with ``conditions`` added to the WHERE clause with AND."""
         clone = self._clone()
-        clone._where = AND(self._where, *conditions)
+        if self._where is None and len(conditions) == 1 and conditions[0] is not None:
+            clone._where = conditions[0]  # the common case, without AND()'s list
+        else:
+            clone._where = AND(self._where, *conditions)
         return clone
 
     def orwhere(self, *conditions: Any) -> Self:

@@ -184,12 +184,9 @@ def _select_key(query: Any, params: list[_Param]) -> Any:
     known = query._columns_shape  # (the columns, their shape) when set by a model query
     columns = known[1] if known is not None and known[0] is query._columns else _keys(query._columns, params)
     sources = _keys(query._from, params)
-    joins = tuple(
-        [
-            (kind, node_key(dest, params), None if on is None else node_key(on, params))
-            for kind, dest, on in query._joins
-        ]
-    )
+    joins: Any = ()
+    for kind, dest, on in query._joins:
+        joins += ((kind, node_key(dest, params), None if on is None else node_key(on, params)),)
     where = None if query._where is None else node_key(query._where, params)
     group_by = _keys(query._group_by, params) if query._group_by else ()
     having = None if query._having is None else node_key(query._having, params)
