@@ -20,9 +20,9 @@ class Member(Model):
 
 @pytest.fixture
 def tables(db):
-    for model in (Person, Member):
-        model.bind(db)
-    db.create_tables([Person, Member])
+    models = [Person, Member]
+    db.bind(models)
+    db.create_tables(models)
     return db
 
 
