@@ -258,4 +258,8 @@ class Field(Operand, Generic[_T]):
             self._sql[key] = text
         ctx.parts.append(text)
 
+    def _sql_shape(self, params: list[Any]) -> Any:
+        """The shape ``__sql__`` renders (see ``sql/shapes.py``): the column of a model's table."""
+        return (self.model, self.column_name)
+
     __hash__ = Operand.__hash__

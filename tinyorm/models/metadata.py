@@ -320,6 +320,10 @@ class ModelBase(type):
     def __sql__(cls, ctx):
         ctx.literal(ctx.quoted(cls._meta.table_name))
 
+    def _sql_shape(cls, params: list[Any]) -> Any:
+        """The shape ``__sql__`` and ``_from_sql`` render (see ``sql/shapes.py``): this table."""
+        return cls
+
     def _from_sql(cls, ctx):
         ctx.literal(ctx.quoted(cls._meta.table_name))
 

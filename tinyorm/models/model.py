@@ -337,16 +337,21 @@ class Model(metaclass=ModelBase):
             return cls.select().where(meta.pk_expression(pk)).get()
         database = meta.get_database().route_read(cls)
         dialect = database.dialect
-        sql = meta._query_cache.get(("get_by_id", dialect))
-        if sql is None:
+        # One lookup finds everything a get needs on this engine: the statement, the key's
+        # adapter and the row constructor.
+        plan = meta._query_cache.get(("get_by_id", dialect))
+        if plan is None:
             query = cls.select().where(meta.primary_key == SQL("?", [None])).limit(1)
-            sql = query.sql(dialect)[0]
-            meta._query_cache[("get_by_id", dialect)] = sql
-        param = meta.primary_key.adapter(dialect)(pk)
-        rows = database.execute_sql(sql, (param,)).fetchall()
+            plan = meta._query_cache[("get_by_id", dialect)] = (
+                query.sql(dialect)[0],
+                meta.primary_key.adapter(dialect),
+                _hydrator_for(cls, tuple(meta.fields.values()), dialect),
+            )
+        sql, adapt, hydrate = plan
+        rows = database.execute_sql(sql, (adapt(pk),)).fetchall()
         if not rows:
             raise cls.DoesNotExist(f"{cls.__name__} with {meta.primary_key.name}={pk!r} does not exist")
-        return _hydrator_for(cls, tuple(meta.fields.values()), dialect)(rows)[0]
+        return hydrate(rows)[0]
 
     @classmethod
     def get_or_create(cls, defaults: dict[str, Any] | None = None, **lookups: Any) -> tuple[Self, bool]:

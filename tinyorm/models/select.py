@@ -13,9 +13,10 @@ import collections
 import re
 from typing import TYPE_CHECKING, Any, Generic, Iterator, Literal, TypeVar, overload
 
+from ..bounded import BoundedCache
 from ..exceptions import FieldError
 from ..fields import Field, ForeignKeyField
-from ..sql.nodes import JOIN, SQL, Context, Expression, Function, fn, join_kind
+from ..sql.nodes import JOIN, SQL, Expression, Function, fn, join_kind
 from ..sql.query import CompoundSelect, Select
 from .aliases import FieldAlias, ModelAlias, _column_owner, _fields_of, _model_of
 from .hydration import _convert_rows, _flat_objects, _hydrator_for, _RowShape, _tuple_converter, graph_hydrator
@@ -79,12 +80,20 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
 
     def __init__(self, model: Any, columns: Any = ()) -> None:
         expanded = []
+        whole_models = True
         for column in columns or (model,):
-            if isinstance(column, ModelBase) or isinstance(column, ModelAlias):
+            if isinstance(column, ModelBase):
+                expanded.extend(column._meta.fields.values())
+            elif isinstance(column, ModelAlias):
                 expanded.extend(_fields_of(column))
+                whole_models = False
             else:
                 expanded.append(column)
+                whole_models = False
         Select.__init__(self, expanded, (model,), None)
+        if whole_models:
+            # every column of these models: their classes are the select list's shape
+            self._columns_shape = (self._columns, ("models", tuple(columns) if columns else (model,)))
         _init_model_state(self, model, "models")
         self._populate_existing = False
 
@@ -95,8 +104,11 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
         return clone
 
     def _clone(self) -> Self:
-        clone = Select._clone(self)
-        clone._result = None
+        # Query._clone with the cached result left behind, in one dict copy
+        clone = object.__new__(type(self))
+        state = self.__dict__.copy()
+        state["_result"] = None
+        clone.__dict__ = state
         return clone
 
     @property
@@ -168,7 +180,7 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
             if on is not None:
                 raise ValueError("a CROSS JOIN takes no on= condition")
         elif on is None and isinstance(dest, (ModelBase, ModelAlias)):
-            on, rel = _join_condition(src, dest)
+            on, rel = _implied_join(src, dest)
         elif isinstance(getattr(on, "field", on), ForeignKeyField) and isinstance(dest, (ModelBase, ModelAlias)):
             on, rel = _join_along(src, dest, on)
         elif isinstance(dest, (ModelBase, ModelAlias)) and isinstance(on, Expression):
@@ -219,9 +231,7 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
         model._meta.get_database().check_query(self)
         database = database or self._read_database()
         dialect = database.dialect
-        ctx = Context(dialect)
-        self._render(ctx)
-        cursor = database.execute_sql("".join(ctx.parts), ctx.params)
+        cursor = database.execute_sql(*self.sql(dialect))
         if self._row_type == "models" and _single_model_columns(self._columns, self.model):
             # Objects are built a chunk of rows at a time, so the driver's row tuples do not
             # all live alongside the objects made from them (peak memory ~20% lower where
@@ -513,6 +523,22 @@ def _label(column):
 def _column(source, field):
     """``field`` as seen from ``source`` (through the alias when the source is one)."""
     return FieldAlias(source, field) if isinstance(source, ModelAlias) else field
+
+
+# The foreign-key join condition between two model classes (not aliases), by the pair: the
+# condition is an immutable node, so every query joining the pair shares it.
+_JOIN_CONDITIONS: BoundedCache[tuple[Any, Any], tuple[Any, Any]] = BoundedCache(256)
+
+
+def _implied_join(src: Any, dest: Any) -> tuple[Any, Any]:
+    """``_join_condition(src, dest)``, cached when both sides are model classes."""
+    if not (isinstance(src, ModelBase) and isinstance(dest, ModelBase)):
+        return _join_condition(src, dest)
+    key = (src, dest)
+    found = _JOIN_CONDITIONS.get(key)
+    if found is None:
+        found = _JOIN_CONDITIONS[key] = _join_condition(src, dest)
+    return found
 
 
 def _join_condition(src, dest):

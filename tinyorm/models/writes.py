@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import operator
+from typing import Any
 
 from .. import exceptions
 from ..events import notify_write, write_listeners
@@ -98,6 +99,37 @@ class _ModelWrite:
         return self.model._meta.get_database().dialect_for(self.model)
 
 
+def _uniform_dict_rows(model: Any, raw: Any, all_fields: list[Any]) -> tuple[list[Any], list[Any]] | None:
+    """``_normalise``'s result when every row is a plain dict with the first row's keys,
+    picked column by column with one C-level ``itemgetter`` per row (the usual bulk
+    insert); None when any row needs the general path: other keys, a default to fill,
+    a foreign key (whose value may be an object), a single column."""
+    if type(raw) is not list or not raw or type(raw[0]) is not dict:
+        return None
+    keys = tuple(raw[0])
+    if len(keys) < 2:
+        return None
+    by_field = {_resolve_field(model, key): key for key in keys}
+    if len(by_field) != len(keys):
+        return None
+    version = model._meta.version_field
+    for field in all_fields:
+        if field in by_field:
+            if isinstance(field, ForeignKeyField):
+                return None
+        elif field.default is not None or field is version:
+            return None
+    if set(map(type, raw)) != {dict} or set(map(len, raw)) != {len(keys)}:
+        return None
+    columns = [field for field in all_fields if field in by_field]
+    try:
+        # equal sizes and every key found: each row has exactly the first row's keys
+        rows = list(map(operator.itemgetter(*[by_field[field] for field in columns]), raw))
+    except KeyError:
+        return None
+    return columns, rows
+
+
 class ModelInsert(_ModelWrite, Insert):
     """INSERT of one or many rows of a model, split into batches the engine accepts."""
 
@@ -127,6 +159,10 @@ class ModelInsert(_ModelWrite, Insert):
             raw = [raw]
         explicit = tuple(_resolve_field(model, field) for field in self._fields) if self._fields else None
         all_fields = list(meta.fields.values())
+        uniform = _uniform_dict_rows(model, raw, all_fields) if explicit is None else None
+        if uniform is not None:
+            self.__dict__["_normalised"] = uniform
+            return uniform
         # Each row becomes (fields, values); resolving keys to fields happens once per
         # distinct key set, not once per row.
         resolved_keys = {}

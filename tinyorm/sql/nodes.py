@@ -158,10 +158,10 @@ def _subquery_operand(lhs: Node, rhs: Node) -> Node:
 
 def _binary(op: str, converted: bool = True, reverse: bool = False) -> Callable[[Operand, Any], Expression]:
     def method(self: Operand, rhs: Any) -> Expression:
-        converter = self._converter() if converted else None
         if isinstance(rhs, Node):
             rhs = _subquery_operand(self, rhs)
-        rhs = as_node(rhs, converter)
+        else:  # as_node, inlined: comparisons are built per query
+            rhs = Value(rhs, self._converter() if converted else None)
         if reverse:
             return Expression(rhs, op, self)
         return Expression(self, op, rhs)
@@ -185,7 +185,7 @@ class Operand(Node):
 
     # Boolean combinators: & and | build AND / OR; ~ negates.
     def __and__(self, rhs: Any) -> Expression:
-        return Expression(self, "AND", as_node(rhs))
+        return Expression(self, "AND", rhs if isinstance(rhs, Node) else Value(rhs))
 
     def __rand__(self, lhs: Any) -> Expression:
         return Expression(as_node(lhs), "AND", self)
@@ -204,15 +204,15 @@ class Operand(Node):
         if rhs is None:
             return Expression(self, "IS", SQL("NULL"))
         if isinstance(rhs, Node):
-            rhs = _subquery_operand(self, rhs)
-        return Expression(self, "=", as_node(rhs, self._converter()))
+            return Expression(self, "=", _subquery_operand(self, rhs))
+        return Expression(self, "=", Value(rhs, self._converter()))
 
     def __ne__(self, rhs: object) -> Expression:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
         if rhs is None:
             return Expression(self, "IS NOT", SQL("NULL"))
         if isinstance(rhs, Node):
-            rhs = _subquery_operand(self, rhs)
-        return Expression(self, "!=", as_node(rhs, self._converter()))
+            return Expression(self, "!=", _subquery_operand(self, rhs))
+        return Expression(self, "!=", Value(rhs, self._converter()))
 
     __lt__ = _binary("<")
     __le__ = _binary("<=")

@@ -22,9 +22,11 @@ from .nodes import (
     Expression,
     Node,
     Operand,
+    Ordering,
     Star,
     as_node,
 )
+from .shapes import compile_select
 from .sources import _ColumnFactory, join_kind
 
 if TYPE_CHECKING:
@@ -95,7 +97,7 @@ class Query(Node):
 
 
 def _nodes(values):
-    return tuple(as_node(value) for value in values)
+    return tuple([value if isinstance(value, Node) else as_node(value) for value in values])
 
 
 def _column_nodes(values, key_only=False):
@@ -104,7 +106,8 @@ def _column_nodes(values, key_only=False):
     by the key orders as by all columns, and costs less)."""
     nodes = []
     for value in values:
-        columns = None if isinstance(value, Operand) else getattr(value, "_sql_columns", None)
+        # (sort keys and expressions first: asking them for _sql_columns costs an AttributeError)
+        columns = None if isinstance(value, (Operand, Ordering)) else getattr(value, "_sql_columns", None)
         if columns is not None:
             nodes.extend(columns(key_only))
         else:
@@ -147,7 +150,10 @@ class SelectBase(Query, Operand):
 
     def _named_nodes(self, nodes, clause):
         """``nodes`` with each string resolved by ``_resolve_name`` (never bound as a value)."""
-        if not any(isinstance(node, str) for node in nodes):
+        for node in nodes:
+            if isinstance(node, str):
+                break
+        else:
             return nodes
         resolved = []
         for node in nodes:
@@ -274,6 +280,11 @@ def _non_negative_int(value, what):
 class Select(SelectBase):
     """``SELECT columns FROM sources [JOIN ...] WHERE ... GROUP BY ... HAVING ...``."""
 
+    # (columns, shape): the shape of the select list, set by whoever knows it without a walk
+    # (a model query selecting whole models); it counts only while ``_columns`` is still
+    # that very tuple, so replacing the columns needs no bookkeeping.
+    _columns_shape: tuple[tuple[Any, ...], Any] | None = None
+
     def __init__(self, columns=(), sources=(), database=None):
         SelectBase.__init__(self, database)
         self._columns = _nodes(columns)
@@ -314,7 +325,10 @@ class Select(SelectBase):
     def where(self, *conditions: Any) -> Self:
         """A copy with ``conditions`` added to the WHERE clause with AND."""
         clone = self._clone()
-        clone._where = AND(self._where, *conditions)
+        if self._where is None and len(conditions) == 1 and conditions[0] is not None:
+            clone._where = conditions[0]  # the common case, without AND()'s list
+        else:
+            clone._where = AND(self._where, *conditions)
         return clone
 
     def orwhere(self, *conditions: Any) -> Self:
@@ -378,6 +392,18 @@ class Select(SelectBase):
         return clone
 
     # -- rendering -------------------------------------------------------------------------
+    def sql(self, dialect: Any = None) -> tuple[str, list[Any]]:
+        """Compile for the query's database (or the given dialect): ``(sql, params)``.
+
+        The text comes from the cache of compiled shapes (``shapes.py``) when a query of the
+        same shape was compiled before for the dialect; only the values are collected.
+        """
+        if dialect is None:
+            dialect = self._dialect()
+        if self.__class__._render is not Select._render:
+            return Query.sql(self, dialect)
+        return compile_select(self, dialect, self._render)
+
     def _render(self, ctx):
         self._render_ctes(ctx)
         parts = ctx.parts

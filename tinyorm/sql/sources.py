@@ -116,6 +116,10 @@ _JOIN_KINDS = {
 def join_kind(join_type):
     """The SQL of a join kind (a ``JOIN`` constant or its words in any case); anything
     else is refused, since it is written into the statement."""
+    if join_type.__class__ is str:
+        kind = _JOIN_KINDS.get(join_type)  # a JOIN constant, as written (the common case)
+        if kind is not None:
+            return kind
     # ASCII only: str.upper() turns a dotless "ı" into "I".
     kind = _JOIN_KINDS.get(join_type.upper()) if isinstance(join_type, str) and join_type.isascii() else None
     if kind is None:
