@@ -191,7 +191,7 @@ class SelectionMixin:
             for other, until in list(self._down_until.items()):
                 if until <= now:
                     del self._down_until[other]
-            self._stats[("down", name)] += 1
+            self._stats[("down", name)] = self._stats.get(("down", name), 0) + 1
         reason = " ".join(str(error).split()) if error is not None else "unreachable"
         router_logger.warning("%s %s marked down for %gs: %s", role, name, self.down_backoff, reason)
 
