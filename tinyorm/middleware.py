@@ -16,11 +16,24 @@ ignored with a warning on ``tinyorm.router`` and the request reads as if it had 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from http.cookies import CookieError, SimpleCookie
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 from .exceptions import RoutingError
 from .log import router_logger
+
+if TYPE_CHECKING:
+    from .router import Router
+
+# The WSGI and ASGI shapes this module handles (PEP 3333, the ASGI spec), loosely typed.
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+ASGIMessage = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[ASGIMessage]]
+Send = Callable[[ASGIMessage], Awaitable[None]]
+ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 
 __all__ = ["WSGIRoutingMiddleware", "ASGIRoutingMiddleware"]
 
@@ -28,7 +41,15 @@ DEFAULT_COOKIE = "tinyorm_position"
 
 
 class _Routing:
-    def __init__(self, router, cookie_name=DEFAULT_COOKIE, max_age=10, path="/", secure=False, samesite="Lax"):
+    def __init__(
+        self,
+        router: Router,
+        cookie_name: str = DEFAULT_COOKIE,
+        max_age: float = 10,
+        path: str = "/",
+        secure: bool = False,
+        samesite: str | None = "Lax",
+    ) -> None:
         self.router = router
         self.cookie_name = cookie_name
         self.max_age = max_age
@@ -36,10 +57,10 @@ class _Routing:
         self.secure = secure
         self.samesite = samesite
 
-    def _token_from(self, cookie_header):
+    def _token_from(self, cookie_header: str | None) -> str | None:
         if not cookie_header:
             return None
-        cookies = SimpleCookie()
+        cookies: SimpleCookie = SimpleCookie()
         try:
             cookies.load(cookie_header)
         except CookieError:
@@ -47,7 +68,7 @@ class _Routing:
         morsel = cookies.get(self.cookie_name)
         return unquote(morsel.value) if morsel is not None and morsel.value else None
 
-    def _enter(self, stack, cookie_header):
+    def _enter(self, stack: contextlib.ExitStack, cookie_header: str | None) -> None:
         """Open the request's scope and apply its token, if any and valid."""
         stack.enter_context(self.router.request())
         token = self._token_from(cookie_header)
@@ -57,7 +78,7 @@ class _Routing:
             except RoutingError as exc:
                 router_logger.warning("position cookie ignored: %s", exc)
 
-    def _set_cookie(self):
+    def _set_cookie(self) -> str | None:
         """The Set-Cookie value after a request that wrote, else None."""
         if not self.router.wrote():
             return None  # a request that only carried a cookie does not extend it
@@ -79,15 +100,15 @@ class WSGIRoutingMiddleware(_Routing):
     ``max_age``: seconds later requests keep reading at least a write's position;
     ``cookie_name``, ``path``, ``secure`` and ``samesite`` shape the cookie."""
 
-    def __init__(self, app, router, **options):
+    def __init__(self, app: WSGIApp, router: Router, **options: Any) -> None:
         super().__init__(router, **options)
         self.app = app
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> _ClosingBody:
         stack = contextlib.ExitStack()
         self._enter(stack, environ.get("HTTP_COOKIE"))
 
-        def start(status, headers, exc_info=None):
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             cookie = self._set_cookie()
             if cookie is not None:
                 headers = [*headers, ("Set-Cookie", cookie)]
@@ -104,14 +125,14 @@ class WSGIRoutingMiddleware(_Routing):
 class _ClosingBody:
     """The app's response body; the request scope ends when the server closes it."""
 
-    def __init__(self, body, stack):
+    def __init__(self, body: Iterable[bytes], stack: contextlib.ExitStack) -> None:
         self.body = body
         self.stack = stack
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         return iter(self.body)
 
-    def close(self):
+    def close(self) -> None:
         try:
             close = getattr(self.body, "close", None)
             if close is not None:
@@ -124,11 +145,11 @@ class ASGIRoutingMiddleware(_Routing):
     """ASGI middleware: a routing scope per HTTP request (its task's context) and the
     position cookie. Same options as :class:`WSGIRoutingMiddleware`."""
 
-    def __init__(self, app, router, **options):
+    def __init__(self, app: ASGIApp, router: Router, **options: Any) -> None:
         super().__init__(router, **options)
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         if scope.get("type") != "http":
             return await self.app(scope, receive, send)
         cookie_header = "; ".join(
@@ -137,7 +158,7 @@ class ASGIRoutingMiddleware(_Routing):
         with contextlib.ExitStack() as stack:
             self._enter(stack, cookie_header)
 
-            async def send_with_cookie(message):
+            async def send_with_cookie(message: ASGIMessage) -> None:
                 if message.get("type") == "http.response.start":
                     cookie = self._set_cookie()
                     if cookie is not None:

@@ -9,7 +9,7 @@ import contextlib
 import logging
 import os
 import weakref
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, NoReturn
 
 from .. import exceptions
 from ..exceptions import ConnectionLostError, ImproperlyConfigured, OperationalError, translate_driver_error
@@ -66,6 +66,7 @@ class Database(ConnectionsMixin, TransactionsMixin):
     else:
         dialect_class = None
     driver_name: str | None = None
+    failover: Callable[..., Any] | None  # see __init__
     # ``class Base(db.Model): ...``: a Model base class bound to this database.
     Model = _BoundModel()
 
@@ -216,7 +217,7 @@ class Database(ConnectionsMixin, TransactionsMixin):
         through its field's adapter as for an INSERT. Returns the number of rows loaded."""
         raise NotImplementedError
 
-    def is_connection_failure(self, exc):
+    def is_connection_failure(self, exc: BaseException) -> bool:
         """True if ``exc`` means the server could not be reached (not a bad statement)."""
         if isinstance(exc, ConnectionLostError) or (isinstance(exc, OperationalError) and "cannot connect" in str(exc)):
             return True
@@ -248,7 +249,7 @@ class Database(ConnectionsMixin, TransactionsMixin):
         has none to offer; read-your-writes then pins reads to the primary for a while."""
         return None
 
-    def replayed_position(self):
+    def replayed_position(self) -> Any:
         """On a replica: the position it has applied, or None if the engine has none."""
         return None
 
@@ -256,11 +257,11 @@ class Database(ConnectionsMixin, TransactionsMixin):
         """On a replica: has it replayed ``position``? Waits up to ``timeout`` seconds."""
         return False
 
-    def position_sort_key(self, position):
+    def position_sort_key(self, position: Any) -> Any:
         """A comparable form of a position: ``key(a) >= key(b)`` if ``a`` holds ``b``."""
         return position
 
-    def merge_positions(self, first, second):
+    def merge_positions(self, first: Any, second: Any) -> Any:
         """A position holding both ``first`` and ``second``."""
         return first if self.position_sort_key(first) >= self.position_sort_key(second) else second
 
@@ -292,7 +293,7 @@ class Database(ConnectionsMixin, TransactionsMixin):
         """The dialect ``model``'s statements compile for: this database's own."""
         return self.dialect
 
-    def prepare_replica(self):
+    def prepare_replica(self) -> None:
         """Called by a Router on each replica it opens from a URL, before first use.
 
         Engines that can refuse writes on the client side do so here (SQLite: read-only
@@ -306,7 +307,7 @@ class Database(ConnectionsMixin, TransactionsMixin):
         """What a session's identity map keys this model's rows by (the database itself)."""
         return self
 
-    def _raise_translated(self, exc):
+    def _raise_translated(self, exc: BaseException) -> NoReturn:
         if isinstance(exc, exceptions.TinyORMError):
             raise exc
         if isinstance(exc, self._driver_error_class()):

@@ -19,7 +19,7 @@ import select
 import threading
 import time
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConnectionLostError, ImproperlyConfigured, InterfaceError, OperationalError
 from ..log import pool_logger, scrub
@@ -59,6 +59,10 @@ def socket_readable(fileno):
 
 class ConnectionsMixin:
     """The connection half of :class:`~tinyorm.Database`."""
+
+    if TYPE_CHECKING:
+
+        def _describe_target(self) -> str: ...  # each engine's Database defines it
 
     def _init_connections(self, max_connections, stale_timeout, pool_timeout, ping_interval):
         self.max_connections = int(max_connections) if max_connections else None
@@ -257,7 +261,7 @@ class ConnectionsMixin:
             return False
         return True
 
-    def close_all(self):
+    def close_all(self) -> None:
         """Close every connection this database opened, in every thread."""
         with self._lock:
             for conn, _generation in list(self._open.values()):
@@ -267,7 +271,7 @@ class ConnectionsMixin:
         self._end_lease()
         self._state = _ThreadState()
 
-    def _discard_connection(self, error=None):
+    def _discard_connection(self, error: BaseException | None = None) -> None:
         """Throw this thread's connection away (dead, or in an unknown state after an
         interrupt). Inside a transaction the transaction is lost with it: its blocks end
         with ``TransactionAbortedError`` and the next transaction gets a new connection."""

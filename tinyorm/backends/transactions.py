@@ -284,7 +284,15 @@ class TransactionsMixin:
         self._exit_atomic(True)
 
     # -- retry -----------------------------------------------------------------------------
-    def retry(self, fn=None, attempts=5, *, backoff=0.01, max_backoff=1.0, on_retry=None):
+    def retry(
+        self,
+        fn: Callable[..., Any] | None = None,
+        attempts: int = 5,
+        *,
+        backoff: float = 0.01,
+        max_backoff: float = 1.0,
+        on_retry: Callable[..., Any] | None = None,
+    ) -> Any:
         """Run ``fn()`` in a fresh outermost ``atomic()``, again on a transient failure.
 
         ``db.retry(fn)`` runs it now and returns what it returns; ``@db.retry(attempts=5)``

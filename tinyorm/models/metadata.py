@@ -117,7 +117,7 @@ class Metadata:
         self._hydrators = BoundedCache(HYDRATOR_CACHE_SIZE)
         self._insert_plan = None
 
-    def set_database(self, database):
+    def set_database(self, database: Any) -> None:
         self.database = database
         self._query_cache = BoundedCache(QUERY_CACHE_SIZE)
         self._insert_plan = None

@@ -2,41 +2,60 @@
 
 from __future__ import annotations
 
-import collections
 import contextlib
+import inspect
 import itertools
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Union
 
 from ..backends.base import Database
 from ..backends.proxy import _BoundModel
 from ..exceptions import ImproperlyConfigured, RoutingError
 from ..log import router_logger
 from . import tokens
-from .scope import Required, Scope
-from .selection import SelectionMixin
+from .scope import Required, RoutingState, Scope
+from .selection import SelectionMixin, StatKey
+
+if TYPE_CHECKING:
+    from ..backends.transactions import Atomic
+    from ..dialects.base import Dialect
+    from ..models import Model as _Model
 
 __all__ = ["Router", "ReplicaSet"]
 
 DEFAULT = "default"
 
+# A writer, or candidate writers in order of preference: URLs or Databases.
+Writers = Union[str, Database, list[Union[str, Database]], tuple[Union[str, Database], ...]]
+
 
 class ReplicaSet:
     """One primary and its replicas; the main set is named "default"."""
 
-    def __init__(self, name, primary_name, primary, replicas, writers=None):
+    def __init__(
+        self,
+        name: str,
+        primary_name: str,
+        primary: Database,
+        replicas: list[tuple[str, Database]],
+        writers: list[Database] | None = None,
+    ) -> None:
         self.name = name
         self.primary_name = primary_name
         self.primary = primary  # the writer in use
         self.writers = writers or [primary]  # candidate writers, in order of preference
         self.replicas = replicas  # [(name, Database)]
+        # What the common read needs, worked out once: each replica with its stats key.
+        self.read_targets: list[tuple[Database, StatKey]] = [(database, ("reads", name)) for name, database in replicas]
         self._turn = itertools.count()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<ReplicaSet {self.name}: {self.primary_name} + {[name for name, _ in self.replicas]}>"
 
 
-def _as_database(value, options):
+def _as_database(value: str | Database, options: dict[str, Any]) -> Database:
     if isinstance(value, Database):
         return value
     if isinstance(value, str):
@@ -62,19 +81,19 @@ class Router(SelectionMixin):
 
     def __init__(
         self,
-        primary,
-        replicas=(),
-        partitions=None,
+        primary: Writers,
+        replicas: Iterable[str | Database] = (),
+        partitions: dict[str, Any] | None = None,
         *,
-        max_replica_lag=None,
-        replica_wait=0.05,
-        pin_window=2.0,
-        down_backoff=5.0,
-        lag_check_interval=1.0,
-        health_timeout=3,
-        token_secret=None,
-        **database_options,
-    ):
+        max_replica_lag: float | None = None,
+        replica_wait: float = 0.05,
+        pin_window: float = 2.0,
+        down_backoff: float = 5.0,
+        lag_check_interval: float = 1.0,
+        health_timeout: float | None = 3,
+        token_secret: str | bytes | None = None,
+        **database_options: Any,
+    ) -> None:
         self.max_replica_lag = max_replica_lag
         self.replica_wait = replica_wait
         self.pin_window = pin_window
@@ -82,15 +101,18 @@ class Router(SelectionMixin):
         self.lag_check_interval = lag_check_interval
         self.health_timeout = health_timeout
         self._secret = tokens.as_secret(token_secret)
-        self.databases = {}
-        self.sets = {}
+        self.databases: dict[str, Database] = {}
+        self.sets: dict[str, ReplicaSet] = {}
         self._scope = Scope()
         self._state_var = self._scope._var  # read directly on every statement (speed)
         self._lock = threading.Lock()
-        self._down_until = {}
-        self._lag = {}  # replica name -> (lag seconds, checked at)
-        self._replayed = {}  # replica name -> (position sort key, checked at): shared memory
-        self._stats = collections.Counter()
+        self._down_until: dict[str, float] = {}
+        self._lag: dict[str, tuple[float | None, float]] = {}  # replica name -> (lag seconds, checked at)
+        # replica name -> (position sort key, checked at): shared memory
+        self._replayed: dict[str, tuple[Any, float]] = {}
+        # Counters of stats(), changed under _lock. A plain dict: the read fast path's
+        # ``+= 1`` on one costs half what it does on a Counter (a dict subclass).
+        self._stats: dict[StatKey, int] = {}
         self._add_set(DEFAULT, "primary", primary, replicas, database_options)
         for name, spec in (partitions or {}).items():
             if isinstance(spec, dict):
@@ -100,16 +122,32 @@ class Router(SelectionMixin):
             else:
                 self._add_set(name, name, spec, (), database_options)
         self._names = {id(database): name for name, database in self.databases.items()}
-        self._read_keys = {id(database): ("reads", name) for name, database in self.databases.items()}
+        # model._meta.partition -> its ReplicaSet, for the read fast path (None: the main set)
+        self._sets_by_partition: dict[str | None, ReplicaSet] = dict(self.sets.items())
+        self._sets_by_partition[None] = self.sets[DEFAULT]
+        # A subclass with its own read rule is asked every time: no fast path around it.
+        cls = type(self)
+        self._default_read_rule = cls.db_for_read is Router.db_for_read and cls.replica_set is Router.replica_set
+        self._read_keys: dict[int, tuple[str, str]] = {
+            id(database): ("reads", name) for name, database in self.databases.items()
+        }
+        self._stats.update(dict.fromkeys(self._read_keys.values(), 0))  # the fast path adds to these
 
     @property
-    def _state(self):
+    def _state(self) -> RoutingState:
         return self._state_var.get() or self._scope.get()
 
-    def _add_set(self, set_name, primary_name, primary, replicas, options):
+    def _add_set(
+        self,
+        set_name: str,
+        primary_name: str,
+        primary: Writers,
+        replicas: Iterable[str | Database],
+        options: dict[str, Any],
+    ) -> None:
         if set_name in self.sets or primary_name in self.databases:
             raise ImproperlyConfigured(f"database name {primary_name!r} is used twice")
-        candidates = list(primary) if isinstance(primary, (list, tuple)) else [primary]
+        candidates: list[str | Database] = list(primary) if isinstance(primary, (list, tuple)) else [primary]
         if not candidates:
             raise ImproperlyConfigured(f"{primary_name!r} needs at least one writer")
         writers = []
@@ -137,11 +175,11 @@ class Router(SelectionMixin):
             replica_entries.append((replica_name, replica_db))
         self.sets[set_name] = ReplicaSet(set_name, primary_name, primary_db, replica_entries, writers)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Router {list(self.databases)}>"
 
     # -- lookups ---------------------------------------------------------------------------
-    def replica_set(self, model):
+    def replica_set(self, model: type[_Model]) -> ReplicaSet:
         """The ReplicaSet ``model`` lives on (its partition's, else the main one)."""
         partition = model._meta.partition
         if partition is None:
@@ -154,31 +192,31 @@ class Router(SelectionMixin):
                 f"(known: {', '.join(name for name in self.sets if name != DEFAULT)})"
             ) from None
 
-    def name_of(self, database):
+    def name_of(self, database: Database) -> str:
         """The router's name for ``database`` ("primary", "replica1", ...), else its repr."""
         name = self._names.get(id(database))
         if name is not None and self.databases[name] is database:
             return name
         return repr(database)
 
-    def database(self, name):
+    def database(self, name: str) -> Database:
         """The database called ``name``; RoutingError listing the known names if none."""
         try:
             return self.databases[name]
         except KeyError:
             raise RoutingError(f"no database named {name!r}; known: {', '.join(self.databases)}") from None
 
-    def is_replica(self, name):
+    def is_replica(self, name: str) -> bool:
         """Is the database called ``name`` a replica (not a primary or candidate writer)?"""
         return self._set_of_primary(self.database(name)) is None
 
     @property
-    def primary(self):
+    def primary(self) -> Database:
         """The main set's writer in use."""
         return self.sets[DEFAULT].primary
 
     # -- routing: tinyorm calls route_read/route_write, which ask the overridable rules ------
-    def route_write(self, model):
+    def route_write(self, model: type[_Model]) -> Database:
         """The database a write of ``model`` goes to (tinyorm calls it; counts the write)."""
         database = self.db_for_write(model)
         name = self.name_of(database)
@@ -188,35 +226,60 @@ class Router(SelectionMixin):
             self._note_write(replica_set)
         return database
 
-    def _count(self, key, amount=1):
+    def _count(self, key: StatKey, amount: int = 1) -> None:
         with self._lock:
-            self._stats[key] += amount
+            self._stats[key] = self._stats.get(key, 0) + amount
 
-    def _note_write(self, replica_set):
+    def _note_write(self, replica_set: ReplicaSet) -> None:
         self._state.wrote = True
         committed_at = None if replica_set.primary.in_transaction() else time.monotonic()
         unconfirmed = self._state.unconfirmed
         if unconfirmed.get(replica_set.name, 0) is not None:
             unconfirmed[replica_set.name] = committed_at
 
-    def route_read(self, model):
+    def route_read(self, model: type[_Model]) -> Database:
         """The database a read of ``model`` goes to (tinyorm calls it; counts the read)."""
+        # The common case decided in a few attribute reads: a scope with nothing to honour
+        # (no block, pin or position to read past), nothing down, no lag limit, no
+        # transaction on the primary: the next replica in turn.
+        state = self._state_var.get()
+        if self._default_read_rule and (
+            state is None or not (state.using or state.use_primary or state.required or state.unconfirmed)
+        ):
+            replica_set = self._sets_by_partition.get(model._meta.partition)
+            if (
+                replica_set is not None
+                and replica_set.read_targets
+                and not self._down_until
+                and self.max_replica_lag is None
+                and not replica_set.primary.in_transaction()
+            ):
+                targets = replica_set.read_targets
+                database, key = targets[next(replica_set._turn) % len(targets)]
+                # acquire/release: half the cost of ``with`` here (Python 3.11); the key is
+                # always present (see __init__ and reset_stats), so nothing in between raises.
+                lock = self._lock
+                lock.acquire()
+                try:
+                    self._stats[key] += 1
+                finally:
+                    lock.release()
+                return database
         database = self.db_for_read(model)
-        key = self._read_keys.get(id(database))
-        if key is None or self.databases[key[1]] is not database:
-            key = ("reads", self.name_of(database))
-        with self._lock:
-            self._stats[key] += 1
+        read_key = self._read_keys.get(id(database))
+        if read_key is None or self.databases[read_key[1]] is not database:
+            read_key = ("reads", self.name_of(database))
+        self._count(read_key)
         return database
 
-    def _set_of_primary(self, database):
+    def _set_of_primary(self, database: Database) -> ReplicaSet | None:
         for replica_set in self.sets.values():
             if replica_set.primary is database or any(writer is database for writer in replica_set.writers):
                 return replica_set
         return None
 
     # -- routing rules ---------------------------------------------------------------------
-    def db_for_write(self, model):
+    def db_for_write(self, model: type[_Model]) -> Database:
         """The primary of the model's partition (or the database picked by ``using``)."""
         state = self._state
         if state.using:
@@ -230,7 +293,7 @@ class Router(SelectionMixin):
             return database
         return self.replica_set(model).primary
 
-    def db_for_read(self, model):
+    def db_for_read(self, model: type[_Model]) -> Database:
         """A replica of the model's partition, unless the rules send the read to its primary."""
         state = self._state
         if state.using:
@@ -251,17 +314,17 @@ class Router(SelectionMixin):
             return self._read_primary(replica_set, pinned=True)
         return database
 
-    def allow_migrate(self, db_name, model):
+    def allow_migrate(self, db_name: str, model: type[_Model]) -> bool:
         """Create the model's table on ``db_name``? By default only on its set's primary."""
         return db_name == self.replica_set(model).primary_name
 
-    def _read_primary(self, replica_set, pinned):
+    def _read_primary(self, replica_set: ReplicaSet, pinned: bool) -> Database:
         if pinned:
             self._count("pinned_reads")
         return replica_set.primary
 
     # -- read-your-writes ------------------------------------------------------------------
-    def _required_position(self, replica_set):
+    def _required_position(self, replica_set: ReplicaSet) -> Required | None:
         """What a replica must have replayed for this scope (a Required), learned lazily."""
         state = self._state
         name = replica_set.name
@@ -290,7 +353,7 @@ class Router(SelectionMixin):
                 self._merge_required(replica_set, position, since)
         return state.required.get(name)
 
-    def _merge_required(self, replica_set, position, since):
+    def _merge_required(self, replica_set: ReplicaSet, position: Any, since: float) -> Required:
         required = self._state.required
         current = required.get(replica_set.name)
         primary = replica_set.primary
@@ -305,7 +368,7 @@ class Router(SelectionMixin):
 
     # -- blocks ----------------------------------------------------------------------------
     @contextlib.contextmanager
-    def use_primary(self):
+    def use_primary(self) -> Iterator[Router]:
         """Inside this block every read goes to a primary."""
         state = self._state
         state.use_primary += 1
@@ -315,7 +378,7 @@ class Router(SelectionMixin):
             state.use_primary -= 1
 
     @contextlib.contextmanager
-    def using(self, name, allow_writes=False):
+    def using(self, name: str, allow_writes: bool = False) -> Iterator[Database]:
         """Inside this block every statement goes to the database called ``name``.
 
         A write to a replica is refused with RoutingError before any SQL is sent, unless
@@ -329,7 +392,7 @@ class Router(SelectionMixin):
             state.using.pop()
 
     @contextlib.contextmanager
-    def request(self):
+    def request(self) -> Iterator[Router]:
         """A routing scope that starts clean: no pins, no positions to read past.
 
         Web requests served by pooled threads or asyncio tasks each get their own (the
@@ -341,11 +404,11 @@ class Router(SelectionMixin):
         finally:
             self._scope.leave(token)
 
-    def wrote(self):
+    def wrote(self) -> bool:
         """Has this scope (thread, task or ``request()`` block) sent a write?"""
         return self._state.wrote
 
-    def position(self):
+    def position(self) -> str:
         """A short token for the latest writes this scope has seen (cookie-safe text; signed
         when the router has a ``token_secret``).
 
@@ -354,6 +417,7 @@ class Router(SelectionMixin):
         """
         parts = []
         for replica_set in self.sets.values():
+            required: Required | None
             if replica_set.name in self._state.unconfirmed and replica_set.primary.in_transaction():
                 required = Required("time", time.monotonic() + self.pin_window)
             else:
@@ -370,10 +434,10 @@ class Router(SelectionMixin):
                 parts.append(f"{replica_set.name}@{value}")
         return tokens.sign(self._secret, "|".join(parts))
 
-    def _parse_token(self, token):
+    def _parse_token(self, token: object) -> dict[str, Required]:
         """{set name: Required} from a token; RoutingError if bad, forged or foreign."""
         text = tokens.verify(self._secret, token)
-        parsed = {}
+        parsed: dict[str, Required] = {}
         for part in filter(None, text.split("|")):
             set_name, _, value = part.partition("@")
             value = value.replace("+", ",")
@@ -401,13 +465,13 @@ class Router(SelectionMixin):
         return parsed
 
     @contextlib.contextmanager
-    def after(self, token):
+    def after(self, token: str) -> Iterator[Router]:
         """Reads in this block see at least the writes named by ``token``.
 
         Writes made inside the block keep their own read-your-writes after it ends.
         """
         state = self._state
-        added = {}
+        added: dict[str, tuple[Required | None, Required | None]] = {}
         for set_name, required in self._parse_token(token).items():
             previous = state.required.get(set_name)
             if required.kind == "position":
@@ -427,10 +491,10 @@ class Router(SelectionMixin):
                     else:
                         state.required[set_name] = previous
 
-    def stats(self):
+    def stats(self) -> dict[str, Any]:
         """Counters: reads and writes per database, fallbacks, pinned reads, probes sent to
         replicas, probe errors per replica, lagging skips, writer failovers."""
-        result = {
+        result: dict[str, Any] = {
             "reads": {},
             "writes": {},
             "fallbacks": 0,
@@ -452,30 +516,31 @@ class Router(SelectionMixin):
                 result[key] = count
         return result
 
-    def reset_stats(self):
+    def reset_stats(self) -> None:
         """Set every counter of :meth:`stats` back to zero."""
         with self._lock:
-            self._stats.clear()
+            # Zeros, not clear(): the read fast path adds to its keys without looking first.
+            self._stats = dict.fromkeys(self._stats, 0)
 
     # -- the Database protocol a model's Meta.database needs ---------------------------------
-    def dialect_for(self, model):
+    def dialect_for(self, model: type[_Model]) -> Dialect:
         """The dialect ``model``'s statements compile for: its primary's."""
         return self.replica_set(model).primary.dialect
 
     @property
-    def dialect(self):
+    def dialect(self) -> Dialect:
         """The main primary's dialect."""
         return self.primary.dialect
 
-    def identity_name(self, model):
+    def identity_name(self, model: type[_Model]) -> str:
         """What a session's identity map keys ``model``'s rows by: its replica set's name."""
         return self.replica_set(model).name
 
-    def check_query(self, query):
+    def check_query(self, query: object) -> None:
         """Refuse, before any SQL, a query touching models on different databases."""
         if len(self.sets) == 1:
             return
-        owners = {}
+        owners: dict[str, Any] = {}
         for model in _models_in(query):
             database = model._meta.database
             if database is not self:
@@ -485,17 +550,25 @@ class Router(SelectionMixin):
             described = " and ".join(f"{model.__name__} (on {name!r})" for name, model in owners.items())
             raise RoutingError(f"one query cannot touch models on different databases: {described}")
 
-    def atomic(self, partition=None):
+    def atomic(self, partition: str | None = None) -> Atomic:
         """A transaction on the primary (of ``partition``)."""
         return self.sets[partition or DEFAULT].primary.atomic()
 
-    def retry(self, fn=None, attempts=5, *, model=None, partition=None, **options):
+    def retry(
+        self,
+        fn: Callable[..., Any] | None = None,
+        attempts: int = 5,
+        *,
+        model: type[_Model] | None = None,
+        partition: str | None = None,
+        **options: Any,
+    ) -> Any:
         """``db.retry`` on a primary: the one ``model`` writes to, else the primary of
         ``partition`` (default: the main one). Same arguments and decorator form."""
         database = self.db_for_write(model) if model is not None else self.sets[partition or DEFAULT].primary
         return database.retry(fn, attempts, **options)
 
-    def execute_sql(self, sql, params=None, many=False):
+    def execute_sql(self, sql: str, params: Any = None, many: bool = False) -> Any:
         """Run raw SQL on the main primary; anything but a plain read counts as a write
         (read-your-writes follows it)."""
         if not _is_plain_read(sql):
@@ -503,11 +576,11 @@ class Router(SelectionMixin):
             self._note_write(self.sets[DEFAULT])
         return self.primary.execute_sql(sql, params, many)
 
-    def in_transaction(self):
+    def in_transaction(self) -> bool:
         """True inside a transaction on any primary."""
         return any(replica_set.primary.in_transaction() for replica_set in self.sets.values())
 
-    def create_tables(self, models, safe=True):
+    def create_tables(self, models: Iterable[type[_Model]], safe: bool = True) -> None:
         """Create each table on every database whose ``allow_migrate`` says yes."""
         for name, database in self.databases.items():
             chosen = [model for model in models if self.allow_migrate(name, model)]
@@ -515,7 +588,7 @@ class Router(SelectionMixin):
                 database.create_tables(chosen, safe=safe)
                 self._note_ddl(name, database)
 
-    def drop_tables(self, models, safe=True, cascade=False):
+    def drop_tables(self, models: Iterable[type[_Model]], safe: bool = True, cascade: bool = False) -> None:
         """Drop each table on every database whose ``allow_migrate`` says yes."""
         for name, database in self.databases.items():
             chosen = [model for model in models if self.allow_migrate(name, model)]
@@ -523,35 +596,35 @@ class Router(SelectionMixin):
                 database.drop_tables(chosen, safe=safe, cascade=cascade)
                 self._note_ddl(name, database)
 
-    def _note_ddl(self, name, database):
+    def _note_ddl(self, name: str, database: Database) -> None:
         # DDL is a write: count it, and let the next read wait for replicas to have it.
         self._count(("writes", name))
         replica_set = self._set_of_primary(database)
         if replica_set is not None:
             self._note_write(replica_set)
 
-    def bind(self, models):
+    def bind(self, models: Iterable[type[_Model]]) -> Router:
         """Make this router the database of ``models``; returns the router."""
         for model in models:
             model._meta.set_database(self)
         return self
 
-    def close(self):
+    def close(self) -> None:
         """Close this thread's connection to every database."""
         for database in self.databases.values():
             database.close()
 
-    def close_all(self):
+    def close_all(self) -> None:
         """Close every connection of every database (all threads)."""
         for database in self.databases.values():
             database.close_all()
 
-    def connect(self):
+    def connect(self) -> None:
         """Open this thread's connection to the main primary."""
         self.primary.connect()
 
 
-def _options_for(value, options):
+def _options_for(value: object, options: dict[str, Any]) -> dict[str, Any]:
     """Connect options for a server URL the router opens; a URL's own connect_timeout
     wins, and files (SQLite) have no connect timeout."""
     if isinstance(value, str) and ("connect_timeout=" in value or value.startswith("sqlite")):
@@ -559,28 +632,29 @@ def _options_for(value, options):
     return options
 
 
-def _is_plain_read(sql):
+def _is_plain_read(sql: str) -> bool:
     head = sql.lstrip(" \t\r\n(").split(None, 1)
     return bool(head) and head[0].upper() in ("SELECT", "SHOW", "EXPLAIN", "VALUES")
 
 
-def _models_in(node, seen=None):
-    """Every model a query (with its joins and subqueries) reads or writes."""
-    from ..models import ModelAlias, ModelBase
+def _models_in(node: Any, seen: set[int] | None = None) -> Iterator[Any]:
+    """Every model a query (with its joins and subqueries) reads or writes (node trees are
+    walked by attribute, so what comes out is typed loosely)."""
+    from ..models import Model, ModelAlias
 
     if seen is None:
         seen = set()
     if id(node) in seen:
         return
     seen.add(id(node))
-    if isinstance(node, ModelBase):
+    if isinstance(node, type) and issubclass(node, Model):
         yield node
         return
     if isinstance(node, ModelAlias):
         yield node._alias_model
         return
     model = getattr(node, "model", None)
-    if isinstance(model, ModelBase) and not hasattr(node, "field_type"):
+    if isinstance(model, type) and issubclass(model, Model) and not hasattr(node, "field_type"):
         yield model
     if isinstance(node, (list, tuple)):
         for item in node:
@@ -588,14 +662,15 @@ def _models_in(node, seen=None):
         return
     values = getattr(node, "__dict__", None)
     if values is None:
-        slots = [name for klass in type(node).__mro__ for name in getattr(klass, "__slots__", ())]
+        slots = [name for klass in inspect.getmro(type(node)) for name in getattr(klass, "__slots__", ())]
         values = {name: getattr(node, name, None) for name in slots}
     for key, value in values.items():
         if key in ("database", "_session", "_result", "_parent_link", "_join_rels", "_lookup_joins", "c"):
             continue
         if isinstance(value, (list, tuple)) or hasattr(value, "__sql__") or hasattr(value, "_render"):
             if hasattr(value, "field_type"):
-                if getattr(value, "model", None) is not None:
-                    yield value.model
+                field_model = getattr(value, "model", None)
+                if field_model is not None:
+                    yield field_model
                 continue
             yield from _models_in(value, seen)

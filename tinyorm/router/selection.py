@@ -15,15 +15,48 @@ keep the replica out of the read at hand but never mark it down.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
+from ..backends.base import Database
 from ..exceptions import RoutingError
 from ..log import router_logger
 
+# A stats() counter: "probes", or ("reads", database name) and the like.
+StatKey = Union[str, tuple[str, str]]
+_T = TypeVar("_T")
+
+if TYPE_CHECKING:
+    from .core import ReplicaSet
+    from .scope import Required, RoutingState
+
 
 class SelectionMixin:
+    # What the Router sets up and defines, declared for the type checkers.
+    max_replica_lag: float | None
+    replica_wait: float
+    down_backoff: float
+    lag_check_interval: float
+    sets: dict[str, ReplicaSet]
+    _lock: threading.Lock
+    _stats: dict[StatKey, int]
+    _down_until: dict[str, float]
+    _lag: dict[str, tuple[float | None, float]]
+    _replayed: dict[str, tuple[Any, float]]
+
+    if TYPE_CHECKING:
+
+        @property
+        def _state(self) -> RoutingState: ...
+
+        def _count(self, key: StatKey, amount: int = 1) -> None: ...
+
+        def name_of(self, database: Database) -> str: ...
+
     # -- the replica for one read ------------------------------------------------------------
-    def _pick_replica(self, replica_set, required):
+    def _pick_replica(self, replica_set: ReplicaSet, required: Required | None) -> Database | None:
         replicas = replica_set.replicas
         count = len(replicas)
         start = next(replica_set._turn)
@@ -33,7 +66,7 @@ class SelectionMixin:
         now = time.monotonic()
         if self._down_until:
             self._forget_expired_downs(now)
-        candidates = []
+        candidates: list[tuple[str, Database]] = []
         for offset in range(count):
             name, database = replicas[(start + offset) % count]
             if self._down_until.get(name, 0) > now:
@@ -53,13 +86,13 @@ class SelectionMixin:
                 return database
         return self._probe_for(replica_set, required, candidates[0], now)
 
-    def _known_to_have(self, name, required):
+    def _known_to_have(self, name: str, required: Required) -> bool:
         if name in required.covered:
             return True
         cached = self._replayed.get(name)
         return cached is not None and _covers(cached[0], required.key)
 
-    def _covered(self, replica_set, required, name, now):
+    def _covered(self, replica_set: ReplicaSet, required: Required, name: str, now: float) -> None:
         """``name`` has the position: once every live replica has it, the scope stops asking."""
         required.covered.add(name)
         for other, _database in replica_set.replicas:
@@ -70,7 +103,9 @@ class SelectionMixin:
         if state.required.get(replica_set.name) is required:
             del state.required[replica_set.name]
 
-    def _probe_for(self, replica_set, required, candidate, now):
+    def _probe_for(
+        self, replica_set: ReplicaSet, required: Required, candidate: tuple[str, Database], now: float
+    ) -> Database | None:
         """One probe of ``candidate`` for ``required``: the replica if it has it, else None."""
         name, database = candidate
         left = self.replica_wait - (now - required.since)
@@ -98,7 +133,7 @@ class SelectionMixin:
             return database
         return None
 
-    def _remember(self, name, key, now):
+    def _remember(self, name: str, key: Any, now: float) -> None:
         with self._lock:
             cached = self._replayed.get(name)
             if key is None or cached is None or cached[0] is None or not _covers(cached[0], key):
@@ -106,13 +141,13 @@ class SelectionMixin:
             else:
                 self._replayed[name] = (cached[0], now)
 
-    def _freshest_replica_position(self, replica_set):
+    def _freshest_replica_position(self, replica_set: ReplicaSet) -> tuple[Any, Any] | None:
         """With the primary unreachable: the position of the replica that has the most.
 
         Nothing new reaches the replicas while their primary is down, so the one furthest
         along holds every write the primary managed to send, this scope's included if it
         was sent at all."""
-        best = None
+        best: tuple[Any, Any] | None = None
         now = time.monotonic()
         for name, database in replica_set.replicas:
             if self._down_until.get(name, 0) > now:
@@ -126,7 +161,10 @@ class SelectionMixin:
                 best = (replayed, key)
         return best
 
-    def _lagging(self, name, database, now):
+    def _lagging(self, name: str, database: Database, now: float) -> bool:
+        limit = self.max_replica_lag
+        if limit is None:
+            return False
         cached = self._lag.get(name)
         if cached is None or now - cached[1] > self.lag_check_interval:
             ok, lag = self._probe(name, database, database.replica_lag)
@@ -134,21 +172,21 @@ class SelectionMixin:
                 return True
             with self._lock:
                 self._lag[name] = cached = (lag, now)
-            if lag is not None and lag > self.max_replica_lag:  # logged once per measurement
+            if lag is not None and lag > limit:  # logged once per measurement
                 router_logger.warning(
                     "replica %s lags %.3gs behind its primary (max_replica_lag=%gs): left out of reads",
                     name,
                     lag,
-                    self.max_replica_lag,
+                    limit,
                 )
         lag = cached[0]
-        if lag is not None and lag > self.max_replica_lag:
+        if lag is not None and lag > limit:
             self._count("lagging_skips")
             return True
         return False
 
     # -- probes and failures ---------------------------------------------------------------
-    def _probe(self, name, database, call, *args):
+    def _probe(self, name: str, database: Database, call: Callable[..., _T], *args: Any) -> tuple[bool, _T | None]:
         """(True, result) or (False, None) after reporting the failure; never raises."""
         self._count("probes")
         state = self._state
@@ -169,7 +207,7 @@ class SelectionMixin:
             state.probing = False
 
     @contextlib.contextmanager
-    def _probing(self):
+    def _probing(self) -> Iterator[None]:
         state = self._state
         state.probing = True
         try:
@@ -177,13 +215,13 @@ class SelectionMixin:
         finally:
             state.probing = False
 
-    def _forget_expired_downs(self, now):
+    def _forget_expired_downs(self, now: float) -> None:
         with self._lock:
             for name, until in list(self._down_until.items()):
                 if until <= now:  # back-off over: the replica may serve again
                     del self._down_until[name]
 
-    def _mark_down(self, name, error=None, role="replica"):
+    def _mark_down(self, name: str, error: BaseException | None = None, role: str = "replica") -> None:
         with self._lock:
             now = time.monotonic()
             self._down_until[name] = now + self.down_backoff
@@ -191,11 +229,11 @@ class SelectionMixin:
             for other, until in list(self._down_until.items()):
                 if until <= now:
                     del self._down_until[other]
-            self._stats[("down", name)] += 1
+            self._stats[("down", name)] = self._stats.get(("down", name), 0) + 1
         reason = " ".join(str(error).split()) if error is not None else "unreachable"
         router_logger.warning("%s %s marked down for %gs: %s", role, name, self.down_backoff, reason)
 
-    def _failover(self, database, error, sql, params, many):
+    def _failover(self, database: Database, error: BaseException, sql: str, params: Any, many: bool) -> Any:
         """A replica failed to connect: mark it down, run the read where it may run."""
         name = self.name_of(database)
         database._discard_connection()
@@ -223,7 +261,7 @@ class SelectionMixin:
         router_logger.info("read failed over from %s to %s", name, where)
         return other.execute_sql(sql, params, many)
 
-    def _writer_failover(self, database, error, sql, params, many):
+    def _writer_failover(self, database: Database, error: BaseException, sql: str, params: Any, many: bool) -> Any:
         """A writer failed to connect outside a transaction: move to the next candidate."""
         database._discard_connection()
         replica_set = next(
@@ -251,11 +289,11 @@ class SelectionMixin:
         database._raise_translated(error)
 
 
-def _covers(have, wanted):
+def _covers(have: Any, wanted: Any) -> bool:
     """Does a replica at ``have`` hold ``wanted`` (positions in comparable form)?"""
     if have is None:
         return False
     try:
-        return have >= wanted
+        return bool(have >= wanted)
     except TypeError:
         return False

@@ -16,12 +16,12 @@ from ..exceptions import RoutingError
 _MAX_TOKEN = 4096  # a longer token is not one this router made
 
 
-def _mac(secret, text):
+def _mac(secret: bytes, text: str) -> str:
     digest = hmac.new(secret, text.encode("utf-8"), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:16]).decode("ascii").rstrip("=")
 
 
-def as_secret(secret):
+def as_secret(secret: str | bytes | None) -> bytes | None:
     if secret is None:
         return None
     if isinstance(secret, str):
@@ -31,13 +31,13 @@ def as_secret(secret):
     return secret
 
 
-def sign(secret, text):
+def sign(secret: bytes | None, text: str) -> str:
     if secret is None or not text:
         return text
     return f"{text}~{_mac(secret, text)}"
 
 
-def verify(secret, token):
+def verify(secret: bytes | None, token: object) -> str:
     """The text of ``token``; RoutingError if it is not text or its signature is wrong."""
     if not isinstance(token, str):
         raise RoutingError(f"a position token is text, not {type(token).__name__}")
