@@ -150,6 +150,7 @@ def _wal_receiver_stopped(url):
         database.execute_sql("ALTER SYSTEM SET primary_conninfo = ''")
         database.execute_sql("SELECT pg_reload_conf()")
         _until(lambda: _wal_receiver_status(database) is None, "the WAL receiver did not stop")
+        database.close_all()  # (the test may restart the server: reconnect to restore)
         yield
     finally:
         try:

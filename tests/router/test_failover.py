@@ -231,3 +231,34 @@ def test_failover_never_picks_a_stale_replica_for_a_read_that_needs_the_write(ro
     assert "replica1" not in stats["reads"] and stats["reads"]["primary"] == 6, stats
     assert stats["down"] == {"replica2": 1} and stats["fallbacks"] >= 1, stats
     assert fresh in (3, 4), "a scope that wrote nothing may read the stale replica"
+
+
+@pytest.mark.backends(*SECOND_REPLICA_URLS)
+def test_a_replica_back_from_down_must_still_show_it_has_the_write(routed, replicated):
+    """A scope's write is confirmed on replica1 while replica2 is down; replica2 comes back
+    behind (restarted without its WAL receiver). The scope's reads must not take it for
+    caught up: a down replica never counts as having a position it was not seen to have."""
+    servers = pgreplica_script(replicated)
+    urls = [replicated.replica_url, replicated.replica2_url]
+    router = routed([Ticket], replicas=urls, down_backoff=0.5, replica_wait=0.05)
+    seed(routed, router)
+    replicated.wait_for_replica(url=replicated.replica2_url)
+    with receiving_stopped(replicated, url=replicated.replica2_url):
+        servers("kill", "replica2")
+        try:
+            in_thread(router, lambda: [Ticket.select().count() for _ in range(4)])  # finds it down
+            assert router.stats()["down"] == {"replica2": 1}, router.stats()
+            ticket = Ticket.create(title="while replica2 was down")
+            replicated.wait_for_replica()
+            for _ in range(4):  # replica1 is found to have it within a few reads
+                assert Ticket.get_or_none(Ticket.id == ticket.id) is not None
+        finally:
+            servers("start", "replica2")
+        time.sleep(0.6)  # the back-off is over: replica2 is back in rotation
+        router.reset_stats()
+        found = [Ticket.get_or_none(Ticket.id == ticket.id) for _ in range(6)]
+        stats = router.stats()
+        fresh = in_thread(router, lambda: Ticket.select().count())
+    assert all(row is not None for row in found), f"stale reads: {found}, {stats}"
+    assert "replica2" not in stats["reads"], stats
+    assert fresh in (3, 4), "a scope that wrote nothing may read the replica that is behind"
