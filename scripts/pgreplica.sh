@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# A dedicated PostgreSQL primary (127.0.0.1:5433) and streaming replica (127.0.0.1:5434)
-# for the router tests, built from scratch in a scratch folder and independent of the
-# machine's own PostgreSQL server (5432): own initdb, own config, own sockets, own logs.
+# A dedicated PostgreSQL primary (127.0.0.1:5433) and two streaming replicas (127.0.0.1:5434
+# and 5435) for the router tests, built from scratch in a scratch folder and independent of
+# the machine's own PostgreSQL server (5432): own initdb, own config, own sockets, own logs.
+# The router tests stop a replica's WAL receiver and kill -9 the second replica, so they are
+# private to the tests.
 #
-#   bash scripts/pgreplica.sh up       create or start both, verify replication (fast if already up)
-#   bash scripts/pgreplica.sh down     stop both
-#   bash scripts/pgreplica.sh status   show both; exit 0 only if both are up and streaming
-#   bash scripts/pgreplica.sh lag [N]  measure write-on-primary -> visible-on-replica time N times
-#   bash scripts/pgreplica.sh destroy  stop both and delete the scratch folder
+#   bash scripts/pgreplica.sh up            create or start all three, verify replication (fast if up)
+#   bash scripts/pgreplica.sh down          stop all three
+#   bash scripts/pgreplica.sh status        show them; exit 0 only if all are up and streaming
+#   bash scripts/pgreplica.sh lag [N]       measure write-on-primary -> visible-on-replica time N times
+#   bash scripts/pgreplica.sh kill ROLE     kill -9 the server ROLE (primary, replica, replica2)
+#   bash scripts/pgreplica.sh start ROLE    start it again (a replica: until it streams)
+#   bash scripts/pgreplica.sh destroy       stop all three and delete the scratch folder
 #
-# URLs: primary postgresql://postgres@127.0.0.1:5433/test
-#       replica postgresql://postgres@127.0.0.1:5434/test   (trust auth; role "root" too)
+# URLs: primary  postgresql://postgres@127.0.0.1:5433/test
+#       replica  postgresql://postgres@127.0.0.1:5434/test   (trust auth; role "root" too)
+#       replica2 postgresql://postgres@127.0.0.1:5435/test
 #
+# Ports: $TINYORM_PGREPLICA_PORTS ("primary,replica,replica2"), default 5433,5434,5435.
 # Folder: $TINYORM_PGREPLICA_DIR, default $PWD/.scratch/pgreplica (.scratch/ is git-ignored).
 # PostgreSQL refuses to run as root, so when run as root every server-side command runs as
 # the "postgres" OS user and the folder is owned by postgres; any parent directory that
@@ -21,9 +27,8 @@
 set -euo pipefail
 
 HOST=127.0.0.1
-PRIMARY_PORT=5433
-REPLICA_PORT=5434
-SLOT=tinyorm_replica
+IFS=, read -r PRIMARY_PORT REPLICA_PORT REPLICA2_PORT <<< "${TINYORM_PGREPLICA_PORTS:-5433,5434,5435}"
+REPLICAS=(replica replica2)
 LAYOUT=1                      # bump when the on-disk layout changes: forces a rebuild
 WAIT_REPLICATION_S=10         # a row written on the primary must reach the replica by then
 
@@ -37,11 +42,25 @@ export PGCONNECT_TIMEOUT=3
 DIR="${TINYORM_PGREPLICA_DIR:-$PWD/.scratch/pgreplica}"
 DIR="$(realpath -m -- "$DIR")"
 [[ "$DIR" != "/" ]] || die "TINYORM_PGREPLICA_DIR must not be /"
+for port in "$PRIMARY_PORT" "$REPLICA_PORT" "$REPLICA2_PORT"; do
+  [[ "$port" =~ ^[0-9]+$ ]] || die "TINYORM_PGREPLICA_PORTS must be three ports: primary,replica,replica2"
+done
 PRIMARY_DATA="$DIR/primary"
-REPLICA_DATA="$DIR/replica"
 PRIMARY_LOG="$DIR/primary.log"
-REPLICA_LOG="$DIR/replica.log"
 MARKER="$DIR/.tinyorm-pgreplica"
+
+# Each server is named by its role; its data, log, port and (replicas) slot follow from it.
+data_of() { echo "$DIR/$1"; }
+log_of() { echo "$DIR/$1.log"; }
+port_of() {
+  case $1 in
+    primary) echo "$PRIMARY_PORT" ;;
+    replica) echo "$REPLICA_PORT" ;;
+    replica2) echo "$REPLICA2_PORT" ;;
+    *) die "unknown server $1 (primary, replica, replica2)" ;;
+  esac
+}
+slot_of() { echo "tinyorm_$1"; }
 
 # ---------------------------------------------------------------- binaries and users
 find_bindir() {
@@ -233,10 +252,10 @@ wait_ready() {  # wait_ready PORT SECONDS : until the server accepts connections
   return 1
 }
 
-wait_streaming() {  # wait_streaming SECONDS
+wait_streaming() {  # wait_streaming PORT SECONDS
   local i
-  for ((i = 0; i < $1 * 10; i++)); do
-    [[ "$(probe "$REPLICA_PORT" | cut -d'|' -f5)" == "streaming" ]] && return 0
+  for ((i = 0; i < $2 * 10; i++)); do
+    [[ "$(probe "$1" | cut -d'|' -f5)" == "streaming" ]] && return 0
     sleep 0.1
   done
   return 1
@@ -247,7 +266,7 @@ foreign_port() {  # foreign_port PORT OURDATA : die if another server holds the 
   port_open "$1" || return 0
   seen="$(probe "$1" | cut -d'|' -f1)"
   [[ "$seen" == "$2" ]] && return 0
-  if [[ "$seen" == */primary || "$seen" == */replica ]]; then
+  if [[ "$seen" == */primary || "$seen" == */replica || "$seen" == */replica2 ]]; then
     die "$HOST:$1 is taken by the server in $seen (another pgreplica folder?); stop it first:" \
         "TINYORM_PGREPLICA_DIR=$(dirname "$seen") bash $0 down"
   fi
@@ -272,52 +291,57 @@ initdb_locale() {
   if locale -a 2>/dev/null | grep -qiE '^c\.utf-?8$'; then echo C.UTF-8; else echo C; fi
 }
 
-create_all() {  # a fresh primary, then a fresh replica of it
-  stop_server "$REPLICA_DATA" replica
+create_all() {  # a fresh primary, then fresh replicas of it
+  local role
+  for role in "${REPLICAS[@]}"; do stop_server "$(data_of "$role")" "$role"; done
   stop_server "$PRIMARY_DATA" primary
   foreign_port "$PRIMARY_PORT" "$PRIMARY_DATA"
-  foreign_port "$REPLICA_PORT" "$REPLICA_DATA"
-  rm -rf "$PRIMARY_DATA" "$REPLICA_DATA" "$DIR"/socket-*
-  reset_log "$PRIMARY_LOG"; reset_log "$REPLICA_LOG"
+  for role in "${REPLICAS[@]}"; do
+    foreign_port "$(port_of "$role")" "$(data_of "$role")"
+    rm -rf "$(data_of "$role")"
+  done
+  rm -rf "$PRIMARY_DATA" "$DIR"/socket-*
+  reset_log "$PRIMARY_LOG"
   echo "layout=$LAYOUT" > "$MARKER"
   say "creating primary (PostgreSQL $MAJOR, $BIN) in $PRIMARY_DATA"
   as_pg "$BIN/initdb" -D "$PRIMARY_DATA" -U postgres -A trust -E UTF8 --locale="$(initdb_locale)" \
     -N --no-instructions > "$DIR/initdb.log" 2>&1 || { show_log "$DIR/initdb.log"; die "initdb failed"; }
   start_server "$PRIMARY_DATA" "$PRIMARY_LOG" primary "$PRIMARY_PORT" || die "the new primary does not start"
   setup_primary || die "cannot create role root / database test on the primary"
-  create_replica
+  for role in "${REPLICAS[@]}"; do create_replica "$role"; done
 }
 
-create_replica() {  # a fresh pg_basebackup of the running primary
-  local i
-  stop_server "$REPLICA_DATA" replica
-  foreign_port "$REPLICA_PORT" "$REPLICA_DATA"
-  rm -rf "$REPLICA_DATA"
+create_replica() {  # create_replica ROLE : a fresh pg_basebackup of the running primary
+  local i role=$1 data port slot log
+  data="$(data_of "$role")"; port="$(port_of "$role")"; slot="$(slot_of "$role")"; log="$(log_of "$role")"
+  stop_server "$data" "$role"
+  foreign_port "$port" "$data"
+  rm -rf "$data"
   for ((i = 0; i < 50; i++)); do   # the old walsender may need a moment to release the slot
     psql_at "$PRIMARY_PORT" postgres -c "SELECT pg_drop_replication_slot(slot_name)
-        FROM pg_replication_slots WHERE slot_name = '$SLOT' AND NOT active" >/dev/null 2>&1 || true
+        FROM pg_replication_slots WHERE slot_name = '$slot' AND NOT active" >/dev/null 2>&1 || true
     [[ -z "$(psql_at "$PRIMARY_PORT" postgres -c \
-        "SELECT 1 FROM pg_replication_slots WHERE slot_name = '$SLOT'" 2>/dev/null)" ]] && break
+        "SELECT 1 FROM pg_replication_slots WHERE slot_name = '$slot'" 2>/dev/null)" ]] && break
     sleep 0.1
   done
-  say "creating replica in $REPLICA_DATA (pg_basebackup -R -X stream from $HOST:$PRIMARY_PORT)"
-  as_pg "$BIN/pg_basebackup" -h "$HOST" -p "$PRIMARY_PORT" -U postgres -D "$REPLICA_DATA" \
-    -R -X stream -C -S "$SLOT" -c fast -N > "$DIR/basebackup.log" 2>&1 ||
+  say "creating $role in $data (pg_basebackup -R -X stream from $HOST:$PRIMARY_PORT)"
+  as_pg "$BIN/pg_basebackup" -h "$HOST" -p "$PRIMARY_PORT" -U postgres -D "$data" \
+    -R -X stream -C -S "$slot" -c fast -N > "$DIR/basebackup.log" 2>&1 ||
     { show_log "$DIR/basebackup.log"; die "pg_basebackup failed"; }
-  reset_log "$REPLICA_LOG"
-  start_server "$REPLICA_DATA" "$REPLICA_LOG" replica "$REPLICA_PORT" || die "the new replica does not start"
-  wait_streaming 20 || { show_log "$REPLICA_LOG"; die "the new replica does not stream from the primary"; }
+  reset_log "$log"
+  start_server "$data" "$log" "$role" "$port" || die "the new $role does not start"
+  wait_streaming "$port" 20 || { show_log "$log"; die "the new $role does not stream from the primary"; }
 }
 
 # ---------------------------------------------------------------- replication check
 # Writes a fresh token on the primary and waits (inside the replica) until it is visible.
 # Prints the milliseconds from the write to its visibility on the replica; if the waiter
 # starts late (no head start), that figure is an upper bound.
-replication_roundtrip() {  # replication_roundtrip HEADSTART_SECONDS
+replication_roundtrip() {  # replication_roundtrip HEADSTART_SECONDS [REPLICA_PORT]
   local token out waiter status=0
   token="t$$x$RANDOM$(date +%s%N)"
   out="$(mktemp)"
-  psql_at "$REPLICA_PORT" postgres -c "
+  psql_at "${2:-$REPLICA_PORT}" postgres -c "
     DO \$\$
     DECLARE t0 timestamptz := clock_timestamp(); seen timestamptz;
     BEGIN
@@ -358,18 +382,49 @@ replication_roundtrip() {  # replication_roundtrip HEADSTART_SECONDS
 }
 
 # ---------------------------------------------------------------- commands
-reuse_foreign_pair() {  # a healthy pair built from another checkout serves the tests as well
-  local p r
-  p="$(probe "$PRIMARY_PORT")"; r="$(probe "$REPLICA_PORT")"
-  [[ -n "$p" && -n "$r" ]] || return 1
+reuse_foreign_pair() {  # healthy servers built from another checkout serve the tests as well
+  local p r role
+  p="$(probe "$PRIMARY_PORT")"
+  [[ -n "$p" ]] || return 1
   [[ "$(cut -d'|' -f1 <<< "$p")" == */primary && "$(cut -d'|' -f1 <<< "$p")" != "$PRIMARY_DATA" ]] || return 1
   [[ "$(cut -d'|' -f2 <<< "$p")" == "f" && "$(cut -d'|' -f3,4 <<< "$p")" == "t|t" ]] || return 1
-  [[ "$(cut -d'|' -f1 <<< "$r")" == */replica && "$(cut -d'|' -f5 <<< "$r")" == "streaming" ]] || return 1
-  say "reusing the healthy pair from $(dirname "$(cut -d'|' -f1 <<< "$p")") on $HOST:$PRIMARY_PORT and $HOST:$REPLICA_PORT"
+  for role in "${REPLICAS[@]}"; do
+    r="$(probe "$(port_of "$role")")"
+    [[ "$(cut -d'|' -f1 <<< "$r")" == */"$role" && "$(cut -d'|' -f5 <<< "$r")" == "streaming" ]] || return 1
+  done
+  say "reusing the healthy servers from $(dirname "$(cut -d'|' -f1 <<< "$p")") on $HOST:$PRIMARY_PORT, $REPLICA_PORT and $REPLICA2_PORT"
+}
+
+ensure_replica() {  # ensure_replica ROLE : start, repair or rebuild one replica; 1 if it acted
+  local role=$1 r data port log
+  data="$(data_of "$role")"; port="$(port_of "$role")"; log="$(log_of "$role")"
+  r="$(probe "$port")"
+  if [[ -z "$r" ]] && is_running "$data"; then
+    wait_ready "$port" 30 || true
+    r="$(probe "$port")"
+    [[ -n "$r" ]] || { say "$role is running but not answering; stopping it"; stop_server "$data" "$role"; }
+  fi
+  if [[ "$(cut -d'|' -f1,2 <<< "$r")" == "$data|t" ]]; then
+    if [[ "$(cut -d'|' -f5 <<< "$r")" != "streaming" ]] && ! wait_streaming "$port" 10; then
+      say "$role is not streaming from the primary; rebuilding it"; create_replica "$role"; return 1
+    fi
+    return 0
+  elif [[ -n "$r" && "$(cut -d'|' -f1 <<< "$r")" == "$data" ]]; then
+    say "$role is not in recovery (promoted?); rebuilding it"; create_replica "$role"; return 1
+  fi
+  foreign_port "$port" "$data"
+  if valid_datadir "$data" && [[ -f "$data/standby.signal" ]] &&
+     start_server "$data" "$log" "$role" "$port" && wait_streaming "$port" 15; then
+    say "$role started on $HOST:$port"
+  else
+    [[ -d "$data" ]] && say "$role data is unusable or not streaming; rebuilding it"
+    create_replica "$role"
+  fi
+  return 1
 }
 
 cmd_up() {
-  local p r acted=0 primary_new=0 ms state
+  local p acted=0 primary_new=0 ms state role port times=()
   ensure_dir
   take_lock
   if reuse_foreign_pair; then
@@ -406,58 +461,40 @@ cmd_up() {
     fi
   fi
 
-  # Replica.
+  # Replicas.
   if (( ! primary_new )); then
-    r="$(probe "$REPLICA_PORT")"
-    if [[ -z "$r" ]] && is_running "$REPLICA_DATA"; then
-      wait_ready "$REPLICA_PORT" 30 || true
-      r="$(probe "$REPLICA_PORT")"
-      [[ -n "$r" ]] || { say "replica is running but not answering; stopping it"; stop_server "$REPLICA_DATA" replica; }
-    fi
-    if [[ "$(cut -d'|' -f1,2 <<< "$r")" == "$REPLICA_DATA|t" ]]; then
-      if [[ "$(cut -d'|' -f5 <<< "$r")" != "streaming" ]] && ! wait_streaming 10; then
-        say "replica is not streaming from the primary; rebuilding it"; create_replica; acted=1
-      fi
-    elif [[ -n "$r" && "$(cut -d'|' -f1 <<< "$r")" == "$REPLICA_DATA" ]]; then
-      say "replica is not in recovery (promoted?); rebuilding it"; create_replica; acted=1
-    else
-      foreign_port "$REPLICA_PORT" "$REPLICA_DATA"
-      acted=1
-      if valid_datadir "$REPLICA_DATA" && [[ -f "$REPLICA_DATA/standby.signal" ]] &&
-         start_server "$REPLICA_DATA" "$REPLICA_LOG" replica "$REPLICA_PORT" && wait_streaming 15; then
-        say "replica started on $HOST:$REPLICA_PORT"
-      else
-        [[ -d "$REPLICA_DATA" ]] && say "replica data is unusable or not streaming; rebuilding it"
-        create_replica
-      fi
-    fi
+    for role in "${REPLICAS[@]}"; do ensure_replica "$role" || acted=1; done
   fi
 
-  # A row written on the primary must show up on the replica.
-  if ! ms="$(replication_roundtrip 0)"; then
-    say "a row written on the primary did not reach the replica; rebuilding the replica"
-    create_replica; acted=1
-    ms="$(replication_roundtrip 0)" ||
-      { show_log "$REPLICA_LOG"; die "replication does not work: a row written on $HOST:$PRIMARY_PORT never appeared on $HOST:$REPLICA_PORT"; }
-  fi
+  # A row written on the primary must show up on each replica.
+  for role in "${REPLICAS[@]}"; do
+    port="$(port_of "$role")"
+    if ! ms="$(replication_roundtrip 0 "$port")"; then
+      say "a row written on the primary did not reach the $role; rebuilding it"
+      create_replica "$role"; acted=1
+      ms="$(replication_roundtrip 0 "$port")" ||
+        { show_log "$(log_of "$role")"; die "replication does not work: a row written on $HOST:$PRIMARY_PORT never appeared on $HOST:$port"; }
+    fi
+    times+=("$role ${ms} ms")
+  done
 
   if (( acted )); then state="ready"; else state="already up"; fi
-  say "$state: primary postgresql://postgres@$HOST:$PRIMARY_PORT/test, replica postgresql://postgres@$HOST:$REPLICA_PORT/test (row replicated in ${ms} ms; folder $DIR)"
+  say "$state: primary postgresql://postgres@$HOST:$PRIMARY_PORT/test, replicas postgresql://postgres@$HOST:$REPLICA_PORT/test and postgresql://postgres@$HOST:$REPLICA2_PORT/test (row replicated in: ${times[*]}; folder $DIR)"
 }
 
 cmd_down() {
   if [[ ! -d "$DIR" ]]; then say "nothing to stop ($DIR does not exist)"; return; fi
   take_lock
   local data role
-  for role in replica primary; do
-    if [[ $role == primary ]]; then data="$PRIMARY_DATA"; else data="$REPLICA_DATA"; fi
+  for role in replica2 replica primary; do
+    data="$(data_of "$role")"
     if is_running "$data"; then stop_server "$data" "$role"; say "$role stopped"
     else say "$role already stopped"; fi
   done
 }
 
 cmd_status() {
-  local p r healthy=1 lag
+  local p r healthy=1 lag role data port
   if [[ ! -d "$DIR" ]]; then say "absent ($DIR does not exist)"; return 1; fi
   p="$(probe "$PRIMARY_PORT")"
   if [[ "$(cut -d'|' -f1,2 <<< "$p")" == "$PRIMARY_DATA|f" ]]; then
@@ -465,14 +502,17 @@ cmd_status() {
   elif is_running "$PRIMARY_DATA"; then say "primary $HOST:$PRIMARY_PORT running but unhealthy"; healthy=0
   elif [[ -d "$PRIMARY_DATA" ]]; then say "primary $HOST:$PRIMARY_PORT stopped"; healthy=0
   else say "primary absent"; healthy=0; fi
-  r="$(probe "$REPLICA_PORT")"
-  if [[ "$(cut -d'|' -f1,2 <<< "$r")" == "$REPLICA_DATA|t" ]]; then
-    lag="$(psql_at "$PRIMARY_PORT" postgres -c "SELECT coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn))::bigint::text, '?') FROM pg_stat_replication" 2>/dev/null || echo '?')"
-    say "replica $HOST:$REPLICA_PORT running, hot standby, wal receiver ${r##*|}, replay behind by $lag bytes (data $REPLICA_DATA)"
-    [[ "${r##*|}" == "streaming" ]] || healthy=0
-  elif is_running "$REPLICA_DATA"; then say "replica $HOST:$REPLICA_PORT running but unhealthy"; healthy=0
-  elif [[ -d "$REPLICA_DATA" ]]; then say "replica $HOST:$REPLICA_PORT stopped"; healthy=0
-  else say "replica absent"; healthy=0; fi
+  for role in "${REPLICAS[@]}"; do
+    data="$(data_of "$role")"; port="$(port_of "$role")"
+    r="$(probe "$port")"
+    if [[ "$(cut -d'|' -f1,2 <<< "$r")" == "$data|t" ]]; then
+      lag="$(psql_at "$PRIMARY_PORT" postgres -c "SELECT coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn))::bigint::text, '?') FROM pg_stat_replication WHERE application_name = 'tinyorm-pgreplica-$role'" 2>/dev/null || echo '?')"
+      say "$role $HOST:$port running, hot standby, wal receiver ${r##*|}, replay behind by $lag bytes (data $data)"
+      [[ "${r##*|}" == "streaming" ]] || healthy=0
+    elif is_running "$data"; then say "$role $HOST:$port running but unhealthy"; healthy=0
+    elif [[ -d "$data" ]]; then say "$role $HOST:$port stopped"; healthy=0
+    else say "$role absent"; healthy=0; fi
+  done
   (( healthy ))
 }
 
@@ -496,10 +536,43 @@ cmd_destroy() {
     die "refusing to delete $DIR: it was not made by this script"
   fi
   take_lock
-  stop_server "$REPLICA_DATA" replica
+  local role
+  for role in "${REPLICAS[@]}"; do stop_server "$(data_of "$role")" "$role"; done
   stop_server "$PRIMARY_DATA" primary
   rm -rf "$DIR"
   say "destroyed $DIR"
+}
+
+cmd_kill() {  # kill -9 one server (tests: a server dying mid-run); `start` brings it back
+  local role=${1:-} data pid
+  port_of "$role" >/dev/null
+  data="$(data_of "$role")"
+  if pid="$(postmaster_pid "$data")" && is_running "$data"; then
+    kill -9 "$pid"
+    wait_reaped "$data"
+    say "$role killed (pid $pid)"
+  else
+    say "$role is not running"
+  fi
+}
+
+cmd_start() {
+  local role=${1:-} data port
+  port="$(port_of "$role")"
+  data="$(data_of "$role")"
+  valid_datadir "$data" || die "$role has no data in $data (run: bash $0 up)"
+  take_lock
+  if ! is_running "$data"; then
+    # A server killed with -9 leaves its shared memory to its children for a moment.
+    start_server "$data" "$(log_of "$role")" "$role" "$port" || die "$role does not start"
+  fi
+  wait_ready "$port" 30 || die "$role does not accept connections"
+  if [[ $role != primary && -n "$(psql_at "$port" postgres -c "SHOW primary_conninfo")" ]]; then
+    wait_streaming "$port" 30 || die "$role does not stream from the primary"
+  elif [[ $role != primary ]]; then   # (a test emptied it: the replica must stay behind)
+    say "$role has no primary_conninfo: not streaming"
+  fi
+  say "$role running on $HOST:$port"
 }
 
 case "${1:-}" in
@@ -507,6 +580,8 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   lag) cmd_lag "${2:-}" ;;
+  kill) cmd_kill "${2:-}" ;;
+  start) cmd_start "${2:-}" ;;
   destroy) cmd_destroy ;;
-  *) echo "usage: $0 up|down|status|lag [N]|destroy" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|lag [N]|kill ROLE|start ROLE|destroy" >&2; exit 2 ;;
 esac

@@ -24,10 +24,14 @@ SERVER_URLS = {
     "postgresql": os.environ.get("TINYORM_TEST_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/test"),
     "mysql": os.environ.get("TINYORM_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"),
 }
-# A real PostgreSQL primary and streaming replica (scripts/pgreplica.sh, `make pgreplica`).
+# A real PostgreSQL primary and two streaming replicas (scripts/pgreplica.sh, `make
+# pgreplica`); the router tests stop a replica's WAL receiver and kill the second replica.
 PGREPLICA_URLS = (
     os.environ.get("TINYORM_TEST_PGREPLICA_PRIMARY_URL", "postgresql://postgres@127.0.0.1:5433/test"),
     os.environ.get("TINYORM_TEST_PGREPLICA_REPLICA_URL", "postgresql://postgres@127.0.0.1:5434/test"),
+)
+PGREPLICA_REPLICA2_URL = os.environ.get(
+    "TINYORM_TEST_PGREPLICA_REPLICA2_URL", "postgresql://postgres@127.0.0.1:5435/test"
 )
 # A private MariaDB primary and GTID replica (scripts/myreplica.sh, `make myreplica`); the
 # router tests stop its replication threads and kill its replica.
@@ -55,6 +59,8 @@ KNOWN_BACKENDS = ("sqlite", "postgresql", "mysql", "pgreplica", "myreplica", "fa
 # Replicated pairs the ``replicated`` fixture runs the router tests on: backend name ->
 # (primary URL, replica URL). Another topology adds itself here (and to KNOWN_BACKENDS).
 REPLICATED_URLS = {"pgreplica": PGREPLICA_URLS, "myreplica": MYREPLICA_URLS, "galera": GALERA_URLS[:2]}
+# Replicated backends with a second replica of the same primary (failover between replicas).
+SECOND_REPLICA_URLS = {"pgreplica": PGREPLICA_REPLICA2_URL}
 # Backends the ``db`` fixture runs on (the replicated pairs serve the router tests only).
 ENGINE_BACKENDS = ("sqlite", "postgresql", "mysql")
 
@@ -80,6 +86,7 @@ def _select_backends():
             urls = {**REPLICATED_URLS, "faults": tuple(FAULT_URLS.values()), "galera": GALERA_URLS}.get(
                 name, (SERVER_URLS[name],) if name in SERVER_URLS else ()
             )
+            urls = (*urls, SECOND_REPLICA_URLS[name]) if name in SECOND_REPLICA_URLS else urls
             for url in urls:
                 ok, why = _reachable(url)
                 if not ok:
@@ -96,7 +103,8 @@ def _select_backends():
         else:
             print(f"\n[tinyorm tests] leaving out {name}: {why}")
     for name, urls in REPLICATED_URLS.items():
-        reachable = [_reachable(url) for url in urls]
+        second = (SECOND_REPLICA_URLS[name],) if name in SECOND_REPLICA_URLS else ()
+        reachable = [_reachable(url) for url in (*urls, *second)]
         if all(ok for ok, _why in reachable):
             backends.append(name)
         else:
@@ -244,16 +252,19 @@ class Replicated:
         self.replica_url = replica_url
         self.tmp_path = tmp_path
         self.real = kind in REPLICATED_URLS
+        # A second replica of the same primary, where the topology has one (else None).
+        self.replica2_url = SECOND_REPLICA_URLS.get(kind)
 
     def router(self, **options):
         return tinyorm.Router(primary=self.primary_url, replicas=[self.replica_url], **options)
 
-    def wait_for_replica(self, timeout=10.0):
-        """Block until the replica has replayed everything the primary has committed."""
+    def wait_for_replica(self, timeout=10.0, url=None):
+        """Block until the replica (or the one at ``url``) has replayed everything the
+        primary has committed."""
         if not self.real:
             return
         primary = tinyorm.connect(self.primary_url)
-        replica = tinyorm.connect(self.replica_url)
+        replica = tinyorm.connect(url or self.replica_url)
         try:
             position = primary.replication_position()
             if not replica.position_reached(position, timeout=timeout):

@@ -11,7 +11,11 @@ and ``pgreplica+mysql`` (the real primary/replica pair, the partition on MariaDB
 """
 
 import contextlib
+import os
+import subprocess
 import threading
+import time
+import urllib.parse
 
 import pytest
 
@@ -80,18 +84,19 @@ class ConnectCounter:
 
 # How each replicated backend (a REPLICATED_URLS kind) stops and resumes applying what its
 # primary sends: (stop statement, resume statement), run on the replica. PostgreSQL pauses
-# WAL replay (the shared pgreplica servers are never stopped, and their WAL receiver is
-# left alone); the private MariaDB replica stops its SQL thread. Another topology adds
-# itself here; a kind with no entry skips the tests that need it.
+# WAL replay; the MariaDB replica stops its SQL thread. Another topology adds itself here;
+# a kind with no entry skips the tests that need it.
 REPLAY_CONTROL = {
     "pgreplica": ("SELECT pg_wal_replay_pause()", "SELECT pg_wal_replay_resume()"),
     "myreplica": ("STOP SLAVE SQL_THREAD", "START SLAVE SQL_THREAD"),
     # A Galera node holding a global read lock applies nothing (and leaves flow control).
     "galera": ("FLUSH TABLES WITH READ LOCK", "UNLOCK TABLES"),
 }
-# Stopping the replica receiving from its primary (MariaDB's IO thread).
+# Stopping the replica receiving from its primary: MariaDB's IO thread; PostgreSQL's WAL
+# receiver, gone while primary_conninfo is empty (reloadable since PostgreSQL 13).
 RECEIVE_CONTROL = {
     "myreplica": ("STOP SLAVE IO_THREAD", "START SLAVE IO_THREAD"),
+    "pgreplica": ("primary_conninfo", None),
 }
 
 
@@ -112,9 +117,74 @@ def replay_paused(replicated, control=REPLAY_CONTROL):
             database.close_all()
 
 
-def receiving_stopped(replicated):
-    """Stop the replica receiving from its primary."""
+def receiving_stopped(replicated, url=None):
+    """Stop the replica (or the one at ``url``) receiving from its primary; always resumed,
+    and on PostgreSQL streaming again, on exit."""
+    if replicated.kind == "pgreplica":
+        return _wal_receiver_stopped(url or replicated.replica_url)
+    if url is not None:
+        pytest.skip(f"{replicated.kind} has no second replica to stop here")
     return replay_paused(replicated, RECEIVE_CONTROL)
+
+
+def _until(condition, what, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(what)
+        time.sleep(0.05)
+
+
+def _wal_receiver_status(database):
+    row = database.execute_sql("SELECT status FROM pg_stat_wal_receiver").fetchone()
+    return row[0] if row else None
+
+
+@contextlib.contextmanager
+def _wal_receiver_stopped(url):
+    database = tinyorm.connect(url)
+    saved = database.execute_sql("SHOW primary_conninfo").fetchone()[0]
+    assert saved, "the replica has no primary_conninfo to restore"
+    literal = "'" + saved.replace("'", "''") + "'"  # ALTER SYSTEM takes no parameters
+    try:
+        database.execute_sql("ALTER SYSTEM SET primary_conninfo = ''")
+        database.execute_sql("SELECT pg_reload_conf()")
+        _until(lambda: _wal_receiver_status(database) is None, "the WAL receiver did not stop")
+        database.close_all()  # (the test may restart the server: reconnect to restore)
+        yield
+    finally:
+        try:
+            database.execute_sql(f"ALTER SYSTEM SET primary_conninfo = {literal}")
+            database.execute_sql("SELECT pg_reload_conf()")
+            _until(lambda: _wal_receiver_status(database) == "streaming", "the WAL receiver did not come back")
+        finally:
+            database.close_all()
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def pgreplica_script(replicated):
+    """``run(*args)``: scripts/pgreplica.sh on the servers these tests use (``run("kill",
+    "replica2")``, ``run("start", "replica2")``). Their folder and ports are read from the
+    servers now, while they answer, so any checkout drives the servers another one built."""
+    database = tinyorm.connect(replicated.replica2_url)
+    try:
+        data_directory = database.execute_sql("SHOW data_directory").fetchone()[0]
+    finally:
+        database.close_all()
+    urls = (replicated.primary_url, replicated.replica_url, replicated.replica2_url)
+    env = {
+        **os.environ,
+        "TINYORM_PGREPLICA_DIR": os.path.dirname(data_directory),
+        "TINYORM_PGREPLICA_PORTS": ",".join(str(urllib.parse.urlsplit(url).port) for url in urls),
+    }
+    script = os.path.join(ROOT, "scripts", "pgreplica.sh")
+
+    def run(*args):
+        subprocess.run(["bash", script, *args], cwd=ROOT, env=env, check=True, timeout=120)
+
+    return run
 
 
 @contextlib.contextmanager

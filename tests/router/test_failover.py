@@ -3,7 +3,8 @@
 A dead replica is a real address nothing listens on (PostgreSQL: 127.0.0.1 port 1; SQLite:
 a file in a folder that does not exist), so every connection attempt really fails; the
 attempts are counted on the replica's Database. Lag is real: WAL replay is paused on the
-streaming replica (and always resumed).
+streaming replica (and always resumed). Where the topology has a second replica
+(pgreplica), one replica stops receiving and the other is killed -9 (and restarted).
 """
 
 import time
@@ -13,8 +14,16 @@ import pytest
 import tinyorm
 from tinyorm import CharField, Model, OperationalError
 
-from ..conftest import REPLICATED_URLS
-from .conftest import ConnectCounter, dead_url, in_thread, reads, replay_paused
+from ..conftest import REPLICATED_URLS, SECOND_REPLICA_URLS
+from .conftest import (
+    ConnectCounter,
+    dead_url,
+    in_thread,
+    pgreplica_script,
+    reads,
+    receiving_stopped,
+    replay_paused,
+)
 
 real_only = pytest.mark.backends(*REPLICATED_URLS)
 
@@ -186,3 +195,70 @@ def test_replica_within_max_lag_stays_in_rotation(routed, replicated):
         assert in_thread(router, lambda: Ticket.select().count()) == 3
     assert reads(router) == {"replica1": 1}
     assert router.stats()["lagging_skips"] == 0
+
+
+# -- failover between two real replicas ------------------------------------------------------------
+@pytest.mark.backends(*SECOND_REPLICA_URLS)
+def test_failover_never_picks_a_stale_replica_for_a_read_that_needs_the_write(routed, replicated):
+    """replica1 stops receiving (stale), replica2 has the write and serves it; then replica2
+    dies: the read that needs the write goes to the primary, never to replica1."""
+    servers = pgreplica_script(replicated)
+    router = routed(
+        [Ticket], replicas=[replicated.replica_url, replicated.replica2_url], down_backoff=30, replica_wait=0.05
+    )
+    replicated.wait_for_replica(url=replicated.replica2_url)
+    seed(routed, router)
+    replicated.wait_for_replica(url=replicated.replica2_url)
+    stale = fresh = None
+    try:
+        with receiving_stopped(replicated):
+            ticket = Ticket.create(title="after replica1 stopped")
+            replicated.wait_for_replica(url=replicated.replica2_url)
+            for _ in range(4):  # replica2 is found to have it within a few reads
+                assert Ticket.get_or_none(Ticket.id == ticket.id) is not None
+                if reads(router).get("replica2"):
+                    break
+            assert reads(router).get("replica2", 0) >= 1, router.stats()
+            servers("kill", "replica2")
+            router.reset_stats()
+            found = [Ticket.get_or_none(Ticket.id == ticket.id) for _ in range(6)]
+            stale = sum(row is None for row in found)
+            stats = router.stats()
+            fresh = in_thread(router, lambda: Ticket.select().count())  # a scope with no write
+    finally:
+        servers("start", "replica2")
+    assert stale == 0, "a read that needed the write was served by the stale replica"
+    assert "replica1" not in stats["reads"] and stats["reads"]["primary"] == 6, stats
+    assert stats["down"] == {"replica2": 1} and stats["fallbacks"] >= 1, stats
+    assert fresh in (3, 4), "a scope that wrote nothing may read the stale replica"
+
+
+@pytest.mark.backends(*SECOND_REPLICA_URLS)
+def test_a_replica_back_from_down_must_still_show_it_has_the_write(routed, replicated):
+    """A scope's write is confirmed on replica1 while replica2 is down; replica2 comes back
+    behind (restarted without its WAL receiver). The scope's reads must not take it for
+    caught up: a down replica never counts as having a position it was not seen to have."""
+    servers = pgreplica_script(replicated)
+    urls = [replicated.replica_url, replicated.replica2_url]
+    router = routed([Ticket], replicas=urls, down_backoff=0.5, replica_wait=0.05)
+    seed(routed, router)
+    replicated.wait_for_replica(url=replicated.replica2_url)
+    with receiving_stopped(replicated, url=replicated.replica2_url):
+        servers("kill", "replica2")
+        try:
+            in_thread(router, lambda: [Ticket.select().count() for _ in range(4)])  # finds it down
+            assert router.stats()["down"] == {"replica2": 1}, router.stats()
+            ticket = Ticket.create(title="while replica2 was down")
+            replicated.wait_for_replica()
+            for _ in range(4):  # replica1 is found to have it within a few reads
+                assert Ticket.get_or_none(Ticket.id == ticket.id) is not None
+        finally:
+            servers("start", "replica2")
+        time.sleep(0.6)  # the back-off is over: replica2 is back in rotation
+        router.reset_stats()
+        found = [Ticket.get_or_none(Ticket.id == ticket.id) for _ in range(6)]
+        stats = router.stats()
+        fresh = in_thread(router, lambda: Ticket.select().count())
+    assert all(row is not None for row in found), f"stale reads: {found}, {stats}"
+    assert "replica2" not in stats["reads"], stats
+    assert fresh in (3, 4), "a scope that wrote nothing may read the replica that is behind"

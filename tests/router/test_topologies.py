@@ -3,8 +3,9 @@ replica killed mid-run, tokens (signed, forged, foreign, multi-domain), request 
 writes refused on a replica, probe errors, writer candidates.
 
 Runs on every ``replicated`` kind (SQLite stand-ins where the behaviour applies to them).
-The MariaDB replica (scripts/myreplica.sh) is private: tests stop its replication threads
-and kill -9 it, always restarting it; the shared pgreplica servers are only paused.
+The MariaDB replica (scripts/myreplica.sh) and the PostgreSQL replicas (scripts/pgreplica.sh)
+are private to the tests: they stop their replication threads or WAL receiver and kill -9
+them, always restarting them.
 """
 
 import logging
@@ -20,7 +21,7 @@ from tinyorm import CharField, IntegerField, Model, RoutingError
 from tinyorm.backends.positions import MariaDBPosition, MySQLPosition
 
 from ..conftest import REPLICATED_URLS
-from .conftest import counting, dead_url, in_thread, reads, receiving_stopped, replay_paused
+from .conftest import RECEIVE_CONTROL, counting, dead_url, in_thread, reads, receiving_stopped, replay_paused
 
 real_only = pytest.mark.backends(*REPLICATED_URLS)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -74,7 +75,6 @@ def test_reads_with_nothing_written_send_no_probe(routed):
 def test_no_stale_read_with_replication_stopped(routed, replicated, stopped):
     router = routed([Entry])
     if stopped == "receiving":
-        # (the shared pgreplica's WAL receiver is never stopped: only replay is paused)
         control = receiving_stopped(replicated)
     else:
         control = replay_paused(replicated)
@@ -87,6 +87,53 @@ def test_no_stale_read_with_replication_stopped(routed, replicated, stopped):
         # A thread that wrote nothing, with max_replica_lag: the stopped replica is "behind".
     assert stale == 0
     assert router.stats()["down"] == {}
+
+
+@pytest.mark.backends(*RECEIVE_CONTROL)
+def test_a_replica_that_stopped_receiving_is_never_read_as_caught_up(routed, replicated):
+    """With nothing arriving, what the replica received equals what it replayed: that must
+    read as "infinitely behind", never as "lag 0", for fresh reads and for read-your-writes."""
+    plain = routed([Entry], replica_wait=0.05)
+    router = routed([Entry], max_replica_lag=5, lag_check_interval=0, replica_wait=0.05)
+    outside = routed.primary_database()
+    replica = routed.replica_database()
+    with receiving_stopped(replicated):
+        outside.execute_sql("INSERT INTO rt_entry (text, revision) VALUES ('elsewhere', 0)")
+        time.sleep(0.2)
+        assert replica.replica_lag() == float("inf")
+        # Another thread, no write of its own, under max_replica_lag: the primary serves it.
+        assert in_thread(router, lambda: Entry.select().count()) == 1
+        assert router.stats()["lagging_skips"] >= 1
+        # This scope's own writes, with and without max_replica_lag, and through a token.
+        for number in range(10):
+            for each in (router, plain):
+                Entry.bind(each)
+                entry = Entry.create(text=f"unreceived {number}")
+                assert Entry.get_or_none(Entry.id == entry.id) is not None
+        token = plain.position()
+        assert in_thread(plain, lambda: _count_after(plain, token)) == 21
+        assert reads(router).get("replica1", 0) == 0 and reads(plain).get("replica1", 0) == 0
+        assert router.stats()["down"] == {} and plain.stats()["down"] == {}
+    # Receiving again: the replica catches up and serves reads again.
+    replicated.wait_for_replica()
+    assert replica.replica_lag() < 5
+    Entry.bind(router)
+    router.reset_stats()
+    assert in_thread(router, lambda: Entry.select().count()) == 21
+    assert reads(router) == {"replica1": 1}
+
+
+@real_only
+def test_an_idle_primary_is_not_lag(routed, replicated):
+    """A replica that has replayed everything is not behind, however long ago the last write
+    was (the time since the last replayed transaction would say otherwise)."""
+    router = routed([Entry], max_replica_lag=0.5, lag_check_interval=0)
+    Entry.create(text="then silence")
+    replicated.wait_for_replica()
+    time.sleep(1.0)
+    assert routed.replica_database().replica_lag() < 0.5
+    assert in_thread(router, lambda: Entry.select().count()) == 1
+    assert router.stats()["lagging_skips"] == 0 and reads(router) == {"replica1": 1}
 
 
 @pytest.mark.backends("myreplica")

@@ -93,12 +93,14 @@ class SelectionMixin:
         return cached is not None and _covers(cached[0], required.key)
 
     def _covered(self, replica_set: ReplicaSet, required: Required, name: str, now: float) -> None:
-        """``name`` has the position: once every live replica has it, the scope stops asking."""
+        """``name`` has the position: once every replica has it, the scope stops asking.
+
+        A replica that is down counts as not having it: it may come back behind (restarted
+        without its replication, or still catching up), and then only a probe may say."""
         required.covered.add(name)
         for other, _database in replica_set.replicas:
-            if other not in required.covered and self._down_until.get(other, 0) <= now:
-                if not self._known_to_have(other, required):
-                    return
+            if other not in required.covered and not self._known_to_have(other, required):
+                return
         state = self._state
         if state.required.get(replica_set.name) is required:
             del state.required[replica_set.name]
