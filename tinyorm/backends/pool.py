@@ -25,12 +25,17 @@ from ..exceptions import ConnectionLostError, ImproperlyConfigured, InterfaceErr
 from ..log import pool_logger, scrub
 from .transactions import BrokenTransaction
 
+if TYPE_CHECKING:
+    from ..dialects.base import Dialect
+    from ..exceptions import TinyORMError
+
 
 class _ThreadState(threading.local):
-    def __init__(self):
-        self.conn = None
-        self.transactions = []  # savepoint names; "" marks the outer transaction
-        self.lease = None  # finalized with this thread's locals: gives the connection back
+    def __init__(self) -> None:
+        # A DB-API connection, or the BrokenTransaction standing in for it.
+        self.conn: Any = None
+        self.transactions: list[str] = []  # savepoint names; "" marks the outer transaction
+        self.lease: _Lease | None = None  # finalized with this thread's locals: gives the connection back
 
 
 class _Lease:
@@ -38,14 +43,16 @@ class _Lease:
 
     __slots__ = ("__weakref__", "finalizer")
 
+    finalizer: weakref.finalize[..., _Lease]
 
-def _return_from_ended_thread(database_ref, conn):
+
+def _return_from_ended_thread(database_ref: weakref.ref[ConnectionsMixin], conn: Any) -> None:
     database = database_ref()
     if database is not None:
         database._reclaim(conn)
 
 
-def socket_readable(fileno):
+def socket_readable(fileno: int) -> bool:
     """True if an idle connection's socket has something to read (EOF or a notice): dead."""
     if fileno < 0:  # closed on our side
         return True
@@ -61,10 +68,26 @@ class ConnectionsMixin:
     """The connection half of :class:`~tinyorm.Database`."""
 
     if TYPE_CHECKING:
+        # Provided by Database, which this mixin is part of.
+        dialect: Dialect
+        connect_params: dict[str, Any]
+        autoconnect: bool
+        _server_checked: bool
 
-        def _describe_target(self) -> str: ...  # each engine's Database defines it
+        def _connect_driver(self) -> Any: ...
+        def _driver_error_class(self) -> type[Exception] | tuple[type[Exception], ...]: ...
+        def _initialize_connection(self, conn: Any) -> None: ...
+        def _check_server(self, conn: Any) -> None: ...
+        def _error_class_for(self, exc: BaseException) -> type[TinyORMError]: ...
+        def _describe_target(self) -> str: ...
 
-    def _init_connections(self, max_connections, stale_timeout, pool_timeout, ping_interval):
+    def _init_connections(
+        self,
+        max_connections: int | str | None,
+        stale_timeout: float | str | None,
+        pool_timeout: float | str,
+        ping_interval: float | str,
+    ) -> None:
         self.max_connections = int(max_connections) if max_connections else None
         self.stale_timeout = float(stale_timeout) if stale_timeout else None
         self.pool_timeout = float(pool_timeout)
@@ -72,8 +95,9 @@ class ConnectionsMixin:
         self._pooled = self.max_connections is not None or self.stale_timeout is not None
         self._state = _ThreadState()
         self._lock = threading.Condition()
-        self._idle = []  # pooled connections: (returned_at, conn)
-        self._open = {}  # id(conn) -> (conn, generation) for every connection this db opened
+        self._idle: list[tuple[float, Any]] = []  # pooled connections: (returned_at, conn)
+        # id(conn) -> (conn, generation) for every connection this db opened
+        self._open: dict[int, tuple[Any, int]] = {}
         self._generation = 0  # bumped whenever the server was found dead
 
     # -- driver hooks (subclasses) ---------------------------------------------------------
@@ -81,7 +105,7 @@ class ConnectionsMixin:
         """The socket of a server connection, -1 once closed (None for embedded engines)."""
         return None
 
-    def _ping(self, conn):
+    def _ping(self, conn: Any) -> None:
         """One cheap round trip; raises the driver's error if the connection is dead."""
 
     def _has_open_transaction(self, conn: Any) -> bool:
@@ -89,7 +113,7 @@ class ConnectionsMixin:
         return False
 
     # -- opening and checking out ----------------------------------------------------------
-    def _new_connection(self):
+    def _new_connection(self) -> Any:
         try:
             conn = self._connect_driver()
         except TypeError as exc:
@@ -113,7 +137,7 @@ class ConnectionsMixin:
         pool_logger.debug("opened a connection to %s (%d open)", self._describe_target(), opened)
         return conn
 
-    def _checkout(self):
+    def _checkout(self) -> Any:
         if self._pooled:
             conn = self._take_idle()
         else:
@@ -126,7 +150,7 @@ class ConnectionsMixin:
         self._state.lease = lease
         return conn
 
-    def _take_idle(self):
+    def _take_idle(self) -> Any:
         """An idle pooled connection that is still alive, or None to open a new one."""
         deadline = time.monotonic() + self.pool_timeout
         with self._lock:
@@ -155,7 +179,7 @@ class ConnectionsMixin:
                     )
                 self._lock.wait(remaining)
 
-    def _usable(self, conn, idle_for):
+    def _usable(self, conn: Any, idle_for: float) -> bool:
         """Called with the lock held: check an idle connection before handing it out."""
         fileno = self._connection_fileno(conn)
         alive = fileno is None or not socket_readable(fileno)
@@ -169,7 +193,7 @@ class ConnectionsMixin:
             self._server_found_dead()
         return alive
 
-    def _server_found_dead(self):
+    def _server_found_dead(self) -> None:
         """Called with the lock held: the server restarted or dropped us; no idle
         connection of it can be trusted, and busy ones are closed when they come back."""
         self._generation += 1
@@ -183,14 +207,14 @@ class ConnectionsMixin:
         self._idle.clear()
         self._lock.notify_all()
 
-    def _close_physically(self, conn):
+    def _close_physically(self, conn: Any) -> None:
         self._open.pop(id(conn), None)
         try:
             conn.close()
         except Exception:  # a broken connection may fail to close; it is gone either way
             pass
 
-    def _reclaim(self, conn):
+    def _reclaim(self, conn: Any) -> None:
         """A thread ended holding ``conn``: close it (the server rolls back) and free its slot."""
         with self._lock:
             entry = self._open.get(id(conn))
@@ -209,7 +233,7 @@ class ConnectionsMixin:
         state.conn = self._checkout()
         return True
 
-    def connection(self):
+    def connection(self) -> Any:
         """This thread's DB-API connection, opened if needed."""
         conn = self._state.conn
         if conn is None:
@@ -245,13 +269,13 @@ class ConnectionsMixin:
                 self._lock.notify()
         return True
 
-    def _end_lease(self):
+    def _end_lease(self) -> None:
         lease = self._state.lease
         if lease is not None:
             lease.finalizer.detach()
             self._state.lease = None
 
-    def _reset_for_reuse(self, conn):
+    def _reset_for_reuse(self, conn: Any) -> bool:
         """Roll back a transaction left open outside tinyorm (a raw BEGIN). False: unusable."""
         if not self._has_open_transaction(conn):
             return True
@@ -296,14 +320,14 @@ class ConnectionsMixin:
                 self._close_physically(real)
                 self._lock.notify()
 
-    def _connection_lost(self, error=None):
+    def _connection_lost(self, error: BaseException | None = None) -> None:
         """This thread's connection died: discard it and distrust the pool's idle ones."""
         self._discard_connection(error)
         if self._pooled:
             with self._lock:
                 self._server_found_dead()
 
-    def _reset_after_fork(self):
+    def _reset_after_fork(self) -> None:
         self._state = _ThreadState()
         self._lock = threading.Condition()
         self._idle = []

@@ -16,10 +16,20 @@ forwards everything to what it was given, so models, sessions and queries never 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
+
 from ..exceptions import ImproperlyConfigured
 
+if TYPE_CHECKING:
+    from ..models.model import Model
+    from ..router.core import Router
+    from .base import Database
 
-def model_base(target):
+_DatabaseOrRouter = TypeVar("_DatabaseOrRouter", bound="Database | Router")
+_Callback = TypeVar("_Callback", bound="Callable[[Any], object]")
+
+
+def model_base(target: object) -> type[Model]:
     """A ``Model`` subclass whose ``Meta.database`` is ``target`` (``db.Model``).
 
     The base is abstract in spirit: it has no table of its own unless it is created.
@@ -33,7 +43,11 @@ def model_base(target):
 class _BoundModel:
     """``db.Model``: made once per database (or router, or proxy) on first use."""
 
-    def __get__(self, instance, owner):
+    @overload
+    def __get__(self, instance: None, owner: type) -> _BoundModel: ...
+    @overload
+    def __get__(self, instance: object, owner: type) -> type[Model]: ...
+    def __get__(self, instance: object, owner: type) -> _BoundModel | type[Model]:
         if instance is None:
             return self
         base = instance.__dict__.get("_model_base")
@@ -47,27 +61,27 @@ class DatabaseProxy:
 
     Model = _BoundModel()
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.__dict__["obj"] = None
         self.__dict__["_callbacks"] = []
 
-    def initialize(self, database):
+    def initialize(self, database: _DatabaseOrRouter) -> _DatabaseOrRouter:
         """Bind the proxy to a Database or Router (again, to rebind it, e.g. in tests)."""
-        if database is self:
+        if database is self:  # type: ignore[comparison-overlap]  # untyped callers can still pass the proxy
             raise ImproperlyConfigured("a DatabaseProxy cannot proxy itself")
         self.__dict__["obj"] = database
         for callback in self._callbacks:
             callback(database)
         return database
 
-    def attach_callback(self, callback):
+    def attach_callback(self, callback: _Callback) -> _Callback:
         """Run ``callback(database)`` on every :meth:`initialize` (set up pools, signals)."""
         self._callbacks.append(callback)
         if self.obj is not None:
             callback(self.obj)
         return callback
 
-    def _target(self):
+    def _target(self) -> Any:
         database = self.__dict__["obj"]
         if database is None:
             raise ImproperlyConfigured(
@@ -75,22 +89,22 @@ class DatabaseProxy:
             )
         return database
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
         return getattr(self._target(), name)
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         setattr(self._target(), name, value)
 
-    def __delattr__(self, name):
+    def __delattr__(self, name: str) -> None:
         delattr(self._target(), name)
 
-    def __enter__(self):
+    def __enter__(self) -> Any:
         return self._target().__enter__()
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: Any) -> Any:
         return self._target().__exit__(*exc_info)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<DatabaseProxy {self.obj!r}>"

@@ -22,7 +22,7 @@ import functools
 import logging
 import random
 import time
-from typing import TYPE_CHECKING, Any, Callable, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, Literal, ParamSpec, TypeVar, cast, overload
 
 from ..events import notify_transaction_end, transaction_listeners
 from ..exceptions import (
@@ -36,7 +36,12 @@ from ..exceptions import (
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from ..dialects.base import Dialect
+    from .pool import _ThreadState
+
 _F = TypeVar("_F", bound=Callable[..., Any])
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
 
 logger = logging.getLogger("tinyorm")
 
@@ -56,7 +61,7 @@ class Atomic:
 
     __slots__ = ("database", "mode")
 
-    def __init__(self, database, mode=None):
+    def __init__(self, database: TransactionsMixin, mode: str | None = None) -> None:
         self.database = database
         self.mode = mode
 
@@ -72,7 +77,7 @@ class Atomic:
         database, mode = self.database, self.mode
 
         @functools.wraps(function)
-        def atomic_call(*args, **kwargs):
+        def atomic_call(*args: Any, **kwargs: Any) -> Any:
             with Atomic(database, mode):
                 return function(*args, **kwargs)
 
@@ -88,12 +93,12 @@ class BrokenTransaction:
 
     __slots__ = ("connection", "error", "depth")
 
-    def __init__(self, connection, error, depth):
+    def __init__(self, connection: Any, error: BaseException, depth: int) -> None:
         self.connection = connection
         self.error = error
         self.depth = depth  # the block whose rollback recovers the connection (0: outermost)
 
-    def aborted_error(self, refused="statement refused"):
+    def aborted_error(self, refused: str = "statement refused") -> TransactionAbortedError:
         original = self.error
         error = TransactionAbortedError(
             f"{refused}: the database aborted this transaction after {type(original).__name__}: {original}",
@@ -102,14 +107,14 @@ class BrokenTransaction:
         error.__cause__ = original
         return error
 
-    def cursor(self, *args, **kwargs):
+    def cursor(self, *args: Any, **kwargs: Any) -> Any:
         raise self.aborted_error()
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         raise self.aborted_error()
 
 
-def is_retryable(database, error):
+def is_retryable(database: Any, error: BaseException | None) -> bool:
     """True if running the whole transaction again can succeed and cannot store twice."""
     if isinstance(error, TransactionAbortedError):
         error = error.original
@@ -125,10 +130,11 @@ class TransactionsMixin:
 
     if TYPE_CHECKING:
         # Provided by Database, which this mixin is part of.
-        _state: Any
-        dialect: Any
+        _state: _ThreadState
+        dialect: Dialect
 
         def execute_sql(self, sql: str, params: Any = None, many: bool = False) -> Any: ...
+        def is_connection_failure(self, exc: BaseException) -> bool: ...
 
     def atomic(self, mode: str | None = None) -> Atomic:
         """A transaction block; nested blocks become savepoints. ``mode`` picks how SQLite
@@ -144,7 +150,7 @@ class TransactionsMixin:
         until the outermost block ends (see :meth:`transaction_error`)."""
         return bool(self._state.transactions)
 
-    def transaction_error(self):
+    def transaction_error(self) -> BaseException | None:
         """The error that aborted this thread's open transaction, or None if it is sound."""
         conn = self._state.conn
         return conn.error if isinstance(conn, BrokenTransaction) else None
@@ -154,7 +160,7 @@ class TransactionsMixin:
             raise ValueError(f"{self.dialect.name} transactions take no mode (got {mode!r})")
         return "BEGIN"
 
-    def _enter_atomic(self, mode=None):
+    def _enter_atomic(self, mode: str | None = None) -> None:
         stack = self._state.transactions
         if not stack:
             begin = self._begin_sql(mode)
@@ -170,7 +176,7 @@ class TransactionsMixin:
             self.execute_sql(f"SAVEPOINT {name}")
             stack.append(name)
 
-    def _exit_atomic(self, failed):
+    def _exit_atomic(self, failed: bool) -> None:
         state = self._state
         stack = state.transactions
         if not stack:
@@ -212,12 +218,12 @@ class TransactionsMixin:
         if transaction_listeners:  # events: caches invalidate again once the writes are visible
             notify_transaction_end(self, True)
 
-    def _unwind_failed_exit(self, sql):
+    def _unwind_failed_exit(self, sql: str) -> None:
         # A RELEASE that broke the transaction leaves the unwinding to the enclosing block.
         if type(self._state.conn) is not BrokenTransaction:
             self._quietly(sql)
 
-    def _exit_broken(self, name, depth, failed):
+    def _exit_broken(self, name: str, depth: int, failed: bool) -> None:
         """End a block whose transaction the engine aborted (the slow path)."""
         state = self._state
         broken = state.conn
@@ -241,7 +247,7 @@ class TransactionsMixin:
                 else "savepoint not released, its work is undone"
             )
 
-    def _quietly(self, sql, expected=False):
+    def _quietly(self, sql: str, expected: bool = False) -> None:
         """Run an unwinding statement whose failure must not hide the error being raised."""
         if self._state.conn is None:
             return
@@ -251,12 +257,13 @@ class TransactionsMixin:
             if not expected:
                 logger.warning("%s failed while unwinding a transaction: %s", sql, exc)
 
-    def _note_transaction_damage(self, error, driver_error, lost):
+    def _note_transaction_damage(self, error: BaseException, driver_error: BaseException, lost: bool) -> None:
         """Error path, inside a transaction: swap in the stand-in if the engine aborted it."""
         state = self._state
         conn = state.conn
         if conn is None or type(conn) is BrokenTransaction:
             return
+        damage: str | None
         if lost:
             damage = WHOLE_TRANSACTION
         else:
@@ -271,27 +278,47 @@ class TransactionsMixin:
         None (the statement only), WHOLE_TRANSACTION or INNERMOST_BLOCK."""
         return None
 
-    def begin(self):
+    def begin(self) -> None:
         """Start a transaction (a savepoint if one is open); prefer ``with db.atomic():``."""
         self._enter_atomic()
 
-    def commit(self):
+    def commit(self) -> None:
         """Commit the innermost ``begin()`` (release its savepoint when nested)."""
         self._exit_atomic(False)
 
-    def rollback(self):
+    def rollback(self) -> None:
         """Roll back the innermost ``begin()`` (to its savepoint when nested)."""
         self._exit_atomic(True)
 
     # -- retry -----------------------------------------------------------------------------
+    @overload
     def retry(
         self,
-        fn: Callable[..., Any] | None = None,
+        fn: Callable[[], _T],
         attempts: int = 5,
         *,
         backoff: float = 0.01,
         max_backoff: float = 1.0,
-        on_retry: Callable[..., Any] | None = None,
+        on_retry: Callable[[Exception, int], object] | None = None,
+    ) -> _T: ...
+    @overload
+    def retry(
+        self,
+        fn: None = None,
+        attempts: int = 5,
+        *,
+        backoff: float = 0.01,
+        max_backoff: float = 1.0,
+        on_retry: Callable[[Exception, int], object] | None = None,
+    ) -> Callable[[Callable[_P, _T]], Callable[_P, _T]]: ...
+    def retry(
+        self,
+        fn: Callable[[], _T] | None = None,
+        attempts: int = 5,
+        *,
+        backoff: float = 0.01,
+        max_backoff: float = 1.0,
+        on_retry: Callable[[Exception, int], object] | None = None,
     ) -> Any:
         """Run ``fn()`` in a fresh outermost ``atomic()``, again on a transient failure.
 
@@ -309,9 +336,9 @@ class TransactionsMixin:
         options = (attempts, backoff, max_backoff, on_retry)
         if fn is None:
 
-            def decorate(function):
+            def decorate(function: Callable[_P, _T]) -> Callable[_P, _T]:
                 @functools.wraps(function)
-                def retried(*args, **kwargs):
+                def retried(*args: _P.args, **kwargs: _P.kwargs) -> _T:
                     return self._run_with_retries(functools.partial(function, *args, **kwargs), *options)
 
                 return retried
@@ -321,7 +348,14 @@ class TransactionsMixin:
             raise TypeError(f"retry() takes a function, not {type(fn).__name__}")
         return self._run_with_retries(fn, *options)
 
-    def _run_with_retries(self, fn, attempts, backoff, max_backoff, on_retry):
+    def _run_with_retries(
+        self,
+        fn: Callable[[], _T],
+        attempts: int,
+        backoff: float,
+        max_backoff: float,
+        on_retry: Callable[[Exception, int], object] | None,
+    ) -> _T:
         if self.in_transaction():
             raise TinyORMError(
                 "retry() cannot run inside an open transaction: a deadlock or lost connection "
