@@ -22,11 +22,16 @@ without it.
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import ImproperlyConfigured, NotSupportedError
 from .fields import Field
 from .sql.inline import render_inline
 from .sql.nodes import Node
+
+if TYPE_CHECKING:
+    from .dialects.base import Dialect
+    from .models.model import Model
 
 __all__ = ["Index", "BoundIndex", "INDEX_METHODS"]
 
@@ -43,7 +48,15 @@ class Index:
     lets an engine lacking a feature go without the index instead of refusing it.
     """
 
-    def __init__(self, *parts, unique=False, name=None, method=None, where=None, required=True):
+    def __init__(
+        self,
+        *parts: str | Field[Any] | Node,
+        unique: bool = False,
+        name: str | None = None,
+        method: str | None = None,
+        where: Node | None = None,
+        required: bool = True,
+    ) -> None:
         if not parts:
             raise ImproperlyConfigured("Index() needs at least one column or expression")
         if method is not None and method.lower() not in INDEX_METHODS:
@@ -55,10 +68,10 @@ class Index:
         self.where = where
         self.required = required
 
-    def bind(self, model):
+    def bind(self, model: type[Model]) -> BoundIndex:
         """Resolve field names against ``model``: a ``BoundIndex``."""
         meta = model._meta
-        resolved = []
+        resolved: list[Field[Any] | Node] = []
         for part in self.parts:
             if isinstance(part, str):
                 field = meta.fields.get(part) or meta.columns.get(part)
@@ -71,14 +84,14 @@ class Index:
                 raise ImproperlyConfigured(f"{meta.name}: Index part {part!r} is not a field or an expression")
         return BoundIndex(self, model, resolved)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Index{self.parts!r}"
 
 
 class BoundIndex:
     """An Index of one model: its name, its SQL per engine."""
 
-    def __init__(self, index, model, parts):
+    def __init__(self, index: Index, model: type[Model], parts: list[Field[Any] | Node]) -> None:
         self.index = index
         self.model = model
         self.table = model._meta.table_name
@@ -91,7 +104,7 @@ class BoundIndex:
         self.plain = self.method is None and self.where is None and None not in self.columns
         self.name = index.name or self._default_name()
 
-    def _default_name(self):
+    def _default_name(self) -> str:
         from .schema import index_name
 
         if self.plain:
@@ -107,7 +120,7 @@ class BoundIndex:
         label = "_".join(column or "expr" for column in self.columns)
         return index_name(self.table, [f"{label}_{digest}"])
 
-    def _parts_sql(self, dialect):
+    def _parts_sql(self, dialect: Dialect) -> list[str]:
         rendered = []
         for part in self.parts:
             if isinstance(part, Field):
@@ -117,10 +130,10 @@ class BoundIndex:
                 rendered.append("(" + render_inline(part, dialect) + ")")
         return rendered
 
-    def _where_sql(self, dialect):
+    def _where_sql(self, dialect: Dialect) -> str | None:
         return None if self.where is None else render_inline(self.where, dialect)
 
-    def unsupported(self, dialect):
+    def unsupported(self, dialect: Dialect) -> str | None:
         """Why ``dialect`` cannot build this index (None if it can)."""
         if self.method is not None and self.method not in dialect.index_methods:
             return f"{dialect.name} has no {self.method!r} index method"
@@ -130,7 +143,7 @@ class BoundIndex:
             return f"{dialect.name} cannot index an expression"
         return None
 
-    def create_sql(self, dialect, safe=True):
+    def create_sql(self, dialect: Dialect, safe: bool = True) -> str | None:
         """The CREATE INDEX statement, or None where the engine goes without it."""
         reason = self.unsupported(dialect)
         if reason is not None:

@@ -5,7 +5,7 @@ and how a field renders as a column reference in SQL (see the package docstring)
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, NoReturn, TypeVar, overload
 
 from ..exceptions import DataError
 from ..sql.nodes import Operand
@@ -13,7 +13,9 @@ from ..sql.nodes import Operand
 if TYPE_CHECKING:
     from typing_extensions import Self, TypedDict
 
+    from ..dialects.base import Dialect
     from ..models.model import Model
+    from ..sql.nodes import Context
 
     class _KeyOptions(TypedDict, total=False):
         """The options every field takes besides ``null``, ``default`` and ``column_name``."""
@@ -46,6 +48,16 @@ FK_ACTIONS = ("CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT", "NO ACTION")
 # full cache starts over, which only costs rebuilding a few entries.
 PER_ENGINE_CACHE_SIZE = 16
 
+# A value's conversion on one engine: Python value -> driver value (or the reverse).
+Adapter = Callable[[Any], Any]
+# An engine's extra check of a coerced value (``Dialect.check_text``): (field, value) -> value.
+DialectCheck = Callable[["Field[Any]", Any], Any]
+
+# ``model`` and ``name`` are None until ``bind()`` (and ``field_type`` on the abstract base):
+# they are typed as every field a query or an instance meets has them, and this Any-typed
+# None says so without a cast.
+_UNBOUND: Any = None
+
 
 class Field(Operand, Generic[_T]):
     """A column of a model. Options shared by every field:
@@ -59,49 +71,50 @@ class Field(Operand, Generic[_T]):
     was never set leaves the column out of its INSERT so the server fills it).
     """
 
-    field_type: str | None = None
+    field_type: str = _UNBOUND  # the abstract column type ("VARCHAR"); every concrete field sets it
     auto_increment = False
     _creation_counter = 0
 
     def __init__(
         self,
-        null=False,
-        default=None,
-        unique=False,
-        index=False,
-        primary_key=False,
-        column_name=None,
-        choices=None,
-        constraints=None,
-        old_name=None,
-        help_text=None,
-        server_default=None,
-    ):
+        null: bool = False,
+        default: Any = None,
+        unique: bool = False,
+        index: bool = False,
+        primary_key: bool = False,
+        column_name: str | None = None,
+        choices: Any = None,
+        constraints: Iterable[Any] | None = None,
+        old_name: str | None = None,
+        help_text: str | None = None,
+        server_default: Any = None,
+    ) -> None:
         self.null = null
         self.default = default
         self.unique = unique
         self.index = index
         self.primary_key = primary_key
-        self.column_name = column_name
+        # None until bind() fills in the attribute name; typed as bound, like ``model``
+        self.column_name: str = column_name  # type: ignore[assignment]  # pyright: ignore[reportAttributeAccessIssue]
         self.choices = choices
         self.constraints = list(constraints or ())
         self.old_name = old_name
         self.help_text = help_text
         self.server_default = server_default
-        self.model = None
-        self.name = None
+        self.model: type[Model] = _UNBOUND
+        self.name: str = _UNBOUND
         Field._creation_counter += 1
         self._order = Field._creation_counter
-        self._adapters = {}
-        self._sql = {}
+        self._adapters: dict[Dialect, Adapter] = {}
+        self._sql: dict[tuple[Dialect, bool], str] = {}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if self.model is not None:
             return f"<{type(self).__name__} {self.model.__name__}.{self.name}>"
         return f"<{type(self).__name__} (unbound)>"
 
     # -- binding ---------------------------------------------------------------------------
-    def bind(self, model, name):
+    def bind(self, model: type[Model], name: str) -> None:
         """Attach the field to ``model`` under attribute ``name`` (the metaclass calls this; the column name defaults to ``name``)."""
         self.model = model
         self.name = name
@@ -110,30 +123,30 @@ class Field(Operand, Generic[_T]):
         self.attr_key = name
         self._sql = {}
 
-    def clone_for(self, model):
+    def clone_for(self, model: type[Model]) -> Self:
         """An unbound copy for a subclass that inherits this field."""
         field = copy.copy(self)
         field.constraints = list(self.constraints)
         field._adapters = {}
         field._sql = {}
-        field.model = None
+        field.model = _UNBOUND
         if self.column_name == self.name:
-            field.column_name = None
+            field.column_name = _UNBOUND
         return field
 
     @property
-    def qualified_name(self):
+    def qualified_name(self) -> str:
         """``Model.field`` as error messages name the field."""
         if self.model is None:
             return self.name or type(self).__name__
         return f"{self.model.__name__}.{self.name}"
 
     @property
-    def has_default(self):
+    def has_default(self) -> bool:
         """True if the field has a Python-side default (a value or a callable)."""
         return self.default is not None
 
-    def get_default(self):
+    def get_default(self) -> Any:
         """The default for a new instance: the callable's result, a copy of a mutable value, or the value."""
         default = self.default
         if callable(default):
@@ -162,14 +175,14 @@ class Field(Operand, Generic[_T]):
         def __set__(self, instance: object, value: _T) -> None: ...
 
     # -- values ----------------------------------------------------------------------------
-    def _fail(self, value, expected):
+    def _fail(self, value: Any, expected: str) -> NoReturn:
         raise DataError(f"{self.qualified_name}: expected {expected}, got {value!r}")
 
-    def coerce(self, value):
+    def coerce(self, value: Any) -> Any:
         """Validate a Python value; return its canonical form or raise DataError."""
         return value
 
-    def adapter(self, dialect):
+    def adapter(self, dialect: Dialect) -> Adapter:
         """The function (value -> driver value) for this field on one engine."""
         try:
             return self._adapters[dialect]
@@ -181,7 +194,7 @@ class Field(Operand, Generic[_T]):
         self._adapters[dialect] = adapt
         return adapt
 
-    def _build_adapter(self, dialect):
+    def _build_adapter(self, dialect: Dialect) -> Adapter:
         coerce = self.coerce
         to_driver = dialect.to_driver.get(self.field_type)
         check = self._dialect_check(dialect)
@@ -189,11 +202,11 @@ class Field(Operand, Generic[_T]):
 
         if to_driver is None and check is None:
 
-            def adapt(value):
+            def adapt(value: Any) -> Any:
                 return None if value is None else coerce(value)
         else:
 
-            def adapt(value):
+            def adapt(value: Any) -> Any:
                 if value is None:
                     return None
                 value = coerce(value)
@@ -208,18 +221,18 @@ class Field(Operand, Generic[_T]):
 
         return adapt
 
-    def _dialect_check(self, dialect):
+    def _dialect_check(self, dialect: Dialect) -> DialectCheck | None:
         return None
 
-    def db_value(self, value, dialect):
+    def db_value(self, value: Any, dialect: Dialect) -> Any:
         """The driver value for ``value`` on ``dialect`` (validates first)."""
         return self.adapter(dialect)(value)
 
-    def python_converter(self, dialect):
+    def python_converter(self, dialect: Dialect) -> Adapter | None:
         """The function (driver value -> Python) for this field, or None if none is needed."""
         return dialect.from_driver.get(self.field_type)
 
-    def python_value(self, value, dialect):
+    def python_value(self, value: Any, dialect: Dialect) -> Any:
         """Convert ``value`` as read from ``dialect``'s driver to the field's Python type (None stays None)."""
         converter = self.python_converter(dialect)
         if value is None or converter is None:
@@ -227,11 +240,11 @@ class Field(Operand, Generic[_T]):
         return converter(value)
 
     # -- DDL ---------------------------------------------------------------------------------
-    def ddl_type(self, dialect):
+    def ddl_type(self, dialect: Dialect) -> str:
         """The column type this field declares on ``dialect`` (``VARCHAR(50)``, ``NUMERIC(10,2)``, ...)."""
         return dialect.column_type(self.field_type)
 
-    def cast_type(self, dialect):
+    def cast_type(self, dialect: Dialect) -> str:
         """The column's type as used in a CAST (auto-increment types are plain integers)."""
         field_type = {"AUTO": "INT", "BIGAUTO": "BIGINT"}.get(self.field_type)
         if field_type is not None:
@@ -239,10 +252,10 @@ class Field(Operand, Generic[_T]):
         return self.ddl_type(dialect)
 
     # -- SQL -------------------------------------------------------------------------------
-    def _converter(self):
+    def _converter(self) -> Self:
         return self
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         # Column text is cached per engine; a table alias (self-joins) goes through FieldAlias.
         key = (ctx.dialect, ctx.qualify)
         try:

@@ -12,7 +12,9 @@ from .base import Field
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .base import _Options
+    from ..dialects.base import Dialect
+    from ..sql.nodes import Expression
+    from .base import Adapter, _Options
 
 
 class JSONField(Field[Any], _JsonOperand):
@@ -30,29 +32,29 @@ class JSONField(Field[Any], _JsonOperand):
 
         def __init__(self, *, null: bool = False, default: Any = None, **options: Unpack[_Options]) -> None: ...
 
-    def _json_root_keys(self):
+    def _json_root_keys(self) -> tuple[JSONField, tuple[()]]:
         return self, ()
 
-    def __eq__(self, rhs):
+    def __eq__(self, rhs: object) -> Expression | JsonEquals:  # type: ignore[override]  # builds SQL, not a bool  # pyright: ignore[reportIncompatibleMethodOverride]
         if rhs is None or isinstance(rhs, Node):
             return Field.__eq__(self, rhs)
         return JsonEquals(self, rhs)
 
-    def __ne__(self, rhs):
+    def __ne__(self, rhs: object) -> Expression | JsonEquals:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
         if rhs is None or isinstance(rhs, Node):
             return Field.__ne__(self, rhs)
         return JsonEquals(self, rhs, negated=True)
 
     __hash__ = Field.__hash__
 
-    def coerce(self, value):
+    def coerce(self, value: Any) -> Any:
         return value
 
-    def _build_adapter(self, dialect):
+    def _build_adapter(self, dialect: Dialect) -> Adapter:
         adapt = Field._build_adapter(self, dialect)
         qualified_name = self.qualified_name
 
-        def adapt_json(value):
+        def adapt_json(value: Any) -> Any:
             try:
                 return adapt(value)
             except DataError:

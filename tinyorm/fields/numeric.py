@@ -12,7 +12,8 @@ from .base import _T, Field
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .base import _Options
+    from ..dialects.base import Dialect
+    from .base import Adapter, DialectCheck, _Options
 
 
 # -- integers ---------------------------------------------------------------------------------
@@ -24,7 +25,7 @@ class _IntegerBase(Field[_T]):
         self._low = -(2 ** (self.bits - 1))
         self._high = 2 ** (self.bits - 1) - 1
 
-    def coerce(self, value):
+    def coerce(self, value: object) -> int:
         if type(value) is not int:
             if isinstance(value, int):  # bool and int subclasses
                 value = int(value)
@@ -52,11 +53,11 @@ class _IntegerBase(Field[_T]):
             )
         return value
 
-    def _build_adapter(self, dialect):
+    def _build_adapter(self, dialect: Dialect) -> Adapter:
         slow = Field._build_adapter(self, dialect)
         low, high = self._low, self._high
 
-        def adapt(value):
+        def adapt(value: Any) -> Any:
             # Fast path: a plain int in range needs no other work.
             if value.__class__ is int and low <= value <= high:
                 return value
@@ -201,7 +202,7 @@ class FloatField(Field[_T]):
         ) -> None: ...
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
-    def coerce(self, value):
+    def coerce(self, value: object) -> float:
         if type(value) is not float:
             if isinstance(value, bool):
                 return float(value)
@@ -227,13 +228,14 @@ class FloatField(Field[_T]):
             raise DataError(f"{self.qualified_name}: -0.0 would be stored as 0.0 (engines drop the sign of zero)")
         return value
 
-    def _dialect_check(self, dialect):
+    def _dialect_check(self, dialect: Dialect) -> DialectCheck | None:
         if dialect.float_allows_nan and dialect.float_allows_infinity:
             return None
-        return type(dialect).check_float.__get__(dialect)
+        check: DialectCheck = type(dialect).check_float.__get__(dialect)
+        return check
 
 
-def _finite_text(value):
+def _finite_text(value: object) -> bool:
     return isinstance(value, str) and value.strip().lower().lstrip("+-") not in ("inf", "infinity", "nan")
 
 
@@ -305,7 +307,7 @@ class DecimalField(Field[_T]):
         self.auto_round = auto_round
         super().__init__(*args, **kwargs)
 
-    def coerce(self, value):
+    def coerce(self, value: object) -> decimal.Decimal:
         if not isinstance(value, decimal.Decimal):
             if isinstance(value, bool):
                 self._fail(value, "a decimal number")
@@ -324,8 +326,9 @@ class DecimalField(Field[_T]):
             self._fail(value, "a finite decimal number")
         if value.is_signed() and value.is_zero():
             raise DataError(f"{self.qualified_name}: {value} would be stored as 0 (engines drop the sign of zero)")
+        # A finite decimal's exponent is an int (the 'n'/'N'/'F' of NaN and infinity are refused above).
         exponent = value.as_tuple().exponent
-        if -exponent > self.decimal_places:
+        if -exponent > self.decimal_places:  # type: ignore[operator]  # pyright: ignore[reportOperatorIssue]
             quantum = decimal.Decimal(1).scaleb(-self.decimal_places)
             rounded = value.quantize(quantum, rounding=decimal.ROUND_HALF_EVEN)
             if rounded != value and not self.auto_round:
@@ -339,14 +342,14 @@ class DecimalField(Field[_T]):
             raise DataError(
                 f"{self.qualified_name}: {value} does not fit DECIMAL({self.max_digits}, {self.decimal_places})"
             )
-        if -value.as_tuple().exponent != self.decimal_places:
+        if -value.as_tuple().exponent != self.decimal_places:  # type: ignore[operator]  # pyright: ignore[reportOperatorIssue]
             # Stored at the declared scale on every engine, so 10.5 and 10.50 are one value
             # (SQLite keeps decimals as text, where they would differ). Exact: the digits fit.
             context = decimal.Context(prec=self.max_digits + 2)
             value = value.quantize(decimal.Decimal(1).scaleb(-self.decimal_places), context=context)
         return value
 
-    def ddl_type(self, dialect):
+    def ddl_type(self, dialect: Dialect) -> str:
         """``DECIMAL(max_digits, decimal_places)`` in the dialect's spelling."""
         return dialect.column_type("DECIMAL", max_digits=self.max_digits, decimal_places=self.decimal_places)
 
@@ -379,7 +382,7 @@ class BooleanField(Field[_T]):
         ) -> None: ...
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
-    def coerce(self, value):
+    def coerce(self, value: object) -> bool:
         if value is True or value is False:
             return value
         if isinstance(value, int) and value in (0, 1):

@@ -11,7 +11,8 @@ from .base import _T, Field
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .base import _Options
+    from ..dialects.base import Dialect
+    from .base import Adapter, _Options
 
 
 # -- dates and times ---------------------------------------------------------------------------
@@ -40,7 +41,7 @@ class DateTimeField(Field[_T]):
         ) -> None: ...
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
-    def coerce(self, value):
+    def coerce(self, value: object) -> datetime.datetime:
         if type(value) is not datetime.datetime:
             if isinstance(value, datetime.datetime):
                 pass
@@ -60,20 +61,20 @@ class DateTimeField(Field[_T]):
             )
         return value
 
-    def _build_adapter(self, dialect):
+    def _build_adapter(self, dialect: Dialect) -> Adapter:
         slow = Field._build_adapter(self, dialect)
         to_driver = dialect.to_driver.get("DATETIME")
         datetime_class = datetime.datetime
 
         if to_driver is None:
 
-            def adapt(value):
+            def adapt(value: Any) -> Any:
                 if value.__class__ is datetime_class and value.tzinfo is None:
                     return value
                 return slow(value)
         else:
 
-            def adapt(value):
+            def adapt(value: Any) -> Any:
                 if value.__class__ is datetime_class and value.tzinfo is None:
                     return to_driver(value)
                 return slow(value)
@@ -106,7 +107,7 @@ class DateField(Field[_T]):
         ) -> None: ...
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
-    def coerce(self, value):
+    def coerce(self, value: Any) -> datetime.date:
         if isinstance(value, datetime.datetime):
             if value.time() != datetime.time(0) or value.tzinfo is not None:
                 self._fail(value, "a date (this datetime has a time of day that would be lost)")
@@ -146,7 +147,7 @@ class TimeField(Field[_T]):
         ) -> None: ...
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
-    def coerce(self, value):
+    def coerce(self, value: object) -> datetime.time:
         if isinstance(value, datetime.time):
             pass
         elif isinstance(value, str):

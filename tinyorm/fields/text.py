@@ -12,12 +12,13 @@ from .base import _T, Field
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .base import _Options
+    from ..dialects.base import Dialect
+    from .base import Adapter, DialectCheck, _Options
 
 
 # -- text ------------------------------------------------------------------------------------
 class _TextBase(Field[_T]):
-    def coerce(self, value):
+    def coerce(self, value: object) -> str:
         if type(value) is not str:
             if isinstance(value, str):
                 value = str(value)
@@ -35,10 +36,11 @@ class _TextBase(Field[_T]):
                 ) from None
         return value
 
-    def _dialect_check(self, dialect):
+    def _dialect_check(self, dialect: Dialect) -> DialectCheck | None:
         if dialect.text_allows_nul:
             return None
-        return type(dialect).check_text.__get__(dialect)
+        check: DialectCheck = type(dialect).check_text.__get__(dialect)
+        return check
 
 
 class CharField(_TextBase[_T]):
@@ -70,7 +72,7 @@ class CharField(_TextBase[_T]):
         self.max_length = max_length
         super().__init__(*args, **kwargs)
 
-    def coerce(self, value):
+    def coerce(self, value: object) -> str:
         value = _TextBase.coerce(self, value)
         if len(value) > self.max_length:
             raise DataError(
@@ -78,24 +80,24 @@ class CharField(_TextBase[_T]):
             )
         return value
 
-    def ddl_type(self, dialect):
+    def ddl_type(self, dialect: Dialect) -> str:
         """``VARCHAR(max_length)`` in the dialect's spelling."""
         return dialect.column_type("VARCHAR", max_length=self.max_length)
 
-    def _build_adapter(self, dialect):
+    def _build_adapter(self, dialect: Dialect) -> Adapter:
         slow = Field._build_adapter(self, dialect)
         max_length = self.max_length
         if not dialect.text_allows_nul:
 
-            def adapt(value):
+            def adapt_nul_free(value: Any) -> Any:
                 # The NUL check is one C-level scan (PostgreSQL cannot store NUL).
                 if value.__class__ is str and len(value) <= max_length and value.isascii() and "\x00" not in value:
                     return value
                 return slow(value)
 
-            return adapt
+            return adapt_nul_free
 
-        def adapt(value):
+        def adapt(value: Any) -> Any:
             # isascii() is O(1) in CPython; other text takes the slow path's UTF-8 check.
             if value.__class__ is str and len(value) <= max_length and value.isascii():
                 return value
@@ -129,18 +131,18 @@ class TextField(_TextBase[_T]):
         ) -> None: ...
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
-    def _build_adapter(self, dialect):
+    def _build_adapter(self, dialect: Dialect) -> Adapter:
         slow = Field._build_adapter(self, dialect)
         if not dialect.text_allows_nul:
 
-            def adapt(value):
+            def adapt_nul_free(value: Any) -> Any:
                 if value.__class__ is str and value.isascii() and "\x00" not in value:
                     return value
                 return slow(value)
 
-            return adapt
+            return adapt_nul_free
 
-        def adapt(value):
+        def adapt(value: Any) -> Any:
             if value.__class__ is str and value.isascii():
                 return value
             return slow(value)
@@ -174,7 +176,7 @@ class UUIDField(Field[_T]):
         ) -> None: ...
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
-    def coerce(self, value):
+    def coerce(self, value: Any) -> uuid.UUID:
         if isinstance(value, uuid.UUID):
             return value
         if isinstance(value, str):
@@ -212,7 +214,7 @@ class BlobField(Field[_T]):
         ) -> None: ...
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
-    def coerce(self, value):
+    def coerce(self, value: Any) -> bytes:
         if isinstance(value, bytes):
             return value
         if isinstance(value, (bytearray, memoryview)):

@@ -16,6 +16,7 @@ parameters, a quoted literal), whatever characters it holds. No I/O happens here
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from ..exceptions import DataError
 from .nodes import Cast, Node, Operand
@@ -242,7 +243,7 @@ class JsonEquals(Operand):
 
     __slots__ = ("lhs", "value", "negated")
 
-    def __init__(self, lhs, value, negated=False):
+    def __init__(self, lhs: Operand, value: Any, negated: bool = False) -> None:
         self.lhs = lhs
         self.value = value
         self.negated = negated
