@@ -15,7 +15,7 @@ from tinyorm import SQL, CharField, DateTimeField, ForeignKeyField, IntegerField
 from tinyorm.dialects import MySQLDialect, PostgresDialect, SqliteDialect
 from tinyorm.exceptions import DataError
 from tinyorm.sql import shapes
-from tinyorm.sql.nodes import Context
+from tinyorm.sql.nodes import Context, Expression, Value
 
 SQLITE = SqliteDialect()
 POSTGRES = PostgresDialect()
@@ -106,6 +106,7 @@ def test_a_thousand_rebuilt_queries_keep_one_entry():
         lambda v: Author.select().where(Author.age.in_([])),
         lambda v: Author.select().where(Author.age.not_in([v])),
         lambda v: Author.select().where(Author.age.between(v, v + 10)),
+        lambda v: Author.select().where(Expression(Author.age, "IN", Value([v, v + 1]))),
         lambda v: Author.select().where(SQL("age > ?", [v])),
         lambda v: Author.select().where(SQL("age < ?", [v])),  # other SQL text
         lambda v: Author.select().where(Author.age > v).limit(v % 3 + 1),  # LIMIT is inlined
@@ -166,6 +167,13 @@ def test_values_are_converted_by_their_field_on_a_hit_too():
     assert cold[0] == warm[0] and warm[1] != cold[1]
     with pytest.raises(DataError):  # the field still checks the value on a hit
         Author.select().where(Author.age > "not a number").sql(SQLITE)
+
+
+def test_a_list_value_with_nested_lists_never_takes_a_flat_lists_text():
+    flat = Author.select().where(Expression(Author.age, "IN", Value([1, 2])))
+    nested = Author.select().where(Expression(Author.age, "IN", Value([[1, 2], 3])))
+    check(flat)
+    assert check(nested)[0].endswith("IN ((?, ?), ?))")
 
 
 def test_uncacheable_shapes_render_every_time():

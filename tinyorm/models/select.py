@@ -79,21 +79,34 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
         def objects(self) -> ModelSelect[_R]: ...
 
     def __init__(self, model: Any, columns: Any = ()) -> None:
-        expanded = []
-        whole_models = True
-        for column in columns or (model,):
-            if isinstance(column, ModelBase):
-                expanded.extend(column._meta.fields.values())
-            elif isinstance(column, ModelAlias):
-                expanded.extend(_fields_of(column))
-                whole_models = False
-            else:
-                expanded.append(column)
-                whole_models = False
-        Select.__init__(self, expanded, (model,), None)
-        if whole_models:
-            # every column of these models: their classes are the select list's shape
-            self._columns_shape = (self._columns, ("models", tuple(columns) if columns else (model,)))
+        models = tuple(columns) if columns else (model,)
+        for column in models:
+            if not isinstance(column, ModelBase):  # (only model classes are looked up)
+                known = None
+                break
+        else:
+            known = _SELECT_LISTS.get(models)
+        if known is not None:
+            # every column of these models (the usual select): the list and its shape, built once
+            Select.__init__(self, (), (model,), None)
+            self._columns = known[0]
+            self._columns_shape = known
+        else:
+            expanded = []
+            whole_models = True
+            for column in models:
+                if isinstance(column, ModelBase):
+                    expanded.extend(column._meta.fields.values())
+                elif isinstance(column, ModelAlias):
+                    expanded.extend(_fields_of(column))
+                    whole_models = False
+                else:
+                    expanded.append(column)
+                    whole_models = False
+            Select.__init__(self, expanded, (model,), None)
+            if whole_models:
+                # every column of these models: their classes are the select list's shape
+                self._columns_shape = _SELECT_LISTS[models] = (self._columns, ("models", models))
         _init_model_state(self, model, "models")
         self._populate_existing = False
 
@@ -523,6 +536,11 @@ def _label(column):
 def _column(source, field):
     """``field`` as seen from ``source`` (through the alias when the source is one)."""
     return FieldAlias(source, field) if isinstance(source, ModelAlias) else field
+
+
+# The select list of whole models (``select(Tweet, User)``) and its shape, by the model
+# classes: the columns tuple is immutable, so every such query shares it.
+_SELECT_LISTS: BoundedCache[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = BoundedCache(256)
 
 
 # The foreign-key join condition between two model classes (not aliases), by the pair: the

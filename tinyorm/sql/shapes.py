@@ -73,8 +73,11 @@ def _value_key(node: Value, params: list[_Param]) -> Any:
     value = node.value
     converter = node.converter
     if isinstance(value, (list, tuple)) and not getattr(converter, "whole_values", False):
-        # rendered as "(?, ?, ...)", one parameter per item
-        params.extend([(item, converter) for item in value])
+        # rendered as "(?, ?, ...)", one parameter per item (nested lists nest parentheses)
+        for item in value:
+            if isinstance(item, (list, tuple)) or hasattr(item, "__sql__"):
+                raise NoShape
+            params.append((item, converter))
         return ("values", len(value))
     params.append((value, converter))
     return "?"
@@ -181,6 +184,8 @@ def _select_key(query: Any, params: list[_Param]) -> Any:
     distinct = query._distinct
     if distinct.__class__ is tuple:
         distinct = _keys(distinct, params)
+        if params:  # DISTINCT ON is a dialect hook's to render: plain columns only
+            raise NoShape
     known = query._columns_shape  # (the columns, their shape) when set by a model query
     columns = known[1] if known is not None and known[0] is query._columns else _keys(query._columns, params)
     sources = _keys(query._from, params)
