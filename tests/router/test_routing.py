@@ -11,6 +11,8 @@ data itself: the stand-in replica file does not replicate, so a row that only it
 proves a read was served there, and a row only the primary holds proves the opposite.
 """
 
+import threading
+
 import pytest
 
 import tinyorm
@@ -385,6 +387,23 @@ def test_stats_and_reset_stats(routed):
     assert router.stats()["reads"] == {"replica1": 1}
     router.reset_stats()
     assert router.stats()["reads"] == {} and router.stats()["writes"] == {}
+    in_thread(router, lambda: Article.select().count())
+    assert router.stats()["reads"] == {"replica1": 1}  # counting goes on after a reset
+
+
+def test_reads_from_many_threads_are_all_counted(routed):
+    replica = routed.pair.replica_url
+    router = routed(MODELS, replicas=[replica, replica])
+    seed(routed, router)
+    threads = [
+        threading.Thread(target=lambda: ([Article.select().count() for _ in range(50)], router.close()))
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert reads(router) == {"replica1": 100, "replica2": 100}
 
 
 # -- a Router subclass -------------------------------------------------------------------------

@@ -640,21 +640,22 @@ def _is_plain_read(sql: str) -> bool:
 def _models_in(node: Any, seen: set[int] | None = None) -> Iterator[Any]:
     """Every model a query (with its joins and subqueries) reads or writes (node trees are
     walked by attribute, so what comes out is typed loosely)."""
-    from ..models import Model, ModelAlias
+    from ..models import ModelAlias
+    from ..models.metadata import ModelBase
 
     if seen is None:
         seen = set()
     if id(node) in seen:
         return
     seen.add(id(node))
-    if isinstance(node, type) and issubclass(node, Model):
+    if isinstance(node, ModelBase):
         yield node
         return
     if isinstance(node, ModelAlias):
         yield node._alias_model
         return
     model = getattr(node, "model", None)
-    if isinstance(model, type) and issubclass(model, Model) and not hasattr(node, "field_type"):
+    if isinstance(model, ModelBase) and not hasattr(node, "field_type"):
         yield model
     if isinstance(node, (list, tuple)):
         for item in node:
