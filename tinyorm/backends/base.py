@@ -9,7 +9,7 @@ import contextlib
 import logging
 import os
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Iterable, NoReturn
+from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable, NoReturn
 
 from .. import exceptions
 from ..exceptions import ConnectionLostError, ImproperlyConfigured, OperationalError, translate_driver_error
@@ -97,7 +97,7 @@ class Database(ConnectionsMixin, TransactionsMixin):
         # streamed reads, with (database, sql, params, chunk_size) in place of stream_rows,
         # to move the stream elsewhere if this database fails before its first rows.
         self.failover = None
-        self.stream_failover = None
+        self.stream_failover: Callable[..., Any] | None = None
         _ALL_DATABASES.add(self)
 
     def __repr__(self):
@@ -189,7 +189,7 @@ class Database(ConnectionsMixin, TransactionsMixin):
     # True where the driver itself reads "%s"/"%%" in the text (psycopg2, pymysql).
     percent_by_driver = True
 
-    def stream_rows(self, sql, params, chunk_size):
+    def stream_rows(self, sql: str, params: Any, chunk_size: int) -> Generator[tuple[Any, Any], None, None]:
         """Run a SELECT and yield its rows in lists of at most ``chunk_size``, each with the
         cursor's description, reading them from the server as they are consumed.
 
@@ -210,7 +210,7 @@ class Database(ConnectionsMixin, TransactionsMixin):
         finally:
             cursor.close()
 
-    def _open_stream(self, sql, params, chunk_size):
+    def _open_stream(self, sql: str, params: Any, chunk_size: int) -> Generator[tuple[Any, Any], None, None]:
         """:meth:`stream_rows`, moved by the Router that owns this replica to another
         database if this one cannot be reached before the first rows (never after)."""
         if self.stream_failover is None:

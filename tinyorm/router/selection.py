@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from ..backends.base import Database
@@ -239,7 +239,9 @@ class SelectionMixin:
         """A replica failed to connect: mark it down, run the read where it may run."""
         return self._reroute(database, error).execute_sql(sql, params, many)
 
-    def _stream_failover(self, database, sql, params, chunk_size):
+    def _stream_failover(
+        self, database: Database, sql: str, params: Any, chunk_size: int
+    ) -> Generator[Any, None, None]:
         """``Query.iterator()`` on a replica: until the first rows have come, a replica that
         cannot be reached hands the stream to another database, as any read would be; once
         rows have been handed out, a failure raises (starting again would repeat them)."""
@@ -256,7 +258,7 @@ class SelectionMixin:
                 continue
             return self._rest_of_stream(stream, first)
 
-    def _rest_of_stream(self, stream, first):
+    def _rest_of_stream(self, stream: Generator[Any, None, None], first: Any) -> Generator[Any, None, None]:
         try:
             if first is None:
                 return
@@ -270,7 +272,7 @@ class SelectionMixin:
         finally:
             stream.close()
 
-    def _reroute(self, database, error):
+    def _reroute(self, database: Database, error: BaseException) -> Database:
         """A replica failed to connect: mark it down; the database the read moves to."""
         name = self.name_of(database)
         database._discard_connection()
