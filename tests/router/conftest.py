@@ -164,6 +164,24 @@ def _wal_receiver_stopped(url):
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def myreplica_script(replicated):
+    """``run(*args)``: scripts/myreplica.sh (``run("kill", "replica")``, ``run("start",
+    "replica")``) on the MariaDB pair these tests use, whose folder is read from the replica
+    now, while it answers, so any checkout drives the servers another one built."""
+    database = tinyorm.connect(replicated.replica_url)
+    try:
+        data_directory = database.execute_sql("SELECT @@datadir").fetchone()[0]
+    finally:
+        database.close_all()
+    env = {**os.environ, "TINYORM_MYREPLICA_DIR": os.path.dirname(data_directory.rstrip("/"))}
+    script = os.path.join(ROOT, "scripts", "myreplica.sh")
+
+    def run(*args):
+        subprocess.run(["bash", script, *args], cwd=ROOT, env=env, check=True, timeout=120)
+
+    return run
+
+
 def pgreplica_script(replicated):
     """``run(*args)``: scripts/pgreplica.sh on the servers these tests use (``run("kill",
     "replica2")``, ``run("start", "replica2")``). Their folder and ports are read from the

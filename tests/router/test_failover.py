@@ -19,6 +19,7 @@ from .conftest import (
     ConnectCounter,
     dead_url,
     in_thread,
+    myreplica_script,
     pgreplica_script,
     reads,
     receiving_stopped,
@@ -262,3 +263,64 @@ def test_a_replica_back_from_down_must_still_show_it_has_the_write(routed, repli
     assert all(row is not None for row in found), f"stale reads: {found}, {stats}"
     assert "replica2" not in stats["reads"], stats
     assert fresh in (3, 4), "a scope that wrote nothing may read the replica that is behind"
+
+
+# -- streamed reads (Query.iterator) -----------------------------------------------------------------
+def _streamed_titles():
+    return [ticket.title for ticket in Ticket.select().order_by(Ticket.id).iterator(chunk_size=2)]
+
+
+def test_streamed_read_moves_off_a_dead_replica_before_its_first_row(routed):
+    router = routed([Ticket], replicas=[dead_url(routed.pair), routed.pair.replica_url], down_backoff=30)
+    seed(routed, router)
+    titles = in_thread(router, lambda: [_streamed_titles() for _ in range(2)])
+    assert titles == [["t0", "t1", "t2"]] * 2
+    stats = router.stats()
+    assert stats["down"] == {"replica1": 1} and stats["fallbacks"] == 1, stats
+    assert stats["reads"] == {"replica2": 2}, "the other replica serves; replica1 never ran it"
+    only_dead = routed([Ticket], replicas=[dead_url(routed.pair)], down_backoff=30)
+    assert in_thread(only_dead, _streamed_titles) == ["t0", "t1", "t2"]
+    assert reads(only_dead) == {"primary": 1}
+
+
+@pytest.mark.backends("myreplica")
+def test_streamed_read_on_a_killed_replica_runs_on_the_primary(routed, replicated):
+    servers = myreplica_script(replicated)
+    router = routed([Ticket], down_backoff=30)
+    seed(routed, router)
+    servers("kill", "replica")
+    try:
+        titles = in_thread(router, _streamed_titles)
+    finally:
+        servers("start", "replica")
+    assert titles == ["t0", "t1", "t2"]
+    assert reads(router) == {"primary": 1} and router.stats()["down"] == {"replica1": 1}
+
+
+@pytest.mark.backends(*SECOND_REPLICA_URLS)
+def test_streamed_read_that_loses_its_replica_after_rows_raises(routed, replicated):
+    """Rows were handed out: starting again elsewhere would repeat them, so the error
+    reaches the loop."""
+    servers = pgreplica_script(replicated)
+    router = routed([Ticket], replicas=[replicated.replica2_url], down_backoff=30)
+    seed(routed, router, count=10)
+    replicated.wait_for_replica(url=replicated.replica2_url)
+
+    def scenario():
+        seen = []
+        try:
+            for title in (ticket.title for ticket in Ticket.select().order_by(Ticket.id).iterator(chunk_size=2)):
+                seen.append(title)
+                if len(seen) == 2:
+                    servers("kill", "replica2")
+        except OperationalError as exc:
+            return seen, exc
+        return seen, None
+
+    try:
+        seen, error = in_thread(router, scenario)
+    finally:
+        servers("start", "replica2")
+    assert error is not None, f"no error after the replica died mid-stream: {seen}"
+    assert seen == ["t0", "t1"]
+    assert "primary" not in reads(router), router.stats()

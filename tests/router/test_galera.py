@@ -7,6 +7,7 @@ certification failures as retryable errors, a node without quorum counted as dow
 cluster-wide migration lock. Nodes are isolated (``gmcast.isolate``) and always rejoined.
 """
 
+import os
 import pathlib
 import re
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 
 import tinyorm
 from tinyorm import CharField, ConnectionLostError, IntegerField, Model, VersionField
+from tinyorm.backends import galera
 
 from ..conftest import BACKENDS, GALERA_URLS, drop_all_tables
 from ..migrations.conftest import Project
@@ -38,6 +40,7 @@ class Cluster:
         self.urls = list(urls)
         self.control = [tinyorm.connect(url) for url in self.urls]
         self.routers = []
+        self.folder = None  # scripts/galera.sh's folder, read from a node when first needed
 
     def router(self, models, **options):
         router = tinyorm.Router(primary=self.urls[0], replicas=self.urls[1:], **options)
@@ -84,9 +87,13 @@ class Cluster:
         if port not in NODE_PORTS:
             pytest.skip(f"{self.urls[index]} is not a node of scripts/galera.sh (ports {NODE_PORTS})")
         node = str(NODE_PORTS.index(port) + 1)
+        if self.folder is None:  # read while the node answers: any checkout drives the cluster
+            data_directory = self.control[index].execute_sql("SELECT @@datadir").fetchone()[0]
+            self.folder = os.path.dirname(data_directory.rstrip("/"))
         completed = subprocess.run(
             ["bash", str(ROOT / "scripts" / "galera.sh"), command, node],
             cwd=ROOT,
+            env={**os.environ, "TINYORM_GALERA_DIR": self.folder},
             capture_output=True,
             text=True,
             timeout=300,
@@ -328,6 +335,87 @@ def test_migration_lock_times_out_with_the_holder_named(cluster):
         assert time.monotonic() - started < 5
     with second.migration_lock(timeout=1):  # released: the other node takes it at once
         pass
+
+
+HELD_MIGRATION = """
+import os
+import time
+from tinyorm import *
+
+HOLD = {hold!r}
+
+def upgrade(op):
+    def hold(database):
+        while os.path.exists(HOLD):
+            time.sleep(0.05)
+
+    op.run_python(hold)
+    op.create_table("galera_held", [("id", AutoField()), ("n", IntegerField())])
+
+def downgrade(op):
+    op.drop_table("galera_held")
+"""
+
+
+def _lock_holders(database):
+    try:
+        return database.execute_sql("SELECT owner FROM tinyorm_migration_lock").fetchall()
+    except tinyorm.TinyORMError:
+        return ()  # no lock table yet
+
+
+@pytest.mark.parametrize("where", ["same node", "another node"])
+def test_a_killed_migrations_lock_is_taken_over(cluster, tmp_path, where):
+    """``migrate up`` killed -9 while holding the lock: the next one takes the lock over by
+    itself (on the holder's node as soon as its connection is gone and its heartbeat stood
+    still for a few seconds; from another node once the lease has run out)."""
+    path = tmp_path / "project"
+    path.mkdir()
+    hold = tmp_path / "hold"
+    hold.write_text("")
+    first = Project(path, cluster.urls[0])
+    first.write_models("from tinyorm import *  # no models yet\n")
+    first.write_migration("0001_held.py", HELD_MIGRATION.format(hold=str(hold)))
+    process = first.popen("migrate", "up")
+    try:
+        cluster.wait(lambda: _lock_holders(cluster.control[2]), "the first migration never took the lock")
+        time.sleep(1.5)  # its heartbeat is running
+    finally:
+        process.kill()
+        process.communicate(timeout=30)
+    assert process.returncode == -9
+    hold.unlink()
+    assert _lock_holders(cluster.control[0]), "the killed process left its lock row"
+    second = Project(path, cluster.urls[0 if where == "same node" else 1])
+    started = time.monotonic()
+    result = second.run("migrate", "up", timeout=120)
+    took = time.monotonic() - started
+    assert re.search(r"applied 0001_held", result.out), result
+    if where == "same node":
+        assert took < galera.LEASE_S, f"{took:.1f}s: the holder's connection was gone, no need for the lease"
+    else:
+        assert took >= galera.LEASE_S - 2, f"{took:.1f}s: taken over before the lease ran out"
+    cluster.wait_all_synced()
+    assert _lock_holders(cluster.control[2]) == ()
+    for database in cluster.control:
+        assert "galera_held" in database.get_tables()
+
+
+@pytest.mark.parametrize("where", ["same node", "another node"])
+def test_a_live_migrations_lock_is_never_taken_over(cluster, where):
+    """However long a waiter waits, a holder whose heartbeat goes on keeps the lock."""
+    holder = cluster.control[0]
+    waiter = tinyorm.connect(cluster.urls[0 if where == "same node" else 1])
+    wait = galera.LEASE_S + 3 if where == "another node" else 6
+    try:
+        with holder.migration_lock(timeout=5):
+            with pytest.raises(tinyorm.MigrationError, match="heartbeat is alive"):
+                with waiter.migration_lock(timeout=wait):
+                    pytest.fail("two holders of the migration lock")
+        with waiter.migration_lock(timeout=2):  # released: taken at once
+            pass
+    finally:
+        waiter.close_all()
 
 
 def test_writes_move_to_the_next_node_when_the_writer_dies(cluster):

@@ -9,8 +9,6 @@ them, always restarting them.
 """
 
 import logging
-import os
-import subprocess
 import threading
 import time
 
@@ -21,10 +19,18 @@ from tinyorm import CharField, IntegerField, Model, RoutingError
 from tinyorm.backends.positions import MariaDBPosition, MySQLPosition
 
 from ..conftest import REPLICATED_URLS
-from .conftest import RECEIVE_CONTROL, counting, dead_url, in_thread, reads, receiving_stopped, replay_paused
+from .conftest import (
+    RECEIVE_CONTROL,
+    counting,
+    dead_url,
+    in_thread,
+    myreplica_script,
+    reads,
+    receiving_stopped,
+    replay_paused,
+)
 
 real_only = pytest.mark.backends(*REPLICATED_URLS)
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class Entry(Model):
@@ -156,24 +162,21 @@ def test_stopped_thread_counts_as_lagging_for_fresh_reads(routed, replicated, th
 
 
 # -- a replica killed mid-run ----------------------------------------------------------------------
-def _myreplica(*args):
-    subprocess.run(["bash", os.path.join(ROOT, "scripts", "myreplica.sh"), *args], cwd=ROOT, check=True, timeout=120)
-
-
 @pytest.mark.backends("myreplica")
-def test_replica_killed_mid_run_reads_keep_working(routed):
+def test_replica_killed_mid_run_reads_keep_working(routed, replicated):
+    servers = myreplica_script(replicated)
     router = routed([Entry], down_backoff=30)
     stale = 0
     try:
         for number in range(40):
             if number == 10:
-                _myreplica("kill", "replica")
+                servers("kill", "replica")
             entry = Entry.create(text=f"kill {number}")
             if Entry.get_or_none(Entry.id == entry.id) is None:
                 stale += 1
             assert in_thread(router, lambda: Entry.select().count()) == number + 1 or number < 10
     finally:
-        _myreplica("start", "replica")
+        servers("start", "replica")
     assert stale == 0
     assert router.stats()["down"].get("replica1") == 1
 
@@ -356,16 +359,17 @@ def test_probe_error_from_a_missing_privilege_is_reported_not_down(routed, repli
 
 @pytest.mark.backends("myreplica")
 def test_with_the_primary_down_an_unconfirmed_write_reads_from_the_replica(routed, replicated):
+    servers = myreplica_script(replicated)
     router = routed([Entry], replica_wait=0.05)
 
     def scenario():
         entry = Entry.create(text="before the crash")
         replicated.wait_for_replica()  # it reached the replica; this scope has not confirmed it
-        _myreplica("kill", "primary")
+        servers("kill", "primary")
         try:
             return Entry.get_or_none(Entry.id == entry.id)
         finally:
-            _myreplica("start", "primary")
+            servers("start", "primary")
 
     found = in_thread(router, scenario)
     assert found is not None and found.text == "before the crash"

@@ -9,7 +9,7 @@ import contextlib
 import logging
 import os
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Iterable, NoReturn
+from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable, NoReturn
 
 from .. import exceptions
 from ..exceptions import ConnectionLostError, ImproperlyConfigured, OperationalError, translate_driver_error
@@ -93,8 +93,11 @@ class Database(ConnectionsMixin, TransactionsMixin):
         self._init_connections(max_connections, stale_timeout, pool_timeout, ping_interval)
         self._server_checked = False
         # Set by a Router on its replicas: called with (database, error, sql, params, many)
-        # when a statement fails for want of a connection, to run it elsewhere.
+        # when a statement fails for want of a connection, to run it elsewhere; and, for
+        # streamed reads, with (database, sql, params, chunk_size) in place of stream_rows,
+        # to move the stream elsewhere if this database fails before its first rows.
         self.failover = None
+        self.stream_failover: Callable[..., Any] | None = None
         _ALL_DATABASES.add(self)
 
     def __repr__(self):
@@ -186,7 +189,7 @@ class Database(ConnectionsMixin, TransactionsMixin):
     # True where the driver itself reads "%s"/"%%" in the text (psycopg2, pymysql).
     percent_by_driver = True
 
-    def stream_rows(self, sql, params, chunk_size):
+    def stream_rows(self, sql: str, params: Any, chunk_size: int) -> Generator[tuple[Any, Any], None, None]:
         """Run a SELECT and yield its rows in lists of at most ``chunk_size``, each with the
         cursor's description, reading them from the server as they are consumed.
 
@@ -206,6 +209,13 @@ class Database(ConnectionsMixin, TransactionsMixin):
                 yield rows, cursor.description
         finally:
             cursor.close()
+
+    def _open_stream(self, sql: str, params: Any, chunk_size: int) -> Generator[tuple[Any, Any], None, None]:
+        """:meth:`stream_rows`, moved by the Router that owns this replica to another
+        database if this one cannot be reached before the first rows (never after)."""
+        if self.stream_failover is None:
+            return self.stream_rows(sql, params, chunk_size)
+        return self.stream_failover(self, sql, params, chunk_size)
 
     # Engines with a bulk loader (PostgreSQL's COPY) set this and override copy_rows();
     # Model.copy_from() uses multi-row INSERTs elsewhere.

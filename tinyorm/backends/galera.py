@@ -30,8 +30,11 @@ import math
 import os
 import re
 import socket
+import threading
 import time
 import uuid
+
+from ..log import migrations_logger as logger
 
 # 1047 ER_UNKNOWN_COM_ERROR is how a node without quorum (or still joining) refuses a
 # statement: "WSREP has not yet prepared node for application use".
@@ -42,6 +45,11 @@ _STATE_SYNCED = 4  # wsrep_local_state: 4 is Synced (1 joining, 2 donor/desynced
 _GTID_LIST = re.compile(r"\d+-\d+-\d+(?:,\s*\d+-\d+-\d+)*")
 LOCK_TABLE = "tinyorm_migration_lock"
 _LOCK_RETRY_S = 0.2
+# A migration lock whose heartbeat (every _BEAT_S) has stood still this long is taken over;
+# on the holder's own node, already after _SAME_NODE_GRACE_S once its connection is gone.
+LEASE_S = 15.0
+_BEAT_S = 1.0
+_SAME_NODE_GRACE_S = 3.0
 
 
 def is_galera_node(cursor):
@@ -139,35 +147,150 @@ def migration_lock(database, timeout):
     """Hold a cluster-wide lock: a row in ``tinyorm_migration_lock``, inserted in its own
     transaction. Galera certifies the INSERT against every node's, so of two migrations
     started at once on two nodes one commits and the other fails (1062 duplicate key, or
-    1213 certification failure) and waits. A process killed while holding the lock leaves
-    the row; the error after ``timeout`` says who holds it and how to clear it."""
+    1213 certification failure) and waits.
+
+    The holder's row names its node and connection, and a thread of the holder counts a
+    heartbeat in it every second. A waiter takes the lock over from a holder that is
+    provably gone: on the holder's own node, once its connection is no longer in the
+    process list and its heartbeat has stood still for a few seconds; from another node,
+    once the heartbeat has stood still for ``LEASE_S`` seconds (measured by the waiter's
+    own clock: the nodes' clocks need not agree). The takeover deletes the row only if it
+    is still the one seen (same owner, same heartbeat), so Galera certifies it against a
+    late heartbeat or another waiter's takeover; then the waiters compete with an INSERT
+    as before. Never two holders: a heartbeat that finds its row gone reports the lost
+    lock, and the migration fails when it ends."""
     from ..exceptions import ConcurrencyError, IntegrityError, MigrationError
 
-    quote = database.dialect.quote
-    table = quote(LOCK_TABLE)
-    database.execute_sql(
-        f"CREATE TABLE IF NOT EXISTS {table} (name VARCHAR(64) PRIMARY KEY, owner VARCHAR(255) NOT NULL, "
-        "acquired_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP) ENGINE=InnoDB"
-    )
+    table = _lock_table(database)
     name = database.database[:64]
     owner = f"{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:12]}"[:255]
+    node = _node_name(database)
     deadline = time.monotonic() + timeout
+    seen = None  # ((owner, beat), monotonic time that heartbeat was first seen)
     while True:
         try:
-            database.execute_sql(f"INSERT INTO {table} (name, owner) VALUES (%s, %s)", (name, owner))
+            database.execute_sql(
+                f"INSERT INTO {table} (name, owner, node, connection_id, beat) VALUES (%s, %s, %s, CONNECTION_ID(), 0)",
+                (name, owner, node),
+            )
             break
         except (IntegrityError, ConcurrencyError):
-            if time.monotonic() >= deadline:
-                row = database.execute_sql(
-                    f"SELECT owner, acquired_at FROM {table} WHERE name = %s", (name,)
-                ).fetchone()
-                holder = f"{row[0]} since {row[1]}" if row else "another process"
+            row = database.execute_sql(
+                f"SELECT owner, node, connection_id, beat, acquired_at FROM {table} WHERE name = %s", (name,)
+            ).fetchone()
+            if row is None:
+                continue  # released meanwhile: try again at once
+            now = time.monotonic()
+            if seen is None or seen[0] != (row[0], row[3]):
+                seen = ((row[0], row[3]), now)
+            if _holder_gone(database, row, node, now - seen[1]) and _take_over(database, table, name, row):
+                continue
+            if now >= deadline:
                 raise MigrationError(
-                    f"another process ({holder}) has been migrating this cluster for over {timeout}s; "
-                    f"if it died, remove its lock: DELETE FROM {LOCK_TABLE} WHERE name = '{name}'"
+                    f"another process ({row[0]} on {row[1]}, since {row[4]}) has been migrating this cluster "
+                    f"for over {timeout}s and its heartbeat is alive; if it is gone for sure, remove its lock: "
+                    f"DELETE FROM {LOCK_TABLE} WHERE name = '{name}'"
                 ) from None
             time.sleep(_LOCK_RETRY_S)
+    heartbeat = _Heartbeat(database, table, name, owner)
+    heartbeat.start()
+    failed = True
     try:
         yield
+        failed = False
     finally:
+        heartbeat.stop()
         database.execute_sql(f"DELETE FROM {table} WHERE name = %s AND owner = %s", (name, owner))
+    if heartbeat.lost and not failed:
+        raise MigrationError(
+            "the migration lock was taken over while this migration ran (its heartbeat stood still "
+            f"for {LEASE_S:g}s): check the schema, another migration may have run at the same time"
+        )
+
+
+def _lock_table(database):
+    """The lock table's quoted name, created (or given the holder's columns) if needed."""
+    table = database.dialect.quote(LOCK_TABLE)
+    database.execute_sql(
+        f"CREATE TABLE IF NOT EXISTS {table} (name VARCHAR(64) PRIMARY KEY, owner VARCHAR(255) NOT NULL, "
+        "acquired_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, node VARCHAR(255) NOT NULL DEFAULT '', "
+        "connection_id BIGINT NOT NULL DEFAULT 0, beat BIGINT NOT NULL DEFAULT 0) ENGINE=InnoDB"
+    )
+    columns = database.execute_sql(
+        "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s "
+        "AND COLUMN_NAME IN ('node', 'connection_id', 'beat')",
+        (LOCK_TABLE,),
+    ).fetchone()[0]
+    if columns < 3:  # made by an older tinyorm: DDL only then (it is cluster-wide on Galera)
+        database.execute_sql(
+            f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS node VARCHAR(255) NOT NULL DEFAULT '', "
+            "ADD COLUMN IF NOT EXISTS connection_id BIGINT NOT NULL DEFAULT 0, "
+            "ADD COLUMN IF NOT EXISTS beat BIGINT NOT NULL DEFAULT 0"
+        )
+    return table
+
+
+def _node_name(database):
+    """This connection's node: host and port (a node restarted on them starts its
+    connection ids again, which only makes a dead holder look alive, never the reverse)."""
+    host, port = database.execute_sql("SELECT @@hostname, @@port").fetchone()
+    return f"{host}:{port}"
+
+
+def _holder_gone(database, row, node, still_for):
+    """Is the holder of the lock row ``row`` provably gone? ``still_for``: seconds its
+    heartbeat has stood still, as this waiter saw it."""
+    if still_for >= LEASE_S:
+        return True
+    if row[1] != node or still_for < _SAME_NODE_GRACE_S:
+        return False  # another node's connections are not visible here: the lease decides
+    alive = database.execute_sql(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = %s", (row[2],)
+    ).fetchone()[0]
+    return not alive
+
+
+def _take_over(database, table, name, row):
+    """Delete a gone holder's row if it is still the one seen; True if this waiter did."""
+    from ..exceptions import ConcurrencyError
+
+    try:
+        cursor = database.execute_sql(
+            f"DELETE FROM {table} WHERE name = %s AND owner = %s AND beat = %s", (name, row[0], row[3])
+        )
+    except ConcurrencyError:
+        return False  # certification: another waiter (or a late heartbeat) won
+    if cursor.rowcount != 1:
+        return False
+    logger.warning("took over the migration lock of %s on %s: its holder is gone", row[0], row[1])
+    return True
+
+
+class _Heartbeat(threading.Thread):
+    """Counts the holder's heartbeat in its lock row every ``_BEAT_S`` seconds, on a
+    connection of its own (also recorded: while this process lives, so does it)."""
+
+    def __init__(self, database, table, name, owner):
+        super().__init__(name="tinyorm-migration-lock-heartbeat", daemon=True)
+        self.database = database
+        self.sql = f"UPDATE {table} SET beat = beat + 1, connection_id = CONNECTION_ID() WHERE name = %s AND owner = %s"
+        self.params = (name, owner)
+        self.lost = False
+        self._stopped = threading.Event()
+
+    def run(self):
+        try:
+            while not self._stopped.wait(_BEAT_S):
+                try:
+                    if self.database.execute_sql(self.sql, self.params).rowcount == 0:
+                        self.lost = True
+                        logger.error("the migration lock was taken over by another process")
+                        return
+                except Exception as exc:  # noqa: BLE001 - retried at the next beat; the lease covers it
+                    logger.warning("migration lock heartbeat failed (%s)", exc)
+        finally:
+            self.database.close()
+
+    def stop(self):
+        self._stopped.set()
+        self.join(10)

@@ -334,13 +334,17 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
         ends (statements sent meanwhile run in that transaction); on MySQL/MariaDB the
         connection can send nothing else meanwhile (``InterfaceError``), and closing early
         reads the rest of the result off the wire. SQLite steps through its result as is.
+
+        Through a Router, a replica that cannot be reached before the first rows arrive
+        hands the stream to another replica or the primary, as for any read; once rows have
+        been yielded, a lost connection raises (starting again would repeat them).
         """
         if self._session is not None:
             self._session._autoflush()
         database = self._read_database()
         dialect = database.dialect
         sql, params = self.sql(dialect)
-        stream = database.stream_rows(sql, params, chunk_size)
+        stream = database._open_stream(sql, params, chunk_size)
         try:
             for rows, description in stream:
                 yield from self._build_results(rows, dialect, description)

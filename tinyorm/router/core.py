@@ -171,6 +171,7 @@ class Router(SelectionMixin):
             if isinstance(replica, str):
                 replica_db.prepare_replica()  # e.g. SQLite replicas refuse writes
             replica_db.failover = self._failover
+            replica_db.stream_failover = self._stream_failover
             self.databases[replica_name] = replica_db
             replica_entries.append((replica_name, replica_db))
         self.sets[set_name] = ReplicaSet(set_name, primary_name, primary_db, replica_entries, writers)

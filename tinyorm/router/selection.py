@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from ..backends.base import Database
@@ -237,6 +237,43 @@ class SelectionMixin:
 
     def _failover(self, database: Database, error: BaseException, sql: str, params: Any, many: bool) -> Any:
         """A replica failed to connect: mark it down, run the read where it may run."""
+        return self._reroute(database, error).execute_sql(sql, params, many)
+
+    def _stream_failover(
+        self, database: Database, sql: str, params: Any, chunk_size: int
+    ) -> Generator[Any, None, None]:
+        """``Query.iterator()`` on a replica: until the first rows have come, a replica that
+        cannot be reached hands the stream to another database, as any read would be; once
+        rows have been handed out, a failure raises (starting again would repeat them)."""
+        while True:
+            stream = database.stream_rows(sql, params, chunk_size)
+            try:
+                with self._probing():  # the stream's own statements must not move one by one
+                    first = next(stream, None)
+            except Exception as exc:
+                stream.close()
+                if not database.is_connection_failure(exc):
+                    raise
+                database = self._reroute(database, exc)
+                continue
+            return self._rest_of_stream(stream, first)
+
+    def _rest_of_stream(self, stream: Generator[Any, None, None], first: Any) -> Generator[Any, None, None]:
+        try:
+            if first is None:
+                return
+            yield first
+            while True:
+                with self._probing():
+                    chunk = next(stream, None)
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            stream.close()
+
+    def _reroute(self, database: Database, error: BaseException) -> Database:
+        """A replica failed to connect: mark it down; the database the read moves to."""
         name = self.name_of(database)
         database._discard_connection()
         state = self._state
@@ -261,7 +298,7 @@ class SelectionMixin:
         self._count(("reads", other_name))
         where = f"the primary {other_name}" if other is replica_set.primary else other_name
         router_logger.info("read failed over from %s to %s", name, where)
-        return other.execute_sql(sql, params, many)
+        return other
 
     def _writer_failover(self, database: Database, error: BaseException, sql: str, params: Any, many: bool) -> Any:
         """A writer failed to connect outside a transaction: move to the next candidate."""
