@@ -81,7 +81,7 @@ class ColumnDefinition(Node):
     def __init__(
         self,
         name: str,
-        type_sql: str,
+        type_sql: str | None,
         null: bool = True,
         default_sql: Fragment | None = None,
         primary_key: bool = False,

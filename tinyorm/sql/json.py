@@ -197,7 +197,12 @@ class JsonText(Operand):
         self.root = root
         self.keys = keys
 
-    name = JsonPath.name
+    if TYPE_CHECKING:
+
+        @property
+        def name(self) -> str: ...
+    else:
+        name = JsonPath.name  # the same label as the path's
 
     def __sql__(self, ctx: Context) -> None:
         ctx.dialect.render_json_text(ctx, self.root, self.keys)
