@@ -442,9 +442,9 @@ class Dialect:
     def plan_bulk_update(
         self,
         model: type[Model],
-        key_fields: Sequence[Any],
-        set_fields: Sequence[Any],
-        version_field: Any,
+        key_fields: Sequence[Field[Any]],
+        set_fields: Sequence[Field[Any]],
+        version_field: Field[Any] | None,
         rows: Sequence[Sequence[Any]],
     ) -> list[tuple[str, Sequence[Any], bool]]:
         """Statements that update many rows by key: [(sql, params, executemany?)].

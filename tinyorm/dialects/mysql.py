@@ -9,6 +9,7 @@ from ..sql import ddl
 from .base import Dialect, _from_json, _to_bool, _to_json, _to_uuid, exact
 
 if TYPE_CHECKING:
+    from ..fields.base import Field
     from ..models.model import Model
     from ..sql.json import JsonKey, JsonKeys
     from ..sql.nodes import Context, Node
@@ -142,9 +143,9 @@ class MySQLDialect(Dialect):
     def plan_bulk_update(
         self,
         model: type[Model],
-        key_fields: Sequence[Any],
-        set_fields: Sequence[Any],
-        version_field: Any,
+        key_fields: Sequence[Field[Any]],
+        set_fields: Sequence[Field[Any]],
+        version_field: Field[Any] | None,
         rows: Sequence[Sequence[Any]],
     ) -> list[tuple[str, Sequence[Any], bool]]:
         # One UPDATE joined to a derived table of the new values per batch; pymysql's

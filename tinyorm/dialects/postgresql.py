@@ -8,6 +8,7 @@ from ..sql import ddl
 from .base import Dialect, _to_bytes, _to_json
 
 if TYPE_CHECKING:
+    from ..fields.base import Field
     from ..models.model import Model
     from ..sql.json import JsonKey, JsonKeys
     from ..sql.nodes import Context, Node
@@ -79,9 +80,9 @@ class PostgresDialect(Dialect):
     def plan_bulk_update(
         self,
         model: type[Model],
-        key_fields: Sequence[Any],
-        set_fields: Sequence[Any],
-        version_field: Any,
+        key_fields: Sequence[Field[Any]],
+        set_fields: Sequence[Field[Any]],
+        version_field: Field[Any] | None,
         rows: Sequence[Sequence[Any]],
     ) -> list[tuple[str, Sequence[Any], bool]]:
         # One UPDATE ... FROM (VALUES ...) per batch: psycopg2's executemany would send a

@@ -104,8 +104,7 @@ class Search:
         pk: Field[Any] | None = meta.primary_key
         if pk is None or meta.composite_key or pk.field_type not in ("AUTO", "BIGAUTO", "INT", "BIGINT"):
             return None
-        column: str = pk.column_name
-        return column
+        return pk.column_name
 
     def __repr__(self) -> str:
         return f"Search{self.field_names!r}"
