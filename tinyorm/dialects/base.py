@@ -20,10 +20,18 @@ import json
 import math
 import re
 import uuid
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from ..exceptions import DataError, NotSupportedError, UnsafeSQLError
 from ..sql import ddl
+
+if TYPE_CHECKING:
+    from ..fields.base import Field
+    from ..models.model import Model
+    from ..sql.json import JsonKey, JsonKeys
+    from ..sql.nodes import Context, Node
+    from ..sql.search import Search, SearchIndex
+    from ..sql.write import Insert, OnConflict
 
 # ``cast()``'s type grammar: ASCII words separated by single spaces, then an optional
 # ``(p)`` or ``(p, s)`` of at most four digits each. Matched with fullmatch (no "$", which
@@ -56,23 +64,23 @@ FIELD_TYPES = (
 )
 
 
-def _to_json(value):
+def _to_json(value: Any) -> str:
     # Keys sorted: equal documents are equal text, which engines comparing JSON as text
     # (SQLite, MariaDB) need for ``Doc.data == {...}``; values still round-trip by value.
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
-def _from_json(value):
+def _from_json(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
         value = value.decode("utf-8")
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _to_uuid(value):
+def _to_uuid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
-def _to_bool(value):
+def _to_bool(value: Any) -> bool:
     # Only 0 and 1 (a MariaDB BOOL is a TINYINT another client may have set to 2).
     if value.__class__ is int and (value == 0 or value == 1):
         return value == 1
@@ -81,23 +89,23 @@ def _to_bool(value):
     raise ValueError("a boolean column holds only 0 or 1")
 
 
-def exact(klass, convert=None):
+def exact(klass: type, convert: Callable[[Any], Any] | None = None) -> Callable[[Any], Any]:
     """A read converter for a column the driver returns as ``klass``, except where another
     client stored something else: hydration passes values of ``klass`` through unconverted
     (``exact_class``); anything else goes to ``convert`` or raises ValueError."""
 
-    def read(value):
+    def read(value: Any) -> Any:
         if value is None or value.__class__ is klass:
             return value
         if convert is not None:
             return convert(value)
         raise ValueError(f"expected {klass.__name__}, got {type(value).__name__}")
 
-    read.exact_class = klass
+    read.__dict__["exact_class"] = klass  # via __dict__: checkers refuse new attributes on a function
     return read
 
 
-def _to_bytes(value):
+def _to_bytes(value: Any) -> bytes:
     return bytes(value)
 
 
@@ -151,7 +159,7 @@ class Dialect:
     table_options = ""
     index_prefix_length: int | None = None
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if isinstance(other, str):
             return self.name == other  # db.dialect == "mysql", as API.md promises
         return self is other
@@ -160,17 +168,17 @@ class Dialect:
     # A dialect equal to "mysql" hashes unlike "mysql": look it up in a dict by its .name.
     __hash__ = object.__hash__
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
-    def __format__(self, spec):
+    def __format__(self, spec: str) -> str:
         return format(self.name, spec)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
     # -- identifiers -----------------------------------------------------------------------
-    def quote(self, name):
+    def quote(self, name: str) -> str:
         """Quote an identifier, doubling the quote character inside it.
 
         NUL cannot be made safe by any engine and is refused. A ``%`` in a name is doubled:
@@ -188,19 +196,19 @@ class Dialect:
             quoted = quoted.replace("%", "%%")
         return quoted
 
-    def escape_literal_text(self, text):
+    def escape_literal_text(self, text: str) -> str:
         """Raw SQL text with ``%`` doubled, as ``execute_sql`` reads it on every engine."""
         if "%" in text:
             return text.replace("%", "%%")
         return text
 
     # -- values ----------------------------------------------------------------------------
-    def check_text(self, field, value):
+    def check_text(self, field: Field[Any], value: str) -> str:
         if not self.text_allows_nul and "\x00" in value:
             raise DataError(f"{field.qualified_name}: {self.name} cannot store a NUL character in text")
         return value
 
-    def check_float(self, field, value):
+    def check_float(self, field: Field[Any], value: float) -> float:
         if math.isnan(value):
             if not self.float_allows_nan:
                 raise DataError(f"{field.qualified_name}: {self.name} cannot store NaN")
@@ -228,11 +236,11 @@ class Dialect:
     cast_sized_types: frozenset[str] = frozenset()
     cast_types: dict[str, str] = {}
 
-    def cast_type(self, type_name):
+    def cast_type(self, type_name: str) -> str:
         """The SQL for ``CAST(x AS type_name)``, from the grammar ``NAME [(p[, s])]``."""
         match = _CAST_GRAMMAR.fullmatch(type_name) if isinstance(type_name, str) else None
         name = " ".join(match.group("name").upper().split()) if match else None
-        if name not in self.cast_type_names:
+        if match is None or name not in self.cast_type_names:
             raise UnsafeSQLError(
                 f"not a type {self.name} can cast to: {type_name!r}; use one of {', '.join(sorted(self.cast_type_names))}"
             )
@@ -245,10 +253,10 @@ class Dialect:
         return f"{mapped}({', '.join(size.replace(' ', '').split(','))})"
 
     # -- rendering hooks -------------------------------------------------------------------
-    def render_operator(self, ctx, lhs, op, rhs):
+    def render_operator(self, ctx: Context, lhs: Node, op: str, rhs: Node) -> None:
         ctx.literal("(").sql(lhs).literal(f" {self.escape_literal_text(op)} ").sql(rhs).literal(")")
 
-    def _like_pattern(self, needle, mode):
+    def _like_pattern(self, needle: str, mode: str) -> str:
         escape = self.like_escape
         needle = needle.replace(escape, escape + escape).replace("%", escape + "%").replace("_", escape + "_")
         if mode == "contains":
@@ -257,13 +265,13 @@ class Dialect:
             return f"{needle}%"
         return f"%{needle}"
 
-    def render_like(self, ctx, lhs, pattern, case_insensitive):
+    def render_like(self, ctx: Context, lhs: Node, pattern: Node, case_insensitive: bool) -> None:
         if case_insensitive:
             ctx.literal("(LOWER(").sql(lhs).literal(") LIKE LOWER(").sql(pattern).literal("))")
         else:
             ctx.literal("(").sql(lhs).literal(" LIKE ").sql(pattern).literal(")")
 
-    def render_match(self, ctx, lhs, needle, mode, case_insensitive):
+    def render_match(self, ctx: Context, lhs: Node, needle: str, mode: str, case_insensitive: bool) -> None:
         pattern = self._like_pattern(needle, mode)
         escape = self.escape_literal_text(f" ESCAPE '{self.like_escape}')")
         if case_insensitive:
@@ -272,10 +280,10 @@ class Dialect:
             ctx.literal("(").sql(lhs).literal(f" {self.case_sensitive_like_op} ").value(pattern)
         ctx.literal(escape)
 
-    def render_regexp(self, ctx, lhs, pattern):
+    def render_regexp(self, ctx: Context, lhs: Node, pattern: Node) -> None:
         ctx.literal("(").sql(lhs).literal(" REGEXP ").sql(pattern).literal(")")
 
-    def render_ordering(self, ctx, node, direction, nulls):
+    def render_ordering(self, ctx: Context, node: Node, direction: str, nulls: str | None) -> None:
         if nulls and not self.supports_nulls_ordering:
             # Emulate NULLS FIRST/LAST with a leading sort key (MySQL has neither keyword).
             ctx.literal("(CASE WHEN ").sql(node)
@@ -286,19 +294,21 @@ class Dialect:
 
     supports_distinct_on = False
 
-    def render_distinct_on(self, ctx, columns):
+    def render_distinct_on(self, ctx: Context, columns: Iterable[Node]) -> None:
         """``DISTINCT ON (columns) `` after SELECT (PostgreSQL's; others have no such clause)."""
         if not self.supports_distinct_on:
             raise NotSupportedError(f"{self.name} has no DISTINCT ON; use group_by() or a window function")
         ctx.literal("DISTINCT ON (").comma_separated(columns).literal(") ")
 
-    def render_limit(self, ctx, limit, offset):
+    def render_limit(self, ctx: Context, limit: int | None, offset: int | None) -> None:
         if limit is not None:
             ctx.literal(f" LIMIT {int(limit)}")
         if offset:
             ctx.literal(f" OFFSET {int(offset)}")
 
-    def render_for_update(self, ctx, nowait, skip_locked, of, share=False):
+    def render_for_update(
+        self, ctx: Context, nowait: bool, skip_locked: bool, of: Iterable[Any], share: bool = False
+    ) -> None:
         if not self.supports_for_update:
             if nowait or skip_locked:
                 raise NotSupportedError(f"{self.name} has no row locks: FOR UPDATE NOWAIT/SKIP LOCKED")
@@ -315,7 +325,7 @@ class Dialect:
                 raise NotSupportedError(f"{self.name} does not support FOR UPDATE SKIP LOCKED")
             ctx.literal(" SKIP LOCKED")
 
-    def render_returning(self, ctx, columns, insert=False):
+    def render_returning(self, ctx: Context, columns: Iterable[Node], insert: bool = False) -> None:
         """`` RETURNING columns``; ``insert``: of an INSERT (MariaDB 10.5 returns from
         INSERT but not from UPDATE or DELETE: ``returning_insert`` without ``returning``)."""
         if not (self.returning or (insert and self.returning_insert)):
@@ -324,10 +334,10 @@ class Dialect:
         with ctx.scope(qualify=False, select_list=True):
             ctx.comma_separated(columns)
 
-    def render_excluded(self, ctx, column_name):
+    def render_excluded(self, ctx: Context, column_name: str) -> None:
         ctx.literal("EXCLUDED.").literal(ctx.quoted(column_name))
 
-    def _render_assignments(self, ctx, insert, on_conflict):
+    def _render_assignments(self, ctx: Context, insert: Insert, on_conflict: OnConflict) -> None:
         from ..sql.nodes import as_node
 
         first = True
@@ -343,7 +353,7 @@ class Dialect:
             ctx.sql(as_node(value, converter))
             first = False
 
-    def render_upsert(self, ctx, insert, on_conflict):
+    def render_upsert(self, ctx: Context, insert: Insert, on_conflict: OnConflict) -> None:
         """``ON CONFLICT (target) DO UPDATE SET ...`` / ``DO NOTHING`` (SQLite, PostgreSQL)."""
         ctx.literal(" ON CONFLICT")
         if on_conflict.conflict_target:
@@ -365,19 +375,27 @@ class Dialect:
     # CREATE INDEX accepts expressions (a JSON path, LOWER(name), ...).
     supports_expression_indexes = True
 
-    def render_json_equals(self, ctx, lhs, value):
+    def render_json_equals(self, ctx: Context, lhs: Node, value: Any) -> None:
         """A whole JSON column equal to a document: compact, key-sorted text on both sides."""
         from ..sql.json import json_text
 
         ctx.literal("(").sql(lhs).literal(" = ").value(json_text(value)).literal(")")
 
-    def _json_unsupported(self, ctx, *args):  # pragma: no cover - every engine overrides
+    def _json_unsupported(self, ctx: Context, *args: Any) -> None:  # pragma: no cover - every engine overrides
         raise NotSupportedError(f"{self.name} has no JSON paths")
 
-    render_json_extract = render_json_text = render_json_compare = _json_unsupported
-    render_json_has_key = render_json_contains = _json_unsupported
+    if TYPE_CHECKING:
+        # What each engine's JSON hooks take (sql/json.py calls them); the base has none.
+        def render_json_extract(self, ctx: Context, root: Node, keys: JsonKeys) -> None: ...
+        def render_json_text(self, ctx: Context, root: Node, keys: JsonKeys) -> None: ...
+        def render_json_compare(self, ctx: Context, root: Node, keys: JsonKeys, op: str, value: Any) -> None: ...
+        def render_json_has_key(self, ctx: Context, root: Node, keys: JsonKeys, key: JsonKey) -> None: ...
+        def render_json_contains(self, ctx: Context, root: Node, keys: JsonKeys, value: Any) -> None: ...
+    else:
+        render_json_extract = render_json_text = render_json_compare = _json_unsupported
+        render_json_has_key = render_json_contains = _json_unsupported
 
-    def render_json_not(self, ctx, render_equal):
+    def render_json_not(self, ctx: Context, render_equal: Callable[[], object]) -> None:
         """``NOT (equal)``, where an unknown (missing key) counts as not equal."""
         ctx.literal("(NOT COALESCE(")
         render_equal()
@@ -386,26 +404,33 @@ class Dialect:
     # -- full-text search (sql/search.py) ---------------------------------------------------
     search_is_separate_table = False  # SQLite's FTS5 table: dropped on its own
 
-    def search_ddl(self, search: Any, safe: bool = True) -> list[str]:  # pragma: no cover - every engine overrides
+    def search_ddl(
+        self, search: SearchIndex, safe: bool = True
+    ) -> list[str]:  # pragma: no cover - every engine overrides
         """Statements creating what ``search`` needs on an existing table."""
         raise NotSupportedError(f"{self.name} has no full-text search")
 
-    def drop_search_sql(self, search: Any) -> list[str]:  # pragma: no cover - every engine overrides
+    def drop_search_sql(self, search: SearchIndex) -> list[str]:  # pragma: no cover - every engine overrides
         raise NotSupportedError(f"{self.name} has no full-text search")
 
-    render_search_match = render_search_rank = _json_unsupported
+    if TYPE_CHECKING:
 
-    def _string_literal(self, text):
+        def render_search_match(self, ctx: Context, search: Search, terms: list[str]) -> None: ...
+        def render_search_rank(self, ctx: Context, search: Search, terms: list[str]) -> None: ...
+    else:
+        render_search_match = render_search_rank = _json_unsupported
+
+    def _string_literal(self, text: str) -> str:
         """A constant inside DDL (which takes no parameters): quotes doubled."""
         return self.escape_literal_text("'" + text.replace("'", "''") + "'")
 
-    def check_join(self, join_type):
+    def check_join(self, join_type: str) -> None:
         if "FULL" in join_type and not self.supports_full_join:
             raise NotSupportedError(f"{self.name} does not support FULL OUTER JOIN")
         if "RIGHT" in join_type and not self.supports_right_join:
             raise NotSupportedError(f"{self.name} does not support RIGHT OUTER JOIN")
 
-    def check_compound(self, op):
+    def check_compound(self, op: str) -> None:
         if op in ("INTERSECT", "EXCEPT") and not self.supports_intersect:
             raise NotSupportedError(f"{self.name} does not support {op}")
 
@@ -414,7 +439,14 @@ class Dialect:
     # (SET comes before WHERE in the statement), then the key, then the expected version.
     bulk_update_sets_first = True
 
-    def plan_bulk_update(self, model, key_fields, set_fields, version_field, rows):
+    def plan_bulk_update(
+        self,
+        model: type[Model],
+        key_fields: Sequence[Field[Any]],
+        set_fields: Sequence[Field[Any]],
+        version_field: Field[Any] | None,
+        rows: Sequence[Sequence[Any]],
+    ) -> list[tuple[str, Sequence[Any], bool]]:
         """Statements that update many rows by key: [(sql, params, executemany?)].
 
         Each row is ``[set values..., key values..., expected version?]`` (or keys first
@@ -438,22 +470,22 @@ class Dialect:
     # for themselves (the engine parses and plans them slower than it saves round trips).
     max_batch_rows = 1000
 
-    def batch_size(self, width):
+    def batch_size(self, width: int) -> int:
         """Rows of ``width`` parameters each that one statement may carry: the engine's
         parameter limit (``max_params``) and ``max_batch_rows``, whichever is smaller."""
         return max(1, min(self.max_batch_rows, self.max_params // max(width, 1)))
 
-    def _batches(self, rows):
+    def _batches(self, rows: Sequence[Sequence[Any]]) -> Iterator[Sequence[Sequence[Any]]]:
         per_batch = self.batch_size(len(rows[0]) if rows else 1)
         for start in range(0, len(rows), per_batch):
             yield rows[start : start + per_batch]
 
     # -- DDL -------------------------------------------------------------------------------
-    def auto_increment_column(self, field_type):
+    def auto_increment_column(self, field_type: str) -> str:
         """The full column definition of an auto-incrementing primary key."""
         return f"{self.column_type(field_type)} NOT NULL PRIMARY KEY"
 
-    def literal_default(self, value):
+    def literal_default(self, value: object) -> str:
         """A constant default rendered into DDL (DDL cannot take parameters)."""
         if value is None:
             return "NULL"
@@ -467,7 +499,7 @@ class Dialect:
             return self.escape_literal_text("'" + value.replace("'", "''") + "'")
         raise ValueError(f"cannot render {value!r} as a column default")
 
-    def index_column_sql(self, column_name, field_type):
+    def index_column_sql(self, column_name: str, field_type: str | None) -> str:
         return self.quote(column_name)
 
     # Index methods this engine has (``Index(method=...)``); "btree" is every engine's default.
@@ -476,8 +508,16 @@ class Dialect:
     index_method_before_columns = True  # ``USING gin (cols)`` (PostgreSQL) or ``(cols) USING BTREE`` (MySQL)
 
     def create_index_sql(
-        self, table, name, columns, unique=False, safe=True, parts_sql=None, method=None, where_sql=None
-    ):
+        self,
+        table: str,
+        name: str,
+        columns: Iterable[tuple[str, str | None]] | None,
+        unique: bool = False,
+        safe: bool = True,
+        parts_sql: Sequence[str] | None = None,
+        method: str | None = None,
+        where_sql: str | None = None,
+    ) -> str:
         """CREATE INDEX over ``columns`` ([(column, field_type)]) or, for ``tinyorm.Index``,
         over ``parts_sql`` (rendered columns and expressions) with a method and condition."""
         node = ddl.CreateIndex(table, name, columns, unique, safe, parts_sql, method, where_sql)
@@ -485,7 +525,7 @@ class Dialect:
 
     identifier_length_in_bytes = True  # PostgreSQL counts bytes, MySQL characters
 
-    def check_identifier_length(self, name):
+    def check_identifier_length(self, name: str) -> None:
         """Refuse a name the engine would cut short (PostgreSQL truncates silently, so two
         names sharing their first 63 bytes would become one, and an alias would come back
         as another key)."""
@@ -496,50 +536,58 @@ class Dialect:
                 f"name {name!r} is {size} {unit}; {self.name} allows {self.max_identifier_length}: choose a shorter one"
             )
 
-    def index_using_sql(self, method):
+    def index_using_sql(self, method: str | None) -> str:
         """``USING method``, or "" where the engine names no method (the default b-tree)."""
         if method is None or (method == "btree" and len(self.index_methods) == 1):
             return ""
         return f"USING {method.upper() if not self.index_method_before_columns else method}"
 
-    def drop_index_sql(self, table, name, safe=True):
+    def drop_index_sql(self, table: str, name: str, safe: bool = True) -> str:
         return ddl.ddl_sql(ddl.DropIndex(table, name, safe), self)
 
-    def drop_table_sql(self, table, safe=True, cascade=False):
+    def drop_table_sql(self, table: str, safe: bool = True, cascade: bool = False) -> str:
         return ddl.ddl_sql(ddl.DropTable(table, safe, cascade), self)
 
-    def render_drop_index(self, ctx, node):
+    def render_drop_index(self, ctx: Context, node: ddl.DropIndex) -> None:
         ctx.literal("DROP INDEX" + (" IF EXISTS " if node.safe else " ") + ctx.quoted(node.name))
 
-    def render_drop_table(self, ctx, node):
+    def render_drop_table(self, ctx: Context, node: ddl.DropTable) -> None:
         # CASCADE is PostgreSQL's; elsewhere dependent keys are dropped with their tables.
         ctx.literal("DROP TABLE" + (" IF EXISTS " if node.safe else " ") + ctx.quoted(node.table))
 
     # -- ALTER TABLE (migrations): lists of ``sql.ddl`` nodes, each one statement. None means
     # "this engine cannot ALTER that: rebuild the table" (SQLite). ---------------------------
-    def add_column_ddl(self, table, definition):
+    def add_column_ddl(self, table: str, definition: ddl.ColumnDefinition) -> list[Node] | None:
         return [ddl.AlterTable(table, ddl.AddColumn(definition))]
 
-    def drop_column_ddl(self, table, column):
+    def drop_column_ddl(self, table: str, column: str) -> list[Node] | None:
         return [ddl.AlterTable(table, ddl.DropColumn(column))]
 
-    def rename_column_ddl(self, table, old, new):
+    def rename_column_ddl(self, table: str, old: str, new: str) -> list[Node] | None:
         return [ddl.AlterTable(table, ddl.RenameColumn(old, new))]
 
-    def rename_table_ddl(self, old, new):
+    def rename_table_ddl(self, old: str, new: str) -> list[Node] | None:
         return [ddl.AlterTable(old, ddl.RenameTable(new))]
 
-    def alter_column_ddl(self, table, column, type_sql, null, default_sql, definition):
+    def alter_column_ddl(
+        self,
+        table: str,
+        column: str,
+        type_sql: str | None,
+        null: bool | None,
+        default_sql: str | None,
+        definition: ddl.ColumnDefinition,
+    ) -> list[Node] | None:
         """Change a column's type, nullability and/or default (each None = leave it);
         ``definition`` is the column's whole new ``ColumnDefinition``."""
         raise NotImplementedError
 
-    def add_foreign_key_ddl(self, table, constraint):
+    def add_foreign_key_ddl(self, table: str, constraint: ddl.Fragment) -> list[Node] | None:
         return [ddl.AlterTable(table, ddl.AddConstraint(constraint))]
 
-    def drop_foreign_key_ddl(self, table, name):
+    def drop_foreign_key_ddl(self, table: str, name: str) -> list[Node] | None:
         return [ddl.AlterTable(table, ddl.DropConstraint(name))]
 
     # introspection SQL is owned by each dialect (see subclasses)
-    def list_tables_sql(self):  # pragma: no cover - abstract
+    def list_tables_sql(self) -> str:  # pragma: no cover - abstract
         raise NotImplementedError

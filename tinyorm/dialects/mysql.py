@@ -1,12 +1,23 @@
 """MySQL and MariaDB through pymysql."""
 
+from __future__ import annotations
+
 import datetime
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ..sql import ddl
 from .base import Dialect, _from_json, _to_bool, _to_json, _to_uuid, exact
 
+if TYPE_CHECKING:
+    from ..fields.base import Field
+    from ..models.model import Model
+    from ..sql.json import JsonKey, JsonKeys
+    from ..sql.nodes import Context, Node
+    from ..sql.search import Search, SearchIndex
+    from ..sql.write import Insert, OnConflict
 
-def _timedelta_to_time(value):
+
+def _timedelta_to_time(value: Any) -> Any:
     # pymysql returns TIME columns as timedelta (TIME is a duration in MySQL).
     if isinstance(value, datetime.timedelta):
         seconds = value.days * 86400 + value.seconds
@@ -88,24 +99,24 @@ class MySQLDialect(Dialect):
     case_sensitive_like_op = "LIKE BINARY"
     index_prefix_length = 255
 
-    def render_operator(self, ctx, lhs, op, rhs):
+    def render_operator(self, ctx: Context, lhs: Node, op: str, rhs: Node) -> None:
         if op == "||":
             # MySQL reads || as OR unless PIPES_AS_CONCAT is set.
             ctx.literal("CONCAT(").sql(lhs).literal(", ").sql(rhs).literal(")")
             return
         Dialect.render_operator(self, ctx, lhs, op, rhs)
 
-    def render_limit(self, ctx, limit, offset):
+    def render_limit(self, ctx: Context, limit: int | None, offset: int | None) -> None:
         if limit is None and offset:
             # MySQL has no OFFSET without LIMIT; its manual's idiom is the largest BIGINT.
             ctx.literal(f" LIMIT 18446744073709551615 OFFSET {int(offset)}")
             return
         Dialect.render_limit(self, ctx, limit, offset)
 
-    def render_excluded(self, ctx, column_name):
+    def render_excluded(self, ctx: Context, column_name: str) -> None:
         ctx.literal("VALUES(").literal(ctx.quoted(column_name)).literal(")")
 
-    def render_upsert(self, ctx, insert, on_conflict):
+    def render_upsert(self, ctx: Context, insert: Insert, on_conflict: OnConflict) -> None:
         ctx.literal(" ON DUPLICATE KEY UPDATE ")
         if on_conflict.action == "ignore" or not (on_conflict.update or on_conflict.preserve):
             # A no-op assignment ignores only duplicate keys; INSERT IGNORE would also turn
@@ -129,7 +140,14 @@ class MySQLDialect(Dialect):
 
     bulk_update_sets_first = False
 
-    def plan_bulk_update(self, model, key_fields, set_fields, version_field, rows):
+    def plan_bulk_update(
+        self,
+        model: type[Model],
+        key_fields: Sequence[Field[Any]],
+        set_fields: Sequence[Field[Any]],
+        version_field: Field[Any] | None,
+        rows: Sequence[Sequence[Any]],
+    ) -> list[tuple[str, Sequence[Any], bool]]:
         # One UPDATE joined to a derived table of the new values per batch; pymysql's
         # executemany would send a statement per row. With FOUND_ROWS the row count is
         # rows matched, which the version check needs.
@@ -146,7 +164,7 @@ class MySQLDialect(Dialect):
             sets.append(f"t.{column} = t.{column} + 1")
         first = "SELECT " + ", ".join(f"%s AS {name}" for name in names)
         other = "SELECT " + ", ".join(["%s"] * len(names))
-        statements = []
+        statements: list[tuple[str, Sequence[Any], bool]] = []
         for batch in self._batches(rows):
             derived = " UNION ALL ".join([first] + [other] * (len(batch) - 1))
             sql = f"UPDATE {table} AS t JOIN ({derived}) AS v ON {' AND '.join(on)} SET {', '.join(sets)}"
@@ -165,7 +183,7 @@ class MySQLDialect(Dialect):
     index_method_before_columns = False
 
     @staticmethod
-    def json_path(keys):
+    def json_path(keys: Iterable[JsonKey]) -> str:
         """``$."a"[0]."b\\"c"``: each key double-quoted with ``\\`` and ``"`` escaped."""
         parts = ["$"]
         for key in keys:
@@ -175,13 +193,13 @@ class MySQLDialect(Dialect):
                 parts.append('."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"')
         return "".join(parts)
 
-    def _json_at(self, ctx, root, keys):
+    def _json_at(self, ctx: Context, root: Node, keys: JsonKeys) -> None:
         if not keys:
             ctx.sql(root)
             return
         ctx.literal("JSON_EXTRACT(").sql(root).literal(", ").value(self.json_path(keys)).literal(")")
 
-    def render_json_equals(self, ctx, lhs, value):
+    def render_json_equals(self, ctx: Context, lhs: Node, value: Any) -> None:
         from ..sql.json import json_text
 
         if self.json_equals_function:
@@ -194,13 +212,13 @@ class MySQLDialect(Dialect):
         else:
             Dialect.render_json_equals(self, ctx, lhs, value)
 
-    def render_json_extract(self, ctx, root, keys):
+    def render_json_extract(self, ctx: Context, root: Node, keys: JsonKeys) -> None:
         self._json_at(ctx, root, keys)
 
-    def render_json_text(self, ctx, root, keys):
+    def render_json_text(self, ctx: Context, root: Node, keys: JsonKeys) -> None:
         ctx.literal("JSON_VALUE(").sql(root).literal(", ").value(self.json_path(keys)).literal(")")
 
-    def render_json_compare(self, ctx, root, keys, op, value):
+    def render_json_compare(self, ctx: Context, root: Node, keys: JsonKeys, op: str, value: Any) -> None:
         from ..sql.json import json_kind
 
         if op == "!=":
@@ -208,7 +226,7 @@ class MySQLDialect(Dialect):
             return
         kind = json_kind(value)
 
-        def at():
+        def at() -> None:
             self._json_at(ctx, root, keys)
 
         if kind == "null":
@@ -239,11 +257,11 @@ class MySQLDialect(Dialect):
             at()
             ctx.literal(f" AS DOUBLE) END {op} ").value(value).literal(")")
 
-    def render_json_has_key(self, ctx, root, keys, key):
+    def render_json_has_key(self, ctx: Context, root: Node, keys: JsonKeys, key: JsonKey) -> None:
         ctx.literal("JSON_CONTAINS_PATH(").sql(root).literal(", 'one', ")
         ctx.value(self.json_path(keys + (key,))).literal(")")
 
-    def render_json_contains(self, ctx, root, keys, value):
+    def render_json_contains(self, ctx: Context, root: Node, keys: JsonKeys, value: Any) -> None:
         from ..sql.json import json_text
 
         ctx.literal("JSON_CONTAINS(").sql(root).literal(", ").value(json_text(value))
@@ -261,7 +279,7 @@ class MySQLDialect(Dialect):
         "to was what when where who will with und www".split()
     )
 
-    def _boolean_query(self, terms):
+    def _boolean_query(self, terms: list[str]) -> str:
         minimum = self.fulltext_min_word_length
         words = [term for term in terms if len(term) >= minimum and term not in self.fulltext_stopwords]
         # Each word is letters and digits only: no boolean-mode operator can appear. Tables
@@ -270,14 +288,14 @@ class MySQLDialect(Dialect):
         # written in lower case, Capitalised or in UPPER case (mixed case is not found).
         return " ".join("+(" + " ".join(dict.fromkeys((word, word.capitalize(), word.upper()))) + ")" for word in words)
 
-    def search_ddl(self, search, safe=True):
+    def search_ddl(self, search: SearchIndex, safe: bool = True) -> list[str]:
         columns = [(column, None) for column in search.columns]
         return [ddl.ddl_sql(ddl.CreateIndex(search.table, search.name, columns, safe=safe, fulltext=True), self)]
 
-    def drop_search_sql(self, search):
+    def drop_search_sql(self, search: SearchIndex) -> list[str]:
         return [self.drop_index_sql(search.table, search.name)]
 
-    def _render_against(self, ctx, search, terms, nothing):
+    def _render_against(self, ctx: Context, search: Search, terms: list[str], nothing: str) -> None:
         query = self._boolean_query(terms)
         if not query:
             ctx.literal(nothing)
@@ -289,29 +307,37 @@ class MySQLDialect(Dialect):
             ctx.sql(field)
         ctx.literal(") AGAINST (").value(query).literal(" IN BOOLEAN MODE)")
 
-    def render_search_match(self, ctx, search, terms):
+    def render_search_match(self, ctx: Context, search: Search, terms: list[str]) -> None:
         self._render_against(ctx, search, terms, "(1 = 0)")
 
-    def render_search_rank(self, ctx, search, terms):
+    def render_search_rank(self, ctx: Context, search: Search, terms: list[str]) -> None:
         self._render_against(ctx, search, terms, "COALESCE(NULL, 0)")
 
-    def alter_column_ddl(self, table, column, type_sql, null, default_sql, definition):
+    def alter_column_ddl(
+        self,
+        table: str,
+        column: str,
+        type_sql: str | None,
+        null: bool | None,
+        default_sql: str | None,
+        definition: ddl.ColumnDefinition,
+    ) -> list[Node] | None:
         # MySQL restates the whole column: MODIFY with the complete new definition.
         return [ddl.AlterTable(table, ddl.ModifyColumn(definition))]
 
-    def drop_foreign_key_ddl(self, table, name):
+    def drop_foreign_key_ddl(self, table: str, name: str) -> list[Node] | None:
         return [ddl.AlterTable(table, ddl.DropConstraint(name, kind="FOREIGN KEY"))]
 
-    def auto_increment_column(self, field_type):
+    def auto_increment_column(self, field_type: str) -> str:
         return f"{self.column_type(field_type)} NOT NULL AUTO_INCREMENT PRIMARY KEY"
 
-    def index_column_sql(self, column_name, field_type):
+    def index_column_sql(self, column_name: str, field_type: str | None) -> str:
         if field_type in ("TEXT", "BLOB", "JSON"):
             # MySQL can index TEXT/BLOB only by a prefix; uniqueness then covers the prefix.
             return f"{self.quote(column_name)}({self.index_prefix_length})"
         return self.quote(column_name)
 
-    def render_drop_index(self, ctx, node):
+    def render_drop_index(self, ctx: Context, node: ddl.DropIndex) -> None:
         exists = " IF EXISTS" if node.safe and self.supports_if_not_exists_index else ""
         ctx.literal(f"DROP INDEX{exists} {ctx.quoted(node.name)} ON {ctx.quoted(node.table)}")
 
@@ -319,17 +345,17 @@ class MySQLDialect(Dialect):
     # connect): a backslash in a string literal is then an ordinary character.
     backslash_escapes = True
 
-    def literal_default(self, value):
+    def literal_default(self, value: object) -> str:
         if isinstance(value, str) and "\\" in value and self.backslash_escapes:
             value = value.replace("\\", "\\\\")  # backslash escapes inside MySQL literals
         return Dialect.literal_default(self, value)
 
-    def _string_literal(self, text):
+    def _string_literal(self, text: str) -> str:
         if "\\" in text and self.backslash_escapes:
             text = text.replace("\\", "\\\\")
         return Dialect._string_literal(self, text)
 
-    def list_tables_sql(self):
+    def list_tables_sql(self) -> str:
         return (
             "SELECT table_name FROM information_schema.tables "
             "WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name"

@@ -1,7 +1,18 @@
 """PostgreSQL through psycopg2."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
 from ..sql import ddl
 from .base import Dialect, _to_bytes, _to_json
+
+if TYPE_CHECKING:
+    from ..fields.base import Field
+    from ..models.model import Model
+    from ..sql.json import JsonKey, JsonKeys
+    from ..sql.nodes import Context, Node
+    from ..sql.search import Search, SearchIndex
 
 
 class PostgresDialect(Dialect):
@@ -52,21 +63,28 @@ class PostgresDialect(Dialect):
     max_params = 65535
     max_identifier_length = 63
 
-    def render_like(self, ctx, lhs, pattern, case_insensitive):
+    def render_like(self, ctx: Context, lhs: Node, pattern: Node, case_insensitive: bool) -> None:
         op = " ILIKE " if case_insensitive else " LIKE "
         ctx.literal("(").sql(lhs).literal(op).sql(pattern).literal(")")
 
-    def render_match(self, ctx, lhs, needle, mode, case_insensitive):
+    def render_match(self, ctx: Context, lhs: Node, needle: str, mode: str, case_insensitive: bool) -> None:
         pattern = self._like_pattern(needle, mode)
         op = " ILIKE " if case_insensitive else " LIKE "
         ctx.literal("(").sql(lhs).literal(op).value(pattern).literal(f" ESCAPE '{self.like_escape}')")
 
-    def render_regexp(self, ctx, lhs, pattern):
+    def render_regexp(self, ctx: Context, lhs: Node, pattern: Node) -> None:
         ctx.literal("(").sql(lhs).literal(" ~ ").sql(pattern).literal(")")
 
     bulk_update_sets_first = False
 
-    def plan_bulk_update(self, model, key_fields, set_fields, version_field, rows):
+    def plan_bulk_update(
+        self,
+        model: type[Model],
+        key_fields: Sequence[Field[Any]],
+        set_fields: Sequence[Field[Any]],
+        version_field: Field[Any] | None,
+        rows: Sequence[Sequence[Any]],
+    ) -> list[tuple[str, Sequence[Any], bool]]:
         # One UPDATE ... FROM (VALUES ...) per batch: psycopg2's executemany would send a
         # statement per row. The first VALUES row carries casts so every column is typed.
         quote = self.quote
@@ -85,7 +103,7 @@ class PostgresDialect(Dialect):
             where.append(f"{table}.{column} = v.expected_version")
         typed_row = "(" + ", ".join(f"CAST(%s AS {cast})" for cast in casts) + ")"
         plain_row = "(" + ", ".join(["%s"] * len(casts)) + ")"
-        statements = []
+        statements: list[tuple[str, Sequence[Any], bool]] = []
         for batch in self._batches(rows):
             values = ", ".join([typed_row] + [plain_row] * (len(batch) - 1))
             sql = (
@@ -98,7 +116,7 @@ class PostgresDialect(Dialect):
     # -- JSON: jsonb operators; each key a bound parameter --------------------------------------
     json_result_converter = None  # psycopg2 decodes jsonb itself
 
-    def _json_at(self, ctx, root, keys):
+    def _json_at(self, ctx: Context, root: Node, keys: JsonKeys) -> None:
         """``doc -> k1 -> k2``: the jsonb value at the path (NULL where it is missing)."""
         if keys:
             ctx.literal("(")
@@ -108,15 +126,15 @@ class PostgresDialect(Dialect):
         if keys:
             ctx.literal(")")
 
-    def render_json_equals(self, ctx, lhs, value):
+    def render_json_equals(self, ctx: Context, lhs: Node, value: Any) -> None:
         from ..sql.json import json_text
 
         ctx.literal("(").sql(lhs).literal(" = CAST(").value(json_text(value)).literal(" AS JSONB))")
 
-    def render_json_extract(self, ctx, root, keys):
+    def render_json_extract(self, ctx: Context, root: Node, keys: JsonKeys) -> None:
         self._json_at(ctx, root, keys)
 
-    def render_json_text(self, ctx, root, keys):
+    def render_json_text(self, ctx: Context, root: Node, keys: JsonKeys) -> None:
         if not keys:
             ctx.literal("(").sql(root).literal(" #>> '{}')")
             return
@@ -124,7 +142,7 @@ class PostgresDialect(Dialect):
         self._json_at(ctx, root, keys[:-1])
         ctx.literal(" ->> ").value(keys[-1]).literal(")")
 
-    def render_json_compare(self, ctx, root, keys, op, value):
+    def render_json_compare(self, ctx: Context, root: Node, keys: JsonKeys, op: str, value: Any) -> None:
         from ..sql.json import json_kind, json_text
 
         if op == "!=":
@@ -146,7 +164,7 @@ class PostgresDialect(Dialect):
         self._json_at(ctx, root, keys)
         ctx.literal(f" {op} CAST(").value(json_text(value)).literal(" AS JSONB))")
 
-    def render_json_has_key(self, ctx, root, keys, key):
+    def render_json_has_key(self, ctx: Context, root: Node, keys: JsonKeys, key: JsonKey) -> None:
         if isinstance(key, int):
             ctx.literal("(jsonb_typeof(")
             self._json_at(ctx, root, keys)
@@ -161,7 +179,7 @@ class PostgresDialect(Dialect):
         self._json_at(ctx, root, keys)
         ctx.literal(" ? ").value(key).literal(")")
 
-    def render_json_contains(self, ctx, root, keys, value):
+    def render_json_contains(self, ctx: Context, root: Node, keys: JsonKeys, value: Any) -> None:
         from ..sql.json import json_text
 
         ctx.literal("(")
@@ -169,7 +187,7 @@ class PostgresDialect(Dialect):
         ctx.literal(" @> CAST(").value(json_text(value)).literal(" AS JSONB))")
 
     # -- full-text search: to_tsvector over the fields, a GIN index on that expression ------
-    def _search_document(self, ctx, language, columns):
+    def _search_document(self, ctx: Context, language: str, columns: Iterable[Node]) -> None:
         """``to_tsvector('english', COALESCE(a, '') || ' ' || COALESCE(b, ''))``: the same
         expression in the index and in queries, so the planner uses the index."""
         ctx.literal(f"to_tsvector({self._string_literal(language)}, ")
@@ -179,12 +197,12 @@ class PostgresDialect(Dialect):
             ctx.literal("COALESCE(").sql(field).literal(", '')")
         ctx.literal(")")
 
-    def _search_query(self, ctx, search, terms):
+    def _search_query(self, ctx: Context, search: Search, terms: list[str]) -> None:
         # plainto_tsquery reads plain words (no operators) and never raises a syntax error.
         ctx.literal(f"plainto_tsquery({self._string_literal(search.language)}, ").value(" ".join(terms))
         ctx.literal(")")
 
-    def search_ddl(self, search, safe=True):
+    def search_ddl(self, search: SearchIndex, safe: bool = True) -> list[str]:
         from ..sql.nodes import Context, Entity
 
         ctx = Context(self)
@@ -193,23 +211,31 @@ class PostgresDialect(Dialect):
         index = ddl.CreateIndex(search.table, search.name, safe=safe, parts=[document], method="gin")
         return [ddl.ddl_sql(index, self)]
 
-    def drop_search_sql(self, search):
+    def drop_search_sql(self, search: SearchIndex) -> list[str]:
         return [self.drop_index_sql(search.table, search.name)]
 
-    def _render_search(self, ctx, search, terms, opening, between):
+    def _render_search(self, ctx: Context, search: Search, terms: list[str], opening: str, between: str) -> None:
         ctx.literal(opening)
         self._search_document(ctx, search.language, search.fields)
         ctx.literal(between)
         self._search_query(ctx, search, terms)
         ctx.literal(")")
 
-    def render_search_match(self, ctx, search, terms):
+    def render_search_match(self, ctx: Context, search: Search, terms: list[str]) -> None:
         self._render_search(ctx, search, terms, "(", " @@ ")
 
-    def render_search_rank(self, ctx, search, terms):
+    def render_search_rank(self, ctx: Context, search: Search, terms: list[str]) -> None:
         self._render_search(ctx, search, terms, "ts_rank(", ", ")
 
-    def alter_column_ddl(self, table, column, type_sql, null, default_sql, definition):
+    def alter_column_ddl(
+        self,
+        table: str,
+        column: str,
+        type_sql: str | None,
+        null: bool | None,
+        default_sql: str | None,
+        definition: ddl.ColumnDefinition,
+    ) -> list[Node] | None:
         changes = []
         if type_sql is not None:
             changes.append(f"TYPE {type_sql} USING {self.quote(column)}::{type_sql}")
@@ -219,10 +245,10 @@ class PostgresDialect(Dialect):
             changes.append("DROP DEFAULT" if default_sql == "NULL" else f"SET DEFAULT {default_sql}")
         return [ddl.AlterTable(table, ddl.AlterColumn(column, change)) for change in changes]
 
-    def render_drop_table(self, ctx, node):
+    def render_drop_table(self, ctx: Context, node: ddl.DropTable) -> None:
         Dialect.render_drop_table(self, ctx, node)
         if node.cascade:
             ctx.literal(" CASCADE")
 
-    def list_tables_sql(self):
+    def list_tables_sql(self) -> str:
         return "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema() ORDER BY tablename"

@@ -1,42 +1,50 @@
 """SQLite: the embedded default (stdlib ``sqlite3``)."""
 
+from __future__ import annotations
+
 import datetime
 import decimal
+from typing import TYPE_CHECKING, Any
 
 from .base import Dialect, _from_json, _to_bool, _to_bytes, _to_json, _to_uuid, exact
 from .sqlite_json import SqliteJson
 
+if TYPE_CHECKING:
+    from ..sql import ddl
+    from ..sql.nodes import Context, Node
+    from ..sql.search import Search, SearchIndex
 
-def _datetime_to_text(value):
+
+def _datetime_to_text(value: datetime.datetime) -> str:
     # Fixed width with microseconds, so text order is time order.
     return value.isoformat(" ", "microseconds")
 
 
-def _time_to_text(value):
+def _time_to_text(value: datetime.time) -> str:
     return value.isoformat("microseconds")
 
 
-def _text_to_date(value):
+def _text_to_date(value: Any) -> datetime.date:
     if isinstance(value, str):
         return datetime.date.fromisoformat(value[:10])
     raise ValueError(f"expected ISO date text, got {type(value).__name__}")
 
 
-def _text_to_datetime(value):
+def _text_to_datetime(value: str) -> datetime.datetime:
     result = datetime.datetime.fromisoformat(value)
     if result.tzinfo is not None:
         raise ValueError("a datetime with a UTC offset in a field of naive datetimes")
     return result
 
 
-def _integral_float(value):
+def _integral_float(value: Any) -> int:
     # Another client's 3.0 in an INTEGER column reads as 3; 3.5 or '12abc' are refused.
     if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:  # else not exact
         return int(value)
     raise ValueError(f"expected an integer, got {type(value).__name__}")
 
 
-def _int_as_float(value):
+def _int_as_float(value: Any) -> float:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= 2**53:
         return float(value)
     raise ValueError(f"expected a float, got {type(value).__name__}")
@@ -48,7 +56,7 @@ _READ_INT = exact(int, _integral_float)
 _READ_FLOAT = exact(float, _int_as_float)
 
 
-def _text_to_decimal(value):
+def _text_to_decimal(value: Any) -> decimal.Decimal:
     return value if isinstance(value, decimal.Decimal) else decimal.Decimal(str(value))
 
 
@@ -121,14 +129,14 @@ class SqliteDialect(SqliteJson, Dialect):
     rebuilds_tables = True
     integer_primary_key_is_auto = True
 
-    def render_limit(self, ctx, limit, offset):
+    def render_limit(self, ctx: Context, limit: int | None, offset: int | None) -> None:
         if limit is None and offset:
             # SQLite's grammar has no OFFSET without LIMIT; -1 means "no limit".
             ctx.literal(f" LIMIT -1 OFFSET {int(offset)}")
             return
         Dialect.render_limit(self, ctx, limit, offset)
 
-    def render_match(self, ctx, lhs, needle, mode, case_insensitive):
+    def render_match(self, ctx: Context, lhs: Node, needle: str, mode: str, case_insensitive: bool) -> None:
         if case_insensitive:
             return Dialect.render_match(self, ctx, lhs, needle, mode, True)
         # SQLite's LIKE ignores ASCII case; GLOB is case-sensitive. Its wildcards * ? [ are
@@ -140,7 +148,7 @@ class SqliteDialect(SqliteJson, Dialect):
     # -- full-text search: an FTS5 table over the content table, kept in sync by triggers -----
     search_is_separate_table = True
 
-    def search_ddl(self, search, safe=True):
+    def search_ddl(self, search: SearchIndex, safe: bool = True) -> list[str]:
         from ..exceptions import NotSupportedError
 
         if search.rowid is None:
@@ -167,21 +175,21 @@ class SqliteDialect(SqliteJson, Dialect):
             f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')",
         ]
 
-    def drop_search_sql(self, search):
+    def drop_search_sql(self, search: SearchIndex) -> list[str]:
         quote = self.quote
         statements = [f"DROP TRIGGER IF EXISTS {quote(search.name + suffix)}" for suffix in ("_ai", "_ad", "_au")]
         return statements + [self.drop_table_sql(search.name)]
 
-    def _fts_query(self, terms):
+    def _fts_query(self, terms: list[str]) -> str:
         # Every word a quoted FTS5 string: no FTS5 operator (OR, NOT, NEAR, *, ^, :) survives.
         return " ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
-    def render_search_match(self, ctx, search, terms):
+    def render_search_match(self, ctx: Context, search: Search, terms: list[str]) -> None:
         fts = ctx.quoted(search.name)
         ctx.literal("(").sql(search.model._meta.primary_key)
         ctx.literal(f" IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ").value(self._fts_query(terms)).literal("))")
 
-    def render_search_rank(self, ctx, search, terms):
+    def render_search_rank(self, ctx: Context, search: Search, terms: list[str]) -> None:
         # bm25 is lower for a better match; negated so higher is better on every engine.
         fts = ctx.quoted(search.name)
         ctx.literal(f"(SELECT -bm25({fts}) FROM {fts} WHERE {fts} MATCH ").value(self._fts_query(terms))
@@ -189,19 +197,27 @@ class SqliteDialect(SqliteJson, Dialect):
 
     # SQLite's ALTER TABLE adds and renames, but cannot drop a column that an index or key
     # uses, change a type or touch constraints: those rebuild the table (migrations).
-    def drop_column_ddl(self, table, column):
+    def drop_column_ddl(self, table: str, column: str) -> list[Node] | None:
         return None
 
-    def alter_column_ddl(self, table, column, type_sql, null, default_sql, definition):
+    def alter_column_ddl(
+        self,
+        table: str,
+        column: str,
+        type_sql: str | None,
+        null: bool | None,
+        default_sql: str | None,
+        definition: ddl.ColumnDefinition,
+    ) -> list[Node] | None:
         return None
 
-    def add_foreign_key_ddl(self, table, constraint):
+    def add_foreign_key_ddl(self, table: str, constraint: ddl.Fragment) -> list[Node] | None:
         return None
 
-    def drop_foreign_key_ddl(self, table, name):
+    def drop_foreign_key_ddl(self, table: str, name: str) -> list[Node] | None:
         return None
 
-    def list_tables_sql(self):
+    def list_tables_sql(self) -> str:
         # FTS5 tables (full-text search) and the shadow tables behind them are tinyorm's
         # own machinery, not tables of the schema. A virtual table has no b-tree of its
         # own: its rootpage is 0.

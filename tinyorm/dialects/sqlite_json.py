@@ -17,16 +17,25 @@ with ``EXISTS (SELECT 1 FROM json_each(...))`` for array elements.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+
+if TYPE_CHECKING:
+    from ..sql.json import JsonKey, JsonKeys
+    from ..sql.nodes import Context, Node
+
+# A function rendering one accessor of the value tested (its JSON type or its SQL value),
+# and a predicate written over the two.
+_Render = Callable[[], object]
+_Body = Callable[[_Render, _Render], object]
 
 _SCALAR_TYPES = {"string": "('text')", "number": "('integer', 'real')"}
 
 
-def _safe_key(key):
+def _safe_key(key: JsonKey) -> bool:
     return isinstance(key, int) or not any(char in key for char in '"\\') and key.isprintable()
 
 
-def sqlite_json_path(keys):
+def sqlite_json_path(keys: Iterable[JsonKey]) -> str:
     """``$."a"[0]."b"`` for keys that SQLite can name in a path (see the module docstring)."""
     parts = ["$"]
     for key in keys:
@@ -39,9 +48,9 @@ class SqliteJson:
 
     if TYPE_CHECKING:
         # From Dialect, which SqliteDialect combines with this mixin.
-        def render_json_not(self, ctx: Any, render_equal: Any) -> None: ...
+        def render_json_not(self, ctx: Context, render_equal: Callable[[], object]) -> None: ...
 
-    def _json_value_at(self, ctx, root, keys, body, missing=None):
+    def _json_value_at(self, ctx: Context, root: Node, keys: JsonKeys, body: _Body, missing: str | None = None) -> None:
         """Render ``body(json_type, sql_value)`` for the value at ``keys`` in ``root``.
 
         ``json_type`` and ``sql_value`` are functions rendering those accessors. ``missing``
@@ -50,17 +59,19 @@ class SqliteJson:
         if all(_safe_key(key) for key in keys):
             path = sqlite_json_path(keys)
 
-            def json_type():
+            def json_type() -> None:
                 ctx.literal("json_type(").sql(root).literal(", ").value(path).literal(")")
 
-            def sql_value():
+            def sql_value() -> None:
                 ctx.literal("json_extract(").sql(root).literal(", ").value(path).literal(")")
 
             body(json_type, sql_value)
             return
         self._json_each_at(ctx, lambda: ctx.sql(root), keys, body, missing)
 
-    def _json_each_at(self, ctx, render_document, keys, body, missing):
+    def _json_each_at(
+        self, ctx: Context, render_document: _Render, keys: Sequence[JsonKey], body: _Body, missing: str | None
+    ) -> None:
         *parents, last = keys
         if missing is not None:
             ctx.literal("COALESCE(")
@@ -73,7 +84,7 @@ class SqliteJson:
         if missing is not None:
             ctx.literal(f", {missing})")
 
-    def _json_container(self, ctx, render_document, keys):
+    def _json_container(self, ctx: Context, render_document: _Render, keys: Sequence[JsonKey]) -> None:
         """The object or array at ``keys`` as JSON text (NULL if there is none)."""
         if not keys:
             render_document()
@@ -86,13 +97,13 @@ class SqliteJson:
         ctx.literal(f" AND {alias}.type IN ('object', 'array'))")
 
     @staticmethod
-    def _json_alias(ctx):
+    def _json_alias(ctx: Context) -> str:
         marker = object()
         return ctx.alias_for(marker, f"_json{len(ctx.aliases) + 1}")
 
     # -- hooks -------------------------------------------------------------------------------
-    def render_json_extract(self, ctx, root, keys):
-        def as_json(json_type, sql_value):
+    def render_json_extract(self, ctx: Context, root: Node, keys: JsonKeys) -> None:
+        def as_json(json_type: _Render, sql_value: _Render) -> None:
             # JSON text for every type, so a selected path decodes the same way everywhere.
             ctx.literal("(CASE ")
             json_type()
@@ -107,10 +118,10 @@ class SqliteJson:
 
         self._json_value_at(ctx, root, keys, as_json)
 
-    def render_json_text(self, ctx, root, keys):
+    def render_json_text(self, ctx: Context, root: Node, keys: JsonKeys) -> None:
         self._json_value_at(ctx, root, keys, lambda _json_type, sql_value: sql_value())
 
-    def render_json_compare(self, ctx, root, keys, op, value):
+    def render_json_compare(self, ctx: Context, root: Node, keys: JsonKeys, op: str, value: Any) -> None:
         from ..sql.json import json_kind
 
         if op == "!=":
@@ -126,7 +137,7 @@ class SqliteJson:
             missing,
         )
 
-    def _json_scalar_test(self, ctx, json_type, sql_value, op, value):
+    def _json_scalar_test(self, ctx: Context, json_type: _Render, sql_value: _Render, op: str, value: Any) -> None:
         from ..sql.json import json_kind
 
         kind = json_kind(value)
@@ -146,15 +157,15 @@ class SqliteJson:
         sql_value()
         ctx.literal(f" {op} ").value(value).literal(")")
 
-    def render_json_has_key(self, ctx, root, keys, key):
-        def present(json_type, _sql_value):
+    def render_json_has_key(self, ctx: Context, root: Node, keys: JsonKeys, key: JsonKey) -> None:
+        def present(json_type: _Render, _sql_value: _Render) -> None:
             ctx.literal("(")
             json_type()
             ctx.literal(" IS NOT NULL)")
 
         self._json_value_at(ctx, root, keys + (key,), present, missing="1 = 0")
 
-    def render_json_contains(self, ctx, root, keys, value):
+    def render_json_contains(self, ctx: Context, root: Node, keys: JsonKeys, value: Any) -> None:
         self._json_value_at(
             ctx,
             root,
@@ -163,7 +174,9 @@ class SqliteJson:
             missing="1 = 0",
         )
 
-    def _json_contains(self, ctx, json_type, sql_value, candidate, top=False):
+    def _json_contains(
+        self, ctx: Context, json_type: _Render, sql_value: _Render, candidate: Any, top: bool = False
+    ) -> None:
         """PostgreSQL's ``@>`` rules: objects by key, arrays by element, scalars by value;
         at the top an array contains a scalar element."""
         if isinstance(candidate, dict):
@@ -194,22 +207,22 @@ class SqliteJson:
             ctx.literal(")")
         ctx.literal(")")
 
-    def _json_child(self, ctx, sql_value, key, item):
+    def _json_child(self, ctx: Context, sql_value: _Render, key: Any, item: Any) -> None:
         if not isinstance(key, str):
             key = next(iter(json.loads(json.dumps({key: 0}))))  # the key as JSON spells it
 
-        def test(json_type, child_value):
+        def test(json_type: _Render, child_value: _Render) -> None:
             self._json_contains(ctx, json_type, child_value, item)
 
         if _safe_key(key):
             path = sqlite_json_path((key,))
 
-            def child_type():
+            def child_type() -> None:
                 ctx.literal("json_type(")
                 sql_value()
                 ctx.literal(", ").value(path).literal(")")
 
-            def child_value():
+            def child_value() -> None:
                 ctx.literal("json_extract(")
                 sql_value()
                 ctx.literal(", ").value(path).literal(")")
@@ -218,7 +231,7 @@ class SqliteJson:
             return
         self._json_each_at(ctx, sql_value, (key,), test, missing="1 = 0")
 
-    def _json_any_element(self, ctx, sql_value, item):
+    def _json_any_element(self, ctx: Context, sql_value: _Render, item: Any) -> None:
         alias = self._json_alias(ctx)
         ctx.literal("EXISTS (SELECT 1 FROM json_each(")
         sql_value()

@@ -10,7 +10,15 @@ constants in it are literals rendered by the dialect.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Iterable, Sequence, Union
+
 from .nodes import Context, Node
+
+if TYPE_CHECKING:
+    from ..dialects.base import Dialect
+
+# A piece of DDL given as SQL text (a constraint written by hand, a default) or as a node.
+Fragment = Union[str, Node]
 
 __all__ = [
     "ColumnDefinition",
@@ -34,7 +42,7 @@ __all__ = [
 ]
 
 
-def ddl_sql(node, dialect):
+def ddl_sql(node: Node, dialect: Dialect) -> str:
     """``node`` compiled for ``dialect`` as one statement's text (DDL has no parameters)."""
     ctx = Context(dialect)
     ctx.qualify = False
@@ -46,7 +54,7 @@ def ddl_sql(node, dialect):
     return "".join(ctx.parts)
 
 
-def _fragment(ctx, part):
+def _fragment(ctx: Context, part: Fragment) -> None:
     """A piece given as SQL text (a constraint written by hand) or as a node."""
     if isinstance(part, str):
         ctx.literal(part)
@@ -56,7 +64,7 @@ def _fragment(ctx, part):
             ctx.sql(part)
 
 
-def _names(ctx, columns):
+def _names(ctx: Context, columns: Iterable[str]) -> str:
     return "(" + ", ".join(ctx.quoted(name) for name in columns) + ")"
 
 
@@ -71,8 +79,15 @@ class ColumnDefinition(Node):
     __slots__ = ("name", "type_sql", "null", "default_sql", "primary_key", "auto_increment", "constraints")
 
     def __init__(
-        self, name, type_sql, null=True, default_sql=None, primary_key=False, auto_increment=None, constraints=()
-    ):
+        self,
+        name: str,
+        type_sql: str | None,
+        null: bool = True,
+        default_sql: Fragment | None = None,
+        primary_key: bool = False,
+        auto_increment: str | None = None,
+        constraints: Iterable[Fragment] = (),
+    ) -> None:
         self.name = name
         self.type_sql = type_sql
         self.null = null
@@ -81,7 +96,7 @@ class ColumnDefinition(Node):
         self.auto_increment = auto_increment
         self.constraints = tuple(constraints)
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.literal(ctx.quoted(self.name))
         if self.auto_increment is not None:
             ctx.literal(" " + ctx.dialect.auto_increment_column(self.auto_increment))
@@ -105,10 +120,10 @@ class PrimaryKey(Node):
 
     __slots__ = ("columns",)
 
-    def __init__(self, columns):
+    def __init__(self, columns: Iterable[str]) -> None:
         self.columns = tuple(columns)
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.literal("PRIMARY KEY " + _names(ctx, self.columns))
 
 
@@ -117,10 +132,10 @@ class Unique(Node):
 
     __slots__ = ("columns",)
 
-    def __init__(self, columns):
+    def __init__(self, columns: Iterable[str]) -> None:
         self.columns = tuple(columns)
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.literal("UNIQUE " + _names(ctx, self.columns))
 
 
@@ -129,7 +144,15 @@ class ForeignKey(Node):
 
     __slots__ = ("name", "column", "dest_table", "dest_column", "on_delete", "on_update")
 
-    def __init__(self, name, column, dest_table, dest_column, on_delete=None, on_update=None):
+    def __init__(
+        self,
+        name: str,
+        column: str,
+        dest_table: str,
+        dest_column: str,
+        on_delete: str | None = None,
+        on_update: str | None = None,
+    ) -> None:
         self.name = name
         self.column = column
         self.dest_table = dest_table
@@ -137,7 +160,7 @@ class ForeignKey(Node):
         self.on_delete = on_delete
         self.on_update = on_update
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         quote = ctx.quoted
         ctx.literal(
             f"CONSTRAINT {quote(self.name)} FOREIGN KEY ({quote(self.column)}) REFERENCES "
@@ -155,12 +178,12 @@ class CreateTable(Node):
 
     __slots__ = ("table", "elements", "safe")
 
-    def __init__(self, table, elements, safe=False):
+    def __init__(self, table: str, elements: Iterable[Fragment], safe: bool = False) -> None:
         self.table = table
         self.elements = tuple(elements)
         self.safe = safe
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.literal("CREATE TABLE " + ("IF NOT EXISTS " if self.safe else "") + ctx.quoted(self.table) + " (")
         for index, element in enumerate(self.elements):
             if index:
@@ -175,12 +198,12 @@ class DropTable(Node):
 
     __slots__ = ("table", "safe", "cascade")
 
-    def __init__(self, table, safe=True, cascade=False):
+    def __init__(self, table: str, safe: bool = True, cascade: bool = False) -> None:
         self.table = table
         self.safe = safe
         self.cascade = cascade
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.dialect.render_drop_table(ctx, self)
 
 
@@ -195,8 +218,17 @@ class CreateIndex(Node):
     __slots__ = ("table", "name", "columns", "unique", "safe", "parts", "method", "where", "fulltext")
 
     def __init__(
-        self, table, name, columns=(), unique=False, safe=True, parts=None, method=None, where=None, fulltext=False
-    ):
+        self,
+        table: str,
+        name: str,
+        columns: Iterable[tuple[str, str | None]] | None = (),
+        unique: bool = False,
+        safe: bool = True,
+        parts: Sequence[str] | None = None,
+        method: str | None = None,
+        where: str | None = None,
+        fulltext: bool = False,
+    ) -> None:
         self.fulltext = fulltext  # MySQL's FULLTEXT index (full-text search)
         self.table = table
         self.name = name
@@ -207,7 +239,7 @@ class CreateIndex(Node):
         self.method = method
         self.where = where
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         dialect = ctx.dialect
         dialect.check_identifier_length(self.name)  # an engine cutting two names short makes them one
         exists = " IF NOT EXISTS" if self.safe and dialect.supports_if_not_exists_index else ""
@@ -229,12 +261,12 @@ class DropIndex(Node):
 
     __slots__ = ("table", "name", "safe")
 
-    def __init__(self, table, name, safe=True):
+    def __init__(self, table: str, name: str, safe: bool = True) -> None:
         self.table = table
         self.name = name
         self.safe = safe
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.dialect.render_drop_index(ctx, self)
 
 
@@ -243,11 +275,11 @@ class AlterTable(Node):
 
     __slots__ = ("table", "action")
 
-    def __init__(self, table, action):
+    def __init__(self, table: str, action: Node) -> None:
         self.table = table
         self.action = action
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.literal("ALTER TABLE " + ctx.quoted(self.table) + " ")
         ctx.sql(self.action)
 
@@ -255,10 +287,10 @@ class AlterTable(Node):
 class AddColumn(Node):
     __slots__ = ("definition",)
 
-    def __init__(self, definition):
+    def __init__(self, definition: Fragment) -> None:
         self.definition = definition
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.literal("ADD COLUMN ")
         _fragment(ctx, self.definition)
 
@@ -266,31 +298,31 @@ class AddColumn(Node):
 class DropColumn(Node):
     __slots__ = ("name",)
 
-    def __init__(self, name):
+    def __init__(self, name: str) -> None:
         self.name = name
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.literal("DROP COLUMN " + ctx.quoted(self.name))
 
 
 class RenameColumn(Node):
     __slots__ = ("old", "new")
 
-    def __init__(self, old, new):
+    def __init__(self, old: str, new: str) -> None:
         self.old = old
         self.new = new
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.literal(f"RENAME COLUMN {ctx.quoted(self.old)} TO {ctx.quoted(self.new)}")
 
 
 class RenameTable(Node):
     __slots__ = ("new",)
 
-    def __init__(self, new):
+    def __init__(self, new: str) -> None:
         self.new = new
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.literal("RENAME TO " + ctx.quoted(self.new))
 
 
@@ -299,10 +331,10 @@ class ModifyColumn(Node):
 
     __slots__ = ("definition",)
 
-    def __init__(self, definition):
+    def __init__(self, definition: Fragment) -> None:
         self.definition = definition
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.literal("MODIFY COLUMN ")
         _fragment(ctx, self.definition)
 
@@ -312,21 +344,21 @@ class AlterColumn(Node):
 
     __slots__ = ("name", "change")
 
-    def __init__(self, name, change):
+    def __init__(self, name: str, change: str) -> None:
         self.name = name
         self.change = change
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.literal(f"ALTER COLUMN {ctx.quoted(self.name)} {self.change}")
 
 
 class AddConstraint(Node):
     __slots__ = ("constraint",)
 
-    def __init__(self, constraint):
+    def __init__(self, constraint: Fragment) -> None:
         self.constraint = constraint
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.literal("ADD ")
         _fragment(ctx, self.constraint)
 
@@ -336,9 +368,9 @@ class DropConstraint(Node):
 
     __slots__ = ("name", "kind")
 
-    def __init__(self, name, kind="CONSTRAINT"):
+    def __init__(self, name: str, kind: str = "CONSTRAINT") -> None:
         self.name = name
         self.kind = kind
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.literal(f"DROP {self.kind} {ctx.quoted(self.name)}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .nodes import SQL, Node, Operand, as_node
+from typing import Any, Callable, Iterable
+
+from .nodes import SQL, Context, Node, Operand, as_node
 
 __all__ = ["Function", "Window", "fn"]
 
@@ -12,30 +14,35 @@ class Function(Operand):
 
     __slots__ = ("name", "args", "_filter")
 
-    def __init__(self, name, args):
+    def __init__(self, name: str, args: Iterable[Any]) -> None:
         self.name = name
         self.args = tuple(as_node(arg) for arg in args)
-        self._filter = None
+        self._filter: Node | None = None
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.literal(self.name).literal("(")
         for index, arg in enumerate(self.args):
             if index:
                 ctx.literal(", ")
             if hasattr(arg, "_render"):
                 # EXISTS(SELECT ...): the function's own parentheses enclose the subquery
-                arg._render(ctx)
+                arg._render(ctx)  # pyright: ignore[reportAttributeAccessIssue]  # a query (hasattr above)
             else:
                 arg.__sql__(ctx)
         ctx.literal(")")
         if self._filter is not None:
             ctx.literal(" FILTER (WHERE ").sql(self._filter).literal(")")
 
-    def over(self, partition_by=None, order_by=None, frame=None):
+    def over(
+        self,
+        partition_by: Iterable[Any] | None = None,
+        order_by: Iterable[Any] | None = None,
+        frame: str | Node | None = None,
+    ) -> Window:
         """A window function: ``fn.ROW_NUMBER().over(partition_by=[...], order_by=[...])``."""
         return Window(self, partition_by, order_by, frame)
 
-    def filter(self, condition):
+    def filter(self, condition: Node) -> Function:
         """``FN(...) FILTER (WHERE condition)``: an aggregate over the rows matching ``condition`` only."""
         clone = Function(self.name, ())
         clone.args = self.args
@@ -48,11 +55,11 @@ class _FunctionFactory:
 
     __slots__ = ()
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Callable[..., Function]:
         if not name.replace("_", "").isalnum() or name.startswith("__"):
             raise AttributeError(name)
 
-        def make(*args):
+        def make(*args: Any) -> Function:
             return Function(name, args)
 
         return make
@@ -66,15 +73,21 @@ class Window(Operand):
 
     __slots__ = ("function", "partition_by", "order_by", "frame")
 
-    def __init__(self, function, partition_by=None, order_by=None, frame=None):
+    def __init__(
+        self,
+        function: Function,
+        partition_by: Iterable[Any] | None = None,
+        order_by: Iterable[Any] | None = None,
+        frame: str | Node | None = None,
+    ) -> None:
         self.function = function
         self.partition_by = tuple(partition_by or ())
         self.order_by = tuple(order_by or ())
         self.frame = frame
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.sql(self.function).literal(" OVER (")
-        parts = []
+        parts: list[tuple[str, tuple[Any, ...]]] = []
         if self.partition_by:
             parts.append(("PARTITION BY ", self.partition_by))
         if self.order_by:

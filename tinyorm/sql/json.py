@@ -16,17 +16,24 @@ parameters, a quoted literal), whatever characters it holds. No I/O happens here
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Union
 
 from ..exceptions import DataError
-from .nodes import Cast, Node, Operand
+from .nodes import Cast, Context, Node, Operand
+
+if TYPE_CHECKING:
+    from ..dialects.base import Dialect
 
 __all__ = ["JsonPath", "JsonText", "JsonCompare", "JsonContains", "JsonHasKey", "JsonEquals", "json_text"]
+
+# A step of a path into a JSON document: an object key or an array index.
+JsonKey = Union[str, int]
+JsonKeys = tuple[JsonKey, ...]
 
 _COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
 
 
-def json_text(value):
+def json_text(value: Any) -> str:
     """The JSON text tinyorm sends for ``value``: compact, keys sorted (so equal documents
     are equal text where an engine compares text)."""
     try:
@@ -35,7 +42,7 @@ def json_text(value):
         raise DataError(f"not JSON-serialisable: {exc}") from None
 
 
-def check_key(key):
+def check_key(key: Any) -> JsonKey:
     """A path step: a string key (any characters) or a non-negative array index."""
     if isinstance(key, bool) or not isinstance(key, (str, int)):
         raise TypeError(f"a JSON path step is a string key or an integer index, not {key!r}")
@@ -46,7 +53,7 @@ def check_key(key):
     return key
 
 
-def json_kind(value):
+def json_kind(value: object) -> str:
     """The JSON type of a Python scalar: "string", "number", "boolean" or "null"."""
     if value is None:
         return "null"
@@ -59,8 +66,8 @@ def json_kind(value):
     raise TypeError(f"compare a JSON path with a string, number, boolean or None, not {type(value).__name__}")
 
 
-def _typed_comparison(op):
-    def compare(self, value):
+def _typed_comparison(op: str) -> Callable[[JsonPath, Any], JsonCompare]:
+    def compare(self: JsonPath, value: Any) -> JsonCompare:
         return self._compare(op, value)
 
     compare.__name__ = f"json_{op}"
@@ -72,26 +79,27 @@ class _JsonOperand(Operand):
 
     __slots__ = ()
 
-    def _json_root_keys(self):  # pragma: no cover - abstract
+    def _json_root_keys(self) -> tuple[Any, JsonKeys]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: JsonKey) -> JsonPath:
         root, keys = self._json_root_keys()
         return JsonPath(root, keys + (check_key(key),))
 
-    def path(self, *keys):
+    def path(self, *keys: JsonKey) -> _JsonOperand:
         """``Doc.data.path("a", 0, "b")`` is ``Doc.data["a"][0]["b"]``."""
-        node = self
+        node: _JsonOperand = self
         for key in keys:
             node = node[key]
         return node
 
-    def has_key(self, key):
+    def has_key(self, key: JsonKey) -> JsonHasKey:
         """True where the JSON object here has ``key`` (whatever its value, null included)."""
         root, keys = self._json_root_keys()
         return JsonHasKey(root, keys, check_key(key))
 
-    def contains(self, value):
+    # JSON containment, not Operand's substring match
+    def contains(self, value: Any) -> JsonContains:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
         """JSON containment: an object holding these keys with (containing) these values, an
         array holding these elements, an array holding this scalar, or this scalar itself."""
         root, keys = self._json_root_keys()
@@ -104,42 +112,42 @@ class JsonPath(_JsonOperand):
 
     __slots__ = ("root", "keys")
 
-    def __init__(self, root, keys):
+    def __init__(self, root: Any, keys: Iterable[JsonKey]) -> None:
         self.root = root
         self.keys = tuple(keys)
 
-    def _json_root_keys(self):
+    def _json_root_keys(self) -> tuple[Any, JsonKeys]:
         return self.root, self.keys
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.dialect.render_json_extract(ctx, self.root, self.keys)
 
-    def result_converter(self, dialect):
+    def result_converter(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         """How a selected path's value is decoded (the engine hands back JSON text or,
         on PostgreSQL, psycopg2 decodes jsonb itself)."""
         return dialect.json_result_converter
 
     @property
-    def name(self):
+    def name(self) -> str:
         """The label of a selected path: ``data_user_name`` for ``data["user"]["name"]``."""
         return "_".join(str(key) for key in (self.root.name,) + self.keys)
 
     # -- typed reads -------------------------------------------------------------------------
-    def as_text(self):
+    def as_text(self) -> JsonText:
         """The scalar here as text (NULL for a JSON null, a missing key or a container)."""
         return JsonText(self.root, self.keys)
 
-    def cast(self, type_name):
+    def cast(self, type_name: str) -> Cast:
         return Cast(self.as_text(), type_name)
 
-    def as_integer(self):
+    def as_integer(self) -> Cast:
         return self.cast("INTEGER")
 
-    def as_float(self):
+    def as_float(self) -> Cast:
         return self.cast("FLOAT")
 
     # -- typed comparisons -------------------------------------------------------------------
-    def _compare(self, op, value):
+    def _compare(self, op: str, value: Any) -> JsonCompare:
         if isinstance(value, Node):
             raise TypeError(
                 "compare a JSON path with a Python value; to compare with a column, read it "
@@ -154,15 +162,16 @@ class JsonPath(_JsonOperand):
             raise TypeError("a JSON boolean compares only by == and !=")
         return JsonCompare(self.root, self.keys, op, value)
 
-    __eq__ = _typed_comparison("=")
-    __ne__ = _typed_comparison("!=")
-    __lt__ = _typed_comparison("<")
-    __le__ = _typed_comparison("<=")
-    __gt__ = _typed_comparison(">")
-    __ge__ = _typed_comparison(">=")
+    # Typed JSON comparisons build a JsonCompare (an operand), not an Expression.
+    __eq__ = _typed_comparison("=")  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+    __ne__ = _typed_comparison("!=")  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+    __lt__ = _typed_comparison("<")  # type: ignore[assignment]
+    __le__ = _typed_comparison("<=")  # type: ignore[assignment]
+    __gt__ = _typed_comparison(">")  # type: ignore[assignment]
+    __ge__ = _typed_comparison(">=")  # type: ignore[assignment]
     __hash__ = Operand.__hash__
 
-    def in_(self, values):
+    def in_(self, values: Iterable[Any]) -> Node | None:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
         """Any of several scalars (each compared typed, as ``==`` does)."""
         from .nodes import OR
 
@@ -184,13 +193,18 @@ class JsonText(Operand):
 
     __slots__ = ("root", "keys")
 
-    def __init__(self, root, keys):
+    def __init__(self, root: Any, keys: JsonKeys) -> None:
         self.root = root
         self.keys = keys
 
-    name = JsonPath.name
+    if TYPE_CHECKING:
 
-    def __sql__(self, ctx):
+        @property
+        def name(self) -> str: ...
+    else:
+        name = JsonPath.name  # the same label as the path's
+
+    def __sql__(self, ctx: Context) -> None:
         ctx.dialect.render_json_text(ctx, self.root, self.keys)
 
 
@@ -199,7 +213,7 @@ class JsonCompare(Operand):
 
     __slots__ = ("root", "keys", "op", "value")
 
-    def __init__(self, root, keys, op, value):
+    def __init__(self, root: Any, keys: JsonKeys, op: str, value: Any) -> None:
         if op not in _COMPARISONS:
             raise ValueError(f"not a comparison: {op!r}")
         self.root = root
@@ -207,7 +221,7 @@ class JsonCompare(Operand):
         self.op = op
         self.value = value
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         if self.value is _Nothing:
             ctx.literal("(1 = 0)")
             return
@@ -217,24 +231,24 @@ class JsonCompare(Operand):
 class JsonHasKey(Operand):
     __slots__ = ("root", "keys", "key")
 
-    def __init__(self, root, keys, key):
+    def __init__(self, root: Any, keys: JsonKeys, key: JsonKey) -> None:
         self.root = root
         self.keys = keys
         self.key = key
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.dialect.render_json_has_key(ctx, self.root, self.keys, self.key)
 
 
 class JsonContains(Operand):
     __slots__ = ("root", "keys", "value")
 
-    def __init__(self, root, keys, value):
+    def __init__(self, root: Any, keys: JsonKeys, value: Any) -> None:
         self.root = root
         self.keys = keys
         self.value = value
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.dialect.render_json_contains(ctx, self.root, self.keys, self.value)
 
 
@@ -248,7 +262,7 @@ class JsonEquals(Operand):
         self.value = value
         self.negated = negated
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         if self.negated:
             ctx.literal("NOT ")
         ctx.dialect.render_json_equals(ctx, self.lhs, self.value)

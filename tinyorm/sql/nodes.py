@@ -7,7 +7,10 @@ never enter the SQL text; identifiers pass through the dialect's quoting.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Protocol
+
+if TYPE_CHECKING:
+    from ..dialects.base import Dialect
 
 __all__ = [
     "Context",
@@ -36,6 +39,16 @@ __all__ = [
 ]
 
 
+class Converter(Protocol):
+    """What converts a value compared with (or written to) a column: a field, mostly.
+
+    ``adapter(dialect)`` is a function from a Python value to what the driver sends, raising
+    ``DataError`` naming the field for a value that does not fit.
+    """
+
+    def adapter(self, dialect: Dialect) -> Callable[[Any], Any]: ...
+
+
 class Context:
     """Accumulates SQL text and parameters while a tree renders itself.
 
@@ -47,13 +60,13 @@ class Context:
 
     __slots__ = ("dialect", "parts", "params", "qualify", "select_list", "aliases", "param", "_scopes")
 
-    def __init__(self, dialect: Any) -> None:
+    def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self.parts: list[str] = []
         self.params: list[Any] = []
         self.qualify = True
         self.select_list = False
-        self.aliases: dict[Any, str] = {}
+        self.aliases: dict[object, str] = {}
         self.param: str = dialect.param
         self._scopes: list[tuple[bool, bool]] = []  # (qualify, select_list) to restore, innermost scope last
 
@@ -71,7 +84,7 @@ class Context:
             self.params.append(node)
         return self
 
-    def value(self, value: Any, converter: Any = None) -> Context:
+    def value(self, value: Any, converter: Converter | None = None) -> Context:
         """Append a parameter; ``converter`` is a field-like object with ``adapter(dialect)``."""
         if converter is not None:
             value = converter.adapter(self.dialect)(value)
@@ -104,7 +117,7 @@ class Context:
         self.qualify, self.select_list = self._scopes.pop()
         return False
 
-    def alias_for(self, source: Any, preferred: str | None = None) -> str:
+    def alias_for(self, source: object, preferred: str | None = None) -> str:
         """A stable alias for a source within this statement (``t1``, ``t2``, ...)."""
         name = self.aliases.get(source)
         if name is None:
@@ -135,14 +148,14 @@ class Node:
     def __sql__(self, ctx: Context) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def sql(self, dialect: Any) -> tuple[str, list[Any]]:
+    def sql(self, dialect: Dialect) -> tuple[str, list[Any]]:
         """Compile this node alone for a dialect: ``(sql, params)``."""
         ctx = Context(dialect)
         ctx.select_list = True
         return ctx.sql(self).result()
 
 
-def as_node(value: Any, converter: Any = None) -> Node:
+def as_node(value: Any, converter: Converter | None = None) -> Node:
     """``value`` as a node: nodes pass through, anything else becomes a bound ``Value`` (converted by ``converter``)."""
     if isinstance(value, Node):
         return value
@@ -152,7 +165,7 @@ def as_node(value: Any, converter: Any = None) -> Node:
 def _subquery_operand(lhs: Node, rhs: Node) -> Node:
     """A query compared with a column becomes a one-column subquery: a model query asked
     for nothing in particular selects the key the column refers to (``_as_operand_of``)."""
-    as_operand = getattr(rhs, "_as_operand_of", None)
+    as_operand: Callable[[Node], Node] | None = getattr(rhs, "_as_operand_of", None)
     return rhs if as_operand is None else as_operand(lhs)
 
 
@@ -175,12 +188,8 @@ class Operand(Node):
 
     __slots__ = ()
 
-    def _converter(self) -> Any:
-        """The field whose conversion applies to values compared with this operand, if any.
-
-        It is asked for ``adapter(dialect)``: a function from a Python value to what the
-        driver sends, raising ``DataError`` naming the field for a value that does not fit.
-        """
+    def _converter(self) -> Converter | None:
+        """The field whose conversion applies to values compared with this operand, if any."""
         return None
 
     # Boolean combinators: & and | build AND / OR; ~ negates.
@@ -319,11 +328,11 @@ class Value(Operand):
 
     __slots__ = ("value", "converter")
 
-    def __init__(self, value, converter=None):
+    def __init__(self, value: Any, converter: Converter | None = None) -> None:
         self.value = value
         self.converter = converter
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         value = self.value
         if isinstance(value, (list, tuple)) and not getattr(self.converter, "whole_values", False):
             ctx.literal("(")
@@ -342,12 +351,12 @@ class Expression(Operand):
 
     __slots__ = ("lhs", "op", "rhs")
 
-    def __init__(self, lhs, op, rhs):
+    def __init__(self, lhs: Node, op: str, rhs: Node) -> None:
         self.lhs = lhs
         self.op = op
         self.rhs = rhs
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         op = self.op
         if op == "%" or op == "||" or op == "/":
             ctx.dialect.render_operator(ctx, self.lhs, op, self.rhs)
@@ -358,7 +367,7 @@ class Expression(Operand):
         self.rhs.__sql__(ctx)
         ctx.parts.append(")")
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         # ``a == b`` on two nodes builds SQL; only identity counts as truth in Python code,
         # so ``node in some_list`` keeps working.
         if self.op == "=":
@@ -373,10 +382,10 @@ class Negated(Operand):
 
     __slots__ = ("node",)
 
-    def __init__(self, node):
+    def __init__(self, node: Node) -> None:
         self.node = node
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.literal("NOT ")
         ctx.sql(self.node)
 
@@ -386,7 +395,9 @@ class InList(Operand):
 
     __slots__ = ("lhs", "values", "negated")
 
-    def __init__(self, lhs, values, negated):
+    values: Node | tuple[Any, ...]
+
+    def __init__(self, lhs: Node, values: Any, negated: bool) -> None:
         self.lhs = lhs
         if isinstance(values, Node):
             values = _subquery_operand(lhs, values)
@@ -397,7 +408,7 @@ class InList(Operand):
         self.values = values
         self.negated = negated
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         values = self.values
         if isinstance(values, Node):
             ctx.literal("(").sql(self.lhs)
@@ -413,13 +424,13 @@ class InList(Operand):
             # PostgreSQL and MySQL reject ``IN ()``: render the equivalent constant test.
             ctx.literal("(1 = 1)" if self.negated else "(1 = 0)")
             return
-        converter = self.lhs._converter() if isinstance(self.lhs, Operand) else None
+        converter: Any = self.lhs._converter() if isinstance(self.lhs, Operand) else None
         if converter is not None:
             converter = converter.adapter(ctx.dialect)
         ctx.literal("(").sql(self.lhs)
         ctx.literal(" NOT IN (" if self.negated else " IN (")
         params = ctx.params
-        placeholders = []
+        placeholders: list[str] = []
         for item in values:
             if isinstance(item, Node):
                 # a node among plain values (rare): render it in place
@@ -438,12 +449,12 @@ class InList(Operand):
 class Between(Operand):
     __slots__ = ("lhs", "low", "high")
 
-    def __init__(self, lhs, low, high):
+    def __init__(self, lhs: Node, low: Node, high: Node) -> None:
         self.lhs = lhs
         self.low = low
         self.high = high
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.literal("(").sql(self.lhs).literal(" BETWEEN ").sql(self.low)
         ctx.literal(" AND ").sql(self.high).literal(")")
 
@@ -453,12 +464,12 @@ class Like(Operand):
 
     __slots__ = ("lhs", "pattern", "case_insensitive")
 
-    def __init__(self, lhs, pattern, case_insensitive):
+    def __init__(self, lhs: Node, pattern: str, case_insensitive: bool) -> None:
         self.lhs = lhs
         self.pattern = pattern
         self.case_insensitive = case_insensitive
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.dialect.render_like(ctx, self.lhs, as_node(self.pattern), self.case_insensitive)
 
 
@@ -467,7 +478,7 @@ class Match(Operand):
 
     __slots__ = ("lhs", "needle", "mode", "case_insensitive")
 
-    def __init__(self, lhs, needle, mode, case_insensitive):
+    def __init__(self, lhs: Node, needle: Any, mode: str, case_insensitive: bool) -> None:
         if not isinstance(needle, str):
             raise TypeError(f"{mode}() takes a string, not {type(needle).__name__}")
         self.lhs = lhs
@@ -475,18 +486,18 @@ class Match(Operand):
         self.mode = mode
         self.case_insensitive = case_insensitive
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.dialect.render_match(ctx, self.lhs, self.needle, self.mode, self.case_insensitive)
 
 
 class Regexp(Operand):
     __slots__ = ("lhs", "pattern")
 
-    def __init__(self, lhs, pattern):
+    def __init__(self, lhs: Node, pattern: str) -> None:
         self.lhs = lhs
         self.pattern = pattern
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.dialect.render_regexp(ctx, self.lhs, as_node(self.pattern))
 
 
@@ -495,14 +506,14 @@ class Alias(Operand):
 
     __slots__ = ("node", "name")
 
-    def __init__(self, node, name):
+    def __init__(self, node: Node, name: str) -> None:
         self.node = node
         self.name = name
 
-    def _converter(self):
+    def _converter(self) -> Converter | None:
         return self.node._converter() if isinstance(self.node, Operand) else None
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         if ctx.select_list:
             with ctx.scope(select_list=False):
                 ctx.sql(self.node)
@@ -516,14 +527,14 @@ class Ordering(Node):
 
     __slots__ = ("node", "direction", "nulls")
 
-    def __init__(self, node, direction, nulls=None):
+    def __init__(self, node: Node, direction: str, nulls: str | None = None) -> None:
         self.node = node
         self.direction = direction
         if nulls is not None and nulls.upper() not in ("FIRST", "LAST"):
             raise ValueError("nulls must be 'first' or 'last'")
         self.nulls = nulls.upper() if nulls else None
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.dialect.render_ordering(ctx, self.node, self.direction, self.nulls)
 
 
@@ -532,11 +543,11 @@ class Cast(Operand):
 
     __slots__ = ("node", "type_name")
 
-    def __init__(self, node, type_name):
+    def __init__(self, node: Node, type_name: str) -> None:
         self.node = node
         self.type_name = type_name
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         type_sql = ctx.dialect.cast_type(self.type_name)
         ctx.literal("CAST(").sql(self.node).literal(f" AS {type_sql})")
 
@@ -550,14 +561,14 @@ class Case(Operand):
 
     __slots__ = ("value", "whens", "default")
 
-    def __init__(self, value, whens, default=None):
+    def __init__(self, value: Any, whens: Iterable[tuple[Any, Any]], default: Any = None) -> None:
         self.value = value
         self.whens = tuple(whens)
         if not self.whens:
             raise ValueError("Case needs at least one (condition, result) pair")
         self.default = default
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.literal("CASE")
         # The values compared with a column are converted by its field, as in ``where``
         # (MariaDB compares the text '' with 0 as true, so an unconverted 0 matches every row).
@@ -581,7 +592,9 @@ class SQL(Operand):
 
     __slots__ = ("text", "params", "_chunks")
 
-    def __init__(self, text, params=None):
+    _chunks: list[str] | None
+
+    def __init__(self, text: str, params: Iterable[Any] | None = None) -> None:
         self.text = text
         self.params = tuple(params) if params else ()
         if self.params:
@@ -594,12 +607,12 @@ class SQL(Operand):
         else:
             self._chunks = None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if self.params:
             return f"SQL({self.text!r}, {list(self.params)!r})"
         return f"SQL({self.text!r})"
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         escape = ctx.dialect.escape_literal_text
         if self._chunks is None:
             ctx.parts.append(escape(self.text.replace("??", "?")))
@@ -616,12 +629,12 @@ class NodeList(Operand):
 
     __slots__ = ("nodes", "glue", "parens")
 
-    def __init__(self, nodes, glue=" ", parens=False):
+    def __init__(self, nodes: Iterable[Any], glue: str = " ", parens: bool = False) -> None:
         self.nodes = tuple(nodes)
         self.glue = glue
         self.parens = parens
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         if self.parens:
             ctx.literal("(")
         for index, node in enumerate(self.nodes):
@@ -632,22 +645,22 @@ class NodeList(Operand):
             ctx.literal(")")
 
 
-def _reduce(op, expressions):
-    expressions = [expr for expr in expressions if expr is not None]
-    if not expressions:
+def _reduce(op: str, expressions: Iterable[Node | None]) -> Node | None:
+    present = [expr for expr in expressions if expr is not None]
+    if not present:
         return None
-    result = expressions[0]
-    for expr in expressions[1:]:
+    result = present[0]
+    for expr in present[1:]:
         result = Expression(result, op, expr)
     return result
 
 
-def AND(*expressions):
+def AND(*expressions: Node | None) -> Node | None:
     """All of ``expressions`` joined with ``AND`` (None entries are skipped)."""
     return _reduce("AND", expressions)
 
 
-def OR(*expressions):
+def OR(*expressions: Node | None) -> Node | None:
     """Any of ``expressions`` joined with ``OR`` (None entries are skipped)."""
     return _reduce("OR", expressions)
 
@@ -655,4 +668,5 @@ def OR(*expressions):
 # Functions and windows (functions.py) and named sources (sources.py) are nodes too; they
 # live in their own modules and are re-exported here, where callers have always found them.
 from .functions import Function, Window, fn  # noqa: E402
-from .sources import JOIN, Column, Entity, Star, Table, join_kind  # noqa: E402, F401
+from .sources import JOIN, Column, Entity, Star, Table  # noqa: E402
+from .sources import join_kind as join_kind  # noqa: E402  (models import it from here)

@@ -8,7 +8,7 @@ statement, in parentheses with ``__sql__(ctx)``.
 from __future__ import annotations
 
 import operator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ..exceptions import FieldError, NotSupportedError
 from .nodes import (
@@ -31,6 +31,8 @@ from .sources import _ColumnFactory, join_kind
 
 if TYPE_CHECKING:
     from typing_extensions import Self
+
+    from ..dialects.base import Dialect
 
 __all__ = [
     "Query",
@@ -65,19 +67,20 @@ class Query(Node):
         clone.__dict__ = self.__dict__.copy()
         return clone
 
-    def _dialect(self):
+    def _dialect(self) -> Dialect:
         database = self.database
         if database is None:
             raise NotSupportedError("this query is not bound to a database; pass a dialect")
-        return database.dialect
+        dialect: Dialect = database.dialect
+        return dialect
 
-    def sql(self, dialect: Any = None) -> tuple[str, list[Any]]:
+    def sql(self, dialect: Dialect | None = None) -> tuple[str, list[Any]]:
         """Compile for the query's database (or the given dialect): ``(sql, params)``."""
         ctx = Context(dialect if dialect is not None else self._dialect())
         self._render(ctx)
         return "".join(ctx.parts), ctx.params
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         in_select_list = ctx.select_list
         ctx.literal("(")
         with ctx.scope(select_list=False):  # the subquery's clauses are not our select list
@@ -88,7 +91,7 @@ class Query(Node):
             # a scalar subquery named with .alias("n") in a select list
             ctx.literal(" AS ").literal(ctx.quoted(alias))
 
-    def _render(self, ctx):  # pragma: no cover - abstract
+    def _render(self, ctx: Context) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def __str__(self) -> str:
@@ -96,11 +99,11 @@ class Query(Node):
         return f"{sql} -- params: {params!r} (for reading only; values are sent as parameters)"
 
 
-def _nodes(values):
+def _nodes(values: Iterable[Any]) -> tuple[Node, ...]:
     return tuple([value if isinstance(value, Node) else as_node(value) for value in values])
 
 
-def _column_nodes(values, key_only=False):
+def _column_nodes(values: Iterable[Any], key_only: bool = False) -> tuple[Node, ...]:
     """Like ``_nodes``, but a model (or model alias) stands for its columns: ``group_by(User)``
     groups by every column of User. With ``key_only`` it stands for its primary key (ordering
     by the key orders as by all columns, and costs less)."""
@@ -118,7 +121,13 @@ def _column_nodes(values, key_only=False):
 class SelectBase(Query, Operand):
     """What SELECT and compound selects share: ordering, limits, use as a subquery."""
 
-    def __init__(self, database=None):
+    _order_by: tuple[Node, ...]
+    _limit: int | None
+    _offset: int | None
+    _alias: str | None
+    _ctes: tuple[CTE, ...]
+
+    def __init__(self, database: Any = None) -> None:
         self._database = database
         self._order_by = ()
         self._limit = None
@@ -127,7 +136,7 @@ class SelectBase(Query, Operand):
         self._ctes = ()
 
     @property
-    def c(self):
+    def c(self) -> _ColumnFactory:
         """Columns of this query used as a subquery: ``sub.c.name``."""
         return _ColumnFactory(self)
 
@@ -148,14 +157,14 @@ class SelectBase(Query, Operand):
         clone._order_by = self._order_by + _column_nodes(self._named_nodes(nodes, "order_by"), key_only=True)
         return clone
 
-    def _named_nodes(self, nodes, clause):
+    def _named_nodes(self, nodes: tuple[Any, ...], clause: str) -> tuple[Any, ...]:
         """``nodes`` with each string resolved by ``_resolve_name`` (never bound as a value)."""
         for node in nodes:
             if isinstance(node, str):
                 break
         else:
             return nodes
-        resolved = []
+        resolved: list[Any] = []
         for node in nodes:
             if isinstance(node, str):
                 descending = clause == "order_by" and node.startswith("-")
@@ -170,7 +179,7 @@ class SelectBase(Query, Operand):
             resolved.append(node)
         return tuple(resolved)
 
-    def _resolve_name(self, name):
+    def _resolve_name(self, name: str) -> Operand | None:
         """The node a name in ``order_by``/``group_by`` stands for, or None: a selected alias."""
         for column in getattr(self, "_columns", ()):
             if isinstance(column, Alias) and column.name == name:
@@ -199,7 +208,8 @@ class SelectBase(Query, Operand):
             raise ValueError("paginate() pages are numbered from 1")
         return self.limit(per_page).offset((page - 1) * per_page)
 
-    def alias(self, name: str) -> Self:  # type: ignore[override]  # a named subquery, not x AS name
+    # a named subquery, not x AS name
+    def alias(self, name: str) -> Self:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
         """Name this query for use as a subquery in FROM or a join: ``sub.c.column``."""
         clone = self._clone()
         clone._alias = name
@@ -216,34 +226,34 @@ class SelectBase(Query, Operand):
         return CTE(name, self, recursive=recursive, columns=columns)
 
     # -- compound --------------------------------------------------------------------------
-    def union(self, other):
+    def union(self, other: SelectBase) -> CompoundSelect:
         """``self UNION other`` (duplicates removed)."""
         return CompoundSelect(self, "UNION", other)
 
-    def union_all(self, other):
+    def union_all(self, other: SelectBase) -> CompoundSelect:
         """``self UNION ALL other``."""
         return CompoundSelect(self, "UNION ALL", other)
 
-    def intersect(self, other):
+    def intersect(self, other: SelectBase) -> CompoundSelect:
         """``self INTERSECT other``."""
         return CompoundSelect(self, "INTERSECT", other)
 
-    def except_(self, other):
+    def except_(self, other: SelectBase) -> CompoundSelect:
         """``self EXCEPT other``."""
         return CompoundSelect(self, "EXCEPT", other)
 
-    __add__ = union_all
+    __add__ = union_all  # type: ignore[assignment]  # q1 + q2 is UNION ALL
 
     # -- rendering -------------------------------------------------------------------------
-    def _source_alias(self, ctx):
+    def _source_alias(self, ctx: Context) -> str:
         return self._alias or ctx.alias_for(self)
 
-    def _from_sql(self, ctx):
+    def _from_sql(self, ctx: Context) -> None:
         ctx.literal("(")
         self._render(ctx)
         ctx.literal(") AS ").literal(ctx.quoted(self._source_alias(ctx)))
 
-    def _render_ctes(self, ctx):
+    def _render_ctes(self, ctx: Context) -> None:
         if not self._ctes:
             return
         recursive = any(cte.recursive for cte in self._ctes)
@@ -254,7 +264,7 @@ class SelectBase(Query, Operand):
             cte._definition_sql(ctx)
         ctx.literal(" ")
 
-    def _render_tail(self, ctx, qualify=True):
+    def _render_tail(self, ctx: Context, qualify: bool = True) -> None:
         if self._order_by:
             # A compound query's ORDER BY names its result columns, which have no table.
             with ctx.scope(qualify=qualify):
@@ -263,7 +273,7 @@ class SelectBase(Query, Operand):
             ctx.dialect.render_limit(ctx, self._limit, self._offset)
 
 
-def _non_negative_int(value, what):
+def _non_negative_int(value: int, what: str) -> int:
     # Only integers (``__index__``): 1.9 or "3" would be truncated or parsed, which hides a bug.
     if value.__class__ is not int:
         try:
@@ -285,7 +295,19 @@ class Select(SelectBase):
     # that very tuple, so replacing the columns needs no bookkeeping.
     _columns_shape: tuple[tuple[Any, ...], Any] | None = None
 
-    def __init__(self, columns=(), sources=(), database=None):
+    # Sources are tables, models, model aliases, subqueries and CTEs (``_source_alias`` and
+    # ``_from_sql`` are what they share).
+    _columns: tuple[Node, ...]
+    _from: tuple[Any, ...]
+    _joins: tuple[tuple[str, Any, Any], ...]  # (join kind, source, on)
+    _where: Node | None
+    _group_by: tuple[Node, ...]
+    _having: Node | None
+    _distinct: bool | tuple[Node, ...]  # a tuple: DISTINCT ON those
+    _for_update: tuple[bool, bool, tuple[Any, ...], bool] | None  # (nowait, skip_locked, of, share)
+    _join_source: Any
+
+    def __init__(self, columns: Iterable[Any] = (), sources: Iterable[Any] = (), database: Any = None) -> None:
         SelectBase.__init__(self, database)
         self._columns = _nodes(columns)
         self._from = tuple(sources)
@@ -363,7 +385,8 @@ class Select(SelectBase):
         clone._having = AND(self._having, *conditions)
         return clone
 
-    def distinct(self, *on: Any) -> Self:  # type: ignore[override]  # Operand.distinct is DISTINCT x
+    # Operand.distinct is DISTINCT x
+    def distinct(self, *on: Any) -> Self:  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
         """``distinct()`` / ``distinct(False)``; ``distinct(User.email, ...)`` (or a model,
         standing for its columns) is ``DISTINCT ON (...)`` where the engine has it."""
         clone = self._clone()
@@ -392,7 +415,7 @@ class Select(SelectBase):
         return clone
 
     # -- rendering -------------------------------------------------------------------------
-    def sql(self, dialect: Any = None) -> tuple[str, list[Any]]:
+    def sql(self, dialect: Dialect | None = None) -> tuple[str, list[Any]]:
         """Compile for the query's database (or the given dialect): ``(sql, params)``.
 
         The text comes from the cache of compiled shapes (``shapes.py``) when a query of the
@@ -404,10 +427,10 @@ class Select(SelectBase):
             return Query.sql(self, dialect)
         return compile_select(self, dialect, self._render)
 
-    def _render(self, ctx):
+    def _render(self, ctx: Context) -> None:
         self._render_ctes(ctx)
         parts = ctx.parts
-        distinct = self._distinct
+        distinct: Any = self._distinct  # a bool, or the tuple DISTINCT ON renders
         if distinct.__class__ is tuple:
             parts.append("SELECT ")
             ctx.dialect.render_distinct_on(ctx, distinct)
@@ -448,20 +471,20 @@ class Select(SelectBase):
 class CompoundSelect(SelectBase):
     """``lhs UNION|UNION ALL|INTERSECT|EXCEPT rhs``, itself orderable and limitable."""
 
-    def __init__(self, lhs, op, rhs):
+    def __init__(self, lhs: SelectBase, op: str, rhs: SelectBase) -> None:
         SelectBase.__init__(self, lhs.database)
         self.lhs = lhs
         self.op = op
         self.rhs = rhs
 
-    def _resolve_name(self, name):
+    def _resolve_name(self, name: str) -> Operand | None:
         # A compound's ORDER BY names the result columns, which the first part names.
         found = self.lhs._resolve_name(name) if isinstance(self.lhs, SelectBase) else None
         if found is not None and not isinstance(found, Entity):
             found = Entity(getattr(found, "column_name", name))
         return found
 
-    def _render_part(self, ctx, part):
+    def _render_part(self, ctx: Context, part: SelectBase) -> None:
         needs_parens = isinstance(part, SelectBase) and (
             part._order_by or part._limit is not None or part._offset is not None
         )
@@ -479,13 +502,13 @@ class CompoundSelect(SelectBase):
         else:
             part._render(ctx)
 
-    def _render_body(self, ctx):
+    def _render_body(self, ctx: Context) -> None:
         ctx.dialect.check_compound(self.op)
         self._render_part(ctx, self.lhs)
         ctx.literal(f" {self.op} ")
         self._render_part(ctx, self.rhs)
 
-    def _render(self, ctx):
+    def _render(self, ctx: Context) -> None:
         self._render_ctes(ctx)
         self._render_body(ctx)
         self._render_tail(ctx, qualify=False)
@@ -494,31 +517,33 @@ class CompoundSelect(SelectBase):
 class CTE(Node):
     """A common table expression: ``WITH name (columns) AS (query)``; columns as ``cte.c.x``."""
 
-    def __init__(self, name, query, recursive=False, columns=None):
+    def __init__(
+        self, name: str, query: SelectBase, recursive: bool = False, columns: Iterable[str] | None = None
+    ) -> None:
         self.name = name
         self.query = query
         self.recursive = recursive
         self.columns = tuple(columns) if columns else None
         self.c = _ColumnFactory(self)
 
-    def union_all(self, other):
+    def union_all(self, other: SelectBase) -> CTE:
         """This CTE's query ``UNION ALL other``: the recursive step of a ``WITH RECURSIVE``."""
         return CTE(self.name, self.query.union_all(other), self.recursive, self.columns)
 
-    def union(self, other):
+    def union(self, other: SelectBase) -> CTE:
         """This CTE's query ``UNION other``."""
         return CTE(self.name, self.query.union(other), self.recursive, self.columns)
 
-    def _source_alias(self, ctx):
+    def _source_alias(self, ctx: Context) -> str:
         return self.name
 
-    def _from_sql(self, ctx):
+    def _from_sql(self, ctx: Context) -> None:
         ctx.literal(ctx.quoted(self.name))
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.literal(ctx.quoted(self.name))
 
-    def _definition_sql(self, ctx):
+    def _definition_sql(self, ctx: Context) -> None:
         ctx.literal(ctx.quoted(self.name))
         if self.columns:
             ctx.literal(" (").literal(", ".join(ctx.quoted(name) for name in self.columns))

@@ -16,10 +16,14 @@ every word. Each engine then writes the words in its own safe form (quoted FTS5 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterable, Protocol
 
 from ..exceptions import ImproperlyConfigured
-from .nodes import Operand
+from .nodes import Context, Operand
+
+if TYPE_CHECKING:
+    from ..fields.base import Field
+    from ..models.model import Model
 
 __all__ = ["Search", "SearchTable", "search_terms", "SearchMatch", "SearchRank"]
 
@@ -29,12 +33,12 @@ MAX_TERM_LENGTH = 64
 _LANGUAGE = re.compile(r"^[a-z_]{1,63}$")
 
 
-def search_terms(text):
+def search_terms(text: str) -> list[str]:
     """The words of ``text``: letters and digits, lowercased, at most 32 of at most 64
     characters each, in order and without repeats. Everything else is a separator."""
     if not isinstance(text, str):
         raise TypeError(f"search text must be a string, not {type(text).__name__}")
-    terms = []
+    terms: list[str] = []
     for word in _WORD.findall(text.lower()):
         word = word[:MAX_TERM_LENGTH]
         if word not in terms:
@@ -53,23 +57,23 @@ class Search:
     ``<table>_search``.
     """
 
-    def __init__(self, *fields, language="english", name=None):
+    def __init__(self, *fields: str | Field[Any], language: str = "english", name: str | None = None) -> None:
         if not fields:
             raise ImproperlyConfigured("Search() needs at least one field")
         if not _LANGUAGE.match(language):
             raise ImproperlyConfigured(f"Search(language={language!r}): not a text-search configuration name")
         self.field_names = tuple(getattr(field, "name", field) for field in fields)
         self.language = language
-        self.name = name
-        self.model: Any = None
-        self.fields = ()
+        self.name = name or ""  # "": named after the table when bound
+        self.model: Any = None  # the model class, once bound
+        self.fields: tuple[Field[Any], ...] = ()
 
-    def bind(self, model):
+    def bind(self, model: type[Model]) -> Search:
         """Resolve the field names against ``model`` (when the model class is built)."""
         from ..fields import CharField, TextField
 
         meta = model._meta
-        fields = []
+        fields: list[Field[Any]] = []
         for name in self.field_names:
             field = meta.fields.get(name)
             if field is None:
@@ -85,30 +89,53 @@ class Search:
 
     # What the engines' DDL needs (a SearchTable names the same for migrations).
     @property
-    def table(self):
-        return self.model._meta.table_name
+    def table(self) -> str:
+        table: str = self.model._meta.table_name
+        return table
 
     @property
-    def columns(self):
+    def columns(self) -> list[str]:
         return [field.column_name for field in self.fields]
 
     @property
-    def rowid(self):
+    def rowid(self) -> str | None:
         """The integer primary key column (SQLite's FTS5 keys rows by it), or None."""
         meta = self.model._meta
-        pk = meta.primary_key
+        pk: Field[Any] | None = meta.primary_key
         if pk is None or meta.composite_key or pk.field_type not in ("AUTO", "BIGAUTO", "INT", "BIGINT"):
             return None
         return pk.column_name
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Search{self.field_names!r}"
+
+
+class SearchIndex(Protocol):
+    """What the engines' full-text DDL reads: a bound ``Search`` or a ``SearchTable``."""
+
+    @property
+    def table(self) -> str: ...
+    @property
+    def columns(self) -> list[str]: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def rowid(self) -> str | None: ...
 
 
 class SearchTable:
     """A full-text index described by names alone (migrations have no model)."""
 
-    def __init__(self, table, columns, name=None, language="english", rowid="id"):
+    def __init__(
+        self,
+        table: str,
+        columns: Iterable[str],
+        name: str | None = None,
+        language: str = "english",
+        rowid: str | None = "id",
+    ) -> None:
         if not _LANGUAGE.match(language):
             raise ImproperlyConfigured(f"language={language!r}: not a text-search configuration name")
         self.table = table
@@ -122,14 +149,14 @@ class _SearchNode(Operand):
     """What a match and a rank share: the words, and what stands in when there are none."""
 
     __slots__ = ("search", "terms")
-    nothing: str | None = None  # SQL for text without a word
-    hook: str | None = None  # the dialect's render_* method name
+    nothing = ""  # SQL for text without a word
+    hook = ""  # the dialect's render_* method name
 
-    def __init__(self, search, text):
+    def __init__(self, search: Search, text: str) -> None:
         self.search = search
         self.terms = search_terms(text)
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         if not self.terms:
             ctx.literal(self.nothing)
             return

@@ -3,10 +3,18 @@ by name only (``Table("events").c.id``) and its columns, and the join kinds."""
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from ..exceptions import UnsafeSQLError
-from .nodes import Node, Operand
+from .nodes import Context, Node, Operand
 
 __all__ = ["Entity", "Star", "Column", "Table", "JOIN", "join_kind"]
+
+
+class Source(Protocol):
+    """What a column belongs to: a table, a subquery or a CTE (models and their aliases too)."""
+
+    def _source_alias(self, ctx: Context) -> str: ...
 
 
 class Entity(Operand):
@@ -14,10 +22,10 @@ class Entity(Operand):
 
     __slots__ = ("path",)
 
-    def __init__(self, *path):
+    def __init__(self, *path: str) -> None:
         self.path = path
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.literal(".".join(ctx.quoted(part) for part in self.path))
 
 
@@ -26,10 +34,10 @@ class Star(Node):
 
     __slots__ = ("source",)
 
-    def __init__(self, source=None):
+    def __init__(self, source: Any = None) -> None:
         self.source = source
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         if self.source is None:
             ctx.literal("*")
         else:
@@ -41,11 +49,11 @@ class Column(Operand):
 
     __slots__ = ("source", "name")
 
-    def __init__(self, source, name):
+    def __init__(self, source: Source, name: str) -> None:
         self.source = source
         self.name = name
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         if ctx.qualify:
             ctx.literal(ctx.quoted(self.source._source_alias(ctx))).literal(".")
         ctx.literal(ctx.quoted(self.name))
@@ -54,10 +62,10 @@ class Column(Operand):
 class _ColumnFactory:
     __slots__ = ("_source",)
 
-    def __init__(self, source):
+    def __init__(self, source: Source) -> None:
         self._source = source
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Column:
         if name.startswith("__"):
             raise AttributeError(name)
         return Column(self._source, name)
@@ -70,19 +78,19 @@ class Table(Node):
 
     __slots__ = ("name", "_alias", "c")
 
-    def __init__(self, name, alias=None):
+    def __init__(self, name: str, alias: str | None = None) -> None:
         self.name = name
         self._alias = alias
         self.c = _ColumnFactory(self)
 
-    def alias(self, name):
+    def alias(self, name: str) -> Table:
         """This table under another name, for self-joins: ``Table("user").alias("u2")``."""
         return Table(self.name, name)
 
-    def _source_alias(self, ctx):
+    def _source_alias(self, ctx: Context) -> str:
         return self._alias or self.name
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.literal(ctx.quoted(self.name))
         if self._alias:
             ctx.literal(" AS ").literal(ctx.quoted(self._alias))
@@ -113,7 +121,7 @@ _JOIN_KINDS = {
 }
 
 
-def join_kind(join_type):
+def join_kind(join_type: str) -> str:
     """The SQL of a join kind (a ``JOIN`` constant or its words in any case); anything
     else is refused, since it is written into the statement."""
     if join_type.__class__ is str:

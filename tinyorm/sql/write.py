@@ -7,10 +7,10 @@ each module one idea (``query.py`` holds SELECT).
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ..exceptions import NotSupportedError
-from .nodes import AND, Context, Node, Operand
+from .nodes import AND, Context, Converter, Node, Operand
 from .query import Query, _nodes
 
 if TYPE_CHECKING:
@@ -20,17 +20,17 @@ if TYPE_CHECKING:
 class _Excluded:
     """``EXCLUDED.column`` in an upsert's update: the value that was proposed for insertion."""
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> ExcludedColumn:
         if name.startswith("__"):
             raise AttributeError(name)
         return ExcludedColumn(name)
 
 
 class ExcludedColumn(Operand):
-    def __init__(self, name):
-        self.name = getattr(name, "column_name", name)
+    def __init__(self, name: Any) -> None:
+        self.name: str = getattr(name, "column_name", name)  # a column name, or a field
 
-    def __sql__(self, ctx):
+    def __sql__(self, ctx: Context) -> None:
         ctx.dialect.render_excluded(ctx, self.name)
 
 
@@ -40,7 +40,14 @@ EXCLUDED = _Excluded()
 class OnConflict:
     """What an INSERT does when a row conflicts with a unique key."""
 
-    def __init__(self, action, conflict_target=(), update=None, preserve=(), where=None):
+    def __init__(
+        self,
+        action: str,
+        conflict_target: Iterable[Any] | None = (),
+        update: dict[Any, Any] | None = None,
+        preserve: Iterable[Any] | None = (),
+        where: Node | None = None,
+    ) -> None:
         self.action = action
         self.conflict_target = tuple(conflict_target or ())
         self.update = update or {}
@@ -55,7 +62,21 @@ class Insert(Query):
     or None) turn Python values into driver values.
     """
 
-    def __init__(self, table, columns=(), rows=(), converters=None, from_query=None, database=None):
+    # The table is a model class or a ``Table`` (what ``_from_sql`` renders).
+    _on_conflict: OnConflict | None
+    _returning: tuple[Node, ...]
+    _returns_keys: bool
+    _replace: bool
+
+    def __init__(
+        self,
+        table: Any,
+        columns: Iterable[Any] = (),
+        rows: Sequence[Sequence[Any]] = (),
+        converters: Sequence[Converter | None] | None = None,
+        from_query: Query | None = None,
+        database: Any = None,
+    ) -> None:
         self._database = database
         self.table = table
         self.columns = tuple(columns)
@@ -67,7 +88,14 @@ class Insert(Query):
         self._returns_keys = False
         self._replace = False
 
-    def on_conflict(self, action="update", conflict_target=(), update=None, preserve=(), where=None):
+    def on_conflict(
+        self,
+        action: str = "update",
+        conflict_target: Iterable[Any] = (),
+        update: dict[Any, Any] | None = None,
+        preserve: Iterable[Any] = (),
+        where: Node | None = None,
+    ) -> Self:
         """A copy that upserts: on a conflict over ``conflict_target``, ``update`` the given columns (or ``preserve`` the new values), optionally only ``where`` a condition holds."""
         clone = self._clone()
         clone._on_conflict = OnConflict(action, conflict_target, update, preserve, where)
@@ -92,17 +120,17 @@ class Insert(Query):
         clone._returning = _nodes(columns)
         return clone
 
-    def _returning_keys(self, *fields):
+    def _returning_keys(self, *fields: Any) -> Self:
         """A copy returning the new rows' keys for the ORM (a flush, ``save()``): also on
         engines that return only from INSERT (``returning_insert``: MariaDB 10.5)."""
         clone = self.returning(*fields)
         clone._returns_keys = True
         return clone
 
-    def _column_names(self):
+    def _column_names(self) -> list[str]:
         return [getattr(column, "column_name", None) or getattr(column, "name", column) for column in self.columns]
 
-    def _render(self, ctx):
+    def _render(self, ctx: Context) -> None:
         dialect = ctx.dialect
         parts = ctx.parts
         if self._replace:
@@ -127,7 +155,7 @@ class Insert(Query):
         if self._returning:
             dialect.render_returning(ctx, self._returning, insert=self._returns_keys)
 
-    def _render_rows(self, ctx):
+    def _render_rows(self, ctx: Context) -> None:
         param = ctx.param
         params = ctx.params
         converters = self.converters
@@ -155,7 +183,7 @@ class Insert(Query):
                     params.extend(row)
             ctx.parts.append(", ".join([plain_row] * len(rows)))
             return
-        chunks = []
+        chunks: list[str] = []
         for row in rows:
             if len(row) != width:
                 raise ValueError(f"an INSERT row has {len(row)} values for {width} columns")
@@ -203,7 +231,7 @@ class _WhereReturning:
         clone._returning = _nodes(columns)
         return clone
 
-    def _render_where_returning(self, ctx):
+    def _render_where_returning(self, ctx: Context) -> None:
         if self._where is not None:
             ctx.literal(" WHERE ").sql(self._where)
         if self._returning:
@@ -213,14 +241,16 @@ class _WhereReturning:
 class Update(_WhereReturning, Query):
     """``UPDATE table SET column = value, ... WHERE ...``."""
 
-    def __init__(self, table, assignments, database=None):
+    _where: Node | None
+
+    def __init__(self, table: Any, assignments: Iterable[tuple[Node, Node]], database: Any = None) -> None:
         self._database = database
         self.table = table
         self.assignments = tuple(assignments)  # (column node, value node)
         self._where = None
         self._returning = ()
 
-    def _render(self, ctx):
+    def _render(self, ctx: Context) -> None:
         if not self.assignments:
             raise ValueError("an UPDATE needs at least one column to set")
         ctx.literal("UPDATE ")
@@ -239,13 +269,15 @@ class Update(_WhereReturning, Query):
 class Delete(_WhereReturning, Query):
     """``DELETE FROM table WHERE ...``."""
 
-    def __init__(self, table, database=None):
+    _where: Node | None
+
+    def __init__(self, table: Any, database: Any = None) -> None:
         self._database = database
         self.table = table
         self._where = None
         self._returning = ()
 
-    def _render(self, ctx):
+    def _render(self, ctx: Context) -> None:
         ctx.literal("DELETE FROM ")
         self.table._from_sql(ctx)
         self._render_where_returning(ctx)
