@@ -9,6 +9,9 @@ of classes whatever the engine.
 class TinyORMError(Exception):
     """Root of every error tinyorm raises."""
 
+    # Only on the error Session.commit() raises after some databases did commit: their names.
+    committed: list[str]
+
 
 # -- PEP 249 mirror -------------------------------------------------------------------------
 class InterfaceError(TinyORMError):

@@ -108,7 +108,8 @@ class BoundIndex:
         from .schema import index_name
 
         if self.plain:
-            return index_name(self.table, self.columns)
+            # plain: no None among the columns
+            return index_name(self.table, self.columns)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
         # The definition's digest is in the name: a changed definition is a new index to
         # autogenerate (compiled with SQLite's rules, so the name is the same everywhere).
         from .dialects import SqliteDialect

@@ -95,12 +95,16 @@ class ForeignKeyField(Field[_T]):
                 raise ImproperlyConfigured(f"ForeignKeyField: unknown action {action!r}; use one of {FK_ACTIONS}")
         # *args continue after lazy_load (null, default, ...), never as far as column_name.
         super().__init__(*args, column_name=column_name, **kwargs)  # type: ignore[misc]
-        self.rel_model = model
+        # The model class once resolved (a name given as a string is looked up later).
+        self.rel_model: Any = model
         self.backref = backref
         self.on_delete = on_delete.upper() if on_delete else None
         self.on_update = on_update.upper() if on_update else None
         self.rel_field_name = field
-        self.rel_field = None
+        # None until resolve(); declared as the field it then is, since every use comes
+        # after require_resolved() (no check in the per-value paths).
+        unresolved: Any = None
+        self.rel_field: Field[Any] = unresolved
         self.lazy_load = lazy_load
 
     def require_resolved(self):

@@ -7,13 +7,27 @@ placeholders read the ``%%`` that quoting puts in identifiers as one ``%``.
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING, Any, Collection, Iterable
 
 from .exceptions import ImproperlyConfigured, ProgrammingError
 from .fields import ForeignKeyField
 from .sql import ddl
 
+if TYPE_CHECKING:
+    from .backends.base import Database, IndexMetadata
+    from .dialects.base import Dialect
+    from .fields import Field
+    from .indexes import BoundIndex
+    from .models.model import Model
+    from .sql.nodes import Node
 
-def sort_models(models):
+    # [(column, field_type)]: an index's columns and their types (MySQL indexes TEXT by a prefix)
+    IndexColumns = list[tuple[str, str]]
+
+
+def sort_models(
+    models: Iterable[type[Model]],
+) -> tuple[list[type[Model]], list[ForeignKeyField[Any]]]:
     """Models ordered so every model comes after the models it references.
 
     Cycles are broken at an arbitrary edge; the foreign keys that then point forward are
@@ -21,10 +35,12 @@ def sort_models(models):
     """
     models = list(dict.fromkeys(models))
     included = set(models)
-    ordered, visiting, done = [], set(), set()
-    forward_refs = []
+    ordered: list[type[Model]] = []
+    visiting: set[type[Model]] = set()
+    done: set[type[Model]] = set()
+    forward_refs: list[ForeignKeyField[Any]] = []
 
-    def visit(model):
+    def visit(model: type[Model]) -> None:
         if model in done:
             return
         visiting.add(model)
@@ -51,7 +67,7 @@ def sort_models(models):
 IDENTIFIER_BYTES = 63
 
 
-def shorten_name(name, max_bytes=IDENTIFIER_BYTES):
+def shorten_name(name: str, max_bytes: int = IDENTIFIER_BYTES) -> str:
     """``name``, or when over 60 characters or ``max_bytes`` UTF-8 bytes, its start cut at a
     character boundary plus ``_`` and a hash of the whole name: two long names that share a
     start stay two names (an engine truncating them would make them one)."""
@@ -62,11 +78,13 @@ def shorten_name(name, max_bytes=IDENTIFIER_BYTES):
     return f"{head}_{digest}"
 
 
-def index_name(table, columns, unique=False):
+def index_name(table: str, columns: Iterable[str], unique: bool = False) -> str:
     return shorten_name(f"{table}_{'_'.join(columns)}")
 
 
-def column_definition(field, dialect, inline_primary_key=True, default_sql=None):
+def column_definition(
+    field: Field[Any], dialect: Dialect, inline_primary_key: bool = True, default_sql: str | None = None
+) -> ddl.ColumnDefinition:
     """A field's column as a ``ColumnDefinition`` node (``default_sql``: a constant default
     for the rows already there, where the field has no ``server_default``)."""
     if field.auto_increment and field.primary_key and inline_primary_key:
@@ -83,7 +101,7 @@ def column_definition(field, dialect, inline_primary_key=True, default_sql=None)
     )
 
 
-def server_default_sql(field, dialect):
+def server_default_sql(field: Field[Any], dialect: Dialect) -> str:
     """A field's ``server_default`` as DDL: SQL fragments as written, constants as literals."""
     value = field.server_default
     if hasattr(value, "__sql__"):
@@ -91,7 +109,7 @@ def server_default_sql(field, dialect):
     return dialect.literal_default(field.adapter(dialect)(value))
 
 
-def _render_fragment(node, dialect):
+def _render_fragment(node: Node | str, dialect: Dialect) -> str:
     if isinstance(node, str):
         return node
     sql, params = node.sql(dialect)
@@ -100,17 +118,24 @@ def _render_fragment(node, dialect):
     return sql
 
 
-def foreign_key_name(table, column):
+def foreign_key_name(table: str, column: str) -> str:
     """The constraint name tinyorm gives a foreign key, the same on every engine."""
     return shorten_name(f"fk_{table}_{column}")
 
 
-def foreign_key(table, column, dest_table, dest_column, on_delete=None, on_update=None):
+def foreign_key(
+    table: str,
+    column: str,
+    dest_table: str,
+    dest_column: str,
+    on_delete: str | None = None,
+    on_update: str | None = None,
+) -> ddl.ForeignKey:
     """The ``ForeignKey`` constraint node for ``table.column``, named by ``foreign_key_name``."""
     return ddl.ForeignKey(foreign_key_name(table, column), column, dest_table, dest_column, on_delete, on_update)
 
 
-def foreign_key_constraint(fk):
+def foreign_key_constraint(fk: ForeignKeyField[Any]) -> ddl.ForeignKey:
     return foreign_key(
         fk.model._meta.table_name,
         fk.column_name,
@@ -121,13 +146,17 @@ def foreign_key_constraint(fk):
     )
 
 
-def create_table(model, dialect, safe=True, skip_foreign_keys=()):
+def create_table(
+    model: type[Model], dialect: Dialect, safe: bool = True, skip_foreign_keys: Collection[ForeignKeyField[Any]] = ()
+) -> ddl.CreateTable:
     """The ``CreateTable`` node for a model: columns, composite key, foreign keys, constraints."""
     meta = model._meta
     composite = meta.composite_key
     for name in (meta.table_name, *(field.column_name for field in meta.fields.values())):
         dialect.check_identifier_length(name)  # an engine cutting two names short makes them one
-    elements = [column_definition(field, dialect, inline_primary_key=not composite) for field in meta.fields.values()]
+    elements: list[Node] = [
+        column_definition(field, dialect, inline_primary_key=not composite) for field in meta.fields.values()
+    ]
     if composite:
         elements.append(ddl.PrimaryKey(field.column_name for field in meta.primary_key.fields))
     for fk in meta.refs:
@@ -137,15 +166,17 @@ def create_table(model, dialect, safe=True, skip_foreign_keys=()):
     return ddl.CreateTable(meta.table_name, elements, safe)
 
 
-def create_table_sql(model, dialect, safe=True, skip_foreign_keys=()):
+def create_table_sql(
+    model: type[Model], dialect: Dialect, safe: bool = True, skip_foreign_keys: Collection[ForeignKeyField[Any]] = ()
+) -> str:
     return ddl.ddl_sql(create_table(model, dialect, safe, skip_foreign_keys), dialect)
 
 
-def model_indexes(model):
+def model_indexes(model: type[Model]) -> list[tuple[str, IndexColumns, bool]]:
     """[(name, [(column, field_type)], unique)] for a model's fields and Meta.indexes."""
     meta = model._meta
     table = meta.table_name
-    indexes = []
+    indexes: list[tuple[str, IndexColumns, bool]] = []
     for field in meta.fields.values():
         if field.primary_key:
             continue
@@ -160,17 +191,19 @@ def model_indexes(model):
     return indexes
 
 
-def advanced_indexes(model):
+def advanced_indexes(model: type[Model]) -> list[BoundIndex]:
     """A model's indexes with a method, a condition or expressions (``tinyorm.Index``)."""
     return [index for index in model._meta.bound_indexes() if not index.plain]
 
 
-def create_index_statements(model, dialect, safe=True, existing=None):
+def create_index_statements(
+    model: type[Model], dialect: Dialect, safe: bool = True, existing: dict[str, IndexMetadata] | None = None
+) -> list[str]:
     """CREATE INDEX statements for ``model``, leaving out (when ``safe``) those already in
     ``existing`` ({name: index info} of the table). Never ``IF NOT EXISTS``: on PostgreSQL
     an index name is unique per schema, and it would skip an index of another table (or
     another definition) silently. An index that exists with another definition is an error."""
-    statements = []
+    statements: list[str] = []
     existing = existing or {}
     for name, columns, unique in model_indexes(model):
         if safe and name in existing:
@@ -186,7 +219,7 @@ def create_index_statements(model, dialect, safe=True, existing=None):
     return statements
 
 
-def _check_same_index(model, found, columns, unique):
+def _check_same_index(model: type[Model], found: IndexMetadata, columns: list[str], unique: bool) -> None:
     if list(found.columns) != columns or bool(found.unique) != bool(unique):
         kind = "unique index" if unique else "index"
         raise ProgrammingError(
@@ -195,7 +228,7 @@ def _check_same_index(model, found, columns, unique):
         )
 
 
-def create_tables(database, models, safe=True):
+def create_tables(database: Database, models: Iterable[type[Model]], safe: bool = True) -> None:
     database.connection()  # version-dependent DDL options are settled at connect
     dialect = database.dialect
     ordered, forward_refs = sort_models(models)
@@ -203,7 +236,7 @@ def create_tables(database, models, safe=True):
     # forward reference stays inline; the servers need the target table to exist first.
     deferred = [] if dialect.inline_forward_references else forward_refs
     existing_tables = set(database.get_tables()) if safe else set()
-    created = []
+    created: list[type[Model]] = []
     with database.atomic():
         for model in ordered:
             table = model._meta.table_name
@@ -221,11 +254,11 @@ def create_tables(database, models, safe=True):
                     database.execute_sql(statement, ())
         for fk in deferred:
             if fk.model in created:
-                statement = ddl.AlterTable(fk.model._meta.table_name, ddl.AddConstraint(foreign_key_constraint(fk)))
-                database.execute_sql(ddl.ddl_sql(statement, dialect), ())
+                alter = ddl.AlterTable(fk.model._meta.table_name, ddl.AddConstraint(foreign_key_constraint(fk)))
+                database.execute_sql(ddl.ddl_sql(alter, dialect), ())
 
 
-def drop_tables(database, models, safe=True, cascade=False):
+def drop_tables(database: Database, models: Iterable[type[Model]], safe: bool = True, cascade: bool = False) -> None:
     dialect = database.dialect
     ordered, _forward = sort_models(models)
     for model in reversed(ordered):

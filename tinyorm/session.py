@@ -15,12 +15,22 @@ that fails leaves nothing of itself behind and the session can go on. A session 
 from __future__ import annotations
 
 import weakref
+from typing import TYPE_CHECKING, Any, Iterable, Literal, TypeVar
 
 from .exceptions import ConnectionLostError, TinyORMError, TransactionAbortedError
 from .identity import IdentityMap
 from .models import Model
 from .models.model import _SET_DICT
 from .unitofwork import FlushPlan, StaleGroup, cascade_deleted
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from .backends.base import Database
+    from .models.select import ModelSelect
+    from .router.core import Router
+
+_M = TypeVar("_M", bound=Model)
 
 __all__ = ["Session"]
 
@@ -33,26 +43,29 @@ class Session:
     query runs through the session, so queries see them.
     """
 
-    def __init__(self, bind=None, expire_on_commit=True, autoflush=True):
+    def __init__(
+        self, bind: Database | Router | None = None, expire_on_commit: bool = True, autoflush: bool = True
+    ) -> None:
         self.bind = bind
         self.expire_on_commit = expire_on_commit
         self.autoflush = autoflush
         self.identity_map = IdentityMap()
-        self._new = {}
-        self._dirty = {}
-        self._deleted = {}
-        self._transactions = []  # databases with a session transaction open, in order
-        self._flushed_new = []  # objects inserted in the open transaction (undone on rollback)
-        self._flushed_deleted = []
+        # Pending objects by id().
+        self._new: dict[int, Model] = {}
+        self._dirty: dict[int, Model] = {}
+        self._deleted: dict[int, Model] = {}
+        self._transactions: list[Database] = []  # databases with a session transaction open, in order
+        self._flushed_new: list[Model] = []  # objects inserted in the open transaction (undone on rollback)
+        self._flushed_deleted: list[Model] = []
         self._self_ref = weakref.ref(self)
         self._flushing = False
-        self._lost = None  # the error that lost this session's transaction, until rollback()
+        self._lost: BaseException | None = None  # the error that lost this session's transaction, until rollback()
 
     # -- context manager -------------------------------------------------------------------
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> Literal[False]:
         try:
             if exc_type is None:
                 self.commit()
@@ -63,32 +76,33 @@ class Session:
         return False
 
     # -- databases -------------------------------------------------------------------------
-    def _resolve(self, model):
+    def _resolve(self, model: type[Model]) -> Database | Router:
         bind = self.bind if self.bind is not None else model._meta.get_database()
         return bind
 
-    def _read_database(self, model):
+    def _read_database(self, model: type[Model]) -> Database:
         # Once this session has written, its transaction is open on the primary, and a
         # Router sends this thread's reads there (read-your-writes inside the session).
         return self._resolve(model).route_read(model)
 
-    def _write_database(self, model):
+    def _write_database(self, model: type[Model]) -> Database:
         return self._resolve(model).route_write(model)
 
-    def _identity_key(self, model, pk):
+    def _identity_key(self, model: type[Model], pk: Any) -> tuple[Any, type[Model], Any]:
         return (self._resolve(model).identity_name(model), model, pk)
 
-    def _key_of(self, obj):
+    def _key_of(self, obj: Model) -> tuple[Any, type[Model], Any]:
         return self._identity_key(type(obj), obj.pk)
 
     # -- reading ---------------------------------------------------------------------------
-    def query(self, model, *columns):
+    def query(self, model: type[_M], *columns: Any) -> ModelSelect[_M]:
         """``Model.select(...)`` whose results pass through this session's identity map.
 
         ``s.query(Tweet, User).join(User)`` selects both models (tweets with their users);
         ``s.query(User, User.username)`` selects just the columns given.
         """
-        from .models import ModelAlias, ModelBase
+        from .models.aliases import ModelAlias
+        from .models.metadata import ModelBase
 
         if columns and any(isinstance(column, (ModelBase, ModelAlias)) for column in columns):
             columns = (model,) + columns
@@ -96,7 +110,7 @@ class Session:
         query._session = self
         return query
 
-    def get(self, model, pk):
+    def get(self, model: type[_M], pk: Any) -> _M | None:
         """The object with this primary key: from the identity map if present (no SQL),
         else loaded with one SELECT; None if there is no such row."""
         meta = model._meta
@@ -118,12 +132,12 @@ class Session:
         results = self.query(model).where(meta.pk_expression(pk)).limit(1).execute()
         return results[0] if results else None
 
-    def _holds(self, model, pk):
+    def _holds(self, model: type[Model], pk: Any) -> bool:
         """True if the identity map has the (unexpired) object: a get needs no SQL."""
         obj = self.identity_map.get(self._identity_key(model, pk))
         return obj is not None and not obj.__dict__.get("_expired")
 
-    def _merge_loaded(self, objects, populate_existing=False):
+    def _merge_loaded(self, objects: list[_M], populate_existing: bool = False) -> list[_M]:
         """Route freshly hydrated objects through the identity map (same row → same object)."""
         if not objects:
             return objects
@@ -133,7 +147,7 @@ class Session:
         make_ref = weakref.ref
         added = 0
         session_ref = self._self_ref
-        merged = []
+        merged: list[_M] = []
         append = merged.append
         model = None
         for obj in objects:
@@ -168,11 +182,11 @@ class Session:
         identity_map.note_additions(added)
         return merged
 
-    def _objects_of(self, model):
+    def _objects_of(self, model: type[_M]) -> list[_M]:
         return [obj for obj in self.identity_map.objects() if type(obj) is model]
 
     # -- pending changes -------------------------------------------------------------------
-    def add(self, obj):
+    def add(self, obj: _M) -> _M:
         """Make a new object pending (INSERT at the next flush), or attach a loaded one."""
         if not isinstance(obj, Model):
             raise TypeError(f"Session.add() takes a model instance, not {type(obj).__name__}")
@@ -192,16 +206,16 @@ class Session:
             self._dirty[id(obj)] = obj
         return obj
 
-    def add_all(self, objects):
+    def add_all(self, objects: Iterable[Model]) -> None:
         """``add`` each of ``objects``."""
         for obj in objects:
             self.add(obj)
 
-    def _attach_new(self, obj):
+    def _attach_new(self, obj: Model) -> None:
         obj.__dict__["_session"] = self._self_ref
         self._new[id(obj)] = obj
 
-    def delete(self, obj):
+    def delete(self, obj: Model) -> None:
         """Mark an object for DELETE at the next flush (a pending new one is just dropped)."""
         if id(obj) in self._new:
             del self._new[id(obj)]
@@ -213,36 +227,36 @@ class Session:
         self._dirty.pop(id(obj), None)
         self._deleted[id(obj)] = obj
 
-    def _mark_dirty(self, obj):
+    def _mark_dirty(self, obj: Model) -> None:
         if id(obj) not in self._new and id(obj) not in self._deleted:
             self._dirty[id(obj)] = obj
 
     @property
-    def new(self):
+    def new(self) -> list[Model]:
         """Objects that the next flush will INSERT."""
         return list(self._new.values())
 
     @property
-    def dirty(self):
+    def dirty(self) -> list[Model]:
         """Objects with changed columns that the next flush will UPDATE."""
         return [obj for obj in self._dirty.values() if obj._dirty_fields()]
 
     @property
-    def deleted(self):
+    def deleted(self) -> list[Model]:
         """Objects that the next flush will DELETE."""
         return list(self._deleted.values())
 
-    def __contains__(self, obj):
+    def __contains__(self, obj: Model) -> bool:
         if id(obj) in self._new:
             return True
         return self.identity_map.get(self._key_of(obj)) is obj
 
     # -- flushing --------------------------------------------------------------------------
-    def _autoflush(self):
+    def _autoflush(self) -> None:
         if self.autoflush and not self._flushing and (self._new or self._dirty or self._deleted):
             self.flush()
 
-    def flush(self):
+    def flush(self) -> None:
         """Write pending changes inside this session's transaction (a savepoint per later flush).
 
         With nothing pending no SQL is sent. On failure nothing of this flush remains in
@@ -263,7 +277,7 @@ class Session:
             # transaction back undoes exactly this flush. Later flushes each take one, so a
             # failure keeps what earlier flushes wrote.
             opened = [database for database in databases if self._begin(database)]
-            savepoints = []
+            savepoints: list[Database] = []
             try:
                 for database in databases:
                     if not any(database is fresh for fresh in opened):
@@ -287,7 +301,7 @@ class Session:
             self._flushing = False
         self._after_flush(plan)
 
-    def _begin(self, database):
+    def _begin(self, database: Database) -> bool:
         """Open this session's transaction on ``database``; True if this call opened it."""
         if any(open_db is database for open_db in self._transactions):
             return False
@@ -295,7 +309,7 @@ class Session:
         self._transactions.append(database)
         return True
 
-    def _end_failed_transaction(self, database):
+    def _end_failed_transaction(self, database: Database) -> None:
         """Roll back a transaction that the failing flush itself opened."""
         self._transactions = [open_db for open_db in self._transactions if open_db is not database]
         try:
@@ -303,7 +317,7 @@ class Session:
         except TinyORMError:
             database._discard_connection()
 
-    def _after_flush(self, plan):
+    def _after_flush(self, plan: FlushPlan) -> None:
         identity_map = self.identity_map
         for obj in plan.inserted:
             data = obj.__dict__
@@ -333,7 +347,7 @@ class Session:
         self._deleted.clear()
 
     # -- transactions ----------------------------------------------------------------------
-    def commit(self):
+    def commit(self) -> None:
         """Flush, then commit every database this session wrote to, in the order it first
         wrote to them. If a commit fails, the databases not yet committed are rolled back
         and the error names the ones that did commit.
@@ -345,7 +359,7 @@ class Session:
         if self._lost is not None:
             raise self._lost_error()
         self.flush()
-        committed = []
+        committed: list[Database] = []
         transactions, self._transactions = self._transactions, []
         try:
             for database in transactions:
@@ -372,7 +386,7 @@ class Session:
         if self.expire_on_commit:
             self.expire_all()
 
-    def _lost_error(self):
+    def _lost_error(self) -> TransactionAbortedError:
         lost = self._lost
         error = TransactionAbortedError(
             f"this session's transaction was lost ({type(lost).__name__}: {lost}); nothing flushed "
@@ -382,11 +396,11 @@ class Session:
         error.__cause__ = lost
         return error
 
-    def _database_name(self, database):
+    def _database_name(self, database: Database) -> str:
         name_of = getattr(self.bind, "name_of", None)
         return name_of(database) if name_of is not None else repr(database)
 
-    def rollback(self):
+    def rollback(self) -> None:
         """Discard pending changes and roll back what this session's flushes wrote.
 
         Objects inserted by those flushes become new (unsaved) objects outside the
@@ -420,7 +434,7 @@ class Session:
         self._deleted.clear()
         self.expire_all()
 
-    def close(self):
+    def close(self) -> None:
         """Roll back anything uncommitted and release every object."""
         if self._transactions:
             self.rollback()
@@ -432,7 +446,7 @@ class Session:
         self._deleted.clear()
 
     # -- object state ----------------------------------------------------------------------
-    def expire(self, obj):
+    def expire(self, obj: Model) -> None:
         """Forget ``obj``'s loaded columns; the next attribute access reloads them."""
         meta = type(obj)._meta
         data = obj.__dict__
@@ -444,10 +458,10 @@ class Session:
         _SET_DICT(obj, keep)
         self._dirty.pop(id(obj), None)
 
-    def expire_all(self):
+    def expire_all(self) -> None:
         """Forget every loaded value: each object reloads from the database on its next attribute read. Pending changes are kept."""
         dirty = self._dirty
-        pk_keys = {}
+        pk_keys: dict[type[Model], list[str]] = {}
         for obj in self.identity_map.objects():
             data = obj.__dict__
             if not data.get("_persisted"):
@@ -464,7 +478,7 @@ class Session:
             _SET_DICT(obj, keep)
             dirty.pop(id(obj), None)
 
-    def refresh(self, obj):
+    def refresh(self, obj: _M) -> _M:
         """Reload every column of ``obj`` now (discarding its unsaved changes)."""
         model = type(obj)
         meta = model._meta
@@ -482,7 +496,7 @@ class Session:
         self._dirty.pop(id(obj), None)
         return obj
 
-    def expunge(self, obj):
+    def expunge(self, obj: Model) -> None:
         """Remove ``obj`` from the session; it keeps its values but is no longer tracked."""
         self._new.pop(id(obj), None)
         self._dirty.pop(id(obj), None)
@@ -493,7 +507,7 @@ class Session:
                 self.identity_map.discard(key)
         obj.__dict__.pop("_session", None)
 
-    def expunge_all(self):
+    def expunge_all(self) -> None:
         """Remove every object from the session (``expunge`` each); nothing is written."""
         for obj in self.identity_map.objects():
             self.expunge(obj)

@@ -18,12 +18,24 @@ objects half-changed.
 from __future__ import annotations
 
 import collections
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from .events import notify_write, write_listeners
 from .exceptions import FlushError, StaleDataError  # FlushError stays importable from here
 from .schema import sort_models
 from .sql.nodes import SQL, InList, NodeList
 from .sql.query import Delete, Insert
+
+if TYPE_CHECKING:
+    from .backends.base import Database
+    from .dialects.base import Dialect
+    from .fields import Field
+    from .models.model import Model
+    from .relations import ForeignKeyField
+    from .session import Session
+
+    # A model's fields in the column order of one statement.
+    Fields = tuple[Field[Any], ...]
 
 _MISSING = object()
 
@@ -36,7 +48,7 @@ class StaleGroup(Exception):
     catches this, rolls back, then asks :meth:`FlushPlan.stale_error`.
     """
 
-    def __init__(self, model, objects, database):
+    def __init__(self, model: type[Model], objects: list[Model], database: Database) -> None:
         super().__init__(model.__name__)
         self.model = model
         self.objects = objects
@@ -46,12 +58,14 @@ class StaleGroup(Exception):
 class FlushPlan:
     """What one flush writes: computed from the session's pending sets, then executed."""
 
-    def __init__(self, session, new, dirty, deleted):
+    def __init__(
+        self, session: Session, new: Iterable[Model], dirty: Iterable[Model], deleted: Iterable[Model]
+    ) -> None:
         self.session = session
         self.new = self._cascade_new(list(new) + list(dirty))
         new_ids = {id(obj) for obj in self.new}
-        self.dirty = []
-        self.waiting = []  # loaded objects pointing at new ones: they get keys after INSERTs
+        self.dirty: list[tuple[Model, list[Field[Any]]]] = []
+        self.waiting: list[Model] = []  # loaded objects pointing at new ones: they get keys after INSERTs
         for obj in dirty:
             if id(obj) in new_ids:
                 continue
@@ -62,16 +76,19 @@ class FlushPlan:
             elif fields:
                 self.dirty.append((obj, fields))
         self.deleted = list(deleted)
-        self.journal = []  # (obj, attr_key, previous value) to undo in-memory changes
-        self.inserted = []
-        self.updated = []
-        self.patches = []  # (obj, fk, target) references inserted as NULL inside a cycle
+        # (obj, attr_key, previous value) to undo in-memory changes
+        self.journal: list[tuple[Model, str, Any]] = []
+        self.inserted: list[Model] = []
+        self.updated: list[Model] = []
+        self.patches: list[
+            tuple[Model, ForeignKeyField[Any], Model]
+        ] = []  # (obj, fk, target) references inserted as NULL inside a cycle
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return bool(self.new or self.dirty or self.waiting or self.deleted)
 
     # -- planning --------------------------------------------------------------------------
-    def _cascade_new(self, objects):
+    def _cascade_new(self, objects: list[Model]) -> list[Model]:
         """New objects plus unsaved objects that new or changed objects reference
         (``tweet.user = User(...)``)."""
         ordered = [obj for obj in objects if not obj.__dict__.get("_persisted")]
@@ -94,25 +111,25 @@ class FlushPlan:
                     self.session._attach_new(target)
         return ordered
 
-    def databases(self):
+    def databases(self) -> list[Database]:
         session = self.session
         models = {type(obj) for obj in self.new}
         models.update(type(obj) for obj, _fields in self.dirty)
         models.update(type(obj) for obj in self.waiting)
         models.update(type(obj) for obj in self.deleted)
-        seen = {}
+        seen: dict[int, Database] = {}
         for model in sorted(models, key=lambda model: model._meta.table_name):
             database = session._write_database(model)
             seen.setdefault(id(database), database)
         return list(seen.values())
 
     # -- helpers ---------------------------------------------------------------------------
-    def _set(self, obj, key, value):
+    def _set(self, obj: Model, key: str, value: Any) -> None:
         data = obj.__dict__
         self.journal.append((obj, key, data.get(key, _MISSING)))
         data[key] = value
 
-    def undo(self):
+    def undo(self) -> None:
         for obj, key, previous in reversed(self.journal):
             if previous is _MISSING:
                 obj.__dict__.pop(key, None)
@@ -121,7 +138,7 @@ class FlushPlan:
         self.journal = []
 
     # -- execution -------------------------------------------------------------------------
-    def execute(self):
+    def execute(self) -> Session:
         session = self.session
         self._insert_all()
         self._patch_cycles()
@@ -129,7 +146,7 @@ class FlushPlan:
         self._delete_all()
         return session
 
-    def _blocking(self, obj, pending_ids):
+    def _blocking(self, obj: Model, pending_ids: set[int]) -> list[tuple[ForeignKeyField[Any], Model]]:
         """(fk, target) pairs of new objects ``obj`` references that are not inserted yet."""
         blocking = []
         for name, target in (obj.__dict__.get("_rel") or {}).items():
@@ -137,11 +154,12 @@ class FlushPlan:
                 blocking.append((type(obj)._meta.fields[name], target))
         return blocking
 
-    def _insert_all(self):
+    def _insert_all(self) -> None:
         pending = list(self.new)
         while pending:
             pending_ids = {id(obj) for obj in pending}
-            ready, waiting = [], []
+            ready: list[Model] = []
+            waiting: list[Model] = []
             for obj in pending:
                 (waiting if self._blocking(obj, pending_ids) else ready).append(obj)
             if not ready:
@@ -161,8 +179,8 @@ class FlushPlan:
             self._insert_round(ready)
             pending = waiting
 
-    def _insert_round(self, objects):
-        by_model = collections.OrderedDict()
+    def _insert_round(self, objects: list[Model]) -> None:
+        by_model: dict[type[Model], list[Model]] = collections.OrderedDict()
         models, _ = sort_models({type(obj) for obj in objects})
         for model in models:
             by_model[model] = []
@@ -186,7 +204,7 @@ class FlushPlan:
                             self._set(obj, fk.attr_key, key)
                 if version is not None and data.get(version.attr_key) is None:
                     self._set(obj, version.attr_key, 1)
-            by_columns = collections.OrderedDict()
+            by_columns: dict[Fields, list[Model]] = collections.OrderedDict()
             for obj in group:
                 data = obj.__dict__
                 fields = tuple(
@@ -199,7 +217,7 @@ class FlushPlan:
                 self._insert_batch(model, fields, batch)
             self.inserted.extend(group)
 
-    def _insert_batch(self, model, fields, objects):
+    def _insert_batch(self, model: type[Model], fields: Fields, objects: list[Model]) -> None:
         session = self.session
         database = session._write_database(model)
         dialect = database.dialect
@@ -229,12 +247,12 @@ class FlushPlan:
                 if write_listeners:  # events: caches, flush signals
                     notify_write(model, "insert", database, (obj,), "flush")
 
-    def _patch_cycles(self):
+    def _patch_cycles(self) -> None:
         for obj, fk, target in self.patches:
             key = target.__dict__.get(fk.rel_field.attr_key)
             self._set(obj, fk.attr_key, key)
             database = self.session._write_database(type(obj))
-            from .models import _value_node
+            from .models.model import _value_node
             from .sql.query import Update
 
             meta = type(obj)._meta
@@ -243,7 +261,7 @@ class FlushPlan:
             if write_listeners:  # events: caches, flush signals
                 notify_write(type(obj), "update", database, (obj,), "flush")
 
-    def _sync_keys_of_changed(self):
+    def _sync_keys_of_changed(self) -> None:
         """Point loaded objects at parents inserted by this flush, tracking the change."""
         for obj in self.waiting:
             data = obj.__dict__
@@ -263,18 +281,18 @@ class FlushPlan:
             if fields:
                 self.dirty.append((obj, fields))
 
-    def _update_all(self):
+    def _update_all(self) -> None:
         self._sync_keys_of_changed()
-        groups = collections.OrderedDict()
+        groups: dict[tuple[type[Model], Fields], list[Model]] = collections.OrderedDict()
         for obj, fields in self.dirty:
             groups.setdefault((type(obj), tuple(fields)), []).append(obj)
-        for (model, fields), objects in groups.items():
-            self._update_group(model, fields, objects)
+        for (model, group_fields), objects in groups.items():
+            self._update_group(model, group_fields, objects)
 
-    def _update_group(self, model, fields, objects):
+    def _update_group(self, model: type[Model], group_fields: Fields, objects: list[Model]) -> None:
         meta = model._meta
         version = meta.version_field
-        fields = tuple(field for field in fields if field is not version)
+        fields = tuple(field for field in group_fields if field is not version)
         if not fields:
             return
         database = self.session._write_database(model)
@@ -297,15 +315,15 @@ class FlushPlan:
             raise StaleGroup(model, objects, database)
         if version is not None:
             for obj in objects:
-                self._set(obj, version.attr_key, obj.__dict__.get(version.attr_key) + 1)
+                self._set(obj, version.attr_key, obj.__dict__[version.attr_key] + 1)
         self.updated.extend(objects)
         if write_listeners:  # events: caches, flush signals (the group's statements have run)
             notify_write(model, "update", database, tuple(objects), "flush")
 
     @staticmethod
-    def stale_error(group):
+    def stale_error(group: StaleGroup) -> StaleDataError:
         """The StaleDataError for a StaleGroup, once the flush has been rolled back."""
-        from .models import stale_data_error
+        from .models.model import stale_data_error
 
         version = group.model._meta.version_field
         for obj in group.objects:
@@ -314,10 +332,10 @@ class FlushPlan:
                 return error
         return StaleDataError(f"{group.model.__name__}: a versioned write matched fewer rows than expected")
 
-    def _delete_all(self):
+    def _delete_all(self) -> None:
         if not self.deleted:
             return
-        by_model = collections.defaultdict(list)
+        by_model: dict[type[Model], list[Model]] = collections.defaultdict(list)
         for obj in self.deleted:
             by_model[type(obj)].append(obj)
         ordered, _ = sort_models(list(by_model))
@@ -326,7 +344,7 @@ class FlushPlan:
                 self._delete_group(model, group)
 
     @staticmethod
-    def _children_first(model, objects):
+    def _children_first(model: type[Model], objects: list[Model]) -> list[list[Model]]:
         """Rounds of one model's rows to delete, rows referenced by others last.
 
         One DELETE of a self-referencing chain would do on SQLite and PostgreSQL, which
@@ -336,10 +354,10 @@ class FlushPlan:
         self_refs = [fk for fk in model._meta.refs if fk.rel_model is model]
         if not self_refs:
             return [objects]
-        rounds = []
+        rounds: list[list[Model]] = []
         remaining = list(objects)
         while remaining:
-            referenced = set()
+            referenced: set[tuple[str, Any]] = set()
             for obj in remaining:
                 for fk in self_refs:
                     key = obj.__dict__.get(fk.attr_key)
@@ -359,7 +377,7 @@ class FlushPlan:
             remaining = [obj for obj in remaining if id(obj) not in leaf_ids]
         return rounds
 
-    def _delete_group(self, model, objects):
+    def _delete_group(self, model: type[Model], objects: list[Model]) -> None:
         meta = model._meta
         version = meta.version_field
         database = self.session._write_database(model)
@@ -367,7 +385,7 @@ class FlushPlan:
         key_fields = list(meta.primary_key_fields)
         columns = key_fields + ([version] if version is not None else [])
         adapters = [field.adapter(dialect) for field in key_fields]
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         for obj in objects:
             data = obj.__dict__
             row = tuple(adapt(data.get(field.attr_key)) for adapt, field in zip(adapters, key_fields))
@@ -394,7 +412,9 @@ class FlushPlan:
 _PLACEHOLDER = SQL("?", [None])  # renders the engine's parameter marker; the value is unused
 
 
-def _insert_sql(model, fields, row_count, dialect, auto_pk):
+def _insert_sql(
+    model: type[Model], fields: Fields, row_count: int, dialect: Dialect, auto_pk: Field[Any] | None
+) -> str:
     """A multi-row INSERT for ``row_count`` rows, with RETURNING of the new keys where the
     engine returns every row's key (``returning_insert``)."""
     cache = model._meta._query_cache
@@ -408,7 +428,7 @@ def _insert_sql(model, fields, row_count, dialect, auto_pk):
     return sql
 
 
-def _delete_sql(model, columns, row_count, dialect):
+def _delete_sql(model: type[Model], columns: Fields, row_count: int, dialect: Dialect) -> str:
     """``DELETE ... WHERE key IN (...)`` for ``row_count`` rows (a row-value IN for a
     composite key or a version check)."""
     cache = model._meta._query_cache
@@ -424,15 +444,18 @@ def _delete_sql(model, columns, row_count, dialect):
     return sql
 
 
-def cascade_deleted(session, deleted):
+def cascade_deleted(
+    session: Session, deleted: Iterable[Model]
+) -> tuple[list[Model], list[tuple[Model, ForeignKeyField[Any]]]]:
     """Objects in the session that the database removed or changed by ON DELETE actions."""
-    removed = []
-    nulled = []
+    removed: list[Model] = []
+    nulled: list[tuple[Model, ForeignKeyField[Any]]] = []
     queue = list(deleted)
     seen = {id(obj) for obj in queue}
-    children = {}  # (fk) -> {key: [objects in the session pointing there]}, built once per key
+    # (fk) -> {key: [objects in the session pointing there]}, built once per key
+    children: dict[ForeignKeyField[Any], dict[Any, list[Model]]] = {}
 
-    def children_of(fk, key):
+    def children_of(fk: ForeignKeyField[Any], key: Any) -> Sequence[Model]:
         index = children.get(fk)
         if index is None:
             index = children[fk] = collections.defaultdict(list)

@@ -4,12 +4,11 @@ and in the dialects."""
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import logging
 import os
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable, NoReturn
+from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable, Iterator, NamedTuple, NoReturn, Protocol, Sequence
 
 from .. import exceptions
 from ..exceptions import ConnectionLostError, ImproperlyConfigured, OperationalError, translate_driver_error
@@ -19,27 +18,61 @@ from .proxy import _BoundModel
 from .transactions import Atomic, TransactionsMixin
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    class _Cursor(Protocol):
+        """What tinyorm reads of a DB-API cursor after a write."""
+
+        rowcount: int
+        lastrowid: Any
+
     from ..dialects.base import Dialect
+    from ..fields import Field
     from ..models.model import Model as _Model
+    from ..sql.nodes import Node
+    from ..sql.search import Search
 
 __all__ = ["Atomic", "ColumnMetadata", "Database", "ForeignKeyMetadata", "IndexMetadata"]
 
 logger = logging.getLogger("tinyorm")
 
-ColumnMetadata = collections.namedtuple(
-    "ColumnMetadata", ("name", "data_type", "null", "primary_key", "table", "default")
-)
-IndexMetadata = collections.namedtuple("IndexMetadata", ("name", "columns", "unique", "table"))
-ForeignKeyMetadata = collections.namedtuple(
-    "ForeignKeyMetadata",
-    ("column", "dest_table", "dest_column", "table", "on_delete", "on_update", "name"),
-    defaults=(None,),
-)
+
+class ColumnMetadata(NamedTuple):
+    """A column as the connected database describes it (``Database.get_columns``)."""
+
+    name: str
+    data_type: str
+    null: bool
+    primary_key: bool
+    table: str
+    default: Any  # the column's default as the engine reports it (SQL text), or None
+
+
+class IndexMetadata(NamedTuple):
+    """An index as the connected database describes it (``Database.get_indexes``)."""
+
+    name: str
+    columns: list[str]
+    unique: bool
+    table: str
+
+
+class ForeignKeyMetadata(NamedTuple):
+    """A foreign key as the connected database describes it (``Database.get_foreign_keys``)."""
+
+    column: str
+    dest_table: str
+    dest_column: str
+    table: str
+    on_delete: str | None
+    on_update: str | None
+    name: str | None = None
+
 
 _ALL_DATABASES: weakref.WeakSet[Database] = weakref.WeakSet()
 
 
-def _forget_connections_after_fork():
+def _forget_connections_after_fork() -> None:
     # A forked child must not talk over its parent's sockets: drop (never close) them.
     for database in list(_ALL_DATABASES):
         database._reset_after_fork()
@@ -66,22 +99,23 @@ class Database(ConnectionsMixin, TransactionsMixin):
     else:
         dialect_class = None
     driver_name: str | None = None
-    failover: Callable[..., Any] | None  # see __init__
+    # Set by a Router: called with (database, error, sql, params, many); see __init__.
+    failover: Callable[[Database, Exception, str, Any, bool], Any] | None
     # ``class Base(db.Model): ...``: a Model base class bound to this database.
     Model = _BoundModel()
 
     def __init__(
         self,
-        database,
+        database: Any,
         *,
-        max_connections=None,
-        stale_timeout=None,
-        pool_timeout=10.0,
-        ping_interval=1.0,
-        autoconnect=True,
-        log_params=True,
-        **connect_params,
-    ):
+        max_connections: int | None = None,
+        stale_timeout: float | None = None,
+        pool_timeout: float = 10.0,
+        ping_interval: float = 1.0,
+        autoconnect: bool = True,
+        log_params: bool | int = True,
+        **connect_params: Any,
+    ) -> None:
         self.database = database
         try:
             self.log_params = check_log_params(log_params)
@@ -100,37 +134,37 @@ class Database(ConnectionsMixin, TransactionsMixin):
         self.stream_failover: Callable[..., Any] | None = None
         _ALL_DATABASES.add(self)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.dialect.name} {self.database!r}>"
 
     # -- driver hooks (subclasses) ---------------------------------------------------------
-    def _connect_driver(self):  # pragma: no cover - abstract
+    def _connect_driver(self) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _driver_error_class(self):  # pragma: no cover - abstract
+    def _driver_error_class(self) -> type[Exception] | tuple[type[Exception], ...]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _initialize_connection(self, conn):
+    def _initialize_connection(self, conn: Any) -> None:
         """Per-connection settings (pragmas, session variables)."""
 
-    def _check_server(self, conn):
+    def _check_server(self, conn: Any) -> None:
         """Read the server version once and set version-gated dialect flags."""
 
     def _is_disconnect(self, exc: BaseException) -> bool:
         """True if the driver error means the connection is dead (raised as ConnectionLostError)."""
         return False
 
-    def _error_class_for(self, exc):
+    def _error_class_for(self, exc: BaseException) -> type[exceptions.TinyORMError]:
         return translate_driver_error(exc)
 
-    def _describe_target(self):
+    def _describe_target(self) -> str:
         return repr(self.database)
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         self.connect()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- statements ------------------------------------------------------------------------
@@ -189,7 +223,7 @@ class Database(ConnectionsMixin, TransactionsMixin):
     # True where the driver itself reads "%s"/"%%" in the text (psycopg2, pymysql).
     percent_by_driver = True
 
-    def stream_rows(self, sql: str, params: Any, chunk_size: int) -> Generator[tuple[Any, Any], None, None]:
+    def stream_rows(self, sql: str, params: Any, chunk_size: int) -> Iterator[tuple[list[Any], Any]]:
         """Run a SELECT and yield its rows in lists of at most ``chunk_size``, each with the
         cursor's description, reading them from the server as they are consumed.
 
@@ -221,7 +255,9 @@ class Database(ConnectionsMixin, TransactionsMixin):
     # Model.copy_from() uses multi-row INSERTs elsewhere.
     has_copy = False
 
-    def copy_rows(self, table, fields, batches):  # pragma: no cover - per engine
+    def copy_rows(
+        self, table: str, fields: Sequence[Field[Any]], batches: Iterable[list[tuple[Any, ...]]]
+    ) -> int:  # pragma: no cover - per engine
         """Load ``batches`` (lists of row tuples) into ``table`` (its quoted name), one
         value per field of ``fields``, with the engine's bulk loader; each value goes
         through its field's adapter as for an INSERT. Returns the number of rows loaded."""
@@ -282,24 +318,24 @@ class Database(ConnectionsMixin, TransactionsMixin):
 
     # -- migrations ------------------------------------------------------------------------
     @contextlib.contextmanager
-    def migration_lock(self, timeout=60):
+    def migration_lock(self, timeout: float = 60) -> Iterator[None]:
         """Hold the lock that keeps two processes from migrating this database at once."""
         yield
 
-    def table_dependents(self, table):
+    def table_dependents(self, table: str) -> list[tuple[str, str, str]]:
         """[(kind, name, sql)] of what a table rebuild must recreate from its own definition
         (triggers, partial and expression indexes): only engines that rebuild tables
         (``dialect.rebuilds_tables``) are asked."""
         return []
 
     @contextlib.contextmanager
-    def foreign_keys_suspended(self):
+    def foreign_keys_suspended(self) -> Iterator[None]:
         """Foreign-key enforcement off for the block, outside any transaction (a rehearsal
         of SQLite table rebuilds, whose DROP TABLE would otherwise fire ON DELETE actions).
         Engines that check keys per statement and never rebuild need nothing here."""
         yield
 
-    def dialect_for(self, model):
+    def dialect_for(self, model: type[_Model] | None) -> Dialect:
         """The dialect ``model``'s statements compile for: this database's own."""
         return self.dialect
 
@@ -310,10 +346,10 @@ class Database(ConnectionsMixin, TransactionsMixin):
         mode); server replicas refuse writes themselves.
         """
 
-    def check_query(self, query):
+    def check_query(self, query: Any) -> None:
         """A Router refuses queries spanning databases; one database accepts everything."""
 
-    def identity_name(self, model):
+    def identity_name(self, model: type[_Model]) -> Any:
         """What a session's identity map keys this model's rows by (the database itself)."""
         return self
 
@@ -337,38 +373,38 @@ class Database(ConnectionsMixin, TransactionsMixin):
             raise exceptions.DataError(str(exc)) from exc
         raise exc
 
-    def execute(self, query):
+    def execute(self, query: Node) -> Any:
         """Compile and run a query node; returns the cursor."""
         sql, params = query.sql(self.dialect)
         return self.execute_sql(sql, params)
 
-    def last_insert_id(self, cursor):
+    def last_insert_id(self, cursor: _Cursor) -> Any:
         """The key of the row the statement behind ``cursor`` inserted."""
         return cursor.lastrowid
 
-    def rows_affected(self, cursor):
+    def rows_affected(self, cursor: _Cursor) -> int:
         """How many rows the statement behind ``cursor`` matched."""
         return cursor.rowcount
 
     # -- routing protocol (a Router answers these per model; a Database is its own answer) --
-    def db_for_read(self, model):
+    def db_for_read(self, model: type[_Model] | None) -> Database:
         """Where a read of ``model`` goes: this database (a Router picks a replica)."""
         return self
 
-    def db_for_write(self, model):
+    def db_for_write(self, model: type[_Model] | None) -> Database:
         """Where a write of ``model`` goes: this database (a Router picks the primary)."""
         return self
 
-    def route_read(self, model):
+    def route_read(self, model: type[_Model] | None) -> Database:
         """Where a read of ``model`` runs (the Router's counterpart records statistics)."""
         return self
 
-    def route_write(self, model):
+    def route_write(self, model: type[_Model] | None) -> Database:
         """Where a write of ``model`` runs (the Router's counterpart records statistics)."""
         return self
 
     # -- schema ----------------------------------------------------------------------------
-    def bind(self, models):
+    def bind(self, models: Iterable[type[_Model]]) -> Self:
         """Point the given models (and no others) at this database."""
         for model in models:
             model._meta.set_database(self)
@@ -394,28 +430,28 @@ class Database(ConnectionsMixin, TransactionsMixin):
         """Names of the tables in the connected database/schema, sorted."""
         return [row[0] for row in self.execute_sql(self.dialect.list_tables_sql()).fetchall()]
 
-    def get_columns(self, table):  # pragma: no cover - per engine
+    def get_columns(self, table: str) -> list[ColumnMetadata]:  # pragma: no cover - per engine
         """``[ColumnMetadata]`` for ``table``'s columns, in order."""
         raise NotImplementedError
 
-    def get_indexes(self, table):  # pragma: no cover - per engine
+    def get_indexes(self, table: str) -> list[IndexMetadata]:  # pragma: no cover - per engine
         """``[IndexMetadata]`` for ``table``'s indexes (the primary key left out)."""
         raise NotImplementedError
 
-    def get_foreign_keys(self, table):  # pragma: no cover - per engine
+    def get_foreign_keys(self, table: str) -> list[ForeignKeyMetadata]:  # pragma: no cover - per engine
         """``[ForeignKeyMetadata]`` for ``table``'s foreign keys."""
         raise NotImplementedError
 
-    def has_search(self, search):
+    def has_search(self, search: Search) -> bool:
         """Does the full-text index (or FTS table) of ``search`` exist?"""
         return search.name in {index.name for index in self.get_indexes(search.table)}
 
-    def get_primary_keys(self, table):
+    def get_primary_keys(self, table: str) -> list[str]:
         """The names of ``table``'s primary-key columns."""
         return [column.name for column in self.get_columns(table) if column.primary_key]
 
 
-def _is_format_error(exc):
+def _is_format_error(exc: BaseException) -> bool:
     """A driver's %-formatting of the SQL text failed (a lone "%" in it)."""
     if isinstance(exc, IndexError):  # psycopg2: "%s" with no value left for it
         return True

@@ -33,6 +33,10 @@ import socket
 import threading
 import time
 import uuid
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:
+    from .mysql import MySQLDatabase
 
 from ..log import migrations_logger as logger
 
@@ -52,7 +56,7 @@ _BEAT_S = 1.0
 _SAME_NODE_GRACE_S = 3.0
 
 
-def is_galera_node(cursor):
+def is_galera_node(cursor: Any) -> bool:
     """Is the server behind ``cursor`` a Galera node (``wsrep_on`` with a provider loaded)?
 
     ``SHOW VARIABLES`` works on every MySQL and MariaDB server (MySQL has no wsrep variables:
@@ -63,7 +67,7 @@ def is_galera_node(cursor):
     return (values.get("wsrep_on") or "").upper() == "ON" and provider not in ("", "none")
 
 
-def sequence_number(position):
+def sequence_number(position: object) -> int:
     """The write-set sequence number in a Galera GTID. Every node numbers the cluster's
     write sets in one sequence (the GTIDs share their domain and server parts), so it
     orders positions taken on any node. ValueError for text that is not a GTID list."""
@@ -72,7 +76,7 @@ def sequence_number(position):
     return max(int(gtid.rsplit("-", 1)[1]) for gtid in position.split(","))
 
 
-def last_seen(database):
+def last_seen(database: MySQLDatabase) -> str | None:
     """``WSREP_LAST_SEEN_GTID()`` on this thread's connection (None before any write)."""
     value = database.execute_sql("SELECT WSREP_LAST_SEEN_GTID()").fetchone()[0]
     if isinstance(value, bytes):
@@ -81,7 +85,7 @@ def last_seen(database):
     return value if value and sequence_number(value) > 0 else None
 
 
-def replayed_position(database):
+def replayed_position(database: MySQLDatabase) -> str | None:
     """The latest write set this node has applied. A node without quorum (``wsrep_ready``
     OFF) raises ConnectionLostError: it would refuse the read itself with 1047."""
     row = database.execute_sql(
@@ -110,7 +114,7 @@ _SHORT_WAIT = """BEGIN NOT ATOMIC
 END"""
 
 
-def position_reached(database, position, timeout):
+def position_reached(database: MySQLDatabase, position: str, timeout: float) -> bool:
     """Has this node applied ``position``? Waits up to ``timeout`` seconds, one statement;
     the wait ends as soon as the write set is applied (on a Synced node, typically within
     a millisecond of its commit)."""
@@ -129,7 +133,7 @@ def position_reached(database, position, timeout):
     return True
 
 
-def replica_lag(database):
+def replica_lag(database: MySQLDatabase) -> float:
     """0.0 while the node is Synced and ready; infinity otherwise (joining, donor, desynced,
     without quorum): Galera keeps no seconds-behind figure, and a node that is not Synced
     may be any distance behind."""
@@ -143,7 +147,7 @@ def replica_lag(database):
 
 
 @contextlib.contextmanager
-def migration_lock(database, timeout):
+def migration_lock(database: MySQLDatabase, timeout: float) -> Iterator[None]:
     """Hold a cluster-wide lock: a row in ``tinyorm_migration_lock``, inserted in its own
     transaction. Galera certifies the INSERT against every node's, so of two migrations
     started at once on two nodes one commits and the other fails (1062 duplicate key, or

@@ -1,9 +1,12 @@
 """MySQL and MariaDB through pymysql."""
 
+from __future__ import annotations
+
 import contextlib
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Iterator, NoReturn
 
 from ..dialects import MySQLDialect
 from ..exceptions import (
@@ -22,14 +25,18 @@ from . import galera
 from .base import ColumnMetadata, Database, ForeignKeyMetadata, IndexMetadata
 from .transactions import WHOLE_TRANSACTION
 
+if TYPE_CHECKING:
+    from ..exceptions import TinyORMError
+    from .positions import MariaDBPosition, MySQLPosition
+
 # Strict mode makes the server refuse, not truncate or clamp, values that do not fit.
 SQL_MODE = "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
 _REQUIRED_MODES = SQL_MODE.split(",")
 
 
-def _session_mode(extra):
+def _session_mode(extra: str | None) -> str:
     """tinyorm's modes plus the ones a URL's ``sql_mode=`` adds (it can add, never remove)."""
-    modes = list(_REQUIRED_MODES)
+    modes: list[str] = list(_REQUIRED_MODES)
     for mode in (extra or "").upper().replace(" ", "").split(","):
         if mode and mode not in modes:
             modes.append(mode)
@@ -50,7 +57,7 @@ _DISCONNECT_ERRNOS = {1053, 1927, 2002, 2003, 2006, 2013, 2055, 4031}
 # "Got error during COMMIT" is another way Galera refuses a write set. 1205 (lock wait
 # timeout) rolls back just the statement unless innodb_rollback_on_timeout is ON; 3572 is
 # MySQL's NOWAIT.
-_TRANSIENT_ERRNOS: dict[Any, type[Exception]] = {
+_TRANSIENT_ERRNOS: dict[int | None, type[TinyORMError]] = {
     1213: DeadlockError,
     1614: DeadlockError,
     1180: SerializationError,
@@ -61,7 +68,7 @@ _WHOLE_TRANSACTION_ERRNOS = {1213, 1614, 1180}
 _SERVER_STATUS_IN_TRANS = 1  # the OK packet's status flag: a transaction is open
 
 
-def _driver():
+def _driver() -> ModuleType:
     try:
         import pymysql
     except ImportError as exc:
@@ -78,21 +85,21 @@ class _StreamingConnection:
 
     __slots__ = ("connection",)
 
-    def __init__(self, connection):
+    def __init__(self, connection: Any) -> None:
         self.connection = connection
 
-    def cursor(self, *args, **kwargs):
+    def cursor(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise InterfaceError(
             "this thread's connection is streaming the rows of Query.iterator(): finish the "
             "loop or close() the iterator before sending another statement (or read with a "
             "second Database)"
         )
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> NoReturn:
         self.cursor()
 
 
-def _errno(exc):
+def _errno(exc: BaseException) -> int | None:
     args = getattr(exc, "args", ())
     return args[0] if args and isinstance(args[0], int) else None
 
@@ -106,27 +113,29 @@ class MySQLDatabase(Database):
 
     dialect_class = MySQLDialect
     if TYPE_CHECKING:
-        dialect: MySQLDialect
+        # Database.__init__ sets it from dialect_class: always this engine's dialect.
+        dialect: MySQLDialect  # pyright: ignore[reportIncompatibleVariableOverride]
     driver_name = "pymysql"
 
-    def __init__(self, database, **kwargs):
+    def __init__(self, database: str, **kwargs: Any) -> None:
         self._pymysql = _driver()
         super().__init__(database, **kwargs)
-        self.is_mariadb = None
-        self.server_version = None
+        self.is_mariadb: bool | None = None  # known once connected
+        self.server_version: tuple[int, ...] | None = None
         self.rollback_on_timeout = False  # innodb_rollback_on_timeout, read at connect
         # A Galera node (read at connect): replication positions, waits, lag, health and
         # the migration lock use Galera's own mechanisms (backends/galera.py).
         self.is_galera = False
 
-    def _driver_error_class(self):
-        return self._pymysql.err.MySQLError
+    def _driver_error_class(self) -> type[Exception]:
+        error_class: type[Exception] = self._pymysql.err.MySQLError
+        return error_class
 
-    def _describe_target(self):
+    def _describe_target(self) -> str:
         params = self.connect_params
         return f"{params.get('host', 'localhost')}:{params.get('port', 3306)}/{self.database}"
 
-    def _connect_driver(self):
+    def _connect_driver(self) -> Any:
         from pymysql.constants import CLIENT
 
         params = dict(self.connect_params)
@@ -142,7 +151,7 @@ class MySQLDatabase(Database):
             **params,
         )
 
-    def _initialize_connection(self, conn):
+    def _initialize_connection(self, conn: Any) -> None:
         # An init_command runs after the sql_mode is set and may turn strict mode off
         # ("SET sql_mode=''"): tinyorm's modes are put back, whatever else it changed.
         mode = _session_mode(self.connect_params.get("sql_mode"))
@@ -158,7 +167,7 @@ class MySQLDatabase(Database):
         # NO_BACKSLASH_ESCAPES a backslash is an ordinary character and is not doubled.
         self.dialect.backslash_escapes = "NO_BACKSLASH_ESCAPES" not in mode.split(",")
 
-    def _check_server(self, conn):
+    def _check_server(self, conn: Any) -> None:
         cursor = conn.cursor()
         cursor.execute(
             "SELECT VERSION(), @@max_allowed_packet, @@innodb_rollback_on_timeout, @@innodb_ft_min_token_size"
@@ -204,7 +213,7 @@ class MySQLDatabase(Database):
             if numbers >= (8, 0):
                 dialect.table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_bin"
 
-    def _error_class_for(self, exc):
+    def _error_class_for(self, exc: BaseException) -> type[TinyORMError]:
         errno = _errno(exc)
         if errno in _DATA_ERRNOS:
             return DataError
@@ -217,7 +226,7 @@ class MySQLDatabase(Database):
             return transient
         return translate_driver_error(exc)
 
-    def _is_disconnect(self, exc):
+    def _is_disconnect(self, exc: BaseException) -> bool:
         # pymysql raises InterfaceError(0, '') for a connection it has closed itself (after
         # a read failed or was interrupted).
         errno = _errno(exc)
@@ -226,23 +235,23 @@ class MySQLDatabase(Database):
         # A Galera node without quorum answers, but refuses every statement on a table.
         return self.is_galera and errno in galera.NOT_READY_ERRNOS
 
-    def _transaction_damage(self, conn, driver_error, error):
+    def _transaction_damage(self, conn: Any, driver_error: BaseException, error: BaseException) -> str | None:
         errno = _errno(driver_error)
         if errno in _WHOLE_TRANSACTION_ERRNOS or (errno == 1205 and self.rollback_on_timeout):
             return WHOLE_TRANSACTION
         return None
 
-    def _has_open_transaction(self, conn):
+    def _has_open_transaction(self, conn: Any) -> bool:
         return bool(conn.server_status & _SERVER_STATUS_IN_TRANS)
 
-    def _connection_fileno(self, conn):
+    def _connection_fileno(self, conn: Any) -> int:
         sock = conn._sock  # pymysql has no public accessor; None once closed
         return -1 if sock is None else sock.fileno()
 
-    def _ping(self, conn):
+    def _ping(self, conn: Any) -> None:
         conn.ping(reconnect=False)
 
-    def stream_rows(self, sql, params, chunk_size):
+    def stream_rows(self, sql: str, params: Any, chunk_size: int) -> Iterator[tuple[list[Any], Any]]:
         # An unbuffered cursor: rows come off the socket as they are fetched. Until the
         # stream ends the thread's connection is lent to it and refuses other statements;
         # closing early reads (and drops) the rest of the result, which the protocol
@@ -272,11 +281,11 @@ class MySQLDatabase(Database):
                 except Exception as exc:
                     self._raise_translated(exc)
 
-    def last_insert_id(self, cursor):
+    def last_insert_id(self, cursor: Any) -> Any:
         return cursor.lastrowid
 
     @contextlib.contextmanager
-    def migration_lock(self, timeout=60):
+    def migration_lock(self, timeout: float = 60) -> Iterator[None]:
         # GET_LOCK names are server-wide: the database's name keeps the lock to it.
         from ..exceptions import MigrationError
 
@@ -299,7 +308,7 @@ class MySQLDatabase(Database):
     # (tinyorm/backends/positions.py).
     has_replication_positions = True
 
-    def replication_position(self):
+    def replication_position(self) -> str | None:
         self.connection()
         if self.is_galera:
             return galera.last_seen(self)
@@ -307,7 +316,7 @@ class MySQLDatabase(Database):
         position = self.execute_sql(sql).fetchone()[0]
         return position or None
 
-    def replayed_position(self):
+    def replayed_position(self) -> str | None:
         """On a replica: the GTIDs it has applied (MariaDB ``@@gtid_slave_pos``; on a Galera
         node, the latest write set it has applied)."""
         self.connection()
@@ -316,30 +325,36 @@ class MySQLDatabase(Database):
         sql = "SELECT @@gtid_slave_pos" if self.is_mariadb else "SELECT @@global.gtid_executed"
         return self.execute_sql(sql).fetchone()[0] or ""
 
-    def position_reached(self, position, timeout=0.0):
+    def position_reached(self, position: str, timeout: float = 0.0) -> bool:
         self.position_sort_key(position)  # refuse garbage before the server sees it
         self.connection()
         if self.is_galera:  # MASTER_GTID_WAIT never returns on a Galera node
             return galera.position_reached(self, position, timeout)
         if self.is_mariadb:
-            result = self.execute_sql("SELECT MASTER_GTID_WAIT(%s, %s)", (position, timeout)).fetchone()[0]
-            return result == 0
-        result = self.execute_sql("SELECT WAIT_FOR_EXECUTED_GTID_SET(%s, %s)", (position, timeout)).fetchone()[0]
+            waited: int | None = self.execute_sql("SELECT MASTER_GTID_WAIT(%s, %s)", (position, timeout)).fetchone()[0]
+            return waited == 0
+        result: int | None = self.execute_sql(
+            "SELECT WAIT_FOR_EXECUTED_GTID_SET(%s, %s)", (position, timeout)
+        ).fetchone()[0]
         return result == 0
 
-    def position_sort_key(self, position):
+    def position_sort_key(self, position: str) -> MySQLPosition | MariaDBPosition:
         from .positions import MariaDBPosition, MySQLPosition
 
         # A MySQL GTID set names server UUIDs followed by ":"; MariaDB's triples have none.
         return MySQLPosition(position) if ":" in position else MariaDBPosition(position)
 
-    def merge_positions(self, first, second):
-        one, other = self.position_sort_key(first), self.position_sort_key(second)
-        if type(one) is not type(other):
-            raise ValueError(f"positions of two kinds of server: {first!r}, {second!r}")
-        return one.union(other)
+    def merge_positions(self, first: str, second: str) -> str:
+        from .positions import MariaDBPosition, MySQLPosition
 
-    def replica_lag(self):
+        one, other = self.position_sort_key(first), self.position_sort_key(second)
+        if isinstance(one, MySQLPosition) and isinstance(other, MySQLPosition):
+            return one.union(other)
+        if isinstance(one, MariaDBPosition) and isinstance(other, MariaDBPosition):
+            return one.union(other)
+        raise ValueError(f"positions of two kinds of server: {first!r}, {second!r}")
+
+    def replica_lag(self) -> float:
         self.connection()
         if self.is_galera:  # no Seconds_Behind_Master: synced (0) or not (infinity)
             return galera.replica_lag(self)
@@ -355,7 +370,7 @@ class MySQLDatabase(Database):
         lag = status.get("Seconds_Behind_Master")
         return float(lag) if lag is not None else float("inf")
 
-    def get_columns(self, table):
+    def get_columns(self, table: str) -> list[ColumnMetadata]:
         sql = (
             "SELECT column_name, column_type, is_nullable = 'YES', column_key = 'PRI', column_default, extra "
             "FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = %s "
@@ -379,7 +394,7 @@ class MySQLDatabase(Database):
             for name, data_type, null, pk, default, extra in rows
         ]
 
-    def _json_columns(self, table):
+    def _json_columns(self, table: str) -> set[str]:
         """MariaDB's JSON is LONGTEXT with a json_valid() check; find those columns."""
         self.connection()
         if not self.is_mariadb:
@@ -389,26 +404,26 @@ class MySQLDatabase(Database):
             "WHERE constraint_schema = DATABASE() AND table_name = %s",
             (table,),
         ).fetchall()
-        columns = set()
+        columns: set[str] = set()
         for (clause,) in rows:
             match = re.fullmatch(r"\s*json_valid\(`((?:[^`]|``)+)`\)\s*", clause or "")
             if match:
                 columns.add(match.group(1).replace("``", "`"))
         return columns
 
-    def get_indexes(self, table):
+    def get_indexes(self, table: str) -> list[IndexMetadata]:
         sql = (
             "SELECT index_name, non_unique, column_name FROM information_schema.statistics "
             "WHERE table_schema = DATABASE() AND table_name = %s AND index_name != 'PRIMARY' "
             "ORDER BY index_name, seq_in_index"
         )
-        indexes = {}
+        indexes: dict[str, IndexMetadata] = {}
         for name, non_unique, column in self.execute_sql(sql, (table,)).fetchall():
             entry = indexes.setdefault(name, IndexMetadata(name, [], not non_unique, table))
             entry.columns.append(column)
         return [indexes[name] for name in sorted(indexes)]
 
-    def get_foreign_keys(self, table):
+    def get_foreign_keys(self, table: str) -> list[ForeignKeyMetadata]:
         sql = (
             "SELECT k.column_name, k.referenced_table_name, k.referenced_column_name, "
             "r.delete_rule, r.update_rule, k.constraint_name "
@@ -423,7 +438,7 @@ class MySQLDatabase(Database):
 
         # InnoDB treats RESTRICT and NO ACTION alike and reports an undeclared action as
         # RESTRICT; it is reported as NO ACTION, as the other engines do.
-        def action(rule):
+        def action(rule: str) -> str:
             return "NO ACTION" if rule == "RESTRICT" else rule
 
         return [

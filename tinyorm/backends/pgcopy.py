@@ -12,9 +12,16 @@ from __future__ import annotations
 import datetime
 import decimal
 import math
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+
+if TYPE_CHECKING:
+    from ..fields import Field
+
+    # A batch of row tuples -> their lines of COPY text.
+    RowsEncoder = Callable[[list[tuple[Any, ...]]], str]
 
 
-def _text(value):
+def _text(value: str) -> str:
     # Most text has none of the four characters: two C-level checks and out. (\t, \n and
     # \r are not printable; other unprintable characters just take the slower path.)
     if "\\" in value:
@@ -24,7 +31,7 @@ def _text(value):
     return value.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def _float(value):
+def _float(value: float) -> str:
     if math.isfinite(value):
         return repr(value)  # the shortest text that reads back as the same double
     if math.isnan(value):
@@ -32,7 +39,7 @@ def _float(value):
     return "Infinity" if value > 0 else "-Infinity"
 
 
-def _decimal(value):
+def _decimal(value: decimal.Decimal) -> str:
     if value.is_nan():
         return "NaN"
     if value.is_infinite():
@@ -40,16 +47,16 @@ def _decimal(value):
     return str(value)
 
 
-def _bytes(value):
+def _bytes(value: bytes | bytearray | memoryview) -> str:
     return "\\\\x" + bytes(value).hex()
 
 
-def _interval(value):
+def _interval(value: datetime.timedelta) -> str:
     # days, seconds and microseconds as they are: no rounding through a float.
     return f"{value.days} days {value.seconds} seconds {value.microseconds} microseconds"
 
 
-_ENCODERS = {
+_ENCODERS: dict[type, Callable[[Any], str]] = {
     str: _text,
     int: str,
     bool: lambda value: "t" if value else "f",
@@ -65,7 +72,7 @@ _ENCODERS = {
 }
 
 
-def encode_value(value):
+def encode_value(value: Any) -> str:
     """One value in COPY text format (``\\N`` for None)."""
     if value is None:
         return "\\N"
@@ -80,22 +87,28 @@ def encode_value(value):
     return encoder(value)
 
 
-def _text_of(value):
+def _text_of(value: object) -> str:
     return _text(str(value))
 
 
 # Encoders for the values a field type's adapter produces, skipping the per-value dispatch.
-_FIELD_ENCODERS = {"VARCHAR": _text, "TEXT": _text, "INT": str, "BIGINT": str, "SMALLINT": str}
+_FIELD_ENCODERS: dict[str | None, Callable[[Any], str]] = {
+    "VARCHAR": _text,
+    "TEXT": _text,
+    "INT": str,
+    "BIGINT": str,
+    "SMALLINT": str,
+}
 
 
-def rows_encoder(fields, adapters):
+def rows_encoder(fields: Sequence[Field[Any]], adapters: Sequence[Callable[[Any], Any]]) -> RowsEncoder:
     """A function turning a list of row tuples into their COPY text: each value through its
     column's adapter (validation and conversion, as for INSERT), then encoded.
 
     Generated once per COPY (one line of source per column), like the hydrators, so the
     per-row work is one f-string: no call per value beyond the adapter and the encoder.
     """
-    namespace = {"NULL": "\\N"}
+    namespace: dict[str, Any] = {"NULL": "\\N"}
     parts = []
     for index, (field, adapt) in enumerate(zip(fields, adapters)):
         namespace[f"a{index}"] = adapt
@@ -105,7 +118,8 @@ def rows_encoder(fields, adapters):
     line = "\\t".join(parts)
     source = f'def encode(rows):\n    return "".join([f"{line}\\n" for {names} in rows])\n'
     exec(source, namespace)  # noqa: S102 - generated from column positions only
-    return namespace["encode"]
+    encode: RowsEncoder = namespace["encode"]
+    return encode
 
 
 class CopySource:
@@ -114,13 +128,13 @@ class CopySource:
     producing or encoding a batch (a row or value refused) is kept to be raised again once
     the driver has aborted the COPY."""
 
-    def __init__(self, batches, encode):
+    def __init__(self, batches: Iterable[list[tuple[Any, ...]]], encode: RowsEncoder) -> None:
         self._batches = iter(batches)
         self._encode = encode
-        self.error = None
+        self.error: Exception | None = None
         self.rows = 0
 
-    def read(self, size=-1):
+    def read(self, size: int = -1) -> str:
         try:
             for rows in self._batches:
                 text = self._encode(rows)

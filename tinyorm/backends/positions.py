@@ -11,6 +11,7 @@ ValueError, so a forged token is refused before it reaches a server.
 from __future__ import annotations
 
 import re
+from typing import Iterable
 
 _MARIADB_ENTRY = re.compile(r"^(\d{1,10})-(\d{1,10})-(\d{1,20})$")
 _MYSQL_ENTRY = re.compile(
@@ -19,7 +20,7 @@ _MYSQL_ENTRY = re.compile(
 _MAX_ENTRIES = 256  # a token naming more domains or servers than this is not a real position
 
 
-def _entries(text):
+def _entries(text: object) -> list[str]:
     if not isinstance(text, str):
         raise ValueError(f"a GTID position is text, not {type(text).__name__}")
     parts = [part.strip() for part in text.replace("\n", ",").split(",")]
@@ -34,8 +35,8 @@ class MariaDBPosition:
 
     __slots__ = ("domains", "text")
 
-    def __init__(self, text):
-        domains = {}
+    def __init__(self, text: str) -> None:
+        domains: dict[int, tuple[int, str]] = {}
         for part in _entries(text):
             match = _MARIADB_ENTRY.match(part)
             if match is None:
@@ -47,14 +48,14 @@ class MariaDBPosition:
         self.domains = domains
         self.text = text
 
-    def covers(self, other):
+    def covers(self, other: MariaDBPosition) -> bool:
         """Every domain of ``other`` is here, at least as far along."""
         mine = self.domains
         return all(domain in mine and mine[domain][0] >= sequence for domain, (sequence, _) in other.domains.items())
 
     __ge__ = covers
 
-    def union(self, other):
+    def union(self, other: MariaDBPosition) -> str:
         merged = dict(self.domains)
         for domain, entry in other.domains.items():
             if domain not in merged or merged[domain][0] < entry[0]:
@@ -62,12 +63,12 @@ class MariaDBPosition:
         return ",".join(entry[1] for _domain, entry in sorted(merged.items()))
 
 
-def _intervals(spec):
+def _intervals(spec: str) -> list[tuple[int, int]]:
     intervals = []
     for piece in spec.strip(":").split(":"):
-        low, _, high = piece.partition("-")
-        low = int(low)
-        high = int(high) if high else low
+        low_text, _, high_text = piece.partition("-")
+        low = int(low_text)
+        high = int(high_text) if high_text else low
         if low < 1 or high < low:
             raise ValueError(f"bad GTID interval {piece!r}")
         intervals.append((low, high))
@@ -79,8 +80,8 @@ class MySQLPosition:
 
     __slots__ = ("servers", "text")
 
-    def __init__(self, text):
-        servers = {}
+    def __init__(self, text: str) -> None:
+        servers: dict[str, list[tuple[int, int]]] = {}
         for part in _entries(text):
             match = _MYSQL_ENTRY.match(part)
             if match is None:
@@ -90,7 +91,7 @@ class MySQLPosition:
         self.servers = {uuid: _normalized(intervals) for uuid, intervals in servers.items()}
         self.text = text
 
-    def covers(self, other):
+    def covers(self, other: MySQLPosition) -> bool:
         for uuid, intervals in other.servers.items():
             mine = self.servers.get(uuid, ())
             for low, high in intervals:
@@ -100,7 +101,7 @@ class MySQLPosition:
 
     __ge__ = covers
 
-    def union(self, other):
+    def union(self, other: MySQLPosition) -> str:
         merged = {uuid: list(intervals) for uuid, intervals in self.servers.items()}
         for uuid, intervals in other.servers.items():
             merged[uuid] = _normalized(merged.get(uuid, []) + list(intervals))
@@ -110,8 +111,8 @@ class MySQLPosition:
         )
 
 
-def _normalized(intervals):
-    merged = []
+def _normalized(intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
     for low, high in sorted(intervals):
         if merged and low <= merged[-1][1] + 1:
             merged[-1] = (merged[-1][0], max(merged[-1][1], high))
@@ -120,5 +121,5 @@ def _normalized(intervals):
     return merged
 
 
-def _uuid_text(uuid):
+def _uuid_text(uuid: str) -> str:
     return f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}"

@@ -1,10 +1,13 @@
 """PostgreSQL through psycopg2."""
 
+from __future__ import annotations
+
 import contextlib
 import itertools
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from ..dialects import PostgresDialect
 from ..exceptions import (
@@ -20,10 +23,14 @@ from .base import ColumnMetadata, Database, ForeignKeyMetadata, IndexMetadata
 from .pgcopy import CopySource, rows_encoder
 from .transactions import INNERMOST_BLOCK, WHOLE_TRANSACTION
 
+if TYPE_CHECKING:
+    from ..exceptions import TinyORMError
+    from ..fields import Field
+
 # SQLSTATEs with a class of their own: transient failures worth running the transaction
 # again for, and "current transaction is aborted" (sent for every statement after an error
 # until the transaction or the savepoint is rolled back).
-_ERROR_CLASSES: dict[Any, type[Exception]] = {
+_ERROR_CLASSES: dict[Any, type[TinyORMError]] = {
     "40001": SerializationError,  # serialization_failure
     "40P01": DeadlockError,  # deadlock_detected
     "55P03": LockTimeoutError,  # lock_not_available: lock_timeout, NOWAIT
@@ -39,7 +46,7 @@ _MIGRATION_LOCK_KEY = 7301114050  # the advisory lock id tinyorm's migrations ta
 _FK_ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 
 
-def _driver():
+def _driver() -> ModuleType:
     try:
         import psycopg2
         import psycopg2.extras
@@ -55,41 +62,43 @@ class PostgresDatabase(Database):
 
     dialect_class = PostgresDialect
     if TYPE_CHECKING:
-        dialect: PostgresDialect
+        # Database.__init__ sets it from dialect_class: always this engine's dialect.
+        dialect: PostgresDialect  # pyright: ignore[reportIncompatibleVariableOverride]
     driver_name = "psycopg2"
 
-    def __init__(self, database, **kwargs):
+    def __init__(self, database: str, **kwargs: Any) -> None:
         self._psycopg2 = _driver()
         super().__init__(database, **kwargs)
 
-    def _driver_error_class(self):
-        return self._psycopg2.Error
+    def _driver_error_class(self) -> type[Exception]:
+        error_class: type[Exception] = self._psycopg2.Error
+        return error_class
 
-    def _describe_target(self):
+    def _describe_target(self) -> str:
         params = self.connect_params
         return f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{self.database}"
 
-    def _connect_driver(self):
+    def _connect_driver(self) -> Any:
         conn = self._psycopg2.connect(dbname=self.database, **self.connect_params)
         conn.autocommit = True  # tinyorm issues BEGIN/COMMIT itself
         return conn
 
-    def _initialize_connection(self, conn):
+    def _initialize_connection(self, conn: Any) -> None:
         conn.set_client_encoding("UTF8")
         # UUID columns come back as uuid.UUID, so hydration needs no conversion.
         self._psycopg2.extras.register_uuid(conn_or_curs=conn)
 
-    def _check_server(self, conn):
+    def _check_server(self, conn: Any) -> None:
         version = conn.server_version  # e.g. 150004
         dialect = self.dialect
         # PostgreSQL 9.5 added ON CONFLICT and SKIP LOCKED.
         dialect.supports_skip_locked = version >= 90500
 
-    def _error_class_for(self, exc):
+    def _error_class_for(self, exc: BaseException) -> type[TinyORMError]:
         error_class = _ERROR_CLASSES.get(getattr(exc, "pgcode", None))
         return error_class if error_class is not None else translate_driver_error(exc)
 
-    def _transaction_damage(self, conn, driver_error, error):
+    def _transaction_damage(self, conn: Any, driver_error: BaseException, error: BaseException) -> str | None:
         # Any server error aborts a PostgreSQL transaction until it, or the innermost
         # savepoint, is rolled back; libpq tracks that state locally, so no round trip.
         status = conn.get_transaction_status()
@@ -99,18 +108,20 @@ class PostgresDatabase(Database):
             return WHOLE_TRANSACTION
         return None  # refused before it reached the server (e.g. a value psycopg2 cannot adapt)
 
-    def _has_open_transaction(self, conn):
-        return conn.get_transaction_status() != _STATUS_IDLE
+    def _has_open_transaction(self, conn: Any) -> bool:
+        status: int = conn.get_transaction_status()
+        return status != _STATUS_IDLE
 
-    def _connection_fileno(self, conn):
-        return -1 if conn.closed else conn.fileno()
+    def _connection_fileno(self, conn: Any) -> int:
+        fileno: int = -1 if conn.closed else conn.fileno()
+        return fileno
 
-    def _ping(self, conn):
+    def _ping(self, conn: Any) -> None:
         cursor = conn.cursor()
         cursor.execute("SELECT 1")
         cursor.close()
 
-    def _is_disconnect(self, exc):
+    def _is_disconnect(self, exc: BaseException) -> bool:
         if not isinstance(exc, (self._psycopg2.OperationalError, self._psycopg2.InterfaceError)):
             return False
         code = getattr(exc, "pgcode", None)
@@ -118,7 +129,7 @@ class PostgresDatabase(Database):
         # 57P01-57P03 are shutdowns and "cannot connect now" (a starting replica).
         return code is None or code.startswith("08") or code in ("57P01", "57P02", "57P03")
 
-    def stream_rows(self, sql, params, chunk_size):
+    def stream_rows(self, sql: str, params: Any, chunk_size: int) -> Iterator[tuple[list[Any], Any]]:
         # A server-side cursor (DECLARE ... / FETCH FORWARD n, what a psycopg2 named cursor
         # sends; that one refuses to run on an autocommit connection, which tinyorm's are).
         # It lives inside a transaction: the enclosing one, or one opened here and committed
@@ -153,7 +164,7 @@ class PostgresDatabase(Database):
         finally:
             self._end_stream(name if declared else None, own, depth, failed)
 
-    def _end_stream(self, name, own, depth, failed):
+    def _end_stream(self, name: str | None, own: bool, depth: int, failed: bool) -> None:
         if len(self._state.transactions) != depth:
             # The consumer closed the stream inside a block it opened after the stream
             # began: ending the stream's transaction here would end that block instead.
@@ -166,7 +177,7 @@ class PostgresDatabase(Database):
 
     has_copy = True
 
-    def copy_rows(self, table, fields, batches):
+    def copy_rows(self, table: str, fields: Sequence[Field[Any]], batches: Iterable[list[tuple[Any, ...]]]) -> int:
         quote = self.dialect.quote
         sql = f"COPY {table} ({', '.join(quote(field.column_name) for field in fields)}) FROM STDIN"
         if sql_logger.isEnabledFor(logging.DEBUG):
@@ -184,7 +195,7 @@ class PostgresDatabase(Database):
         return cursor.rowcount if cursor.rowcount >= 0 else source.rows
 
     @contextlib.contextmanager
-    def migration_lock(self, timeout=60):
+    def migration_lock(self, timeout: float = 60) -> Iterator[None]:
         # A session-level advisory lock: a second migrating process waits for it.
         self.execute_sql("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK_KEY,))
         try:
@@ -195,21 +206,23 @@ class PostgresDatabase(Database):
     # WAL positions: 'X/Y' hex pairs, ordered as the 64-bit number X << 32 | Y.
     has_replication_positions = True
 
-    def replication_position(self):
-        return self.execute_sql("SELECT pg_current_wal_lsn()::text").fetchone()[0]
+    def replication_position(self) -> str:
+        position: str = self.execute_sql("SELECT pg_current_wal_lsn()::text").fetchone()[0]
+        return position
 
-    def position_sort_key(self, position):
+    def position_sort_key(self, position: object) -> int:
         if not isinstance(position, str) or _LSN.match(position) is None:
             raise ValueError(f"not a PostgreSQL WAL position: {position!r}")
         high, _, low = position.partition("/")
         return (int(high, 16) << 32) | int(low, 16)
 
-    def replayed_position(self):
+    def replayed_position(self) -> str | None:
         """On a replica: the WAL position it has replayed (``pg_last_wal_replay_lsn()``), or None on a primary."""
         row = self.execute_sql("SELECT pg_last_wal_replay_lsn()::text").fetchone()
-        return row[0] if row else None
+        position: str | None = row[0] if row else None
+        return position
 
-    def position_reached(self, position, timeout=0.0):
+    def position_reached(self, position: str, timeout: float = 0.0) -> bool:
         # One statement however long it waits: a recursive query re-reads the replayed
         # position every 5 ms and stops at the first row that has it (or at the timeout).
         self.position_sort_key(position)  # refuse garbage before the server sees it
@@ -223,7 +236,7 @@ class PostgresDatabase(Database):
         )
         return bool(self.execute_sql(sql, (position, position, rounds)).fetchone()[0])
 
-    def replica_lag(self):
+    def replica_lag(self) -> float:
         # With no WAL receiver streaming, receive == replay and the replica looks caught up
         # while it falls behind: it counts as infinitely behind. When everything received is
         # replayed, the lag is 0 (now() - last replay time would count an idle primary's
@@ -236,7 +249,7 @@ class PostgresDatabase(Database):
         )
         return float(self.execute_sql(sql).fetchone()[0])
 
-    def get_columns(self, table):
+    def get_columns(self, table: str) -> list[ColumnMetadata]:
         sql = (
             "SELECT c.column_name, "
             "CASE WHEN c.data_type = 'character varying' THEN 'varchar(' || c.character_maximum_length || ')' "
@@ -260,7 +273,7 @@ class PostgresDatabase(Database):
             ColumnMetadata(name, data_type, null, pk, table, default) for name, data_type, null, pk, default in rows
         ]
 
-    def get_indexes(self, table):
+    def get_indexes(self, table: str) -> list[IndexMetadata]:
         sql = (
             # An expression's key has attnum 0 and no pg_attribute row: its text stands
             # in for the column name (expression and full-text indexes are listed too).
@@ -278,7 +291,7 @@ class PostgresDatabase(Database):
         rows = self.execute_sql(sql, (table,)).fetchall()
         return [IndexMetadata(name, list(columns), unique, table) for name, unique, columns in rows]
 
-    def get_foreign_keys(self, table):
+    def get_foreign_keys(self, table: str) -> list[ForeignKeyMetadata]:
         sql = (
             "SELECT a.attname, cf.relname, af.attname, c.confdeltype, c.confupdtype, c.conname "
             "FROM pg_constraint c "

@@ -1,9 +1,12 @@
 """SQLite through the standard library's sqlite3."""
 
+from __future__ import annotations
+
 import contextlib
 import re
 import sqlite3
 import threading
+from typing import TYPE_CHECKING, Any, Iterator, NoReturn
 
 from ..dialects import SqliteDialect
 from ..exceptions import (
@@ -17,21 +20,25 @@ from ..exceptions import (
 from .base import ColumnMetadata, Database, ForeignKeyMetadata, IndexMetadata
 from .transactions import WHOLE_TRANSACTION
 
+if TYPE_CHECKING:
+    from ..exceptions import TinyORMError
+    from ..sql.search import Search
+
 _BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (primary codes of the extended ones)
 _TRANSACTION_MODES = ("deferred", "immediate", "exclusive")
 
 
-def _regexp(pattern, value):
+def _regexp(pattern: str | None, value: Any) -> bool | None:
     if value is None or pattern is None:
         return None
     return re.search(pattern, value if isinstance(value, str) else str(value)) is not None
 
 
-def _lower(value):
+def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
-def _upper(value):
+def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
 
@@ -73,10 +80,12 @@ class _ReadOnlyAuthorizer:
     PRAGMA = _ACTIONS.index("PRAGMA") + 1
     UPDATE = _ACTIONS.index("UPDATE") + 1
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._refused = threading.local()
 
-    def __call__(self, action, arg1, arg2, db_name, trigger):
+    def __call__(
+        self, action: int, arg1: str | None, arg2: str | None, db_name: str | None, trigger: str | None
+    ) -> int:
         if action in self.ALLOWED:
             return sqlite3.SQLITE_OK
         if action == self.PRAGMA:
@@ -91,7 +100,7 @@ class _ReadOnlyAuthorizer:
         self._refused.value = (_ACTION_NAMES.get(action, f"action {action}"), arg1)
         return sqlite3.SQLITE_DENY
 
-    def take_refusal(self):
+    def take_refusal(self) -> tuple[str, str | None] | None:
         refused = getattr(self._refused, "value", None)
         self._refused.value = None
         return refused
@@ -126,16 +135,16 @@ class SqliteDatabase(Database):
 
     def __init__(
         self,
-        database,
+        database: str,
         *,
-        timeout=5.0,
-        pragmas=None,
-        journal_mode=None,
-        transaction_mode="immediate",
-        read_only=False,
-        mode=None,
-        **kwargs,
-    ):
+        timeout: float = 5.0,
+        pragmas: dict[str, Any] | None = None,
+        journal_mode: str | None = None,
+        transaction_mode: str = "immediate",
+        read_only: bool = False,
+        mode: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         if mode not in (None, "ro", "rw"):
             raise ImproperlyConfigured(f"SQLite mode={mode!r}: use 'ro' (read-only) or 'rw'")
         super().__init__(database, **kwargs)
@@ -146,13 +155,13 @@ class SqliteDatabase(Database):
         if not isinstance(read_only, bool):
             raise ImproperlyConfigured(f"SQLite read_only must be True or False, not {read_only!r}")
         self.read_only = False
-        self._authorizer = None
+        self._authorizer: _ReadOnlyAuthorizer | None = None
         in_memory = database == ":memory:" or str(database).startswith("file::memory:")
         self.journal_mode = journal_mode or (None if in_memory else "wal")
         if read_only or mode == "ro":
             self._refuse_writes()
 
-    def _refuse_writes(self):
+    def _refuse_writes(self) -> None:
         self.read_only = True
         self._authorizer = _ReadOnlyAuthorizer()
         self.journal_mode = None  # left as the file has it: setting it is a write
@@ -160,18 +169,18 @@ class SqliteDatabase(Database):
         self.transaction_mode = "deferred"
         self._default_begin = "BEGIN deferred"
 
-    def prepare_replica(self):
+    def prepare_replica(self) -> None:
         # A Router's SQLite replica is a file the router must never write: refuse writes.
         if not self.read_only:
             self._refuse_writes()
 
-    def _driver_error_class(self):
+    def _driver_error_class(self) -> type[Exception]:
         return sqlite3.Error
 
-    def _describe_target(self):
+    def _describe_target(self) -> str:
         return repr(self.database)
 
-    def _connect_driver(self):
+    def _connect_driver(self) -> Any:
         params = dict(self.connect_params)
         return sqlite3.connect(
             self.database,
@@ -181,7 +190,7 @@ class SqliteDatabase(Database):
             **params,
         )
 
-    def _initialize_connection(self, conn):
+    def _initialize_connection(self, conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
         if self.journal_mode:
@@ -197,7 +206,7 @@ class SqliteDatabase(Database):
         if self._authorizer is not None:
             conn.set_authorizer(self._authorizer)
 
-    def _check_server(self, conn):
+    def _check_server(self, conn: Any) -> None:
         version = sqlite3.sqlite_version_info
         dialect = self.dialect
         # SQLite 3.35 added RETURNING; 3.32 raised the parameter limit from 999.
@@ -210,7 +219,7 @@ class SqliteDatabase(Database):
         # 3.30 added NULLS FIRST/LAST.
         dialect.supports_nulls_ordering = version >= (3, 30, 0)
 
-    def _is_disconnect(self, exc):
+    def _is_disconnect(self, exc: BaseException) -> bool:
         return False
 
     # sqlite3 files bad SQL under OperationalError; the message tells which it is.
@@ -228,7 +237,7 @@ class SqliteDatabase(Database):
         "wrong number of arguments",
     )
 
-    def _raise_translated(self, exc):
+    def _raise_translated(self, exc: BaseException) -> NoReturn:
         # Only the error path looks for a refusal: statements cost nothing extra.
         refused = self._authorizer.take_refusal() if self._authorizer is not None else None
         if refused is not None and isinstance(exc, sqlite3.DatabaseError):
@@ -239,7 +248,7 @@ class SqliteDatabase(Database):
             ) from exc
         Database._raise_translated(self, exc)
 
-    def _error_class_for(self, exc):
+    def _error_class_for(self, exc: BaseException) -> type[TinyORMError]:
         message = str(exc).lower()
         if isinstance(exc, sqlite3.OperationalError) and any(text in message for text in self._PROGRAMMING_MESSAGES):
             return ProgrammingError
@@ -251,25 +260,27 @@ class SqliteDatabase(Database):
             return LockTimeoutError  # still locked after the busy timeout
         return translate_driver_error(exc)
 
-    def _transaction_damage(self, conn, driver_error, error):
+    def _transaction_damage(
+        self, conn: sqlite3.Connection, driver_error: BaseException, error: BaseException
+    ) -> str | None:
         # Some failures (disk full, I/O errors, an interrupt) make SQLite roll back the
         # whole transaction on its own; the driver says whether one is still open.
         return None if conn.in_transaction else WHOLE_TRANSACTION
 
-    def _has_open_transaction(self, conn):
+    def _has_open_transaction(self, conn: sqlite3.Connection) -> bool:
         return conn.in_transaction
 
     @staticmethod
-    def _checked_mode(mode):
+    def _checked_mode(mode: object) -> str:
         if str(mode).lower() not in _TRANSACTION_MODES:
             raise ValueError(f"transaction mode must be one of {', '.join(_TRANSACTION_MODES)}, not {mode!r}")
         return str(mode).upper()
 
-    def _begin_sql(self, mode=None):
+    def _begin_sql(self, mode: str | None = None) -> str:
         return f"BEGIN {self._checked_mode(mode)}" if mode is not None else self._default_begin
 
     @contextlib.contextmanager
-    def migration_lock(self, timeout=60):
+    def migration_lock(self, timeout: float = 60) -> Iterator[None]:
         """An exclusive transaction around the whole run: a second process waits at BEGIN.
 
         Foreign keys are off meanwhile (table rebuilds drop tables, which would fire ON
@@ -284,18 +295,19 @@ class SqliteDatabase(Database):
             if violations:
                 raise MigrationError(f"migrations left foreign keys broken: {violations[:5]}")
 
-    def table_dependents(self, table):
+    def table_dependents(self, table: str) -> list[tuple[str, str, str]]:
         # Triggers (full-text search keeps its FTS5 table in sync with them), partial indexes
         # and indexes over expressions: sqlite_master keeps their CREATE text.
-        return self.execute_sql(
+        dependents: list[tuple[str, str, str]] = self.execute_sql(
             "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
             "AND (type = 'trigger' OR (type = 'index' AND name IN (SELECT name FROM pragma_index_list(?) AS l "
             "WHERE l.partial OR EXISTS (SELECT 1 FROM pragma_index_info(l.name) WHERE name IS NULL))))",
             (table, table),
         ).fetchall()
+        return dependents
 
     @contextlib.contextmanager
-    def foreign_keys_suspended(self):
+    def foreign_keys_suspended(self) -> Iterator[None]:
         # The pragma only changes outside a transaction; connections keep it ON otherwise.
         self.execute_sql("PRAGMA foreign_keys = OFF")
         try:
@@ -303,14 +315,14 @@ class SqliteDatabase(Database):
         finally:
             self.execute_sql("PRAGMA foreign_keys = ON")
 
-    def has_search(self, search):
+    def has_search(self, search: Search) -> bool:
         # An FTS5 table is a virtual table, which get_tables() leaves out.
         sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
         return bool(self.execute_sql(sql, (search.name,)).fetchall())
 
     # The table-valued pragma functions take the table as a parameter and, unlike the
     # PRAGMA statements, are re-read after another connection changes the schema.
-    def get_columns(self, table):
+    def get_columns(self, table: str) -> list[ColumnMetadata]:
         rows = self.execute_sql(
             'SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info(?)', (table,)
         ).fetchall()
@@ -319,7 +331,7 @@ class SqliteDatabase(Database):
             for name, data_type, notnull, default, pk in rows
         ]
 
-    def get_indexes(self, table):
+    def get_indexes(self, table: str) -> list[IndexMetadata]:
         indexes = []
         rows = self.execute_sql('SELECT name, "unique", origin FROM pragma_index_list(?)', (table,)).fetchall()
         for name, unique, origin in rows:
@@ -330,7 +342,7 @@ class SqliteDatabase(Database):
             indexes.append(IndexMetadata(name, columns, bool(unique), table))
         return sorted(indexes, key=lambda index: index.name)
 
-    def get_foreign_keys(self, table):
+    def get_foreign_keys(self, table: str) -> list[ForeignKeyMetadata]:
         rows = self.execute_sql(
             'SELECT "table", "from", "to", on_delete, on_update FROM pragma_foreign_key_list(?) ORDER BY id, seq',
             (table,),
