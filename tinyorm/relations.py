@@ -6,7 +6,7 @@ Importable from ``tinyorm.fields`` as before; they live here to keep each module
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Callable, Literal, TypeVar, overload
 
 from .exceptions import DataError, ImproperlyConfigured
 from .fields.base import _T, FK_ACTIONS, Field
@@ -30,6 +30,12 @@ class ForeignKeyField(Field[_T]):
     is ``<model>_set`` and ``"+"`` adds none. ``on_delete``/``on_update`` take CASCADE, SET
     NULL, SET DEFAULT, RESTRICT or NO ACTION. ``"self"`` refers to the model being defined.
     """
+
+    if TYPE_CHECKING:
+        # Set by models/metadata.py: the reverse accessor's name once the reference resolves
+        # (none with ``backref="+"``), and the error to raise while the named model is missing.
+        backref_name: str
+        explain_unresolved: Callable[[], ImproperlyConfigured]
 
     # ``ForeignKeyField(User)`` holds a ``User`` (``User | None`` with ``null=True``); a model
     # named by a string (``"self"``, ``"User"``) is unknown to type checkers: ``Any``.
@@ -95,12 +101,16 @@ class ForeignKeyField(Field[_T]):
                 raise ImproperlyConfigured(f"ForeignKeyField: unknown action {action!r}; use one of {FK_ACTIONS}")
         # *args continue after lazy_load (null, default, ...), never as far as column_name.
         super().__init__(*args, column_name=column_name, **kwargs)  # type: ignore[misc]
-        self.rel_model = model
+        # The model class once resolved (a name given as a string is looked up later).
+        self.rel_model: Any = model
         self.backref = backref
         self.on_delete = on_delete.upper() if on_delete else None
         self.on_update = on_update.upper() if on_update else None
         self.rel_field_name = field
-        self.rel_field = None
+        # None until resolve(); declared as the field it then is, since every use comes
+        # after require_resolved() (no check in the per-value paths).
+        unresolved: Any = None
+        self.rel_field: Field[Any] = unresolved
         self.lazy_load = lazy_load
 
     def require_resolved(self):
