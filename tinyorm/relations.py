@@ -6,7 +6,7 @@ Importable from ``tinyorm.fields`` as before; they live here to keep each module
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Callable, Literal, TypeVar, overload
 
 from .exceptions import DataError, ImproperlyConfigured
 from .fields.base import _T, FK_ACTIONS, Field
@@ -30,6 +30,12 @@ class ForeignKeyField(Field[_T]):
     is ``<model>_set`` and ``"+"`` adds none. ``on_delete``/``on_update`` take CASCADE, SET
     NULL, SET DEFAULT, RESTRICT or NO ACTION. ``"self"`` refers to the model being defined.
     """
+
+    if TYPE_CHECKING:
+        # Set by models/metadata.py: the reverse accessor's name once the reference resolves
+        # (none with ``backref="+"``), and the error to raise while the named model is missing.
+        backref_name: str
+        explain_unresolved: Callable[[], ImproperlyConfigured]
 
     # ``ForeignKeyField(User)`` holds a ``User`` (``User | None`` with ``null=True``); a model
     # named by a string (``"self"``, ``"User"``) is unknown to type checkers: ``Any``.

@@ -123,7 +123,7 @@ class Field(Operand, Generic[_T]):
         self.attr_key = name
         self._sql = {}
 
-    def clone_for(self, model: type[Model]) -> Self:
+    def clone_for(self, model: type[Model] | None) -> Self:
         """An unbound copy for a subclass that inherits this field."""
         field = copy.copy(self)
         field.constraints = list(self.constraints)

@@ -7,29 +7,41 @@ it walk foreign keys (each adds a join, made once per path) or a backref (which 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
+
 from ..exceptions import FieldError
 from ..fields import ForeignKeyField
 from ..sql.nodes import Node, fn
 from .aliases import FieldAlias, ModelAlias, _model_of
 
+if TYPE_CHECKING:
+    from ..fields import Field
+    from ..sql.nodes import Operand
+    from .aliases import Source
+    from .model import Model
+    from .select import ModelSelect
 
-def apply_lookups(query, conditions, lookups):
+    _Q = TypeVar("_Q", bound=ModelSelect[Any])
+
+
+def apply_lookups(query: _Q, conditions: Iterable[Any], lookups: dict[str, Any]) -> _Q:
     """``filter(name__startswith="a", fk__field=1, backref__field__gt=2)``."""
     expressions = list(conditions)
-    backref_groups = {}
+    # (source, backref key) -> {lookup on the related model: value}
+    backref_groups: dict[tuple[Source, ForeignKeyField[Any]], dict[str, Any]] = {}
     for key, value in lookups.items():
         parts = key.split("__")
         lookup = "exact"
         if len(parts) > 1 and parts[-1] in LOOKUPS:
             lookup = parts.pop()
         model = _model_of(query.model)
-        source = query.model
-        path = []
+        source: Source = query.model
+        path: list[str] = []
         while len(parts) > 1 or (parts and parts[0] not in model._meta.fields and _backref(model, parts[0])):
             name = parts.pop(0)
             fields = model._meta.fields
-            if name in fields and isinstance(fields[name], ForeignKeyField):
-                fk = fields[name]
+            fk = fields.get(name)
+            if isinstance(fk, ForeignKeyField):
                 path.append(name)
                 query, source = query._join_for_lookup(tuple(path), source, fk)
                 model = fk.rel_model
@@ -39,7 +51,7 @@ def apply_lookups(query, conditions, lookups):
                 rest = "__".join(parts + [lookup]) if parts else None
                 group = backref_groups.setdefault((source, backref_fk), {})
                 group[rest or f"{backref_fk.model._meta.primary_key.name}__isnull"] = value if rest else False
-                parts = None
+                parts = []  # the rest is the backref group's
                 break
             if name in fields:
                 raise FieldError(
@@ -47,7 +59,7 @@ def apply_lookups(query, conditions, lookups):
                     f"known: {', '.join(sorted(LOOKUPS))}"
                 )
             raise FieldError(f"{model.__name__} has no field or relation named {name!r} (in lookup {key!r})")
-        if parts is None:
+        if not parts:
             continue
         name = parts[0]
         field = model._meta.fields.get(name)
@@ -56,10 +68,12 @@ def apply_lookups(query, conditions, lookups):
                 field = model._meta.fields[name[:-3]]
             else:
                 raise FieldError(f"{model.__name__} has no field named {name!r} (in lookup {key!r})")
-        column = FieldAlias(source, field) if isinstance(source, ModelAlias) else field
+        column: Field[Any] | FieldAlias = FieldAlias(source, field) if isinstance(source, ModelAlias) else field
         expressions.append(_apply_lookup(column, lookup, value, key))
     for (source, fk), group in backref_groups.items():
-        target = fk.rel_field if not isinstance(source, ModelAlias) else FieldAlias(source, fk.rel_field)
+        target: Field[Any] | FieldAlias = (
+            fk.rel_field if not isinstance(source, ModelAlias) else FieldAlias(source, fk.rel_field)
+        )
         subquery = fk.model.select(fk).filter(
             **{k: v for k, v in group.items() if not k.endswith("__isnull") or v is not False}
         )
@@ -69,18 +83,19 @@ def apply_lookups(query, conditions, lookups):
     return query.where(*expressions)
 
 
-def _backref(model, name):
+def _backref(model: type[Model], name: str) -> ForeignKeyField[Any] | None:
     for fk in model._meta.backrefs:
         if getattr(fk, "backref_name", None) == name:
             return fk
     return None
 
 
-def _lookup_exact(column, value):
+def _lookup_exact(column: Operand, value: object) -> Operand:
     return column == value
 
 
-LOOKUPS = {
+# lookup name -> (column, value) -> condition
+LOOKUPS: dict[str, Callable[[Any, Any], Operand]] = {
     "exact": _lookup_exact,
     "eq": _lookup_exact,
     "ne": lambda column, value: column != value,
@@ -110,7 +125,7 @@ _SINGLE_VALUE = frozenset(
 _COLLECTIONS = (list, tuple, set, frozenset, dict)
 
 
-def _apply_lookup(column, lookup, value, key):
+def _apply_lookup(column: Operand, lookup: str, value: Any, key: str) -> Operand:
     builder = LOOKUPS.get(lookup)
     if builder is None:
         raise FieldError(f"unknown lookup {lookup!r} in {key!r}; known: {', '.join(sorted(LOOKUPS))}")
@@ -118,7 +133,7 @@ def _apply_lookup(column, lookup, value, key):
     return builder(column, value)
 
 
-def _check_argument(column, lookup, value, key):
+def _check_argument(column: Operand, lookup: str, value: Any, key: str) -> None:
     """Refuse an argument of the wrong shape before any SQL (``isnull="false"`` is not False)."""
     if lookup == "isnull":
         if value is not True and value is not False:

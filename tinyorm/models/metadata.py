@@ -15,7 +15,7 @@ import difflib
 import functools
 import re
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable, Union, cast
 
 from ..bounded import BoundedCache
 from ..events import lazy_load_listeners, notify_lazy_load
@@ -24,11 +24,22 @@ from ..fields import AutoField, CompositeKey, Field, ForeignKeyField, VersionFie
 from ..indexes import Index
 from ..sql.search import Search
 
+if TYPE_CHECKING:
+    from ..backends.base import Database
+    from ..indexes import BoundIndex
+    from ..router.core import Router
+    from ..sql.nodes import Context, Expression, Node
+    from .model import Model
+    from .writes import _InsertPlan
+
+    # What ``Meta.database`` and ``db.bind()`` give a model: a database or a router.
+    DatabaseLike = Union[Database, Router]
+
 _MISSING = object()
 # (module, class name) -> model, to resolve ForeignKeyField("Name") and ("module.Name").
 # Weak: models made in a function (tests, app factories) go away with their last user.
-_MODEL_REGISTRY: weakref.WeakValueDictionary[tuple[str, str], Any] = weakref.WeakValueDictionary()
-_PENDING_REFERENCES: collections.defaultdict[tuple[str, str], list[Any]] = collections.defaultdict(
+_MODEL_REGISTRY: weakref.WeakValueDictionary[tuple[str, str], type[Model]] = weakref.WeakValueDictionary()
+_PENDING_REFERENCES: collections.defaultdict[tuple[str, str], list[ForeignKeyField[Any]]] = collections.defaultdict(
     list
 )  # (module, class name) -> [ForeignKeyField]
 
@@ -44,7 +55,7 @@ HYDRATOR_CACHE_SIZE = 128
 META_OPTIONS = ("database", "table_name", "indexes", "primary_key", "partition", "constraints", "search")
 
 
-def _check_meta_options(model_name, options):
+def _check_meta_options(model_name: str, options: Iterable[str]) -> None:
     for option in options:
         if option not in META_OPTIONS:
             close = difflib.get_close_matches(option, META_OPTIONS, n=1)
@@ -55,7 +66,7 @@ def _check_meta_options(model_name, options):
             )
 
 
-def _table_name_for(class_name):
+def _table_name_for(class_name: str) -> str:
     # "TweetLike" -> "tweet_like"
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", class_name).lower()
 
@@ -63,32 +74,43 @@ def _table_name_for(class_name):
 class Metadata:
     """Everything tinyorm knows about a model: ``Model._meta``."""
 
-    def __init__(self, model, table_name, database, indexes, partition, constraints):
+    def __init__(
+        self,
+        model: type[Model],
+        table_name: str,
+        database: DatabaseLike | None,
+        indexes: Iterable[Any],
+        partition: Any,
+        constraints: Iterable[Any],
+    ) -> None:
         self.model = model
         self.name = model.__name__
         self.table_name = table_name
         self.database = database
-        self.indexes = list(indexes or ())
-        self.search = None  # a bound sql.search.Search (Meta.search), set by the metaclass
+        self.indexes: list[Any] = list(indexes or ())  # Index objects or ((columns), unique) tuples
+        self.search: Search | None = None  # a bound sql.search.Search (Meta.search), set by the metaclass
         self.partition = partition
         self.constraints = list(constraints or ())
-        self.fields = {}
-        self.columns = {}
-        self.attr_keys = {}
-        self.refs = []
-        self.backrefs = []
-        self.primary_key = None
-        self.version_field = None
+        self.fields: dict[str, Field[Any]] = {}
+        self.columns: dict[str, Field[Any]] = {}
+        self.attr_keys: dict[str, Field[Any]] = {}
+        self.refs: list[ForeignKeyField[Any]] = []
+        self.backrefs: list[ForeignKeyField[Any]] = []
+        # A Field, a CompositeKey (``composite_key`` is then True) or None (``Meta.primary_key
+        # = False``). Any: code branches on ``composite_key``, which a checker cannot follow.
+        self.primary_key: Any = None
+        self.version_field: VersionField | None = None
         self.composite_key = False
-        self._query_cache = BoundedCache(QUERY_CACHE_SIZE)
-        self._hydrators = BoundedCache(HYDRATOR_CACHE_SIZE)
-        self._insert_plan = None
+        # Compiled statements and plans, keyed by shape and dialect; row constructors.
+        self._query_cache: BoundedCache[Any, Any] = BoundedCache(QUERY_CACHE_SIZE)
+        self._hydrators: BoundedCache[Any, Any] = BoundedCache(HYDRATOR_CACHE_SIZE)
+        self._insert_plan: _InsertPlan | None = None
 
     @property
-    def sorted_fields(self):
+    def sorted_fields(self) -> list[Field[Any]]:
         return list(self.fields.values())
 
-    def add_field(self, name, field):
+    def add_field(self, name: str, field: Field[Any]) -> None:
         field.bind(self.model, name)
         self.fields[name] = field
         self.columns[field.column_name] = field
@@ -101,10 +123,10 @@ class Metadata:
             self.version_field = field
         self.finalize()
 
-    def finalize(self):
+    def finalize(self) -> None:
         self.tracked = frozenset(self.attr_keys)
-        self.static_defaults = {}
-        self.callable_defaults = []
+        self.static_defaults: dict[str, Any] = {}
+        self.callable_defaults: list[Field[Any]] = []
         for field in self.fields.values():
             default = field.default
             if default is None and field.server_default is not None:
@@ -117,26 +139,27 @@ class Metadata:
         self._hydrators = BoundedCache(HYDRATOR_CACHE_SIZE)
         self._insert_plan = None
 
-    def set_database(self, database: Any) -> None:
+    def set_database(self, database: DatabaseLike | None) -> None:
         self.database = database
         self._query_cache = BoundedCache(QUERY_CACHE_SIZE)
         self._insert_plan = None
 
-    def get_database(self):
+    def get_database(self) -> DatabaseLike:
         database = self.database
         if database is None:
             raise ImproperlyConfigured(f"model {self.name} has no database: set Meta.database or call db.bind([...])")
         return database
 
     @property
-    def primary_key_fields(self):
+    def primary_key_fields(self) -> tuple[Field[Any], ...]:
         if self.composite_key:
-            return self.primary_key.fields
+            fields: tuple[Field[Any], ...] = self.primary_key.fields
+            return fields
         if self.primary_key is None:
             return ()
         return (self.primary_key,)
 
-    def pk_expression(self, values):
+    def pk_expression(self, values: object) -> Node:
         """``pk = value`` (or the AND of each part of a composite key)."""
         fields = self.primary_key_fields
         if not fields:
@@ -145,22 +168,21 @@ class Metadata:
             return fields[0] == values
         if not isinstance(values, (tuple, list)) or len(values) != len(fields):
             raise DataError(f"{self.name} has a composite key of {len(fields)} fields; pass a tuple")
-        expression = None
-        for field, value in zip(fields, values):
-            part = field == value
-            expression = part if expression is None else expression & part
+        expression: Expression = fields[0] == values[0]
+        for field, value in zip(fields[1:], values[1:]):
+            expression = expression & (field == value)
         return expression
 
-    def unique_keys(self):
+    def unique_keys(self) -> list[tuple[str, ...]]:
         """Every set of columns that is unique: the primary key, unique fields, unique indexes."""
         keys = [tuple(field.column_name for field in self.primary_key_fields)] if self.primary_key_fields else []
         keys += [(field.column_name,) for field in self.fields.values() if field.unique]
         for index in self.bound_indexes():
             if index.unique and index.plain:
-                keys.append(tuple(index.columns))
+                keys.append(tuple(index.columns))  # type: ignore[arg-type]  # plain: no expression parts  # pyright: ignore[reportArgumentType]
         return keys
 
-    def bound_indexes(self):
+    def bound_indexes(self) -> list[BoundIndex]:
         """``Meta.indexes`` (and ``Model.add_index``) as ``indexes.BoundIndex`` objects; the
         ``((columns), unique)`` tuple form is an Index of those columns."""
         bound = self.__dict__.get("_bound_indexes")
@@ -174,7 +196,7 @@ class Metadata:
             self._bound_indexes = bound
         return bound
 
-    def add_index(self, index):
+    def add_index(self, index: Any) -> None:
         self.indexes.append(index)
         self.__dict__.pop("_bound_indexes", None)
 
@@ -183,10 +205,10 @@ class ForeignKeyIdAccessor:
     """``tweet.user_id``: the raw key; reached only when the instance dict lacks it (the
     column was not selected, or a session expired the object)."""
 
-    def __init__(self, fk):
+    def __init__(self, fk: ForeignKeyField[Any]) -> None:
         self.fk = fk
 
-    def __get__(self, instance, owner):
+    def __get__(self, instance: Model | None, owner: Any) -> Any:
         if instance is None:
             return self.fk
         return instance._load_missing(self.fk)
@@ -195,10 +217,10 @@ class ForeignKeyIdAccessor:
 class BackrefAccessor:
     """``user.tweets``: a query for the rows whose foreign key points at this object."""
 
-    def __init__(self, fk):
+    def __init__(self, fk: ForeignKeyField[Any]) -> None:
         self.fk = fk
 
-    def __get__(self, instance, owner):
+    def __get__(self, instance: Model | None, owner: Any) -> Any:
         if instance is None:
             return self
         fk = self.fk
@@ -223,7 +245,7 @@ class ModelBase(type):
 
         def select(cls, *columns: Any) -> Any: ...
 
-    def __new__(mcs, name, bases, attrs):
+    def __new__(mcs, name: str, bases: tuple[type, ...], attrs: dict[str, Any]) -> ModelBase:
         if not any(isinstance(base, ModelBase) for base in bases):
             return super().__new__(mcs, name, bases, attrs)
         meta_options = {}
@@ -246,7 +268,8 @@ class ModelBase(type):
         own_fields = {key: value for key, value in attrs.items() if isinstance(value, Field)}
         for key in own_fields:
             attrs.pop(key)
-        cls = super().__new__(mcs, name, bases, attrs)
+        # A model class: the checkers cannot tell that an instance of this metaclass is one.
+        cls = cast("type[Model]", super().__new__(mcs, name, bases, attrs))
 
         database = meta_options.get("database", parent_meta.database if parent_meta else None)
         partition = meta_options.get("partition", parent_meta.partition if parent_meta else None)
@@ -295,20 +318,22 @@ class ModelBase(type):
 
         # DoesNotExist per model, inheriting the parent model's.
         parent_dne = getattr(cls, "DoesNotExist", DoesNotExist)
-        cls.DoesNotExist = type(f"{name}DoesNotExist", (parent_dne,), {"__module__": cls.__module__})
+        cls.DoesNotExist = cast(
+            "type[DoesNotExist]", type(f"{name}DoesNotExist", (parent_dne,), {"__module__": cls.__module__})
+        )
 
         for field in meta.refs:
             target = field.rel_model
             if target == "self" or target is cls or target == name:
                 _resolve_reference(field, cls)
             elif isinstance(target, str):
-                key = _reference_key(target, cls.__module__)
-                found = _MODEL_REGISTRY.get(key) or _by_module_suffix(target)
+                reference = _reference_key(target, cls.__module__)
+                found = _MODEL_REGISTRY.get(reference) or _by_module_suffix(target)
                 if found is not None:
                     _resolve_reference(field, found)
                 else:
                     field.explain_unresolved = functools.partial(unresolved_reference_error, field)
-                    _PENDING_REFERENCES[key].append(field)
+                    _PENDING_REFERENCES[reference].append(field)
             else:
                 _resolve_reference(field, target)
         _MODEL_REGISTRY[(cls.__module__, name)] = cls
@@ -317,20 +342,20 @@ class ModelBase(type):
         return cls
 
     # -- a model class is a SQL source -----------------------------------------------------
-    def __sql__(cls, ctx):
+    def __sql__(cls, ctx: Context) -> None:
         ctx.literal(ctx.quoted(cls._meta.table_name))
 
     def _sql_shape(cls, params: list[Any]) -> Any:
         """The shape ``__sql__`` and ``_from_sql`` render (see ``sql/shapes.py``): this table."""
         return cls
 
-    def _from_sql(cls, ctx):
+    def _from_sql(cls, ctx: Context) -> None:
         ctx.literal(ctx.quoted(cls._meta.table_name))
 
-    def _source_alias(cls, ctx):
+    def _source_alias(cls, ctx: Context) -> str:
         return cls._meta.table_name
 
-    def _sql_columns(cls, key_only=False):
+    def _sql_columns(cls, key_only: bool = False) -> tuple[Field[Any], ...]:
         """What the model stands for in ``group_by``/``order_by``/``distinct``: its columns
         (its primary key with ``key_only``, when it has one)."""
         meta = cls._meta
@@ -338,18 +363,18 @@ class ModelBase(type):
             return meta.primary_key_fields
         return tuple(meta.fields.values())
 
-    def __repr__(cls):
+    def __repr__(cls) -> str:
         return f"<Model: {cls.__name__}>"
 
 
-def _reference_key(target, declaring_module):
+def _reference_key(target: str, declaring_module: str) -> tuple[str, str]:
     """``"User"`` names a model of the declaring module; ``"app.models.User"`` one of
     module ``app.models``."""
     module, _, name = target.rpartition(".")
     return (module or declaring_module, name)
 
 
-def _by_module_suffix(target):
+def _by_module_suffix(target: str) -> type[Model] | None:
     """A dotted name may leave out the start of the module path (``"models.User"`` for
     ``app.models.User``) when exactly one model fits; several fitting is an error."""
     module, _, name = target.rpartition(".")
@@ -366,7 +391,7 @@ def _by_module_suffix(target):
     return found[0] if found else None
 
 
-def unresolved_reference_error(field):
+def unresolved_reference_error(field: ForeignKeyField[Any]) -> ImproperlyConfigured:
     """The ImproperlyConfigured error for a foreign key whose model never appeared, naming
     the models of that class name that do exist (in other modules)."""
     target = field.rel_model
@@ -388,7 +413,7 @@ def unresolved_reference_error(field):
     )
 
 
-def _resolve_reference(field, target):
+def _resolve_reference(field: ForeignKeyField[Any], target: type[Model]) -> None:
     field.resolve(target)
     if field.backref == "+":
         return

@@ -4,11 +4,15 @@ the results in memory, so walking ``user.tweets`` or ``tweet.user`` afterwards s
 from __future__ import annotations
 
 import collections
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import FieldError
 from .aliases import _model_of
 from .metadata import ModelBase
+
+if TYPE_CHECKING:
+    from ..fields import ForeignKeyField
+    from .model import Model
 
 
 def prefetch(query: Any, *related: Any) -> Any:
@@ -55,7 +59,7 @@ def prefetch(query: Any, *related: Any) -> Any:
     return parents
 
 
-def _prefetch_link(model, sub_model):
+def _prefetch_link(model: type[Model], sub_model: type[Model]) -> tuple[ForeignKeyField[Any], bool] | None:
     for fk in sub_model._meta.refs:
         if fk.rel_model is model:
             return fk, True

@@ -27,6 +27,8 @@ from .prefetch import prefetch
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from .aliases import Source
+
 # The type of one result row: the model for ``User.select()``, ``dict[str, Any]`` after
 # ``.dicts()``, a tuple after ``.tuples()``. For type checkers only.
 _R = TypeVar("_R")
@@ -92,7 +94,7 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
             self._columns = known[0]
             self._columns_shape = known
         else:
-            expanded = []
+            expanded: list[Any] = []
             whole_models = True
             for column in models:
                 if isinstance(column, ModelBase):
@@ -213,7 +215,7 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
         """``filter(name__startswith="a", fk__field=1, backref__field__gt=2)``."""
         return apply_lookups(self, conditions, lookups)
 
-    def _join_for_lookup(self, path, source, fk):
+    def _join_for_lookup(self, path: tuple[str, ...], source: Source, fk: ForeignKeyField[Any]) -> tuple[Self, Source]:
         existing = self._lookup_joins.get(path)
         if existing is not None:
             return self, existing
