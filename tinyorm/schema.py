@@ -185,7 +185,7 @@ def model_indexes(model: type[Model]) -> list[tuple[str, IndexColumns, bool]]:
             indexes.append((index_name(table, [field.column_name]), columns, bool(field.unique)))
     for index in meta.bound_indexes():
         if index.plain:
-            fields = [meta.columns[column] for column in index.columns]
+            fields = [meta.columns[column] for column in index.columns if column is not None]
             columns = [(field.column_name, field.field_type) for field in fields]
             indexes.append((index.name, columns, index.unique))
     return indexes

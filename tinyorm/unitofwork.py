@@ -18,7 +18,7 @@ objects half-changed.
 from __future__ import annotations
 
 import collections
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from .events import notify_write, write_listeners
 from .exceptions import FlushError, StaleDataError  # FlushError stays importable from here
@@ -125,16 +125,18 @@ class FlushPlan:
 
     # -- helpers ---------------------------------------------------------------------------
     def _set(self, obj: Model, key: str, value: Any) -> None:
-        data = obj.__dict__
+        # pyright reads an instance's __dict__ through the metaclass as a read-only mapping
+        data: dict[str, Any] = obj.__dict__  # pyright: ignore[reportAssignmentType]
         self.journal.append((obj, key, data.get(key, _MISSING)))
         data[key] = value
 
     def undo(self) -> None:
         for obj, key, previous in reversed(self.journal):
+            data: dict[str, Any] = obj.__dict__  # pyright: ignore[reportAssignmentType]
             if previous is _MISSING:
-                obj.__dict__.pop(key, None)
+                data.pop(key, None)
             else:
-                obj.__dict__[key] = previous
+                data[key] = previous
         self.journal = []
 
     # -- execution -------------------------------------------------------------------------
@@ -148,10 +150,12 @@ class FlushPlan:
 
     def _blocking(self, obj: Model, pending_ids: set[int]) -> list[tuple[ForeignKeyField[Any], Model]]:
         """(fk, target) pairs of new objects ``obj`` references that are not inserted yet."""
-        blocking = []
+        blocking: list[tuple[ForeignKeyField[Any], Model]] = []
+        # the keys of "_rel" name foreign keys (typed loosely here: no narrowing at run time)
+        fields: dict[str, Any] = type(obj)._meta.fields
         for name, target in (obj.__dict__.get("_rel") or {}).items():
             if target is not None and id(target) in pending_ids:
-                blocking.append((type(obj)._meta.fields[name], target))
+                blocking.append((fields[name], target))
         return blocking
 
     def _insert_all(self) -> None:
@@ -195,7 +199,7 @@ class FlushPlan:
                 for name, target in (data.get("_rel") or {}).items():
                     if target is None:
                         continue
-                    fk = meta.fields[name]
+                    fk: ForeignKeyField[Any] = meta.fields[name]  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]  # "_rel" keys name foreign keys
                     if (id(obj), name) in patched:
                         self._set(obj, fk.attr_key, None)
                     else:
@@ -269,7 +273,7 @@ class FlushPlan:
             for name, target in (data.get("_rel") or {}).items():
                 if target is None:
                     continue
-                fk = meta.fields[name]
+                fk: ForeignKeyField[Any] = meta.fields[name]  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]  # "_rel" keys name foreign keys
                 key = target.__dict__.get(fk.rel_field.attr_key)
                 if key is None or data.get(fk.attr_key) == key:
                     continue
@@ -298,8 +302,12 @@ class FlushPlan:
         database = self.session._write_database(model)
         dialect = database.dialect
         key_fields = meta.primary_key_fields
-        key_adapters = [(field.attr_key, field.adapter(dialect)) for field in key_fields]
-        set_adapters = [(field.attr_key, field.adapter(dialect)) for field in fields]
+        key_adapters: list[tuple[str, Callable[[Any], Any] | None]] = [
+            (field.attr_key, field.adapter(dialect)) for field in key_fields
+        ]
+        set_adapters: list[tuple[str, Callable[[Any], Any] | None]] = [
+            (field.attr_key, field.adapter(dialect)) for field in fields
+        ]
         adapters = set_adapters + key_adapters if dialect.bulk_update_sets_first else key_adapters + set_adapters
         if version is not None:
             adapters.append((version.attr_key, None))
@@ -326,6 +334,7 @@ class FlushPlan:
         from .models.model import stale_data_error
 
         version = group.model._meta.version_field
+        assert version is not None  # a StaleGroup is only made for a versioned model
         for obj in group.objects:
             error = stale_data_error(group.model, obj.pk, obj.__dict__.get(version.attr_key), group.database)
             if error is not None:

@@ -223,7 +223,7 @@ class Database(ConnectionsMixin, TransactionsMixin):
     # True where the driver itself reads "%s"/"%%" in the text (psycopg2, pymysql).
     percent_by_driver = True
 
-    def stream_rows(self, sql: str, params: Any, chunk_size: int) -> Iterator[tuple[list[Any], Any]]:
+    def stream_rows(self, sql: str, params: Any, chunk_size: int) -> Generator[tuple[list[Any], Any], None, None]:
         """Run a SELECT and yield its rows in lists of at most ``chunk_size``, each with the
         cursor's description, reading them from the server as they are consumed.
 
@@ -244,7 +244,7 @@ class Database(ConnectionsMixin, TransactionsMixin):
         finally:
             cursor.close()
 
-    def _open_stream(self, sql: str, params: Any, chunk_size: int) -> Generator[tuple[Any, Any], None, None]:
+    def _open_stream(self, sql: str, params: Any, chunk_size: int) -> Generator[tuple[list[Any], Any], None, None]:
         """:meth:`stream_rows`, moved by the Router that owns this replica to another
         database if this one cannot be reached before the first rows (never after)."""
         if self.stream_failover is None:

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import re
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Iterator, NoReturn
+from typing import TYPE_CHECKING, Any, Generator, Iterator, NoReturn
 
 from ..dialects import MySQLDialect
 from ..exceptions import (
@@ -251,7 +251,7 @@ class MySQLDatabase(Database):
     def _ping(self, conn: Any) -> None:
         conn.ping(reconnect=False)
 
-    def stream_rows(self, sql: str, params: Any, chunk_size: int) -> Iterator[tuple[list[Any], Any]]:
+    def stream_rows(self, sql: str, params: Any, chunk_size: int) -> Generator[tuple[list[Any], Any], None, None]:
         # An unbuffered cursor: rows come off the socket as they are fetched. Until the
         # stream ends the thread's connection is lent to it and refuses other statements;
         # closing early reads (and drops) the rest of the result, which the protocol

@@ -7,7 +7,7 @@ import itertools
 import logging
 import re
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generator, Iterable, Iterator, Sequence
 
 from ..dialects import PostgresDialect
 from ..exceptions import (
@@ -129,7 +129,7 @@ class PostgresDatabase(Database):
         # 57P01-57P03 are shutdowns and "cannot connect now" (a starting replica).
         return code is None or code.startswith("08") or code in ("57P01", "57P02", "57P03")
 
-    def stream_rows(self, sql: str, params: Any, chunk_size: int) -> Iterator[tuple[list[Any], Any]]:
+    def stream_rows(self, sql: str, params: Any, chunk_size: int) -> Generator[tuple[list[Any], Any], None, None]:
         # A server-side cursor (DECLARE ... / FETCH FORWARD n, what a psycopg2 named cursor
         # sends; that one refuses to run on an autocommit connection, which tinyorm's are).
         # It lives inside a transaction: the enclosing one, or one opened here and committed

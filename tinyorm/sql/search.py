@@ -62,7 +62,7 @@ class Search:
             raise ImproperlyConfigured("Search() needs at least one field")
         if not _LANGUAGE.match(language):
             raise ImproperlyConfigured(f"Search(language={language!r}): not a text-search configuration name")
-        self.field_names = tuple(getattr(field, "name", field) for field in fields)
+        self.field_names: tuple[str, ...] = tuple(field if isinstance(field, str) else field.name for field in fields)
         self.language = language
         self.name = name or ""  # "": named after the table when bound
         self.model: Any = None  # the model class, once bound
