@@ -395,15 +395,24 @@ def test_reads_from_many_threads_are_all_counted(routed):
     replica = routed.pair.replica_url
     router = routed(MODELS, replicas=[replica, replica])
     seed(routed, router)
-    threads = [
-        threading.Thread(target=lambda: ([Article.select().count() for _ in range(50)], router.close()))
-        for _ in range(4)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+
+    def read_in_threads(count, each):
+        threads = [
+            threading.Thread(target=lambda: ([Article.select().count() for _ in range(each)], router.close()))
+            for _ in range(count)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    read_in_threads(4, 50)
     assert reads(router) == {"replica1": 100, "replica2": 100}
+    read_in_threads(4, 25)  # threads that ended before these started still count
+    assert reads(router) == {"replica1": 150, "replica2": 150}
+    router.reset_stats()
+    read_in_threads(1, 2)
+    assert reads(router) == {"replica1": 1, "replica2": 1}
 
 
 # -- a Router subclass -------------------------------------------------------------------------

@@ -23,7 +23,8 @@ or a ``with router.request():`` block, which starts clean.
 
 The package's parts: ``core`` (the Router and its rules), ``selection`` (choosing a replica,
 probes, health, failover), ``scope`` (per-request state in contextvars), ``tokens``
-(position tokens, signed with ``token_secret``).
+(position tokens, signed with ``token_secret``), ``counters`` (reads counted per thread,
+so the common read takes no lock).
 """
 
 from .core import DEFAULT, ReplicaSet, Router

@@ -15,6 +15,7 @@ from ..backends.proxy import _BoundModel
 from ..exceptions import ImproperlyConfigured, RoutingError
 from ..log import router_logger
 from . import tokens
+from .counters import ReadCounts
 from .scope import Required, RoutingState, Scope
 from .selection import SelectionMixin, StatKey
 
@@ -47,8 +48,9 @@ class ReplicaSet:
         self.primary = primary  # the writer in use
         self.writers = writers or [primary]  # candidate writers, in order of preference
         self.replicas = replicas  # [(name, Database)]
-        # What the common read needs, worked out once: each replica with its stats key.
-        self.read_targets: list[tuple[Database, StatKey]] = [(database, ("reads", name)) for name, database in replicas]
+        # What the common read needs, worked out once: each replica with its slot in the
+        # router's read counts (set by the Router).
+        self.read_targets: list[tuple[Database, int]] = []
         self._turn = itertools.count()
 
     def __repr__(self) -> str:
@@ -110,9 +112,8 @@ class Router(SelectionMixin):
         self._lag: dict[str, tuple[float | None, float]] = {}  # replica name -> (lag seconds, checked at)
         # replica name -> (position sort key, checked at): shared memory
         self._replayed: dict[str, tuple[Any, float]] = {}
-        # Counters of stats(), changed under _lock. A plain dict: the read fast path's
-        # ``+= 1`` on one costs half what it does on a Counter (a dict subclass).
-        self._stats: dict[StatKey, int] = {}
+        self._stats: dict[StatKey, int] = {}  # the counters of stats(), changed under _lock
+        self._slot_names: list[str] = []  # replica name per slot of the read fast path's counts
         self._add_set(DEFAULT, "primary", primary, replicas, database_options)
         for name, spec in (partitions or {}).items():
             if isinstance(spec, dict):
@@ -131,7 +132,8 @@ class Router(SelectionMixin):
         self._read_keys: dict[int, tuple[str, str]] = {
             id(database): ("reads", name) for name, database in self.databases.items()
         }
-        self._stats.update(dict.fromkeys(self._read_keys.values(), 0))  # the fast path adds to these
+        self._reads = ReadCounts(len(self._slot_names), self._lock)
+        self._reads_local = self._reads.local  # read on every fast-path read (speed)
 
     @property
     def _state(self) -> RoutingState:
@@ -174,7 +176,10 @@ class Router(SelectionMixin):
             replica_db.stream_failover = self._stream_failover
             self.databases[replica_name] = replica_db
             replica_entries.append((replica_name, replica_db))
-        self.sets[set_name] = ReplicaSet(set_name, primary_name, primary_db, replica_entries, writers)
+        replica_set = self.sets[set_name] = ReplicaSet(set_name, primary_name, primary_db, replica_entries, writers)
+        for replica_name, replica_db in replica_entries:
+            replica_set.read_targets.append((replica_db, len(self._slot_names)))
+            self._slot_names.append(replica_name)
 
     def __repr__(self) -> str:
         return f"<Router {list(self.databases)}>"
@@ -256,15 +261,12 @@ class Router(SelectionMixin):
                 and not replica_set.primary.in_transaction()
             ):
                 targets = replica_set.read_targets
-                database, key = targets[next(replica_set._turn) % len(targets)]
-                # acquire/release: half the cost of ``with`` here (Python 3.11); the key is
-                # always present (see __init__ and reset_stats), so nothing in between raises.
-                lock = self._lock
-                lock.acquire()
-                try:
-                    self._stats[key] += 1
-                finally:
-                    lock.release()
+                database, slot = targets[next(replica_set._turn) % len(targets)]
+                # This thread's own counts: no lock to take, no update lost (see counters).
+                counts = self._reads_local.counts
+                if counts is None:
+                    counts = self._reads.register()
+                counts[slot] += 1
                 return database
         database = self.db_for_read(model)
         read_key = self._read_keys.get(id(database))
@@ -508,7 +510,11 @@ class Router(SelectionMixin):
         }
         with self._lock:
             items = list(self._stats.items())
+            fast_reads = self._reads.totals()
+        counters: dict[StatKey, int] = {("reads", name): count for name, count in zip(self._slot_names, fast_reads)}
         for key, count in items:
+            counters[key] = counters.get(key, 0) + count
+        for key, count in counters.items():
             if not count:
                 continue
             if isinstance(key, tuple):
@@ -520,8 +526,8 @@ class Router(SelectionMixin):
     def reset_stats(self) -> None:
         """Set every counter of :meth:`stats` back to zero."""
         with self._lock:
-            # Zeros, not clear(): the read fast path adds to its keys without looking first.
-            self._stats = dict.fromkeys(self._stats, 0)
+            self._stats.clear()
+            self._reads.reset()
 
     # -- the Database protocol a model's Meta.database needs ---------------------------------
     def dialect_for(self, model: type[_Model]) -> Dialect:
