@@ -12,6 +12,7 @@ at connect). Tests never skip by engine name.
 
 import os
 import threading
+import urllib.parse
 
 import pytest
 
@@ -30,9 +31,17 @@ PGREPLICA_URLS = (
     os.environ.get("TINYORM_TEST_PGREPLICA_PRIMARY_URL", "postgresql://postgres@127.0.0.1:5433/test"),
     os.environ.get("TINYORM_TEST_PGREPLICA_REPLICA_URL", "postgresql://postgres@127.0.0.1:5434/test"),
 )
-PGREPLICA_REPLICA2_URL = os.environ.get(
-    "TINYORM_TEST_PGREPLICA_REPLICA2_URL", "postgresql://postgres@127.0.0.1:5435/test"
-)
+
+
+def _on_port(url, port):
+    parts = urllib.parse.urlsplit(url)
+    host = parts.netloc.rsplit(":", 1)[0] if parts.port else parts.netloc
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{host}:{port}"))
+
+
+# The second replica: by default the first one's URL (same database) on port 5435.
+PGREPLICA_REPLICA2_URL = os.environ.get("TINYORM_TEST_PGREPLICA_REPLICA2_URL") or _on_port(PGREPLICA_URLS[1], 5435)
+
 # A private MariaDB primary and GTID replica (scripts/myreplica.sh, `make myreplica`); the
 # router tests stop its replication threads and kill its replica.
 MYREPLICA_URLS = (
