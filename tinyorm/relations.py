@@ -140,7 +140,7 @@ class ForeignKeyField(Field[_T]):
             field.column_name = None
         return field
 
-    def resolve(self, rel_model):
+    def resolve(self, rel_model: type[Model]) -> None:
         """Point the key at ``rel_model`` (its primary key, or the field named by ``field=``) once that model exists."""
         self.__dict__.pop("explain_unresolved", None)
         self.rel_model = rel_model
@@ -215,7 +215,7 @@ class CompositeKey:
         self.model = None
         self.fields = ()
 
-    def bind(self, model):
+    def bind(self, model: type[Model]) -> None:
         """Look up the named fields on ``model`` (called by the metaclass)."""
         self.model = model
         self.fields = tuple(model._meta.fields[name] for name in self.field_names)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .. import exceptions
 from ..events import lazy_load_listeners, notify_lazy_load, notify_write, write_listeners
 from ..exceptions import DataError, DoesNotExist, ImproperlyConfigured, StaleDataError
-from ..fields import ForeignKeyField
+from ..fields import Field, ForeignKeyField
 from ..sql.nodes import SQL, Node, Value
 from ..sql.query import Delete
 from ..sql.search import SearchMatch, SearchRank
@@ -108,7 +108,7 @@ class Model(metaclass=ModelBase):
         self.__dict__.pop("_changes", None)
 
     # -- attribute hooks -------------------------------------------------------------------
-    def _load_missing(self, field):
+    def _load_missing(self, field: Field[Any]) -> Any:
         data = self.__dict__
         if data.get("_expired"):
             self.refresh()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import collections
 import re
-from typing import TYPE_CHECKING, Any, Generic, Iterator, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Iterator, Literal, Sequence, TypeVar, overload
 
 from ..bounded import BoundedCache
 from ..exceptions import FieldError
@@ -27,7 +27,13 @@ from .prefetch import prefetch
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from ..dialects.base import Dialect
     from .aliases import Source
+
+    _Q = TypeVar("_Q", bound="ModelSelect[Any]")
+
+# How a join links objects: (source joined from, foreign key, True if the key is on that source).
+JoinRelation = tuple[Any, ForeignKeyField[Any], bool]
 
 # The type of one result row: the model for ``User.select()``, ``dict[str, Any]`` after
 # ``.dicts()``, a tuple after ``.tuples()``. For type checkers only.
@@ -38,25 +44,31 @@ class _ResultShapes:
     """What SELECTs over a model (plain or compound) share: the engine they compile for and
     the shape of their results (model instances, dicts, tuples, namedtuples)."""
 
-    def _dialect(self):
+    if TYPE_CHECKING:
+        model: Any
+        _row_type: str
+
+        def _clone(self) -> Self: ...
+
+    def _dialect(self) -> Dialect:
         model = _model_of(self.model)
         return model._meta.get_database().dialect_for(model)
 
-    def _with_row_type(self, row_type):
+    def _with_row_type(self, row_type: str) -> Any:
         clone = self._clone()
         clone._row_type = row_type
         return clone
 
-    def dicts(self, as_dict=True):
+    def dicts(self, as_dict: bool = True) -> Any:
         return self._with_row_type("dicts" if as_dict else "models")
 
-    def tuples(self, as_tuple=True):
+    def tuples(self, as_tuple: bool = True) -> Any:
         return self._with_row_type("tuples" if as_tuple else "models")
 
-    def namedtuples(self, as_namedtuple=True):
+    def namedtuples(self, as_namedtuple: bool = True) -> Any:
         return self._with_row_type("namedtuples" if as_namedtuple else "models")
 
-    def objects(self):
+    def objects(self) -> Any:
         """Every selected column as an attribute of one instance of the queried model."""
         return self._with_row_type("objects")
 
@@ -487,17 +499,17 @@ class ModelCompoundSelect(_ResultShapes, CompoundSelect, Generic[_R]):
         return bool(self.limit(1).execute())
 
 
-def _as_tuples(query):
+def _as_tuples(query: _Q) -> _Q:
     query._row_type = "tuples"
     query._result = None
     return query
 
 
-class _PlainSelect(ModelSelect):
+class _PlainSelect(ModelSelect[tuple[Any, ...]]):
     """A wrapper SELECT (e.g. COUNT over a subquery) executed on its inner model's database."""
 
 
-def _wrap_plain(select, inner_query):
+def _wrap_plain(select: Select, inner_query: ModelSelect[Any] | ModelCompoundSelect[Any]) -> _PlainSelect:
     wrapped = object.__new__(_PlainSelect)
     wrapped.__dict__ = select.__dict__.copy()
     _init_model_state(wrapped, inner_query.model, "tuples")
@@ -507,7 +519,7 @@ def _wrap_plain(select, inner_query):
 _HYDRATE_CHUNK = 2000  # rows fetched and hydrated at a time by execute()
 
 
-def _init_model_state(query, model, row_type):
+def _init_model_state(query: ModelSelect[Any], model: Source, row_type: str) -> None:
     """The model-aware state of a select, fresh: no results, joins, parent or session."""
     query.model = model
     query._row_type = row_type
@@ -518,7 +530,7 @@ def _init_model_state(query, model, row_type):
     query._session = None
 
 
-def _single_model_columns(columns, source):
+def _single_model_columns(columns: Sequence[object], source: Source) -> bool:
     if not columns or isinstance(source, ModelAlias):
         return False
     for column in columns:
@@ -527,7 +539,7 @@ def _single_model_columns(columns, source):
     return True
 
 
-def _same_column(a, b):
+def _same_column(a: object, b: object) -> bool:
     if type(a) is FieldAlias and type(b) is FieldAlias:
         return a.source is b.source and a.field is b.field
     return a is b
@@ -539,7 +551,7 @@ def _label(column):
     return "<column>"
 
 
-def _column(source, field):
+def _column(source: Source, field: Field[Any]) -> Field[Any] | FieldAlias:
     """``field`` as seen from ``source`` (through the alias when the source is one)."""
     return FieldAlias(source, field) if isinstance(source, ModelAlias) else field
 
@@ -565,7 +577,7 @@ def _implied_join(src: Any, dest: Any) -> tuple[Any, Any]:
     return found
 
 
-def _join_condition(src, dest):
+def _join_condition(src: Any, dest: Any) -> tuple[Expression, JoinRelation]:
     src_model, dest_model = _model_of(src), _model_of(dest)
     column = _column
 
@@ -609,7 +621,7 @@ def _join_along(src, dest, on):
     )
 
 
-def _relation_from_condition(src, dest, on):
+def _relation_from_condition(src: Any, dest: Any, on: Expression) -> JoinRelation | None:
     """Recognise ``fk == pk`` in an explicit ``on=`` so joined objects still get linked."""
     if on.op != "=":
         return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import operator
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .. import exceptions
 from ..events import notify_write, write_listeners
@@ -23,6 +23,11 @@ from .aliases import FieldAlias, _column_owner
 from .hydration import _tuple_converter
 from .lookups import _apply_lookup
 from .model import Model, _value_node
+
+if TYPE_CHECKING:
+    from ..backends.base import Database
+    from ..dialects.base import Dialect
+    from .metadata import DatabaseLike
 
 
 class _UpdatePlan:
@@ -55,7 +60,7 @@ class _InsertPlan:
 
     __slots__ = ("sql", "getters", "auto_pk", "returning", "dialect")
 
-    def __init__(self, model, fields, dialect):
+    def __init__(self, model: type[Model], fields: Sequence[Field[Any]] | None, dialect: Dialect) -> None:
         self.dialect = dialect
         meta = model._meta
         pk = meta.primary_key
@@ -73,7 +78,7 @@ class _InsertPlan:
         self.getters = tuple((field.attr_key, field.adapter(dialect)) for field in fields)
 
 
-def _resolve_field(model, key):
+def _resolve_field(model: type[Model], key: str | Field[Any] | FieldAlias) -> Field[Any]:
     if isinstance(key, Field):
         return key
     if isinstance(key, FieldAlias):
@@ -88,14 +93,17 @@ def _resolve_field(model, key):
 class _ModelWrite:
     """What INSERT, UPDATE and DELETE over a model share: they run on its write database."""
 
+    if TYPE_CHECKING:
+        model: Any  # the model class (set by each write's __init__)
+
     @property
-    def database(self):
+    def database(self) -> DatabaseLike | None:
         return self.model._meta.database
 
-    def _write_database(self):
+    def _write_database(self) -> Database:
         return self.model._meta.get_database().route_write(self.model)
 
-    def _dialect(self):
+    def _dialect(self) -> Dialect:
         return self.model._meta.get_database().dialect_for(self.model)
 
 
