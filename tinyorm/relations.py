@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Literal, TypeVar, overload
 
 from .exceptions import DataError, ImproperlyConfigured
-from .fields.base import _T, FK_ACTIONS, Field
+from .fields.base import _T, _UNBOUND, FK_ACTIONS, Adapter, Field
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
 
+    from .dialects.base import Dialect
     from .fields.base import _KeyOptions
     from .models.model import Model
 
@@ -113,7 +114,7 @@ class ForeignKeyField(Field[_T]):
         self.rel_field: Field[Any] = unresolved
         self.lazy_load = lazy_load
 
-    def require_resolved(self):
+    def require_resolved(self) -> None:
         """Raise ImproperlyConfigured if the model named by a string never appeared."""
         if self.rel_field is None:
             explain = self.__dict__.get("explain_unresolved")
@@ -121,23 +122,24 @@ class ForeignKeyField(Field[_T]):
                 raise explain()
             raise ImproperlyConfigured(f"{self.qualified_name}: ForeignKeyField({self.rel_model!r}) refers to no model")
 
+    # Derived from the referenced key, never assigned on a foreign key.
     @property
-    def field_type(self):
+    def field_type(self) -> str:  # type: ignore[override]  # pyright: ignore[reportIncompatibleVariableOverride]
         """The column type of the key it points at (an auto-increment key is referenced as a plain integer)."""
         target = self.rel_field.field_type if self.rel_field is not None else "INT"
         return {"AUTO": "INT", "BIGAUTO": "BIGINT"}.get(target, target)
 
-    def bind(self, model, name):
+    def bind(self, model: type[Model], name: str) -> None:
         """Attach to ``model``: the column is ``<name>_id`` unless ``column_name`` says otherwise, and the raw key is readable as ``<name>_id``."""
         if self.column_name is None:
             self.column_name = name if name.endswith("_id") else f"{name}_id"
         Field.bind(self, model, name)
         self.attr_key = name + "_id" if not name.endswith("_id") else name + "_raw"
 
-    def clone_for(self, model):
-        field = Field.clone_for(self, model)
+    def clone_for(self, model: type[Model] | None) -> Self:
+        field = super().clone_for(model)
         if self.column_name == (self.name if self.name.endswith("_id") else f"{self.name}_id"):
-            field.column_name = None
+            field.column_name = _UNBOUND  # named again when bound to the subclass
         return field
 
     def resolve(self, rel_model: type[Model]) -> None:
@@ -153,21 +155,21 @@ class ForeignKeyField(Field[_T]):
         if not isinstance(self.rel_field, Field):
             raise ImproperlyConfigured(f"{self.qualified_name}: cannot reference a composite key")
 
-    def coerce(self, value):
+    def coerce(self, value: Any) -> Any:
         if self.rel_model is not None and isinstance(value, self.rel_model):
             value = value.__dict__.get(self.rel_field.attr_key)
             if value is None:
                 raise DataError(f"{self.qualified_name}: the related {type(value).__name__} has not been saved")
         return self.rel_field.coerce(value)
 
-    def _build_adapter(self, dialect):
+    def _build_adapter(self, dialect: Dialect) -> Adapter:
         self.require_resolved()
         target_adapter = self.rel_field.adapter(dialect)
         rel_model = self.rel_model
         attr_key = self.rel_field.attr_key
         qualified_name = self.qualified_name
 
-        def adapt(value):
+        def adapt(value: Any) -> Any:
             if value is None:
                 return None
             if isinstance(value, rel_model):
@@ -179,11 +181,11 @@ class ForeignKeyField(Field[_T]):
 
         return adapt
 
-    def python_converter(self, dialect):
+    def python_converter(self, dialect: Dialect) -> Adapter | None:
         self.require_resolved()
         return self.rel_field.python_converter(dialect)
 
-    def ddl_type(self, dialect):
+    def ddl_type(self, dialect: Dialect) -> str:
         """The referenced column's type, so the two always match."""
         self.require_resolved()
         target = self.rel_field
@@ -208,17 +210,17 @@ class ForeignKeyField(Field[_T]):
 class CompositeKey:
     """``Meta.primary_key = CompositeKey("a", "b")``: a primary key over several columns."""
 
-    def __init__(self, *field_names):
+    def __init__(self, *field_names: str) -> None:
         if len(field_names) < 2:
             raise ImproperlyConfigured("CompositeKey needs at least two fields")
         self.field_names = field_names
-        self.model = None
-        self.fields = ()
+        self.model: type[Model] | None = None
+        self.fields: tuple[Field[Any], ...] = ()
 
     def bind(self, model: type[Model]) -> None:
         """Look up the named fields on ``model`` (called by the metaclass)."""
         self.model = model
         self.fields = tuple(model._meta.fields[name] for name in self.field_names)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"CompositeKey{self.field_names!r}"

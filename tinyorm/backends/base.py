@@ -131,7 +131,7 @@ class Database(ConnectionsMixin, TransactionsMixin):
         # streamed reads, with (database, sql, params, chunk_size) in place of stream_rows,
         # to move the stream elsewhere if this database fails before its first rows.
         self.failover = None
-        self.stream_failover: Callable[..., Any] | None = None
+        self.stream_failover: Callable[[Database, str, Any, int], Generator[Any, None, None]] | None = None
         _ALL_DATABASES.add(self)
 
     def __repr__(self) -> str:

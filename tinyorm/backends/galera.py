@@ -170,7 +170,7 @@ def migration_lock(database: MySQLDatabase, timeout: float) -> Iterator[None]:
     owner = f"{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:12]}"[:255]
     node = _node_name(database)
     deadline = time.monotonic() + timeout
-    seen = None  # ((owner, beat), monotonic time that heartbeat was first seen)
+    seen: tuple[tuple[Any, Any], float] | None = None  # ((owner, beat), monotonic time that heartbeat was first seen)
     while True:
         try:
             database.execute_sql(
@@ -212,7 +212,7 @@ def migration_lock(database: MySQLDatabase, timeout: float) -> Iterator[None]:
         )
 
 
-def _lock_table(database):
+def _lock_table(database: MySQLDatabase) -> str:
     """The lock table's quoted name, created (or given the holder's columns) if needed."""
     table = database.dialect.quote(LOCK_TABLE)
     database.execute_sql(
@@ -220,7 +220,7 @@ def _lock_table(database):
         "acquired_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, node VARCHAR(255) NOT NULL DEFAULT '', "
         "connection_id BIGINT NOT NULL DEFAULT 0, beat BIGINT NOT NULL DEFAULT 0) ENGINE=InnoDB"
     )
-    columns = database.execute_sql(
+    columns: int = database.execute_sql(
         "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s "
         "AND COLUMN_NAME IN ('node', 'connection_id', 'beat')",
         (LOCK_TABLE,),
@@ -234,27 +234,27 @@ def _lock_table(database):
     return table
 
 
-def _node_name(database):
+def _node_name(database: MySQLDatabase) -> str:
     """This connection's node: host and port (a node restarted on them starts its
     connection ids again, which only makes a dead holder look alive, never the reverse)."""
     host, port = database.execute_sql("SELECT @@hostname, @@port").fetchone()
     return f"{host}:{port}"
 
 
-def _holder_gone(database, row, node, still_for):
+def _holder_gone(database: MySQLDatabase, row: tuple[Any, ...], node: str, still_for: float) -> bool:
     """Is the holder of the lock row ``row`` provably gone? ``still_for``: seconds its
     heartbeat has stood still, as this waiter saw it."""
     if still_for >= LEASE_S:
         return True
     if row[1] != node or still_for < _SAME_NODE_GRACE_S:
         return False  # another node's connections are not visible here: the lease decides
-    alive = database.execute_sql(
+    alive: int = database.execute_sql(
         "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = %s", (row[2],)
     ).fetchone()[0]
     return not alive
 
 
-def _take_over(database, table, name, row):
+def _take_over(database: MySQLDatabase, table: str, name: str, row: tuple[Any, ...]) -> bool:
     """Delete a gone holder's row if it is still the one seen; True if this waiter did."""
     from ..exceptions import ConcurrencyError
 
@@ -274,7 +274,7 @@ class _Heartbeat(threading.Thread):
     """Counts the holder's heartbeat in its lock row every ``_BEAT_S`` seconds, on a
     connection of its own (also recorded: while this process lives, so does it)."""
 
-    def __init__(self, database, table, name, owner):
+    def __init__(self, database: MySQLDatabase, table: str, name: str, owner: str) -> None:
         super().__init__(name="tinyorm-migration-lock-heartbeat", daemon=True)
         self.database = database
         self.sql = f"UPDATE {table} SET beat = beat + 1, connection_id = CONNECTION_ID() WHERE name = %s AND owner = %s"
@@ -282,7 +282,7 @@ class _Heartbeat(threading.Thread):
         self.lost = False
         self._stopped = threading.Event()
 
-    def run(self):
+    def run(self) -> None:
         try:
             while not self._stopped.wait(_BEAT_S):
                 try:
@@ -295,6 +295,6 @@ class _Heartbeat(threading.Thread):
         finally:
             self.database.close()
 
-    def stop(self):
+    def stop(self) -> None:
         self._stopped.set()
         self.join(10)
