@@ -26,10 +26,11 @@ from ..exceptions import MigrationError
 from ..log import migrations_logger as logger
 from ..sql import ddl
 from ..sql.nodes import Table
-from ..sql.query import Delete
+from ..sql.query import Delete, Insert, Select, Update
 from .autogenerate import HISTORY_TABLE
 from .operations import Operations
 
+_HISTORY = Table(HISTORY_TABLE)
 _FILE_NAME = re.compile(r"^(\d{4,})_([A-Za-z0-9_]+)\.py$")
 
 
@@ -150,49 +151,41 @@ class MigrationRunner:
         """name -> (checksum, status, applied_at, detail) for recorded migrations."""
         if HISTORY_TABLE not in self.database.get_tables():
             return {}
-        quote = self.database.dialect.quote
-        rows = self.database.execute_sql(
-            f"SELECT {quote('name')}, {quote('checksum')}, {quote('status')}, {quote('applied_at')}, "
-            f"{quote('detail')} FROM {quote(HISTORY_TABLE)}",
-            (),
-        ).fetchall()
+        select = Select(
+            [_HISTORY.c[name] for name in ("name", "checksum", "status", "applied_at", "detail")], [_HISTORY]
+        )
+        rows = self.database.execute_sql(*select.sql(self.database.dialect)).fetchall()
         return {name: (checksum, status, applied_at, detail) for name, checksum, status, applied_at, detail in rows}
 
     def _record(self, migration, status, duration_ms, detail=None):
-        dialect = self.database.dialect
-        quote = dialect.quote
-        param = dialect.param
         now = datetime.datetime.now().replace(microsecond=0).isoformat(" ")
-        names = ("checksum", "status", "applied_at", "duration_ms", "detail")
-        values = (migration.checksum, status, now, int(duration_ms), detail)
+        values = {
+            "checksum": migration.checksum,
+            "status": status,
+            "applied_at": now,
+            "duration_ms": int(duration_ms),
+            "detail": detail,
+        }
         # One statement either way: without transactional DDL a kill between a DELETE and an
         # INSERT would lose the record of DDL that stays in effect.
-        cursor = self.database.execute_sql(
-            f"UPDATE {quote(HISTORY_TABLE)} SET {', '.join(f'{quote(name)} = {param}' for name in names)} "
-            f"WHERE {quote('name')} = {param}",
-            (*values, migration.name),
-        )
-        if self.database.rows_affected(cursor) == 0:
-            columns = ", ".join(quote(name) for name in ("name", *names))
-            self.database.execute_sql(
-                f"INSERT INTO {quote(HISTORY_TABLE)} ({columns}) VALUES ({', '.join([param] * 6)})",
-                (migration.name, *values),
-            )
+        if self._update_history(migration, values) == 0:
+            values = {"name": migration.name, **values}
+            insert = Insert(_HISTORY, [_HISTORY.c[name] for name in values], [tuple(values.values())])
+            self.database.execute_sql(*insert.sql(self.database.dialect))
 
     def _progress(self, migration, count, sql, started):
         """One UPDATE per statement (never a DELETE and INSERT a kill could separate)."""
-        dialect = self.database.dialect
-        quote = dialect.quote
-        param = dialect.param
         detail = f"{count} statement(s) ran; the last: {one_line(sql)}"[:4000]
-        self.database.execute_sql(
-            f"UPDATE {quote(HISTORY_TABLE)} SET {quote('detail')} = {param}, {quote('duration_ms')} = {param} "
-            f"WHERE {quote('name')} = {param}",
-            (detail, int((time.perf_counter() - started) * 1000), migration.name),
-        )
+        self._update_history(migration, {"detail": detail, "duration_ms": int((time.perf_counter() - started) * 1000)})
+
+    def _update_history(self, migration, values):
+        """UPDATE ``migration``'s history row with ``values`` (column -> value); the rows it changed."""
+        update = Update(_HISTORY, [(_HISTORY.c[name], value) for name, value in values.items()])
+        update = update.where(_HISTORY.c.name == migration.name)
+        return self.database.rows_affected(self.database.execute_sql(*update.sql(self.database.dialect)))
 
     def _forget(self, migration):
-        delete = Delete(Table(HISTORY_TABLE)).where(Table(HISTORY_TABLE).c.name == migration.name)
+        delete = Delete(_HISTORY).where(_HISTORY.c.name == migration.name)
         self.database.execute_sql(*delete.sql(self.database.dialect))
 
     # -- locking ---------------------------------------------------------------------------
