@@ -108,6 +108,11 @@ def _to_bytes(value: Any) -> bytes:
     return bytes(value)
 
 
+def _spellings(*pairs: tuple[str, str]) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """(pattern, replacement) pairs with the patterns compiled, for ``introspected_type_spellings``."""
+    return tuple((re.compile(pattern), replacement) for pattern, replacement in pairs)
+
+
 class Dialect:
     """Engine rules: ``name`` ("sqlite", "postgresql", "mysql"), flags, type maps and hooks."""
 
@@ -175,6 +180,33 @@ class Dialect:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+    # -- reading a live schema back (migrations/introspect.py) ------------------------------
+    # How the engine reports column types, as (pattern, replacement) pairs applied in order
+    # to the lower-cased type text, so that ``character varying(50)`` and ``VARCHAR(50)``
+    # compare as one type. Engines put their own spellings before these, which every
+    # engine shares (the SQL standard's names and tinyorm's own DDL spellings).
+    introspected_type_spellings: tuple[tuple[re.Pattern[str], str], ...] = _spellings(
+        (r"^nvarchar", "varchar"),
+        (r"^nchar", "char"),
+        (r"^(int|integer)$", "integer"),
+        (r"^bool$", "boolean"),
+        (r"^(double|float|real|double precision)$", "double"),
+        (r"^(numeric|decimal)(\(.*\))?$", r"decimal\2"),
+        (r"^(datetime|timestamp)(\(\d+\))?$", "timestamp"),
+        (r"^time\(\d+\)$", "time"),
+        (r"^clob$", "text"),
+    )
+
+    def is_auto_increment_default(self, default: str) -> bool:
+        """Does a column default, as the engine reports it, say the engine numbers the
+        column itself (a sequence, ``AUTO_INCREMENT``)?"""
+        return False
+
+    def is_implicit_index(self, name: str) -> bool:
+        """Is ``name`` an index the engine made for a table's own UNIQUE or PRIMARY KEY
+        constraint (it goes with the table's definition, never CREATE/DROP INDEX)?"""
+        return False
 
     # -- identifiers -----------------------------------------------------------------------
     def quote(self, name: str) -> str:

@@ -6,7 +6,7 @@ import datetime
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..sql import ddl
-from .base import Dialect, _from_json, _to_bool, _to_json, _to_uuid, exact
+from .base import Dialect, _from_json, _spellings, _to_bool, _to_json, _to_uuid, exact
 
 if TYPE_CHECKING:
     from ..sql.json import JsonKey, JsonKeys
@@ -47,6 +47,22 @@ class MySQLDialect(Dialect):
         "BLOB": "LONGBLOB",
         "JSON": "JSON",
     }
+    # MySQL reports BOOL as tinyint(1), integers with a display width (int(11)) before
+    # MySQL 8.0.19, and the sized TEXT/BLOB variants by name.
+    introspected_type_spellings = (
+        _spellings(
+            (r"^tinyint\(1\)$", "boolean"),
+            (r"^(tinyint|smallint|mediumint|int|integer|bigint)\(\d+\)$", r"\1"),
+            (r"^mediumint$", "integer"),
+            (r"^(longtext|mediumtext|tinytext)$", "text"),
+            (r"^(longblob|mediumblob|tinyblob)$", "blob"),
+        )
+        + Dialect.introspected_type_spellings
+    )
+
+    def is_auto_increment_default(self, default):
+        return default == "AUTO_INCREMENT"  # how backends/mysql.py reports an auto_increment column
+
     to_driver = {"UUID": str, "JSON": _to_json}
     from_driver = {
         "UUID": _to_uuid,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..sql import ddl
-from .base import Dialect, _to_bytes, _to_json
+from .base import Dialect, _spellings, _to_bytes, _to_json
 
 if TYPE_CHECKING:
     from ..sql.json import JsonKey, JsonKeys
@@ -53,6 +53,27 @@ class PostgresDialect(Dialect):
     cast_sized_types = frozenset(
         {"NUMERIC", "DECIMAL", "VARCHAR", "CHAR", "CHARACTER", "CHARACTER VARYING", "TIME", "TIMESTAMP", "TIMESTAMPTZ"}
     )
+    # information_schema's names for the types (``character varying``, ``int4``...).
+    introspected_type_spellings = (
+        _spellings(
+            (r"^timestamp(\(\d+\))? without time zone$", "timestamp"),
+            (r"^time(\(\d+\))? without time zone$", "time"),
+            (r"^character varying", "varchar"),
+            (r"^character\(", "char("),
+            (r"^(int4|serial)$", "integer"),
+            (r"^(int8|bigserial)$", "bigint"),
+            (r"^int2$", "smallint"),
+            (r"^float8$", "double"),
+            (r"^bytea$", "blob"),
+            (r"^jsonb$", "json"),
+        )
+        + Dialect.introspected_type_spellings
+    )
+
+    def is_auto_increment_default(self, default):
+        # SERIAL columns default to nextval() of their sequence; identity columns say so.
+        return default.startswith("nextval(") or default.endswith("AS IDENTITY")
+
     returning = True
     supports_distinct_on = True
     index_methods = frozenset({"btree", "hash", "gin", "gist", "brin", "spgist"})

@@ -344,7 +344,8 @@ def _diff_indexes(database, model):
             drops.append(drop(index))
             adds.append(add(name, columns, unique))
     for name, index in live.items():
-        if name in wanted or name in managed or name.startswith("sqlite_autoindex") or name.startswith("fk_"):
+        implicit = database.dialect.is_implicit_index(name)  # made for a UNIQUE constraint in the table
+        if name in wanted or name in managed or implicit or name.startswith("fk_"):
             continue
         drops.append(drop(index))
     return adds, drops

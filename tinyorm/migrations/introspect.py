@@ -19,38 +19,18 @@ def canonical_type(dialect, type_text):
 
     ``varchar(50)``, ``VARCHAR(50)`` and ``character varying(50)`` are one type; so are
     ``int(11)`` and ``INTEGER``, ``SERIAL`` and ``integer``, ``DECIMAL_TEXT(10, 2)`` and
-    ``numeric(10,2)``. Used to tell whether a model's column differs from the database's.
+    ``numeric(10,2)``: each engine's spellings are its dialect's
+    ``introspected_type_spellings``. Used to tell whether a model's column differs from the
+    database's.
     """
     text = _SPACES.sub(" ", (type_text or "").strip().lower())
     text = re.sub(r"\s*\(\s*", "(", text)
     text = re.sub(r"\s*,\s*", ",", text)
     text = re.sub(r"\s*\)", ")", text)
     text = text.replace(" unsigned", "")
-    replacements = (
-        (r"^timestamp(\(\d+\))? without time zone$", "timestamp"),
-        (r"^time(\(\d+\))? without time zone$", "time"),
-        (r"^character varying", "varchar"),
-        (r"^nvarchar", "varchar"),
-        (r"^nchar", "char"),
-        (r"^character\(", "char("),
-        (r"^tinyint\(1\)$", "boolean"),
-        (r"^(tinyint|smallint|mediumint|int|integer|bigint)\(\d+\)$", r"\1"),
-        (r"^(int|int4|serial|mediumint)$", "integer"),
-        (r"^(int8|bigserial)$", "bigint"),
-        (r"^int2$", "smallint"),
-        (r"^bool$", "boolean"),
-        (r"^(double|float8|float|real|double precision)$", "double"),
-        (r"^(numeric|decimal|decimal_text)(\(.*\))?$", r"decimal\2"),
-        (r"^(datetime|timestamp)(\(\d+\))?$", "timestamp"),
-        (r"^time\(\d+\)$", "time"),
-        (r"^(longtext|mediumtext|tinytext|clob)$", "text"),
-        (r"^(longblob|mediumblob|tinyblob|bytea)$", "blob"),
-        (r"^(jsonb|json_text)$", "json"),
-        (r"^uuid_text$", "uuid"),
-    )
-    for pattern, replacement in replacements:
-        text = re.sub(pattern, replacement, text)
-    uuid_type = dialect.column_types.get("UUID", "") if hasattr(dialect, "column_types") else ""
+    for pattern, replacement in dialect.introspected_type_spellings:
+        text = pattern.sub(replacement, text)
+    uuid_type = dialect.column_types.get("UUID", "")
     if text != "uuid" and uuid_type and text == uuid_type.lower():
         text = "uuid"  # the type this engine stores tinyorm's UUIDs in (MySQL: CHAR(36))
     return text
@@ -126,9 +106,7 @@ def field_for_column(dialect, column):
     if column.primary_key:
         if dialect.integer_primary_key_is_auto and text == "integer":
             auto = True
-        elif isinstance(default, str) and (
-            default.startswith("nextval(") or default == "AUTO_INCREMENT" or default.endswith("AS IDENTITY")
-        ):
+        elif isinstance(default, str) and dialect.is_auto_increment_default(default):
             auto = True
     if auto:
         return (F.BigAutoField if text == "bigint" else F.AutoField), {}
@@ -166,7 +144,7 @@ def field_for_column(dialect, column):
         if field_class is F.BooleanField and isinstance(literal, (int, str)):
             literal = str(literal).lower() in ("1", "true", "t")
         kwargs["default"] = literal
-    elif expression is not None and not (isinstance(expression, str) and expression.startswith("nextval(")):
+    elif expression is not None and not dialect.is_auto_increment_default(expression):
         kwargs["server_default"] = SQL(expression)
     return field_class, kwargs
 

@@ -312,10 +312,10 @@ class Operations:
         saved = database.table_dependents(table)
         redefined = {name for kind, name, _sql in saved if kind == "index"}
         indexes = [index for index in indexes if index.name not in redefined]
-        # UNIQUE constraints written inside CREATE TABLE show as sqlite_autoindex_*: they
-        # go back into the new table's definition (CREATE INDEX cannot use that name).
-        inline_unique = [index for index in indexes if index.name.startswith("sqlite_autoindex_")]
-        indexes = [index for index in indexes if not index.name.startswith("sqlite_autoindex_")]
+        # The indexes behind UNIQUE constraints written inside CREATE TABLE go back into the
+        # new table's definition (CREATE INDEX cannot make them under the engine's names).
+        inline_unique = [index for index in indexes if dialect.is_implicit_index(index.name)]
+        indexes = [index for index in indexes if not dialect.is_implicit_index(index.name)]
         primary_keys = [column.name for column in columns if column.primary_key]
         elements, kept = [], []
         for column in columns:
