@@ -7,6 +7,7 @@ import keyword
 import math
 import re
 import unicodedata
+from typing import Any, Collection, Sequence
 
 from .. import fields as F
 from ..sql.nodes import SQL
@@ -14,7 +15,7 @@ from ..sql.nodes import SQL
 _SPACES = re.compile(r"\s+")
 
 
-def canonical_type(dialect, type_text):
+def canonical_type(dialect: Any, type_text: str | None) -> str:
     """A comparable spelling of a column type, whichever way the engine reports it.
 
     ``varchar(50)``, ``VARCHAR(50)`` and ``character varying(50)`` are one type; so are
@@ -40,7 +41,7 @@ _QUOTED = re.compile(r"^\(*'((?:[^']|'')*)'\)*(::[\w\s]+(\[\])?)?$", re.S)
 _NUMBER = re.compile(r"^\(*(-?\d+(\.\d+)?)\)*(::[\w\s]+)?$")
 
 
-def parse_default(text):
+def parse_default(text: Any) -> tuple[Any, str | None]:
     """A column default as the database reports it -> (python literal, None) or
     (None, raw SQL) for an expression such as CURRENT_TIMESTAMP; (None, None) if none."""
     if text is None:
@@ -60,7 +61,7 @@ def parse_default(text):
     return None, text
 
 
-def model_column_type(field, dialect):
+def model_column_type(field: Any, dialect: Any) -> str:
     return canonical_type(dialect, field.cast_type(dialect) if field.auto_increment else field.ddl_type(dialect))
 
 
@@ -72,7 +73,7 @@ _WIDENINGS = {
 }
 
 
-def is_narrowing(old, new):
+def is_narrowing(old: str, new: str) -> bool:
     """Could changing a column from type ``old`` to ``new`` lose or refuse existing data?"""
     if old == new:
         return False
@@ -93,14 +94,14 @@ def is_narrowing(old, new):
     return True
 
 
-def new_text(type_name):
+def new_text(type_name: str) -> bool:
     return type_name == "text"
 
 
-def field_for_column(dialect, column):
+def field_for_column(dialect: Any, column: Any) -> tuple[type[F.Field[Any]], dict[str, Any]]:
     """(Field class, keyword arguments) for an introspected column."""
     text = canonical_type(dialect, column.data_type)
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     default = column.default
     auto = False
     if column.primary_key:
@@ -110,6 +111,7 @@ def field_for_column(dialect, column):
             auto = True
     if auto:
         return (F.BigAutoField if text == "bigint" else F.AutoField), {}
+    field_class: type[F.Field[Any]]
     match = re.match(r"^(varchar|char)\((\d+)\)$", text)
     if match:
         field_class = F.CharField
@@ -149,7 +151,7 @@ def field_for_column(dialect, column):
     return field_class, kwargs
 
 
-def source_literal(value, prefix=""):
+def source_literal(value: Any, prefix: str = "") -> str:
     """Python source for ``value``: ``repr()``, except for floats with no literal (nan, inf)
     and ``SQL`` fragments, written ``{prefix}SQL(...)``."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -159,26 +161,26 @@ def source_literal(value, prefix=""):
     return repr(value)
 
 
-def field_source(field_class, kwargs, prefix=""):
+def field_source(field_class: type, kwargs: dict[str, Any], prefix: str = "") -> str:
     arguments = ", ".join(f"{key}={source_literal(value, prefix)}" for key, value in kwargs.items())
     return f"{prefix}{field_class.__name__}({arguments})"
 
 
 # -- model source ---------------------------------------------------------------------------------
-def _ascii(name):
+def _ascii(name: str) -> str:
     """``name`` in ASCII letters: accents dropped (``ä`` -> ``a``), other characters go.
     (Python folds non-ASCII identifiers by NFKC, so two distinct columns could meet.)"""
     return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
 
 
-def _model_attributes():
+def _model_attributes() -> set[str]:
     """Names a generated field must not take: every attribute of a model class."""
     from ..models import Model
 
     return {name for name in dir(Model) if not name.startswith("_")} | {"DoesNotExist", "Meta"}
 
 
-def _snake(name, reserved=frozenset()):
+def _snake(name: str, reserved: Collection[str] = frozenset()) -> str:
     name = _ascii(name)
     name = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
     name = re.sub(r"(?<=[A-Z])([A-Z][a-z])", r"_\1", name)
@@ -190,7 +192,7 @@ def _snake(name, reserved=frozenset()):
     return name
 
 
-def _class_name(table):
+def _class_name(table: str) -> str:
     parts = re.split(r"[^0-9a-zA-Z]+", _ascii(table))
     name = "".join(part[:1].upper() + part[1:] for part in parts if part) or "Table"
     if name[0].isdigit():
@@ -202,7 +204,7 @@ def _class_name(table):
 _MODULE_NAMES = {"os", "tinyorm", "database", "BaseModel"} | set(dir(builtins))
 
 
-def _unique(name, used):
+def _unique(name: str, used: set[str]) -> str:
     """``name``, or ``name_2``, ``name_3``... the first not in ``used`` (then added to it)."""
     candidate, number = name, 1
     while candidate in used or keyword.iskeyword(candidate):
@@ -212,7 +214,7 @@ def _unique(name, used):
     return candidate
 
 
-def _database_line(url):
+def _database_line(url: str | None) -> str:
     """The module's ``database = ...`` line. The URL is read from TINYORM_DATABASE_URL, as the
     ``tinyorm`` command reads it; the URL given is the fallback only when it holds no secret,
     so a password never lands in a generated file."""
@@ -229,7 +231,7 @@ def _database_line(url):
     return f'database = tinyorm.connect(os.environ.get("TINYORM_DATABASE_URL", {url!r}))'
 
 
-def generate_models(database, tables=None, url=None):
+def generate_models(database: Any, tables: Sequence[str] | None = None, url: str | None = None) -> str:
     """Python source of model classes that map ``database``'s tables as they are."""
     dialect = database.dialect
     all_tables = [table for table in database.get_tables() if not table.startswith("tinyorm_migrations")]
@@ -240,7 +242,7 @@ def generate_models(database, tables=None, url=None):
 
             raise MigrationError(f"no such table(s): {', '.join(missing)}")
         all_tables = list(tables)
-    info = {}
+    info: dict[str, dict[str, Any]] = {}
     for table in all_tables:
         info[table] = {
             "columns": database.get_columns(table),
@@ -248,9 +250,10 @@ def generate_models(database, tables=None, url=None):
             "foreign_keys": database.get_foreign_keys(table),
         }
     # Parents first, so a ForeignKeyField can name its model class directly.
-    ordered, seen = [], set()
+    ordered: list[str] = []
+    seen: set[str] = set()
 
-    def visit(table, stack=()):
+    def visit(table: str, stack: tuple[str, ...] = ()) -> None:
         if table in seen:
             return
         seen.add(table)
@@ -261,7 +264,8 @@ def generate_models(database, tables=None, url=None):
 
     for table in all_tables:
         visit(table)
-    field_name_of = {}  # (table, column) -> its field's name, for ``field=`` of a foreign key
+    # (table, column) -> its field's name, for ``field=`` of a foreign key
+    field_name_of: dict[tuple[str, str], str] = {}
     # Every table its own class, every column its own attribute: names are made unique, and
     # tinyorm is imported as a namespace so that no class (a table "char_field") or field
     # (a column "save") shadows a tinyorm name or a model method.
@@ -282,7 +286,7 @@ def generate_models(database, tables=None, url=None):
         "        database = database",
         "",
     ]
-    attributes = {}  # table -> names its class uses (fields, foreign key ids, backrefs)
+    attributes: dict[str, set[str]] = {}  # table -> names its class uses (fields, foreign key ids, backrefs)
     for table in ordered:
         columns = info[table]["columns"]
         fks = {fk.column: fk for fk in info[table]["foreign_keys"]}
