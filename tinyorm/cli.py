@@ -15,6 +15,7 @@ import sys
 from typing import Any, Callable, Iterator, Optional, Tuple
 
 from ._version import __version__
+from .backends.url import url_relative_to
 from .exceptions import MigrationError, TinyORMError
 from .migrations.runner import MigrationRunner, StatusRow
 
@@ -69,10 +70,9 @@ class Settings:
             migrations = os.path.join(root, "migrations") if config else None
         self.migrations = migrations or "migrations"
         self.verbose = args.verbose
-        if self.database and self.database.startswith("sqlite:///") and not self.database.startswith("sqlite:////"):
-            relative = self.database[len("sqlite:///") :]
-            if relative != ":memory:" and not args.database and not os.environ.get("TINYORM_DATABASE_URL") and root:
-                self.database = "sqlite:///" + os.path.join(root, relative)
+        if self.database and root and not args.database and not os.environ.get("TINYORM_DATABASE_URL"):
+            # A database file named in pyproject.toml lies beside it, wherever the command runs.
+            self.database = url_relative_to(self.database, root)
 
 
 def load_models(module_name: str, root: str | None = None) -> list[Any]:

@@ -18,7 +18,9 @@ from ..log import migrations_logger as logger
 from ..schema import column_definition, foreign_key, foreign_key_name, index_name
 from ..sql import ddl
 from ..sql.nodes import Node
+from ..sql.query import Insert, Select
 from ..sql.search import SearchTable
+from ..sql.sources import Table
 
 _NOTHING = object()
 
@@ -407,8 +409,9 @@ class Operations:
             elements.append(foreign_key(table, column, dest_table, dest_column, on_delete, on_update))
         temporary = f"_tinyorm_rebuild_{table}"
         self._emit_ddl([ddl.CreateTable(temporary, elements)])
-        names = ", ".join(dialect.quote(name) for name in kept)
-        self._emit(f"INSERT INTO {dialect.quote(temporary)} ({names}) SELECT {names} FROM {dialect.quote(table)}")
+        old, new = Table(table), Table(temporary)
+        rows = Select([old.c[name] for name in kept], [old])
+        self._emit(Insert(new, [new.c[name] for name in kept], from_query=rows).sql(dialect)[0])
         self._emit_ddl([ddl.DropTable(table, safe=False), ddl.AlterTable(temporary, ddl.RenameTable(table))])
         self._emit_ddl(
             [
