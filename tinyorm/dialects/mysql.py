@@ -60,7 +60,7 @@ class MySQLDialect(Dialect):
         + Dialect.introspected_type_spellings
     )
 
-    def is_auto_increment_default(self, default):
+    def is_auto_increment_default(self, default: str) -> bool:
         return default == "AUTO_INCREMENT"  # how backends/mysql.py reports an auto_increment column
 
     to_driver = {"UUID": str, "JSON": _to_json}

@@ -70,7 +70,7 @@ class PostgresDialect(Dialect):
         + Dialect.introspected_type_spellings
     )
 
-    def is_auto_increment_default(self, default):
+    def is_auto_increment_default(self, default: str) -> bool:
         # SERIAL columns default to nextval() of their sequence; identity columns say so.
         return default.startswith("nextval(") or default.endswith("AS IDENTITY")
 

@@ -142,7 +142,7 @@ class SqliteDialect(SqliteJson, Dialect):
         + MySQLDialect.introspected_type_spellings
     )
 
-    def is_implicit_index(self, name):
+    def is_implicit_index(self, name: str) -> bool:
         # SQLite names the indexes behind UNIQUE and PRIMARY KEY constraints sqlite_autoindex_*.
         return name.startswith("sqlite_autoindex_")
 

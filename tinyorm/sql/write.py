@@ -7,7 +7,7 @@ each module one idea (``query.py`` holds SELECT).
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from ..exceptions import NotSupportedError
 from .nodes import AND, SQL, Context, Converter, Expression, Node, Operand
@@ -297,7 +297,15 @@ class BulkUpdate(Query):
 
     ROWS = "v"  # the joined rows' name
 
-    def __init__(self, table, keys, columns, rows, version=None, database=None):
+    def __init__(
+        self,
+        table: Any,
+        keys: Sequence[Any],
+        columns: Sequence[Any],
+        rows: Sequence[Sequence[Any]],
+        version: Any = None,
+        database: Any = None,
+    ) -> None:
         self._database = database
         self.table = table
         self.keys = tuple(keys)
@@ -305,7 +313,7 @@ class BulkUpdate(Query):
         self.rows = rows
         self.version = version
 
-    def row_names(self):
+    def row_names(self) -> list[str]:
         """The joined rows' column names: ``k0...`` for keys, ``s0...`` for new values, then
         ``expected_version`` (names of our own, so a table's columns cannot collide)."""
         names = [f"k{index}" for index in range(len(self.keys))]
@@ -314,20 +322,21 @@ class BulkUpdate(Query):
             names.append("expected_version")
         return names
 
-    def row_columns(self):
+    def row_columns(self) -> list[tuple[Any, Node]]:
         """(table column, joined-rows column) pairs: the keys, then the new values, then the version."""
         rows = Table(self.ROWS)
         columns = self.keys + self.columns + ((self.version,) if self.version is not None else ())
         return [(column, rows.c[name]) for column, name in zip(columns, self.row_names())]
 
-    def assignments(self):
+    def assignments(self) -> list[tuple[Any, Node]]:
         """SET pairs: each column to its joined value; the version column incremented."""
         pairs = self.row_columns()[len(self.keys) : len(self.keys) + len(self.columns)]
         if self.version is not None:
-            pairs.append((self.version, Expression(self.version, "+", SQL("1"))))
+            increment: Node = Expression(self.version, "+", SQL("1"))
+            pairs.append((self.version, increment))
         return pairs
 
-    def render_assignments(self, ctx, qualified):
+    def render_assignments(self, ctx: Context, qualified: bool) -> None:
         """``column = value, ...`` of the SET clause, the columns ``qualified`` with their table or bare."""
         for index, (column, value) in enumerate(self.assignments()):
             if index:
@@ -336,13 +345,16 @@ class BulkUpdate(Query):
                 ctx.sql(column)
             ctx.literal(" = ").sql(value)
 
-    def condition(self):
+    def condition(self) -> Node:
         """The join condition: the key columns and the expected version equal the row's."""
         pairs = self.row_columns()
         pairs = pairs[: len(self.keys)] + (pairs[-1:] if self.version is not None else [])
-        return AND(*[Expression(column, "=", value) for column, value in pairs])
+        condition = AND(*[Expression(column, "=", value) for column, value in pairs])
+        if condition is None:
+            raise ValueError("a bulk UPDATE needs key columns to find its rows")
+        return condition
 
-    def render_rows(self, ctx, first, other):
+    def render_rows(self, ctx: Context, first: Callable[[Context], object], other: Callable[[Context], object]) -> None:
         """Append each row's parameters, rendering the first row with ``first(ctx)`` and the
         rest with ``other(ctx)`` (the engine's row syntax)."""
         params = ctx.params
@@ -350,7 +362,7 @@ class BulkUpdate(Query):
             (other if index else first)(ctx)
             params.extend(row)
 
-    def _render(self, ctx):
+    def _render(self, ctx: Context) -> None:
         if not self.columns:
             raise ValueError("an UPDATE needs at least one column to set")
-        ctx.dialect.render_bulk_update(ctx, self)
+        ctx.dialect.render_bulk_update(ctx, self)  # BulkUpdate
