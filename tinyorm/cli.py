@@ -12,14 +12,19 @@ import argparse
 import importlib
 import os
 import sys
+from typing import Any, Callable, Iterator, Optional, Tuple
 
 from ._version import __version__
+from .backends.url import url_relative_to
 from .exceptions import MigrationError, TinyORMError
-from .migrations.runner import MigrationRunner
+from .migrations.runner import MigrationRunner, StatusRow
+
+# A database to migrate: (its name as shown, the Database, the filter of tables it holds).
+Target = Tuple[str, Any, Optional[Callable[[str], bool]]]
 
 
 # -- settings ----------------------------------------------------------------------------------
-def _read_pyproject(start):
+def _read_pyproject(start: str) -> tuple[dict[str, Any], str | None]:
     """([tool.tinyorm] settings, the folder holding that pyproject.toml) or ({}, None)."""
     directory = os.path.abspath(start)
     while True:
@@ -32,7 +37,7 @@ def _read_pyproject(start):
         directory = parent
 
 
-def _tool_section(path):
+def _tool_section(path: str) -> dict[str, Any]:
     """The ``[tool.tinyorm]`` table of a pyproject.toml (tomllib, or tomli before 3.11)."""
     if sys.version_info >= (3, 11):
         import tomllib
@@ -53,7 +58,7 @@ class Settings:
     """Flags, then the environment, then [tool.tinyorm]; paths from pyproject.toml are
     relative to the folder that holds it (so the command works from any subfolder)."""
 
-    def __init__(self, args):
+    def __init__(self, args: argparse.Namespace) -> None:
         config, root = _read_pyproject(os.getcwd())
         self.root = root
         self.database = args.database or os.environ.get("TINYORM_DATABASE_URL") or config.get("database")
@@ -65,13 +70,12 @@ class Settings:
             migrations = os.path.join(root, "migrations") if config else None
         self.migrations = migrations or "migrations"
         self.verbose = args.verbose
-        if self.database and self.database.startswith("sqlite:///") and not self.database.startswith("sqlite:////"):
-            relative = self.database[len("sqlite:///") :]
-            if relative != ":memory:" and not args.database and not os.environ.get("TINYORM_DATABASE_URL") and root:
-                self.database = "sqlite:///" + os.path.join(root, relative)
+        if self.database and root and not args.database and not os.environ.get("TINYORM_DATABASE_URL"):
+            # A database file named in pyproject.toml lies beside it, wherever the command runs.
+            self.database = url_relative_to(self.database, root)
 
 
-def load_models(module_name, root=None):
+def load_models(module_name: str, root: str | None = None) -> list[Any]:
     """The concrete models a module defines (base classes of other models are left out)."""
     from .models import Model
 
@@ -94,7 +98,7 @@ def load_models(module_name, root=None):
     return [model for model in models if model not in bases]
 
 
-def _targets(settings):
+def _targets(settings: Settings) -> tuple[list[Target], list[Any]]:
     """[(name, Database, table_filter)] to migrate, from the settings."""
     from .backends.url import connect, mask_url
     from .router import Router
@@ -110,11 +114,11 @@ def _targets(settings):
         names = [value] if value else [name for name in router.databases if not router.is_replica(name)]
         if value and value not in router.databases:
             raise TinyORMError(f"the router has no database named {value!r}; it has: {', '.join(router.databases)}")
-        targets = []
+        targets: list[Target] = []
         tables = {model._meta.table_name: model for model in models}
         for name in names:
 
-            def table_filter(table, name=name):
+            def table_filter(table: str, name: str = name) -> bool:
                 model = tables.get(table)
                 if model is None:
                     return name == "primary"
@@ -130,14 +134,14 @@ def _targets(settings):
     raise TinyORMError("no database: pass --database URL, set TINYORM_DATABASE_URL or [tool.tinyorm] database")
 
 
-def _echo(settings):
+def _echo(settings: Settings) -> Callable[[str], None] | None:
     if not settings.verbose:
         return None
     return lambda sql: print(f"  {sql}", file=sys.stderr)
 
 
 # -- commands --------------------------------------------------------------------------------
-def cmd_make(args, settings):
+def cmd_make(args: argparse.Namespace, settings: Settings) -> int:
     from .migrations.autogenerate import render_migration
     from .migrations.runner import discover, slugify
 
@@ -187,7 +191,7 @@ def cmd_make(args, settings):
     return 0
 
 
-def _check_written_migration(path):
+def _check_written_migration(path: str) -> None:
     """Load the file ``make`` just wrote as ``migrate up`` will; if it does not load, or
     holds anything at top level but its docstring, imports and functions, remove it and fail."""
     import ast
@@ -207,18 +211,24 @@ def _check_written_migration(path):
         raise MigrationError(f"the migration written to {path} does not load, so it was removed: {exc}") from exc
 
 
-def _unsettled(rows):
+def _unsettled(rows: list[StatusRow]) -> list[str]:
     """Names of the migrations in a status listing that are not simply applied."""
-    return [row[0].name if row[0] is not None else row[3].split(" ")[0] for row in rows if row[1] != "applied"]
+    return [_row_name(row) for row in rows if row[1] != "applied"]
 
 
-def _models_for(models, table_filter):
+def _row_name(row: StatusRow) -> str:
+    """A status row's migration name; for a file that is gone, its note starts with the name."""
+    migration, _state, _applied_at, note = row
+    return migration.name if migration is not None else str(note).split(" ")[0]
+
+
+def _models_for(models: list[Any], table_filter: Callable[[str], bool] | None) -> list[Any]:
     return [model for model in models if table_filter is None or table_filter(model._meta.table_name)]
 
 
-def _rename_map(renames):
+def _rename_map(renames: dict[str, str]) -> dict[str, str]:
     # plan_changes looks renames up as "table.new" -> old column name
-    result = {}
+    result: dict[str, str] = {}
     for key, value in renames.items():
         table, _, column = key.partition(".")
         if "." not in value:
@@ -226,9 +236,13 @@ def _rename_map(renames):
     return result
 
 
-def _runners(settings):
+def _runners(settings: Settings, header: str | None = "[{}]") -> Iterator[tuple[str, MigrationRunner, bool]]:
+    """(name, runner, several databases?) per database to migrate; with several, ``header``
+    (formatted with the name) is printed before each one's output."""
     targets, _models = _targets(settings)
     for name, database, table_filter in targets:
+        if header is not None and len(targets) > 1:
+            print(header.format(name))
         yield (
             name,
             MigrationRunner(database, settings.migrations, echo=_echo(settings), table_filter=table_filter, out=print),
@@ -236,36 +250,31 @@ def _runners(settings):
         )
 
 
-def cmd_up(args, settings):
-    for name, runner, several in _runners(settings):
-        if several:
-            print(f"[{name}]")
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    for _name, runner, _several in _runners(settings):
         applied = runner.up(args.target)
         if not applied:
             print("nothing to apply: up to date")
     return 0
 
 
-def cmd_down(args, settings):
-    for name, runner, several in _runners(settings):
-        if several:
-            print(f"[{name}]")
+def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
+    for _name, runner, _several in _runners(settings):
         rolled_back = runner.down(args.steps)
         if not rolled_back:
             print("nothing to roll back")
     return 0
 
 
-def cmd_status(args, settings):
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     exit_code = 0
-    for name, runner, several in _runners(settings):
-        if several:
-            print(f"[{name}]")
+    for _name, runner, _several in _runners(settings):
         rows = runner.status()
         if not rows:
             print(f"no migrations in {settings.migrations}/")
-        for migration, state, applied_at, note in rows:
-            label = migration.name if migration is not None else note.split(" ")[0]
+        for row in rows:
+            migration, state, applied_at, note = row
+            label = _row_name(row)
             when = f"  {applied_at}" if applied_at else ""
             extra = f"  ({note})" if note and migration is not None else ""
             print(f"{state:<9} {label}{when}{extra}")
@@ -274,10 +283,8 @@ def cmd_status(args, settings):
     return exit_code
 
 
-def cmd_sql(args, settings):
-    for name, runner, several in _runners(settings):
-        if several:
-            print(f"-- database: {name}")
+def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
+    for _name, runner, _several in _runners(settings, header="-- database: {}"):
         for migration, statements in runner.sql(args.target):
             print(f"-- {migration.name}")
             for sql, params in statements:
@@ -285,16 +292,16 @@ def cmd_sql(args, settings):
     return 0
 
 
-def cmd_resolve(args, settings):
+def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
     if args.applied == args.rolled_back:
         raise TinyORMError("say how it was settled: --applied or --rolled-back")
-    for _name, runner, _several in _runners(settings):
+    for _name, runner, _several in _runners(settings, header=None):
         runner.resolve(args.name, applied=args.applied)
         print(f"{args.name} marked {'applied' if args.applied else 'rolled back'}")
     return 0
 
 
-def cmd_check_migrations(args, settings):
+def cmd_check_migrations(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 1 when a migration is not applied or the models differ from the migrations."""
     from .migrations.autogenerate import plan_changes
 
@@ -333,13 +340,13 @@ def cmd_check_migrations(args, settings):
     return 0
 
 
-def _states(rows):
-    for migration, state, _applied_at, note in rows:
-        yield state, migration.name if migration is not None else note.split(" ")[0]
+def _states(rows: list[StatusRow]) -> Iterator[tuple[str, str]]:
+    for row in rows:
+        yield row[1], _row_name(row)
 
 
-def cmd_current(args, settings):
-    for name, runner, several in _runners(settings):
+def cmd_current(args: argparse.Namespace, settings: Settings) -> int:
+    for name, runner, several in _runners(settings, header=None):
         latest, pending = runner.current()
         label = latest.name if latest is not None else "(none applied)"
         if pending:
@@ -350,7 +357,7 @@ def cmd_current(args, settings):
     return 0
 
 
-def cmd_history(args, settings):
+def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
     from .migrations.runner import discover
 
     migrations = discover(settings.migrations)
@@ -362,10 +369,8 @@ def cmd_history(args, settings):
     return 0
 
 
-def cmd_stamp(args, settings):
-    for name, runner, several in _runners(settings):
-        if several:
-            print(f"[{name}]")
+def cmd_stamp(args: argparse.Namespace, settings: Settings) -> int:
+    for _name, runner, _several in _runners(settings):
         stamped, forgotten = runner.stamp(args.target)
         for migration in stamped:
             print(f"stamped {migration} as applied")
@@ -376,7 +381,7 @@ def cmd_stamp(args, settings):
     return 0
 
 
-def cmd_introspect(args, settings):
+def cmd_introspect(args: argparse.Namespace, settings: Settings) -> int:
     from .backends.url import connect
     from .migrations.introspect import generate_models
 
@@ -388,7 +393,7 @@ def cmd_introspect(args, settings):
     return 0
 
 
-def cmd_check(args, settings):
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from .backends.url import connect
 
     if not settings.database:
@@ -400,7 +405,7 @@ def cmd_check(args, settings):
 
 
 # -- parser ------------------------------------------------------------------------------------
-def _common_options(top_level):
+def _common_options(top_level: bool) -> argparse.ArgumentParser:
     # The options are accepted before or after the command; below the top level they
     # default to SUPPRESS so a subcommand does not reset a value given earlier.
     default = None if top_level else argparse.SUPPRESS
@@ -422,7 +427,7 @@ def _common_options(top_level):
     return common
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     common = _common_options(top_level=False)
     parser = argparse.ArgumentParser(
         prog="tinyorm",

@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from .events import notify_write, write_listeners
 from .exceptions import FlushError, StaleDataError  # FlushError stays importable from here
+from .models.writes import update_plan
 from .schema import sort_models
 from .sql.nodes import SQL, InList, NodeList
 from .sql.query import Delete, Insert
+from .sql.write import BulkUpdate
 
 if TYPE_CHECKING:
     from .backends.base import Database
@@ -308,17 +310,25 @@ class FlushPlan:
         set_adapters: list[tuple[str, Callable[[Any], Any] | None]] = [
             (field.attr_key, field.adapter(dialect)) for field in fields
         ]
-        adapters = set_adapters + key_adapters if dialect.bulk_update_sets_first else key_adapters + set_adapters
+        joined = dialect.bulk_update_joins_rows
+        # A joined batch's rows hold the keys first (BulkUpdate); the one-row UPDATE takes
+        # the new values first, as SET comes before WHERE.
+        adapters = key_adapters + set_adapters if joined else set_adapters + key_adapters
         if version is not None:
             adapters.append((version.attr_key, None))
         rows = [
             [data.get(key) if adapt is None else adapt(data.get(key)) for key, adapt in adapters]
             for data in [obj.__dict__ for obj in objects]
         ]
-        matched = 0
-        for sql, params, many in dialect.plan_bulk_update(model, key_fields, fields, version, rows):
-            cursor = database.execute_sql(sql, params, many=many)
-            matched += cursor.rowcount
+        if joined:
+            matched = 0
+            per_batch = dialect.batch_size(len(adapters))
+            for start in range(0, len(rows), per_batch):
+                chunk = rows[start : start + per_batch]
+                sql = _bulk_update_sql(model, fields, len(chunk), dialect)
+                matched += database.execute_sql(sql, [value for row in chunk for value in row]).rowcount
+        else:
+            matched = database.execute_sql(update_plan(model, fields, dialect).sql, rows, many=True).rowcount
         if matched != len(objects) and version is not None:
             raise StaleGroup(model, objects, database)
         if version is not None:
@@ -433,6 +443,20 @@ def _insert_sql(
         query = Insert(model, fields, [(None,) * len(fields)] * row_count if fields else ())
         if auto_pk is not None and dialect.returning_insert:
             query = query._returning_keys(auto_pk)
+        sql = cache[key] = query.sql(dialect)[0]
+    return sql
+
+
+def _bulk_update_sql(model: type[Model], fields: Fields, row_count: int, dialect: Dialect) -> str:
+    """One UPDATE setting ``fields`` of ``row_count`` rows, each by its key, to values of its
+    own (``BulkUpdate``; engines with ``bulk_update_joins_rows``)."""
+    cache = model._meta._query_cache
+    key = ("flush-update", dialect, fields, row_count)
+    sql: str | None = cache.get(key)
+    if sql is None:
+        meta = model._meta
+        width = len(meta.primary_key_fields) + len(fields) + (meta.version_field is not None)
+        query = BulkUpdate(model, meta.primary_key_fields, fields, [(None,) * width] * row_count, meta.version_field)
         sql = cache[key] = query.sql(dialect)[0]
     return sql
 

@@ -843,6 +843,14 @@ def test_settings_from_pyproject_environment_and_flags(db, project, tmp_path):
     assert result.code == 0 and re.search(r"applied\s+0001_initial", result.out), result
 
 
+def test_a_relative_database_file_in_pyproject_lies_beside_it():
+    from tinyorm.backends.url import url_relative_to
+
+    assert url_relative_to("sqlite:///app.db?timeout=2", "/srv/project") == "sqlite:////srv/project/app.db?timeout=2"
+    for url in ("sqlite:////var/app.db", "sqlite:///:memory:", "postgresql://app@db/app"):
+        assert url_relative_to(url, "/srv/project") == url
+
+
 # -- help, usage and errors -------------------------------------------------------------------------
 COMMANDS = [
     [],

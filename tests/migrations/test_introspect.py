@@ -660,3 +660,22 @@ def test_optional_real_chinook_sample_database(tmp_path):
         assert Album.select().filter(artist__name="Aerosmith").count() == 1
     finally:
         connection.close()
+
+
+def test_each_engine_reads_back_its_own_type_spellings():
+    """The type spellings live on each engine's dialect; no server needed to check them."""
+    from tinyorm.dialects import MySQLDialect, PostgresDialect, SqliteDialect
+    from tinyorm.migrations.introspect import canonical_type
+
+    sqlite, postgresql, mysql = SqliteDialect(), PostgresDialect(), MySQLDialect()
+    assert canonical_type(postgresql, "character varying(50)") == canonical_type(mysql, "VARCHAR(50)") == "varchar(50)"
+    assert canonical_type(postgresql, "timestamp(6) without time zone") == "timestamp"
+    assert canonical_type(postgresql, "int4") == canonical_type(mysql, "int(11)") == "integer"
+    assert canonical_type(mysql, "tinyint(1)") == canonical_type(postgresql, "bool") == "boolean"
+    assert canonical_type(sqlite, "DECIMAL_TEXT(10, 2)") == canonical_type(postgresql, "numeric(10,2)")
+    # SQLite keeps a table's declared types, whichever engine they were written for.
+    assert canonical_type(sqlite, "NVARCHAR(160)") == "varchar(160)"
+    assert canonical_type(sqlite, "character varying(5)") == "varchar(5)"
+    assert postgresql.is_auto_increment_default("nextval('item_id_seq'::regclass)")
+    assert mysql.is_auto_increment_default("AUTO_INCREMENT") and not sqlite.is_auto_increment_default("0")
+    assert sqlite.is_implicit_index("sqlite_autoindex_item_1") and not postgresql.is_implicit_index("item_pkey")

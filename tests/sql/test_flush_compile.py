@@ -3,7 +3,8 @@ kept compiled. No server, no driver."""
 
 from tinyorm import CharField, IntegerField, Model, VersionField
 from tinyorm.dialects import MySQLDialect, PostgresDialect, SqliteDialect
-from tinyorm.unitofwork import _delete_sql, _insert_sql
+from tinyorm.models.writes import update_plan
+from tinyorm.unitofwork import _bulk_update_sql, _delete_sql, _insert_sql
 
 
 class Item(Model):
@@ -51,3 +52,30 @@ def test_each_shape_compiles_once():
     name = (Item._meta.fields["name"],)
     first = _insert_sql(Item, name, 5, dialect, None)
     assert _insert_sql(Item, name, 5, dialect, None) is first
+
+
+def test_a_flush_update_joins_the_rows_where_the_engine_can():
+    fields = (Versioned._meta.fields["name"], Versioned._meta.fields["qty"])
+    assert _bulk_update_sql(Versioned, fields, 2, PostgresDialect()) == (
+        'UPDATE "versioned" SET "name" = "v"."s0", "qty" = "v"."s1", "version" = ("versioned"."version" + 1) '
+        "FROM (VALUES (CAST(%s AS INTEGER), CAST(%s AS VARCHAR(20)), CAST(%s AS INTEGER), CAST(%s AS BIGINT)), "
+        '(%s, %s, %s, %s)) AS "v" ("k0", "s0", "s1", "expected_version") '
+        'WHERE (("versioned"."id" = "v"."k0") AND ("versioned"."version" = "v"."expected_version"))'
+    )
+    assert _bulk_update_sql(Versioned, fields[:1], 2, MySQLDialect()) == (
+        "UPDATE `versioned` JOIN (SELECT %s AS `k0`, %s AS `s0`, %s AS `expected_version` "
+        "UNION ALL SELECT %s, %s, %s) AS `v` "
+        "ON ((`versioned`.`id` = `v`.`k0`) AND (`versioned`.`version` = `v`.`expected_version`)) "
+        "SET `versioned`.`name` = `v`.`s0`, `versioned`.`version` = (`versioned`.`version` + 1)"
+    )
+
+
+def test_without_joined_rows_a_flush_update_is_the_one_row_update_run_many_times():
+    fields = (Versioned._meta.fields["name"],)
+    dialect = SqliteDialect()
+    assert not dialect.bulk_update_joins_rows
+    assert update_plan(Versioned, fields, dialect).sql == (
+        'UPDATE "versioned" SET "name" = ?, "version" = ("versioned"."version" + 1) '
+        'WHERE (("versioned"."id" = ?) AND ("versioned"."version" = ?))'
+    )
+    assert update_plan(Versioned, fields, dialect) is update_plan(Versioned, fields, dialect)

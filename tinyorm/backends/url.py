@@ -15,6 +15,7 @@ message, a log line or a ``repr`` (``postgresql://app:***@db/app``).
 
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -119,6 +120,26 @@ def _option(key: str, value: str, url: str) -> Any:
         raise ImproperlyConfigured(
             f"bad value for option {key!r} in {mask_url(url)!r}: {_EXPECTED.get(kind, 'expected a number')}"
         ) from None
+
+
+def _engine_of(url: str) -> str | None:
+    return _SCHEMES.get(url.split("://", 1)[0].lower().split("+", 1)[0])
+
+
+def is_file_url(url: str) -> bool:
+    """Does ``url`` name a database file (SQLite), which has no server and no connect timeout?"""
+    return _engine_of(url) == "sqlite"
+
+
+def url_relative_to(url: str, root: str) -> str:
+    """``url`` with a relative database file path (``sqlite:///app.db``) taken from the
+    folder ``root``; an absolute path, ``:memory:`` or a server URL as it is."""
+    if not is_file_url(url):
+        return url
+    scheme, rest = url.split("://", 1)
+    if not rest.startswith("/") or rest.startswith("//") or rest[1:] in ("", ":memory:"):
+        return url
+    return f"{scheme}:///" + os.path.join(root, rest[1:])
 
 
 def parse_url(url: str) -> tuple[str, str, dict[str, Any]]:

@@ -20,18 +20,17 @@ import json
 import math
 import re
 import uuid
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from ..exceptions import DataError, NotSupportedError, UnsafeSQLError
 from ..sql import ddl
 
 if TYPE_CHECKING:
     from ..fields.base import Field
-    from ..models.model import Model
     from ..sql.json import JsonKey, JsonKeys
     from ..sql.nodes import Context, Node
     from ..sql.search import Search, SearchIndex
-    from ..sql.write import Insert, OnConflict
+    from ..sql.write import BulkUpdate, Insert, OnConflict
 
 # ``cast()``'s type grammar: ASCII words separated by single spaces, then an optional
 # ``(p)`` or ``(p, s)`` of at most four digits each. Matched with fullmatch (no "$", which
@@ -109,6 +108,11 @@ def _to_bytes(value: Any) -> bytes:
     return bytes(value)
 
 
+def _spellings(*pairs: tuple[str, str]) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """(pattern, replacement) pairs with the patterns compiled, for ``introspected_type_spellings``."""
+    return tuple((re.compile(pattern), replacement) for pattern, replacement in pairs)
+
+
 class Dialect:
     """Engine rules: ``name`` ("sqlite", "postgresql", "mysql"), flags, type maps and hooks."""
 
@@ -176,6 +180,33 @@ class Dialect:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+    # -- reading a live schema back (migrations/introspect.py) ------------------------------
+    # How the engine reports column types, as (pattern, replacement) pairs applied in order
+    # to the lower-cased type text, so that ``character varying(50)`` and ``VARCHAR(50)``
+    # compare as one type. Engines put their own spellings before these, which every
+    # engine shares (the SQL standard's names and tinyorm's own DDL spellings).
+    introspected_type_spellings: tuple[tuple[re.Pattern[str], str], ...] = _spellings(
+        (r"^nvarchar", "varchar"),
+        (r"^nchar", "char"),
+        (r"^(int|integer)$", "integer"),
+        (r"^bool$", "boolean"),
+        (r"^(double|float|real|double precision)$", "double"),
+        (r"^(numeric|decimal)(\(.*\))?$", r"decimal\2"),
+        (r"^(datetime|timestamp)(\(\d+\))?$", "timestamp"),
+        (r"^time\(\d+\)$", "time"),
+        (r"^clob$", "text"),
+    )
+
+    def is_auto_increment_default(self, default: str) -> bool:
+        """Does a column default, as the engine reports it, say the engine numbers the
+        column itself (a sequence, ``AUTO_INCREMENT``)?"""
+        return False
+
+    def is_implicit_index(self, name: str) -> bool:
+        """Is ``name`` an index the engine made for a table's own UNIQUE or PRIMARY KEY
+        constraint (it goes with the table's definition, never CREATE/DROP INDEX)?"""
+        return False
 
     # -- identifiers -----------------------------------------------------------------------
     def quote(self, name: str) -> str:
@@ -435,36 +466,14 @@ class Dialect:
             raise NotSupportedError(f"{self.name} does not support {op}")
 
     # -- batched writes ----------------------------------------------------------------------
-    # Order of the values in each row handed to plan_bulk_update: the new values first
-    # (SET comes before WHERE in the statement), then the key, then the expected version.
-    bulk_update_sets_first = True
+    # Where true, a flush updates a batch of rows in one statement, the table joined to the
+    # rows (``sql.write.BulkUpdate``, rendered by ``render_bulk_update``). Elsewhere it runs
+    # the one-row UPDATE with executemany, which is cheap where the driver runs in-process
+    # (SQLite). Either way the row count must add up to the rows matched (version checks).
+    bulk_update_joins_rows = False
 
-    def plan_bulk_update(
-        self,
-        model: type[Model],
-        key_fields: Sequence[Field[Any]],
-        set_fields: Sequence[Field[Any]],
-        version_field: Field[Any] | None,
-        rows: Sequence[Sequence[Any]],
-    ) -> list[tuple[str, Sequence[Any], bool]]:
-        """Statements that update many rows by key: [(sql, params, executemany?)].
-
-        Each row is ``[set values..., key values..., expected version?]`` (or keys first
-        where ``bulk_update_sets_first`` is false). This default is one parameterised UPDATE
-        run with executemany (cheap where the driver runs in-process, as SQLite's does);
-        server engines override it with one statement per batch. Row counts must add up to
-        the rows matched, for the version check.
-        """
-        quote = self.quote
-        param = self.param
-        sets = [f"{quote(field.column_name)} = {param}" for field in set_fields]
-        where = [f"{quote(field.column_name)} = {param}" for field in key_fields]
-        if version_field is not None:
-            column = quote(version_field.column_name)
-            sets.append(f"{column} = {column} + 1")
-            where.append(f"{column} = {param}")
-        sql = f"UPDATE {quote(model._meta.table_name)} SET {', '.join(sets)} WHERE {' AND '.join(where)}"
-        return [(sql, rows, True)]
+    def render_bulk_update(self, ctx: Context, node: BulkUpdate) -> None:  # pragma: no cover - joining engines override
+        raise NotSupportedError(f"{self.name} updates many rows with executemany")
 
     # Rows per multi-row statement: past about a thousand, longer statements stop paying
     # for themselves (the engine parses and plans them slower than it saves round trips).
@@ -474,11 +483,6 @@ class Dialect:
         """Rows of ``width`` parameters each that one statement may carry: the engine's
         parameter limit (``max_params``) and ``max_batch_rows``, whichever is smaller."""
         return max(1, min(self.max_batch_rows, self.max_params // max(width, 1)))
-
-    def _batches(self, rows: Sequence[Sequence[Any]]) -> Iterator[Sequence[Sequence[Any]]]:
-        per_batch = self.batch_size(len(rows[0]) if rows else 1)
-        for start in range(0, len(rows), per_batch):
-            yield rows[start : start + per_batch]
 
     # -- DDL -------------------------------------------------------------------------------
     def auto_increment_column(self, field_type: str) -> str:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ..sql import ddl
-from .base import Dialect, _from_json, _to_bool, _to_json, _to_uuid, exact
+from .base import Dialect, _from_json, _spellings, _to_bool, _to_json, _to_uuid, exact
 
 if TYPE_CHECKING:
-    from ..fields.base import Field
-    from ..models.model import Model
     from ..sql.json import JsonKey, JsonKeys
     from ..sql.nodes import Context, Node
     from ..sql.search import Search, SearchIndex
-    from ..sql.write import Insert, OnConflict
+    from ..sql.write import BulkUpdate, Insert, OnConflict
 
 
 def _timedelta_to_time(value: Any) -> Any:
@@ -49,6 +47,22 @@ class MySQLDialect(Dialect):
         "BLOB": "LONGBLOB",
         "JSON": "JSON",
     }
+    # MySQL reports BOOL as tinyint(1), integers with a display width (int(11)) before
+    # MySQL 8.0.19, and the sized TEXT/BLOB variants by name.
+    introspected_type_spellings = (
+        _spellings(
+            (r"^tinyint\(1\)$", "boolean"),
+            (r"^(tinyint|smallint|mediumint|int|integer|bigint)\(\d+\)$", r"\1"),
+            (r"^mediumint$", "integer"),
+            (r"^(longtext|mediumtext|tinytext)$", "text"),
+            (r"^(longblob|mediumblob|tinyblob)$", "blob"),
+        )
+        + Dialect.introspected_type_spellings
+    )
+
+    def is_auto_increment_default(self, default: str) -> bool:
+        return default == "AUTO_INCREMENT"  # how backends/mysql.py reports an auto_increment column
+
     to_driver = {"UUID": str, "JSON": _to_json}
     from_driver = {
         "UUID": _to_uuid,
@@ -138,38 +152,23 @@ class MySQLDialect(Dialect):
             quoted = ctx.quoted(pk_column)
             ctx.literal(f", {quoted} = LAST_INSERT_ID({quoted})")
 
-    bulk_update_sets_first = False
+    bulk_update_joins_rows = True
 
-    def plan_bulk_update(
-        self,
-        model: type[Model],
-        key_fields: Sequence[Field[Any]],
-        set_fields: Sequence[Field[Any]],
-        version_field: Field[Any] | None,
-        rows: Sequence[Sequence[Any]],
-    ) -> list[tuple[str, Sequence[Any], bool]]:
-        # One UPDATE joined to a derived table of the new values per batch; pymysql's
-        # executemany would send a statement per row. With FOUND_ROWS the row count is
-        # rows matched, which the version check needs.
-        quote = self.quote
-        table = quote(model._meta.table_name)
-        names = [f"k{index}" for index in range(len(key_fields))] + [f"s{index}" for index in range(len(set_fields))]
-        if version_field is not None:
-            names.append("expected_version")
-        on = [f"t.{quote(field.column_name)} = v.{name}" for field, name in zip(key_fields, names)]
-        sets = [f"t.{quote(field.column_name)} = v.{name}" for field, name in zip(set_fields, names[len(key_fields) :])]
-        if version_field is not None:
-            column = quote(version_field.column_name)
-            on.append(f"t.{column} = v.expected_version")
-            sets.append(f"t.{column} = t.{column} + 1")
-        first = "SELECT " + ", ".join(f"%s AS {name}" for name in names)
-        other = "SELECT " + ", ".join(["%s"] * len(names))
-        statements: list[tuple[str, Sequence[Any], bool]] = []
-        for batch in self._batches(rows):
-            derived = " UNION ALL ".join([first] + [other] * (len(batch) - 1))
-            sql = f"UPDATE {table} AS t JOIN ({derived}) AS v ON {' AND '.join(on)} SET {', '.join(sets)}"
-            statements.append((sql, [value for row in batch for value in row], False))
-        return statements
+    def render_bulk_update(self, ctx: Context, node: BulkUpdate) -> None:
+        # An UPDATE joined to a derived table of the new values; pymysql's executemany
+        # would send a statement per row. With FOUND_ROWS the row count is rows matched,
+        # which the version check needs.
+        param = ctx.param
+        names = node.row_names()
+        first = "SELECT " + ", ".join(f"{param} AS {ctx.quoted(name)}" for name in names)
+        other = " UNION ALL SELECT " + ", ".join([param] * len(names))
+        ctx.literal("UPDATE ")
+        node.table._from_sql(ctx)
+        ctx.literal(" JOIN (")
+        node.render_rows(ctx, lambda ctx: ctx.literal(first), lambda ctx: ctx.literal(other))
+        ctx.literal(") AS " + ctx.quoted(node.ROWS) + " ON ").sql(node.condition())
+        ctx.literal(" SET ")
+        node.render_assignments(ctx, qualified=True)  # a bare column could name one of the join's
 
     # -- JSON: JSON_EXTRACT and friends, the path a bound parameter ---------------------------
     # MariaDB 10.7 added JSON_EQUALS; without it a column compares as the text tinyorm wrote

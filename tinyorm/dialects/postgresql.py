@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ..sql import ddl
-from .base import Dialect, _to_bytes, _to_json
+from .base import Dialect, _spellings, _to_bytes, _to_json
 
 if TYPE_CHECKING:
-    from ..fields.base import Field
-    from ..models.model import Model
     from ..sql.json import JsonKey, JsonKeys
     from ..sql.nodes import Context, Node
     from ..sql.search import Search, SearchIndex
+    from ..sql.write import BulkUpdate
 
 
 class PostgresDialect(Dialect):
@@ -54,6 +53,27 @@ class PostgresDialect(Dialect):
     cast_sized_types = frozenset(
         {"NUMERIC", "DECIMAL", "VARCHAR", "CHAR", "CHARACTER", "CHARACTER VARYING", "TIME", "TIMESTAMP", "TIMESTAMPTZ"}
     )
+    # information_schema's names for the types (``character varying``, ``int4``...).
+    introspected_type_spellings = (
+        _spellings(
+            (r"^timestamp(\(\d+\))? without time zone$", "timestamp"),
+            (r"^time(\(\d+\))? without time zone$", "time"),
+            (r"^character varying", "varchar"),
+            (r"^character\(", "char("),
+            (r"^(int4|serial)$", "integer"),
+            (r"^(int8|bigserial)$", "bigint"),
+            (r"^int2$", "smallint"),
+            (r"^float8$", "double"),
+            (r"^bytea$", "blob"),
+            (r"^jsonb$", "json"),
+        )
+        + Dialect.introspected_type_spellings
+    )
+
+    def is_auto_increment_default(self, default: str) -> bool:
+        # SERIAL columns default to nextval() of their sequence; identity columns say so.
+        return default.startswith("nextval(") or default.endswith("AS IDENTITY")
+
     returning = True
     supports_distinct_on = True
     index_methods = frozenset({"btree", "hash", "gin", "gist", "brin", "spgist"})
@@ -75,43 +95,26 @@ class PostgresDialect(Dialect):
     def render_regexp(self, ctx: Context, lhs: Node, pattern: Node) -> None:
         ctx.literal("(").sql(lhs).literal(" ~ ").sql(pattern).literal(")")
 
-    bulk_update_sets_first = False
+    bulk_update_joins_rows = True
 
-    def plan_bulk_update(
-        self,
-        model: type[Model],
-        key_fields: Sequence[Field[Any]],
-        set_fields: Sequence[Field[Any]],
-        version_field: Field[Any] | None,
-        rows: Sequence[Sequence[Any]],
-    ) -> list[tuple[str, Sequence[Any], bool]]:
-        # One UPDATE ... FROM (VALUES ...) per batch: psycopg2's executemany would send a
-        # statement per row. The first VALUES row carries casts so every column is typed.
-        quote = self.quote
-        table = quote(model._meta.table_name)
-        columns = list(key_fields) + list(set_fields)
-        names = [f"k{index}" for index in range(len(key_fields))] + [f"s{index}" for index in range(len(set_fields))]
-        casts = [field.cast_type(self) for field in columns]
-        if version_field is not None:
-            names.append("expected_version")
+    def render_bulk_update(self, ctx: Context, node: BulkUpdate) -> None:
+        # UPDATE ... FROM (VALUES ...): psycopg2's executemany would send a statement per
+        # row. VALUES columns have no declared type, so the first row casts each value.
+        param = ctx.param
+        casts = [column.cast_type(self) for column in node.keys + node.columns]
+        if node.version is not None:
             casts.append("BIGINT")
-        sets = [f"{quote(field.column_name)} = v.{name}" for field, name in zip(set_fields, names[len(key_fields) :])]
-        where = [f"{table}.{quote(field.column_name)} = v.{name}" for field, name in zip(key_fields, names)]
-        if version_field is not None:
-            column = quote(version_field.column_name)
-            sets.append(f"{column} = {table}.{column} + 1")
-            where.append(f"{table}.{column} = v.expected_version")
-        typed_row = "(" + ", ".join(f"CAST(%s AS {cast})" for cast in casts) + ")"
-        plain_row = "(" + ", ".join(["%s"] * len(casts)) + ")"
-        statements: list[tuple[str, Sequence[Any], bool]] = []
-        for batch in self._batches(rows):
-            values = ", ".join([typed_row] + [plain_row] * (len(batch) - 1))
-            sql = (
-                f"UPDATE {table} SET {', '.join(sets)} FROM (VALUES {values}) AS v ({', '.join(names)}) "
-                f"WHERE {' AND '.join(where)}"
-            )
-            statements.append((sql, [value for row in batch for value in row], False))
-        return statements
+        typed_row = "(" + ", ".join(f"CAST({param} AS {cast})" for cast in casts) + ")"
+        plain_row = "(" + ", ".join([param] * len(casts)) + ")"
+        ctx.literal("UPDATE ")
+        node.table._from_sql(ctx)
+        ctx.literal(" SET ")
+        node.render_assignments(ctx, qualified=False)  # PostgreSQL refuses a qualified SET column
+        ctx.literal(" FROM (VALUES ")
+        node.render_rows(ctx, lambda ctx: ctx.literal(typed_row), lambda ctx: ctx.literal(", " + plain_row))
+        ctx.literal(") AS " + ctx.quoted(node.ROWS) + " (")
+        ctx.literal(", ".join(ctx.quoted(name) for name in node.row_names()) + ") WHERE ")
+        ctx.sql(node.condition())
 
     # -- JSON: jsonb operators; each key a bound parameter --------------------------------------
     json_result_converter = None  # psycopg2 decodes jsonb itself

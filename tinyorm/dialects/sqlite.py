@@ -6,7 +6,9 @@ import datetime
 import decimal
 from typing import TYPE_CHECKING, Any
 
-from .base import Dialect, _from_json, _to_bool, _to_bytes, _to_json, _to_uuid, exact
+from .base import Dialect, _from_json, _spellings, _to_bool, _to_bytes, _to_json, _to_uuid, exact
+from .mysql import MySQLDialect
+from .postgresql import PostgresDialect
 from .sqlite_json import SqliteJson
 
 if TYPE_CHECKING:
@@ -128,6 +130,21 @@ class SqliteDialect(SqliteJson, Dialect):
     inline_forward_references = True  # SQLite checks a foreign key's target only on writes
     rebuilds_tables = True
     integer_primary_key_is_auto = True
+    # SQLite keeps a column's type as the table was declared: tinyorm's own names, and a
+    # schema written for another engine reads back in that engine's spellings.
+    introspected_type_spellings = (
+        _spellings(
+            (r"^decimal_text", "decimal"),
+            (r"^json_text$", "json"),
+            (r"^uuid_text$", "uuid"),
+        )
+        + PostgresDialect.introspected_type_spellings
+        + MySQLDialect.introspected_type_spellings
+    )
+
+    def is_implicit_index(self, name: str) -> bool:
+        # SQLite names the indexes behind UNIQUE and PRIMARY KEY constraints sqlite_autoindex_*.
+        return name.startswith("sqlite_autoindex_")
 
     def render_limit(self, ctx: Context, limit: int | None, offset: int | None) -> None:
         if limit is None and offset:

@@ -11,6 +11,7 @@ Rules that keep data safe:
 from __future__ import annotations
 
 import datetime
+from typing import Any, Collection, Iterable
 
 from ..exceptions import MigrationError, NotSupportedError
 from ..fields import ForeignKeyField
@@ -23,19 +24,19 @@ HISTORY_TABLE = "tinyorm_migrations"
 class Change:
     """One planned change: the upgrade and downgrade source lines, and whether it loses data."""
 
-    def __init__(self, upgrade, downgrade, destructive=None):
+    def __init__(self, upgrade: str, downgrade: str, destructive: str | None = None) -> None:
         self.upgrade = upgrade
         self.downgrade = downgrade
         self.destructive = destructive  # a reason string, or None
 
 
-def _column_field_source(field):
+def _column_field_source(field: Any) -> str:
     """Source for the plain column a model field stores (a foreign key stores its target's type)."""
     from .. import fields as F
 
     if isinstance(field, ForeignKeyField):
-        target = field.rel_field
-        base = {"AUTO": F.IntegerField, "BIGAUTO": F.BigIntegerField}.get(target.field_type, type(target))
+        target: Any = field.rel_field  # resolved: the models are bound by now
+        base: type = {"AUTO": F.IntegerField, "BIGAUTO": F.BigIntegerField}.get(target.field_type, type(target))
         kwargs = _field_kwargs(target, base)
         kwargs.pop("primary_key", None)
         kwargs.pop("unique", None)
@@ -55,8 +56,8 @@ def _column_field_source(field):
     return field_source(base, kwargs)
 
 
-def _field_kwargs(field, base):
-    kwargs = {}
+def _field_kwargs(field: Any, base: type) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
     for attribute in ("max_length", "max_digits", "decimal_places"):
         if hasattr(field, attribute):
             kwargs[attribute] = getattr(field, attribute)
@@ -68,7 +69,7 @@ def _field_kwargs(field, base):
     return kwargs
 
 
-def _create_table_source(model, dialect):
+def _create_table_source(model: Any, dialect: Any) -> str:
     meta = model._meta
     columns = "".join(
         f"    ({field.column_name!r}, {_column_field_source(field)}),\n" for field in meta.fields.values()
@@ -90,11 +91,11 @@ def _create_table_source(model, dialect):
     return "op.create_table(" + ", ".join(arguments) + ")"
 
 
-def _table_source_from_database(database, table):
+def _table_source_from_database(database: Any, table: str) -> str:
     """``op.create_table`` source recreating an existing table (for a drop's downgrade)."""
     dialect = database.dialect
     columns = database.get_columns(table)
-    parts = []
+    parts: list[str] = []
     primary = [column.name for column in columns if column.primary_key]
     for column in columns:
         field_class, kwargs = field_for_column(dialect, column)
@@ -116,18 +117,20 @@ def _table_source_from_database(database, table):
     return "op.create_table(" + ", ".join(arguments) + ")"
 
 
-def _action(action):
+def _action(action: str | None) -> str | None:
     return None if action in (None, "NO ACTION") else action
 
 
-def plan_changes(database, models, renames=None, allow_destructive=False):
+def plan_changes(
+    database: Any, models: Iterable[Any], renames: dict[str, str] | None = None, allow_destructive: bool = False
+) -> list[Change]:
     """The list of Changes that bring ``database`` to match ``models``."""
     dialect = database.dialect
     renames = dict(renames or {})
     live_tables = set(database.get_tables()) - {HISTORY_TABLE, f"{HISTORY_TABLE}_lock"}
     ordered, _ = sort_models(models)
     model_tables = {model._meta.table_name: model for model in ordered}
-    changes = []
+    changes: list[Change] = []
     for model in ordered:
         table = model._meta.table_name
         if table not in live_tables:
@@ -153,10 +156,11 @@ def plan_changes(database, models, renames=None, allow_destructive=False):
     return changes
 
 
-def _children_first(database, tables):
+def _children_first(database: Any, tables: list[str]) -> list[str]:
     """Tables ordered so a table comes before the tables it references (safe to drop)."""
     references = {table: {fk.dest_table for fk in database.get_foreign_keys(table)} - {table} for table in tables}
-    ordered, placed = [], set()
+    ordered: list[str] = []
+    placed: set[str] = set()
     while len(ordered) < len(tables):
         progress = False
         for table in tables:
@@ -173,13 +177,13 @@ def _children_first(database, tables):
     return ordered
 
 
-def _diff_table(database, model, renames):
+def _diff_table(database: Any, model: Any, renames: dict[str, str]) -> list[Change]:
     dialect = database.dialect
     meta = model._meta
     table = meta.table_name
     live_columns = {column.name: column for column in database.get_columns(table)}
     model_columns = {field.column_name: field for field in meta.fields.values()}
-    changes = []
+    changes: list[Change] = []
     added = [name for name in model_columns if name not in live_columns]
     removed = [name for name in live_columns if name not in model_columns]
     # Renames: declared by old_name on the field or by --rename table.old:new.
@@ -215,7 +219,7 @@ def _diff_table(database, model, renames):
                     f"(..., old_name={old!r}) or --rename {table}.{old}:{name}; or pass "
                     "--allow-destructive with the columns dropped and added in separate migrations"
                 )
-    new_foreign_keys = []
+    new_foreign_keys: list[Change] = []
     for name in added:
         field = model_columns[name]
         upgrade = f"op.add_column({table!r}, {name!r}, {_column_field_source(field)})"
@@ -278,20 +282,20 @@ def _diff_table(database, model, renames):
 
 
 # Compiled for every engine when the migration is written, so one file runs anywhere.
-def _engine_dialects():
+def _engine_dialects() -> tuple[Any, ...]:
     from ..dialects import MySQLDialect, PostgresDialect, SqliteDialect
 
     return (SqliteDialect(), PostgresDialect(), MySQLDialect())
 
 
-def _advanced_index_changes(model, existing):
+def _advanced_index_changes(model: Any, existing: Collection[str]) -> list[Change]:
     """``op.add_index_sql`` for each ``tinyorm.Index`` with a method, condition or
     expressions that the database lacks (by name: its definition's digest is in its name)."""
-    changes = []
+    changes: list[Change] = []
     for index in advanced_indexes(model):
         if index.name in existing:
             continue
-        statements = {}
+        statements: dict[str, str | None] = {}  # None: that engine goes without the index
         for dialect in _engine_dialects():
             try:
                 statements[dialect.name] = index.create_sql(dialect, safe=False)
@@ -306,14 +310,14 @@ def _advanced_index_changes(model, existing):
     return changes
 
 
-def _search_change(search):
+def _search_change(search: Any) -> Change:
     arguments = f"{search.table!r}, {search.columns!r}, name={search.name!r}, language={search.language!r}"
     if search.rowid != "id":
         arguments += f", rowid={search.rowid!r}"
     return Change(f"op.create_search({arguments})", f"op.drop_search({arguments})")
 
 
-def _diff_indexes(database, model):
+def _diff_indexes(database: Any, model: Any) -> tuple[list[Change], list[Change]]:
     """(adds, drops) turning the live indexes into the model's; a changed one is both."""
     table = model._meta.table_name
     live = {index.name: index for index in database.get_indexes(table)}
@@ -322,15 +326,16 @@ def _diff_indexes(database, model):
     managed = {index.name for index in advanced_indexes(model)}
     if model._meta.search is not None:
         managed.add(model._meta.search.name)
-    adds, drops = [], []
+    adds: list[Change] = []
+    drops: list[Change] = []
 
-    def add(name, columns, unique):
+    def add(name: str, columns: list[str], unique: bool) -> Change:
         return Change(
             f"op.add_index({table!r}, {columns!r}, unique={unique!r}, name={name!r})",
             f"op.drop_index({table!r}, {name!r})",
         )
 
-    def drop(index):
+    def drop(index: Any) -> Change:
         return Change(
             f"op.drop_index({table!r}, {index.name!r})",
             f"op.add_index({table!r}, {list(index.columns)!r}, unique={index.unique!r}, name={index.name!r})",
@@ -344,13 +349,14 @@ def _diff_indexes(database, model):
             drops.append(drop(index))
             adds.append(add(name, columns, unique))
     for name, index in live.items():
-        if name in wanted or name in managed or name.startswith("sqlite_autoindex") or name.startswith("fk_"):
+        implicit = database.dialect.is_implicit_index(name)  # made for a UNIQUE constraint in the table
+        if name in wanted or name in managed or implicit or name.startswith("fk_"):
             continue
         drops.append(drop(index))
     return adds, drops
 
 
-def _add_fk_change(table, fk):
+def _add_fk_change(table: str, fk: Any) -> Change:
     dest = fk.rel_model._meta.table_name
     return Change(
         f"op.add_foreign_key({table!r}, {fk.column_name!r}, {dest!r}, {fk.rel_field.column_name!r}, "
@@ -359,11 +365,12 @@ def _add_fk_change(table, fk):
     )
 
 
-def _diff_foreign_keys(database, model, skip):
+def _diff_foreign_keys(database: Any, model: Any, skip: Collection[str]) -> tuple[list[Change], list[Change]]:
     """(adds, drops) turning the live foreign keys into the model's."""
     table = model._meta.table_name
     live = {fk.column: fk for fk in database.get_foreign_keys(table)}
-    adds, drops = [], []
+    adds: list[Change] = []
+    drops: list[Change] = []
     for fk in model._meta.refs:
         if fk.column_name in skip:
             continue
@@ -391,13 +398,13 @@ def _diff_foreign_keys(database, model, skip):
     return adds, drops
 
 
-def source_comment(text):
+def source_comment(text: object) -> str:
     """``text`` fit for one ``#`` comment line: line breaks and other unprintable
     characters escaped, so nothing after them can become code."""
     return "".join(char if char.isprintable() else repr(char)[1:-1] for char in str(text))
 
 
-def source_docstring(text):
+def source_docstring(text: str) -> str:
     """A string literal for a module docstring holding exactly ``text``: triple-quoted
     when that reads back unchanged, else ``repr()`` (quotes, backslashes, ``\\N{...}``)."""
     plain = all(char.isprintable() or char == "\n" for char in text)
@@ -406,7 +413,7 @@ def source_docstring(text):
     return repr(text + "\n")
 
 
-def render_migration(message, changes, revision):
+def render_migration(message: str, changes: list[Change], revision: str) -> str:
     """The source of a migration file: every user-given text (message, names, defaults)
     is written as a literal or an escaped comment, so the file is valid for any text."""
     created = datetime.datetime.now().replace(microsecond=0).isoformat(" ")
@@ -423,10 +430,10 @@ def render_migration(message, changes, revision):
             "# " + "!" * 70,
         ]
 
-    def body(statements):
+    def body(statements: list[str]) -> list[str]:
         return ["    " + line for statement in statements for line in statement.splitlines()] or ["    pass"]
 
-    upgrade = []
+    upgrade: list[str] = []
     for change in changes:
         if change.destructive:
             upgrade.append(f"# DESTRUCTIVE: {source_comment(change.destructive)}")

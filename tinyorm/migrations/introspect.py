@@ -7,6 +7,7 @@ import keyword
 import math
 import re
 import unicodedata
+from typing import Any, Collection, Sequence
 
 from .. import fields as F
 from ..sql.nodes import SQL
@@ -14,43 +15,23 @@ from ..sql.nodes import SQL
 _SPACES = re.compile(r"\s+")
 
 
-def canonical_type(dialect, type_text):
+def canonical_type(dialect: Any, type_text: str | None) -> str:
     """A comparable spelling of a column type, whichever way the engine reports it.
 
     ``varchar(50)``, ``VARCHAR(50)`` and ``character varying(50)`` are one type; so are
     ``int(11)`` and ``INTEGER``, ``SERIAL`` and ``integer``, ``DECIMAL_TEXT(10, 2)`` and
-    ``numeric(10,2)``. Used to tell whether a model's column differs from the database's.
+    ``numeric(10,2)``: each engine's spellings are its dialect's
+    ``introspected_type_spellings``. Used to tell whether a model's column differs from the
+    database's.
     """
     text = _SPACES.sub(" ", (type_text or "").strip().lower())
     text = re.sub(r"\s*\(\s*", "(", text)
     text = re.sub(r"\s*,\s*", ",", text)
     text = re.sub(r"\s*\)", ")", text)
     text = text.replace(" unsigned", "")
-    replacements = (
-        (r"^timestamp(\(\d+\))? without time zone$", "timestamp"),
-        (r"^time(\(\d+\))? without time zone$", "time"),
-        (r"^character varying", "varchar"),
-        (r"^nvarchar", "varchar"),
-        (r"^nchar", "char"),
-        (r"^character\(", "char("),
-        (r"^tinyint\(1\)$", "boolean"),
-        (r"^(tinyint|smallint|mediumint|int|integer|bigint)\(\d+\)$", r"\1"),
-        (r"^(int|int4|serial|mediumint)$", "integer"),
-        (r"^(int8|bigserial)$", "bigint"),
-        (r"^int2$", "smallint"),
-        (r"^bool$", "boolean"),
-        (r"^(double|float8|float|real|double precision)$", "double"),
-        (r"^(numeric|decimal|decimal_text)(\(.*\))?$", r"decimal\2"),
-        (r"^(datetime|timestamp)(\(\d+\))?$", "timestamp"),
-        (r"^time\(\d+\)$", "time"),
-        (r"^(longtext|mediumtext|tinytext|clob)$", "text"),
-        (r"^(longblob|mediumblob|tinyblob|bytea)$", "blob"),
-        (r"^(jsonb|json_text)$", "json"),
-        (r"^uuid_text$", "uuid"),
-    )
-    for pattern, replacement in replacements:
-        text = re.sub(pattern, replacement, text)
-    uuid_type = dialect.column_types.get("UUID", "") if hasattr(dialect, "column_types") else ""
+    for pattern, replacement in dialect.introspected_type_spellings:
+        text = pattern.sub(replacement, text)
+    uuid_type = dialect.column_types.get("UUID", "")
     if text != "uuid" and uuid_type and text == uuid_type.lower():
         text = "uuid"  # the type this engine stores tinyorm's UUIDs in (MySQL: CHAR(36))
     return text
@@ -60,7 +41,7 @@ _QUOTED = re.compile(r"^\(*'((?:[^']|'')*)'\)*(::[\w\s]+(\[\])?)?$", re.S)
 _NUMBER = re.compile(r"^\(*(-?\d+(\.\d+)?)\)*(::[\w\s]+)?$")
 
 
-def parse_default(text):
+def parse_default(text: Any) -> tuple[Any, str | None]:
     """A column default as the database reports it -> (python literal, None) or
     (None, raw SQL) for an expression such as CURRENT_TIMESTAMP; (None, None) if none."""
     if text is None:
@@ -80,7 +61,7 @@ def parse_default(text):
     return None, text
 
 
-def model_column_type(field, dialect):
+def model_column_type(field: Any, dialect: Any) -> str:
     return canonical_type(dialect, field.cast_type(dialect) if field.auto_increment else field.ddl_type(dialect))
 
 
@@ -92,7 +73,7 @@ _WIDENINGS = {
 }
 
 
-def is_narrowing(old, new):
+def is_narrowing(old: str, new: str) -> bool:
     """Could changing a column from type ``old`` to ``new`` lose or refuse existing data?"""
     if old == new:
         return False
@@ -113,25 +94,24 @@ def is_narrowing(old, new):
     return True
 
 
-def new_text(type_name):
+def new_text(type_name: str) -> bool:
     return type_name == "text"
 
 
-def field_for_column(dialect, column):
+def field_for_column(dialect: Any, column: Any) -> tuple[type[F.Field[Any]], dict[str, Any]]:
     """(Field class, keyword arguments) for an introspected column."""
     text = canonical_type(dialect, column.data_type)
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     default = column.default
     auto = False
     if column.primary_key:
         if dialect.integer_primary_key_is_auto and text == "integer":
             auto = True
-        elif isinstance(default, str) and (
-            default.startswith("nextval(") or default == "AUTO_INCREMENT" or default.endswith("AS IDENTITY")
-        ):
+        elif isinstance(default, str) and dialect.is_auto_increment_default(default):
             auto = True
     if auto:
         return (F.BigAutoField if text == "bigint" else F.AutoField), {}
+    field_class: type[F.Field[Any]]
     match = re.match(r"^(varchar|char)\((\d+)\)$", text)
     if match:
         field_class = F.CharField
@@ -166,12 +146,12 @@ def field_for_column(dialect, column):
         if field_class is F.BooleanField and isinstance(literal, (int, str)):
             literal = str(literal).lower() in ("1", "true", "t")
         kwargs["default"] = literal
-    elif expression is not None and not (isinstance(expression, str) and expression.startswith("nextval(")):
+    elif expression is not None and not dialect.is_auto_increment_default(expression):
         kwargs["server_default"] = SQL(expression)
     return field_class, kwargs
 
 
-def source_literal(value, prefix=""):
+def source_literal(value: Any, prefix: str = "") -> str:
     """Python source for ``value``: ``repr()``, except for floats with no literal (nan, inf)
     and ``SQL`` fragments, written ``{prefix}SQL(...)``."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -181,26 +161,26 @@ def source_literal(value, prefix=""):
     return repr(value)
 
 
-def field_source(field_class, kwargs, prefix=""):
+def field_source(field_class: type, kwargs: dict[str, Any], prefix: str = "") -> str:
     arguments = ", ".join(f"{key}={source_literal(value, prefix)}" for key, value in kwargs.items())
     return f"{prefix}{field_class.__name__}({arguments})"
 
 
 # -- model source ---------------------------------------------------------------------------------
-def _ascii(name):
+def _ascii(name: str) -> str:
     """``name`` in ASCII letters: accents dropped (``ä`` -> ``a``), other characters go.
     (Python folds non-ASCII identifiers by NFKC, so two distinct columns could meet.)"""
     return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
 
 
-def _model_attributes():
+def _model_attributes() -> set[str]:
     """Names a generated field must not take: every attribute of a model class."""
     from ..models import Model
 
     return {name for name in dir(Model) if not name.startswith("_")} | {"DoesNotExist", "Meta"}
 
 
-def _snake(name, reserved=frozenset()):
+def _snake(name: str, reserved: Collection[str] = frozenset()) -> str:
     name = _ascii(name)
     name = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
     name = re.sub(r"(?<=[A-Z])([A-Z][a-z])", r"_\1", name)
@@ -212,7 +192,7 @@ def _snake(name, reserved=frozenset()):
     return name
 
 
-def _class_name(table):
+def _class_name(table: str) -> str:
     parts = re.split(r"[^0-9a-zA-Z]+", _ascii(table))
     name = "".join(part[:1].upper() + part[1:] for part in parts if part) or "Table"
     if name[0].isdigit():
@@ -224,7 +204,7 @@ def _class_name(table):
 _MODULE_NAMES = {"os", "tinyorm", "database", "BaseModel"} | set(dir(builtins))
 
 
-def _unique(name, used):
+def _unique(name: str, used: set[str]) -> str:
     """``name``, or ``name_2``, ``name_3``... the first not in ``used`` (then added to it)."""
     candidate, number = name, 1
     while candidate in used or keyword.iskeyword(candidate):
@@ -234,7 +214,7 @@ def _unique(name, used):
     return candidate
 
 
-def _database_line(url):
+def _database_line(url: str | None) -> str:
     """The module's ``database = ...`` line. The URL is read from TINYORM_DATABASE_URL, as the
     ``tinyorm`` command reads it; the URL given is the fallback only when it holds no secret,
     so a password never lands in a generated file."""
@@ -251,7 +231,7 @@ def _database_line(url):
     return f'database = tinyorm.connect(os.environ.get("TINYORM_DATABASE_URL", {url!r}))'
 
 
-def generate_models(database, tables=None, url=None):
+def generate_models(database: Any, tables: Sequence[str] | None = None, url: str | None = None) -> str:
     """Python source of model classes that map ``database``'s tables as they are."""
     dialect = database.dialect
     all_tables = [table for table in database.get_tables() if not table.startswith("tinyorm_migrations")]
@@ -262,7 +242,7 @@ def generate_models(database, tables=None, url=None):
 
             raise MigrationError(f"no such table(s): {', '.join(missing)}")
         all_tables = list(tables)
-    info = {}
+    info: dict[str, dict[str, Any]] = {}
     for table in all_tables:
         info[table] = {
             "columns": database.get_columns(table),
@@ -270,9 +250,10 @@ def generate_models(database, tables=None, url=None):
             "foreign_keys": database.get_foreign_keys(table),
         }
     # Parents first, so a ForeignKeyField can name its model class directly.
-    ordered, seen = [], set()
+    ordered: list[str] = []
+    seen: set[str] = set()
 
-    def visit(table, stack=()):
+    def visit(table: str, stack: tuple[str, ...] = ()) -> None:
         if table in seen:
             return
         seen.add(table)
@@ -283,7 +264,8 @@ def generate_models(database, tables=None, url=None):
 
     for table in all_tables:
         visit(table)
-    field_name_of = {}  # (table, column) -> its field's name, for ``field=`` of a foreign key
+    # (table, column) -> its field's name, for ``field=`` of a foreign key
+    field_name_of: dict[tuple[str, str], str] = {}
     # Every table its own class, every column its own attribute: names are made unique, and
     # tinyorm is imported as a namespace so that no class (a table "char_field") or field
     # (a column "save") shadows a tinyorm name or a model method.
@@ -304,7 +286,7 @@ def generate_models(database, tables=None, url=None):
         "        database = database",
         "",
     ]
-    attributes = {}  # table -> names its class uses (fields, foreign key ids, backrefs)
+    attributes: dict[str, set[str]] = {}  # table -> names its class uses (fields, foreign key ids, backrefs)
     for table in ordered:
         columns = info[table]["columns"]
         fks = {fk.column: fk for fk in info[table]["foreign_keys"]}

@@ -21,19 +21,26 @@ import logging
 import os
 import re
 import time
+from types import ModuleType
+from typing import Any, Callable, ContextManager, Optional, Tuple
 
 from ..exceptions import MigrationError
 from ..log import migrations_logger as logger
 from ..sql import ddl
 from ..sql.nodes import Table
-from ..sql.query import Delete
+from ..sql.query import Delete, Insert, Select, Update
 from .autogenerate import HISTORY_TABLE
 from .operations import Operations
 
+_HISTORY = Table(HISTORY_TABLE)
+# A history row: (checksum, status, applied_at, detail).
+HistoryRecord = Tuple[str, str, str, Optional[str]]
+# A line of ``status()``: (migration or None if its file is gone, state, applied_at, note).
+StatusRow = Tuple[Optional["Migration"], str, Optional[str], Optional[str]]
 _FILE_NAME = re.compile(r"^(\d{4,})_([A-Za-z0-9_]+)\.py$")
 
 
-def one_line(error):
+def one_line(error: object) -> str:
     """An error's message on one line (PostgreSQL adds DETAIL/HINT lines)."""
     return " ".join(str(error).split())
 
@@ -41,17 +48,19 @@ def one_line(error):
 class Migration:
     """One migration file, ``NNNN_slug.py``: its number, name, checksum and (loaded on demand) module."""
 
-    def __init__(self, path):
+    def __init__(self, path: str) -> None:
         self.path = path
         self.filename = os.path.basename(path)
         match = _FILE_NAME.match(self.filename)
+        if match is None:
+            raise MigrationError(f"{self.filename}: a migration file is named NNNN_name.py")
         self.number = int(match.group(1))
         self.name = self.filename[:-3]
         with open(path, "rb") as handle:
             self.checksum = hashlib.sha256(handle.read()).hexdigest()
-        self._module = None
+        self._module: ModuleType | None = None
 
-    def message(self):
+    def message(self) -> str:
         """The first line of the file's docstring (what ``migrate make`` was told), read without
         running the file."""
         import ast
@@ -63,10 +72,12 @@ class Migration:
                 return ""
         return (docstring or "").strip().splitlines()[0] if (docstring or "").strip() else ""
 
-    def module(self):
+    def module(self) -> ModuleType:
         """The file as a module, loaded once; MigrationError if it does not load or lacks ``upgrade``/``downgrade``."""
         if self._module is None:
             spec = importlib.util.spec_from_file_location(f"tinyorm_migration_{self.name}", self.path)
+            if spec is None or spec.loader is None:  # a path that is not a Python file
+                raise MigrationError(f"{self.filename}: cannot load as a Python module")
             module = importlib.util.module_from_spec(spec)
             try:
                 spec.loader.exec_module(module)
@@ -78,19 +89,19 @@ class Migration:
             self._module = module
         return self._module
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Migration {self.name}>"
 
 
-def discover(directory):
+def discover(directory: str) -> list[Migration]:
     """The migration files in ``directory``, in order; numbers must be unique."""
     if not os.path.isdir(directory):
         return []
-    migrations = []
+    migrations: list[Migration] = []
     for filename in sorted(os.listdir(directory)):
         if _FILE_NAME.match(filename):
             migrations.append(Migration(os.path.join(directory, filename)))
-    numbers = {}
+    numbers: dict[int, str] = {}
     for migration in migrations:
         if migration.number in numbers:
             raise MigrationError(
@@ -100,19 +111,19 @@ def discover(directory):
     return sorted(migrations, key=lambda migration: migration.number)
 
 
-def slugify(message):
+def slugify(message: str) -> str:
     """``message`` as a file-name part: lower case, runs of other characters as ``_``, at most 50 characters."""
     slug = re.sub(r"[^a-z0-9]+", "_", message.lower()).strip("_")
     return slug[:50] or "migration"
 
 
-def _statements_ran(detail):
+def _statements_ran(detail: str | None) -> int:
     """How many statements a ``partial`` record says ran (its detail starts with the count)."""
     match = re.match(r"(\d+) statement", detail or "")
     return int(match.group(1)) if match else 0
 
 
-class _Recorder(list):
+class _Recorder(list[str]):
     """The statements a rehearsal ran (a list; named for what it is used as)."""
 
 
@@ -125,7 +136,14 @@ class MigrationRunner:
     passes ``print``. Every step is also logged to ``tinyorm.migrations``.
     """
 
-    def __init__(self, database, directory="migrations", echo=None, table_filter=None, out=None):
+    def __init__(
+        self,
+        database: Any,
+        directory: str = "migrations",
+        echo: Callable[[str], object] | None = None,
+        table_filter: Callable[[str], bool] | None = None,
+        out: Callable[[str], object] | None = None,
+    ) -> None:
         self.database = database
         self.directory = directory
         self.echo = echo
@@ -133,7 +151,7 @@ class MigrationRunner:
         self.out = out
 
     # -- history ---------------------------------------------------------------------------
-    def ensure_history(self):
+    def ensure_history(self) -> None:
         """Create the history table (``tinyorm_migrations``) if it does not exist."""
         columns = [
             ddl.ColumnDefinition("name", "VARCHAR(255)", null=False, primary_key=True),
@@ -146,69 +164,63 @@ class MigrationRunner:
         statement = ddl.CreateTable(HISTORY_TABLE, columns, safe=True)
         self.database.execute_sql(ddl.ddl_sql(statement, self.database.dialect), ())
 
-    def history(self):
+    def history(self) -> dict[str, HistoryRecord]:
         """name -> (checksum, status, applied_at, detail) for recorded migrations."""
         if HISTORY_TABLE not in self.database.get_tables():
             return {}
-        quote = self.database.dialect.quote
-        rows = self.database.execute_sql(
-            f"SELECT {quote('name')}, {quote('checksum')}, {quote('status')}, {quote('applied_at')}, "
-            f"{quote('detail')} FROM {quote(HISTORY_TABLE)}",
-            (),
-        ).fetchall()
+        select = Select(
+            [_HISTORY.c[name] for name in ("name", "checksum", "status", "applied_at", "detail")], [_HISTORY]
+        )
+        rows = self.database.execute_sql(*select.sql(self.database.dialect)).fetchall()
         return {name: (checksum, status, applied_at, detail) for name, checksum, status, applied_at, detail in rows}
 
-    def _record(self, migration, status, duration_ms, detail=None):
-        dialect = self.database.dialect
-        quote = dialect.quote
-        param = dialect.param
+    def _record(self, migration: Migration, status: str, duration_ms: float, detail: str | None = None) -> None:
         now = datetime.datetime.now().replace(microsecond=0).isoformat(" ")
-        names = ("checksum", "status", "applied_at", "duration_ms", "detail")
-        values = (migration.checksum, status, now, int(duration_ms), detail)
+        values = {
+            "checksum": migration.checksum,
+            "status": status,
+            "applied_at": now,
+            "duration_ms": int(duration_ms),
+            "detail": detail,
+        }
         # One statement either way: without transactional DDL a kill between a DELETE and an
         # INSERT would lose the record of DDL that stays in effect.
-        cursor = self.database.execute_sql(
-            f"UPDATE {quote(HISTORY_TABLE)} SET {', '.join(f'{quote(name)} = {param}' for name in names)} "
-            f"WHERE {quote('name')} = {param}",
-            (*values, migration.name),
-        )
-        if self.database.rows_affected(cursor) == 0:
-            columns = ", ".join(quote(name) for name in ("name", *names))
-            self.database.execute_sql(
-                f"INSERT INTO {quote(HISTORY_TABLE)} ({columns}) VALUES ({', '.join([param] * 6)})",
-                (migration.name, *values),
-            )
+        if self._update_history(migration, values) == 0:
+            values = {"name": migration.name, **values}
+            insert = Insert(_HISTORY, [_HISTORY.c[name] for name in values], [tuple(values.values())])
+            self.database.execute_sql(*insert.sql(self.database.dialect))
 
-    def _progress(self, migration, count, sql, started):
+    def _progress(self, migration: Migration, count: int, sql: str, started: float) -> None:
         """One UPDATE per statement (never a DELETE and INSERT a kill could separate)."""
-        dialect = self.database.dialect
-        quote = dialect.quote
-        param = dialect.param
         detail = f"{count} statement(s) ran; the last: {one_line(sql)}"[:4000]
-        self.database.execute_sql(
-            f"UPDATE {quote(HISTORY_TABLE)} SET {quote('detail')} = {param}, {quote('duration_ms')} = {param} "
-            f"WHERE {quote('name')} = {param}",
-            (detail, int((time.perf_counter() - started) * 1000), migration.name),
-        )
+        self._update_history(migration, {"detail": detail, "duration_ms": int((time.perf_counter() - started) * 1000)})
 
-    def _forget(self, migration):
-        delete = Delete(Table(HISTORY_TABLE)).where(Table(HISTORY_TABLE).c.name == migration.name)
+    def _update_history(self, migration: Migration, values: dict[str, Any]) -> int:
+        """UPDATE ``migration``'s history row with ``values`` (column -> value); the rows it changed."""
+        update = Update(_HISTORY, [(_HISTORY.c[name], value) for name, value in values.items()])
+        update = update.where(_HISTORY.c.name == migration.name)
+        rows: int = self.database.rows_affected(self.database.execute_sql(*update.sql(self.database.dialect)))
+        return rows
+
+    def _forget(self, migration: Migration) -> None:
+        delete = Delete(_HISTORY).where(_HISTORY.c.name == migration.name)
         self.database.execute_sql(*delete.sql(self.database.dialect))
 
     # -- locking ---------------------------------------------------------------------------
-    def lock(self, timeout=60):
+    def lock(self, timeout: float = 60) -> ContextManager[Any]:
         """Only one process migrates a database at a time (the engine's own lock)."""
-        return self.database.migration_lock(timeout)
+        lock: ContextManager[Any] = self.database.migration_lock(timeout)
+        return lock
 
     # -- queries ---------------------------------------------------------------------------
-    def migrations(self):
+    def migrations(self) -> list[Migration]:
         """The migration files in the folder, in order."""
         return discover(self.directory)
 
-    def status(self):
+    def status(self) -> list[StatusRow]:
         """[(migration, state, applied_at, note)] with state applied/pending/failed/modified."""
         history = self.history()
-        rows = []
+        rows: list[StatusRow] = []
         known = set()
         for migration in self.migrations():
             known.add(migration.name)
@@ -227,7 +239,7 @@ class MigrationRunner:
             rows.append((None, "missing", history[name][2], f"{name} is recorded but its file is gone"))
         return rows
 
-    def _resolve_target(self, migrations, target):
+    def _resolve_target(self, migrations: list[Migration], target: str | None) -> int:
         if target is None:
             return len(migrations)
         for index, migration in enumerate(migrations):
@@ -236,9 +248,9 @@ class MigrationRunner:
         raise MigrationError(f"no migration named {target!r}")
 
     # -- applying --------------------------------------------------------------------------
-    def up(self, target=None):
+    def up(self, target: str | None = None) -> list[str]:
         """Apply pending migrations (up to ``target``); returns the names applied."""
-        applied = []
+        applied: list[str] = []
         with self.lock():
             self.ensure_history()
             history = self.history()
@@ -274,9 +286,9 @@ class MigrationRunner:
                 applied.append(migration.name)
         return applied
 
-    def down(self, steps=1):
+    def down(self, steps: int = 1) -> list[str]:
         """Roll back the last ``steps`` applied migrations; returns the names rolled back."""
-        rolled_back = []
+        rolled_back: list[str] = []
         with self.lock():
             self.ensure_history()
             history = self.history()
@@ -286,12 +298,12 @@ class MigrationRunner:
                 rolled_back.append(migration.name)
         return rolled_back
 
-    def _say(self, line, level=logging.INFO):
+    def _say(self, line: str, level: int = logging.INFO) -> None:
         logger.log(level, "%s", line)
         if self.out is not None:
             self.out(line)
 
-    def _apply(self, migration, direction, resume_after=0):
+    def _apply(self, migration: Migration, direction: str, resume_after: int = 0) -> None:
         database = self.database
         module = migration.module()
         logger.info("%s %s on %r", "applying" if direction == "upgrade" else "rolling back", migration.name, database)
@@ -340,13 +352,13 @@ class MigrationRunner:
         verb = "applied" if direction == "upgrade" else "rolled back"
         self._say(f"{verb} {migration.name} ({elapsed:.0f} ms)")
 
-    def _finish(self, migration, direction, started):
+    def _finish(self, migration: Migration, direction: str, started: float) -> None:
         if direction == "upgrade":
             self._record(migration, "applied", (time.perf_counter() - started) * 1000)
         else:
             self._forget(migration)
 
-    def resolve(self, name, applied):
+    def resolve(self, name: str, applied: bool) -> None:
         """Settle a failed migration by hand: mark it applied, or forget it (rolled back)."""
         self.ensure_history()
         history = self.history()
@@ -361,9 +373,10 @@ class MigrationRunner:
             self._forget(migration)
         logger.info("%s resolved by hand as %s", name, "applied" if applied else "rolled back")
 
-    def current(self):
+    def current(self) -> tuple[Migration | None, int]:
         """The latest applied migration, in file order (None if none is), and how many are pending."""
-        latest, pending = None, 0
+        latest: Migration | None = None
+        pending = 0
         for migration, state, _applied_at, _note in self.status():
             if migration is None:
                 continue
@@ -373,14 +386,15 @@ class MigrationRunner:
                 pending += 1
         return latest, pending
 
-    def stamp(self, target):
+    def stamp(self, target: str) -> tuple[list[str], list[str]]:
         """Record the migrations up to ``target`` as applied without running them, and forget
         the ones after it (as Alembic's ``stamp`` and Django's ``migrate --fake``).
 
         ``target`` is a migration's name or number, ``head`` (all of them) or ``base`` (none).
         For a database whose schema was made some other way. Returns (stamped, forgotten).
         """
-        stamped, forgotten = [], []
+        stamped: list[str] = []
+        forgotten: list[str] = []
         with self.lock():
             self.ensure_history()
             history = self.history()
@@ -406,7 +420,7 @@ class MigrationRunner:
             logger.info("stamped %s as not applied (not run)", name)
         return stamped, forgotten
 
-    def sql(self, target=None):
+    def sql(self, target: str | None = None) -> list[tuple[Migration, list[tuple[str, Any]]]]:
         """The SQL that ``up`` would run, per pending migration: [(migration, [sql])].
 
         Nothing is changed. On SQLite, whose table rebuilds read the schema that earlier
@@ -418,17 +432,17 @@ class MigrationRunner:
         pending = [migration for migration in migrations[:end] if migration.name not in history]
         if self.database.dialect.rebuilds_tables:
             return self._sql_by_rehearsal(pending)
-        known_types = {}
-        result = []
+        known_types: dict[Any, Any] = {}
+        result: list[tuple[Migration, list[tuple[str, Any]]]] = []
         for migration in pending:
             op = Operations(self.database, mode="sql", table_filter=self.table_filter, known_types=known_types)
             migration.module().upgrade(op)
             result.append((migration, op.collected))
         return result
 
-    def _sql_by_rehearsal(self, pending):
+    def _sql_by_rehearsal(self, pending: list[Migration]) -> list[tuple[Migration, list[tuple[str, Any]]]]:
         database = self.database
-        result = []
+        result: list[tuple[Migration, list[tuple[str, Any]]]] = []
         with database.foreign_keys_suspended():
             database.begin()
             try:

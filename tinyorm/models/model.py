@@ -511,10 +511,7 @@ class Model(metaclass=ModelBase):
         fields = tuple(field for field in fields if field is not version)
         if not fields:
             return 0
-        key = ("update", dialect, fields)
-        plan = meta._query_cache.get(key)
-        if plan is None:
-            plan = meta._query_cache[key] = _UpdatePlan(cls, fields, dialect)
+        plan = update_plan(cls, fields, dialect)
         params = [adapt(data.get(attr_key)) for attr_key, adapt in plan.getters]
         if version is not None:
             current = data.get(version.attr_key)
@@ -603,7 +600,7 @@ def stale_data_error(model, pk, expected_version, database):
 from .aliases import ModelAlias  # noqa: E402
 from .hydration import _hydrator_for  # noqa: E402
 from .select import ModelSelect  # noqa: E402
-from .writes import ModelDelete, ModelInsert, ModelUpdate, _InsertPlan, _UpdatePlan, copy_from  # noqa: E402
+from .writes import ModelDelete, ModelInsert, ModelUpdate, _InsertPlan, copy_from, update_plan  # noqa: E402
 
 if TYPE_CHECKING:
     from typing import Callable, TypeVar

@@ -55,6 +55,17 @@ class _UpdatePlan:
         self.getters = tuple((field.attr_key, field.adapter(dialect)) for field in keys)
 
 
+def update_plan(model, fields, dialect):
+    """The compiled one-row UPDATE of ``fields`` (``save()``; a flush's executemany), made
+    once per model, column set and engine and kept on the model's bounded query cache."""
+    cache = model._meta._query_cache
+    key = ("update", dialect, fields)
+    plan = cache.get(key)
+    if plan is None:
+        plan = cache[key] = _UpdatePlan(model, fields, dialect)
+    return plan
+
+
 class _InsertPlan:
     """A precompiled single-row INSERT for one model, set of columns and engine."""
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 from ..backends.base import Database
 from ..backends.proxy import _BoundModel
+from ..backends.url import is_file_url
 from ..exceptions import ImproperlyConfigured, RoutingError
 from ..log import router_logger
 from . import tokens
@@ -634,7 +635,7 @@ class Router(SelectionMixin):
 def _options_for(value: object, options: dict[str, Any]) -> dict[str, Any]:
     """Connect options for a server URL the router opens; a URL's own connect_timeout
     wins, and files (SQLite) have no connect timeout."""
-    if isinstance(value, str) and ("connect_timeout=" in value or value.startswith("sqlite")):
+    if isinstance(value, str) and ("connect_timeout=" in value or is_file_url(value)):
         return {key: item for key, item in options.items() if key != "connect_timeout"}
     return options
 

@@ -7,11 +7,12 @@ each module one idea (``query.py`` holds SELECT).
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from ..exceptions import NotSupportedError
-from .nodes import AND, Context, Converter, Node, Operand
+from .nodes import AND, SQL, Context, Converter, Expression, Node, Operand
 from .query import Query, _nodes
+from .sources import Table
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -281,3 +282,87 @@ class Delete(_WhereReturning, Query):
         ctx.literal("DELETE FROM ")
         self.table._from_sql(ctx)
         self._render_where_returning(ctx)
+
+
+class BulkUpdate(Query):
+    """``UPDATE`` of many rows, each found by its key and set to values of its own, in one
+    statement: the table joined to the rows given under the name ``v``. Engines with
+    ``Dialect.bulk_update_joins_rows`` render the join through ``render_bulk_update``
+    (``UPDATE ... FROM (VALUES ...)`` on PostgreSQL, a derived table on MySQL).
+
+    ``keys`` and ``columns`` are column nodes (fields); each of ``rows`` holds the key
+    values, then the new values of ``columns``, then, with a ``version`` column, the
+    version expected, which the statement increments.
+    """
+
+    ROWS = "v"  # the joined rows' name
+
+    def __init__(
+        self,
+        table: Any,
+        keys: Sequence[Any],
+        columns: Sequence[Any],
+        rows: Sequence[Sequence[Any]],
+        version: Any = None,
+        database: Any = None,
+    ) -> None:
+        self._database = database
+        self.table = table
+        self.keys = tuple(keys)
+        self.columns = tuple(columns)
+        self.rows = rows
+        self.version = version
+
+    def row_names(self) -> list[str]:
+        """The joined rows' column names: ``k0...`` for keys, ``s0...`` for new values, then
+        ``expected_version`` (names of our own, so a table's columns cannot collide)."""
+        names = [f"k{index}" for index in range(len(self.keys))]
+        names += [f"s{index}" for index in range(len(self.columns))]
+        if self.version is not None:
+            names.append("expected_version")
+        return names
+
+    def row_columns(self) -> list[tuple[Any, Node]]:
+        """(table column, joined-rows column) pairs: the keys, then the new values, then the version."""
+        rows = Table(self.ROWS)
+        columns = self.keys + self.columns + ((self.version,) if self.version is not None else ())
+        return [(column, rows.c[name]) for column, name in zip(columns, self.row_names())]
+
+    def assignments(self) -> list[tuple[Any, Node]]:
+        """SET pairs: each column to its joined value; the version column incremented."""
+        pairs = self.row_columns()[len(self.keys) : len(self.keys) + len(self.columns)]
+        if self.version is not None:
+            increment: Node = Expression(self.version, "+", SQL("1"))
+            pairs.append((self.version, increment))
+        return pairs
+
+    def render_assignments(self, ctx: Context, qualified: bool) -> None:
+        """``column = value, ...`` of the SET clause, the columns ``qualified`` with their table or bare."""
+        for index, (column, value) in enumerate(self.assignments()):
+            if index:
+                ctx.literal(", ")
+            with ctx.scope(qualify=qualified):
+                ctx.sql(column)
+            ctx.literal(" = ").sql(value)
+
+    def condition(self) -> Node:
+        """The join condition: the key columns and the expected version equal the row's."""
+        pairs = self.row_columns()
+        pairs = pairs[: len(self.keys)] + (pairs[-1:] if self.version is not None else [])
+        condition = AND(*[Expression(column, "=", value) for column, value in pairs])
+        if condition is None:
+            raise ValueError("a bulk UPDATE needs key columns to find its rows")
+        return condition
+
+    def render_rows(self, ctx: Context, first: Callable[[Context], object], other: Callable[[Context], object]) -> None:
+        """Append each row's parameters, rendering the first row with ``first(ctx)`` and the
+        rest with ``other(ctx)`` (the engine's row syntax)."""
+        params = ctx.params
+        for index, row in enumerate(self.rows):
+            (other if index else first)(ctx)
+            params.extend(row)
+
+    def _render(self, ctx: Context) -> None:
+        if not self.columns:
+            raise ValueError("an UPDATE needs at least one column to set")
+        ctx.dialect.render_bulk_update(ctx, self)  # BulkUpdate
