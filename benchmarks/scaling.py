@@ -315,6 +315,9 @@ def render_markdown(results):
             for impl in figures:
                 cells = []
                 for per_workload in engine["sizes"].values():
+                    if workload not in per_workload:  # not measured at this N
+                        cells.append("—")
+                        continue
                     entry = per_workload[workload][impl]
                     ratio = f" ({entry['ratio']:.2f}×)" if impl != "raw" and entry["ratio"] else ""
                     cells.append(f"{entry['us_per_row']:.2f} µs{ratio}, {entry['peak_bytes'] / 1e6:.1f} MB")
@@ -344,11 +347,13 @@ def plot(results, path):
         for engine_name, engine in results["engines"].items():
             sizes = [int(n) for n in engine["sizes"]]
             for impl in WORKLOADS[workload][1]:
-                entries = [engine["sizes"][str(n)][workload][impl] for n in sizes]
+                # A workload may be missing at some N (a run stopped before it finished).
+                measured = [n for n in sizes if workload in engine["sizes"][str(n)]]
+                entries = [engine["sizes"][str(n)][workload][impl] for n in measured]
                 style = dict(color=colours.get(engine_name), linestyle=styles[impl], marker=markers[impl])
                 label = f"{engine['label']}, {LABELS[impl]}"
-                top.plot(sizes, [e["us_per_row"] for e in entries], label=label, **style)
-                bottom.plot(sizes, [e["peak_bytes"] / 1e6 for e in entries], label=label, **style)
+                top.plot(measured, [e["us_per_row"] for e in entries], label=label, **style)
+                bottom.plot(measured, [e["peak_bytes"] / 1e6 for e in entries], label=label, **style)
         top.set_title(WORKLOADS[workload][0])
         top.set_ylabel("µs per row")
         bottom.set_ylabel("peak memory (MB, tracemalloc)")
