@@ -135,7 +135,7 @@ class ForeignKeyField(Field[_T]):
             self.column_name = name if name.endswith("_id") else f"{name}_id"
         Field.bind(self, model, name)
 
-    def attr_key_for(self, name):
+    def attr_key_for(self, name: str) -> str:
         return name + "_id" if not name.endswith("_id") else name + "_raw"
 
     def clone_for(self, model: type[Model] | None) -> Self:
