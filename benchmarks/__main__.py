@@ -70,7 +70,12 @@ def parse_args(argv):
         help="where to write the JSON (default benchmarks/results/latest.json)",
     )
     parser.add_argument(
-        "--from-json", type=pathlib.Path, metavar="PATH", help="print the tables of a saved run instead of running"
+        "--from-json",
+        type=pathlib.Path,
+        nargs="+",
+        metavar="PATH",
+        help="print the tables of a saved run instead of running (with --scaling, several runs of "
+        "different engines are merged into one table and plot)",
     )
     return parser.parse_args(argv)
 
@@ -103,7 +108,7 @@ def run_scaling(args):
             f"unknown scaling workload(s): {', '.join(sorted(unknown))}; choose from {list(scaling.WORKLOADS)}"
         )
     if args.from_json:
-        results = json.loads(args.from_json.read_text())
+        results = scaling.merge([json.loads(path.read_text()) for path in args.from_json])
     else:
         results = scaling.run(
             engines.discover(args.engines),
@@ -128,7 +133,7 @@ def main(argv=None):
         run_scaling(args)
         return
     if args.from_json:
-        results = json.loads(args.from_json.read_text())
+        results = json.loads(args.from_json[0].read_text())
     else:
         settings = settings_from(args)
         results = runner.run(

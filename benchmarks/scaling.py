@@ -194,9 +194,9 @@ def _count(result):
     return result if isinstance(result, int) else len(result)
 
 
-def measure(scaling, workload, implementations, data, n, repeat, progress):
+def measure(scaling, workload, implementations, data, n, repeat, progress, warmup=True):
     samples = {impl: [] for impl in implementations}
-    for round_number in range(repeat + 1):  # the first round warms up, untimed
+    for round_number in range(0 if warmup else 1, repeat + 1):  # round 0 warms up, untimed
         shift = round_number % len(implementations)
         for impl in implementations[shift:] + implementations[:shift]:
             if workload == "bulk_load":
@@ -255,11 +255,15 @@ def run(engines, sizes=DEFAULT_SIZES, repeat=3, workloads=tuple(WORKLOADS), prog
                 data = rows_for(n)
                 progress(f"{engine.label}: N={n:,}")
                 scaling.fill(data[0])
-                # A million rows take a while on a loaded machine: one timed round suffices
-                # there (the per-row figure of a long run is steady).
-                rounds = repeat if n < 1_000_000 else 1
+                # A million rows take a while on a loaded machine: one timed round and no
+                # warm-up round suffice there (a long run's per-row figure is steady, and the
+                # smaller sizes before it have warmed every code path and cache).
+                large = n >= 1_000_000
+                rounds = 1 if large else repeat
                 per_size[n] = {
-                    workload: measure(scaling, workload, WORKLOADS[workload][1], data, n, rounds, progress)
+                    workload: measure(
+                        scaling, workload, WORKLOADS[workload][1], data, n, rounds, progress, warmup=not large
+                    )
                     for workload in workloads
                 }
                 del data
@@ -270,13 +274,35 @@ def run(engines, sizes=DEFAULT_SIZES, repeat=3, workloads=tuple(WORKLOADS), prog
     return json.loads(json.dumps(results))  # sizes become strings, as they will in the file
 
 
+def merge(runs):
+    """One result from runs of different engines (run side by side to save time): each
+    engine's figures as measured; the earliest start, the highest load averages."""
+    if len(runs) == 1:
+        return runs[0]
+    merged = dict(runs[0], engines={})
+    merged["generated"] = min(run["generated"] for run in runs)
+    for key in ("load_average_before", "load_average_after"):
+        merged[key] = [max(run[key][index] for run in runs) for index in range(3)]
+    merged["settings"] = dict(runs[0]["settings"], sizes=sorted({n for run in runs for n in run["settings"]["sizes"]}))
+    merged["parallel_runs"] = len(runs)
+    for run in runs:
+        merged["engines"].update(run["engines"])
+    return merged
+
+
 def render_markdown(results):
     settings = results["settings"]
     million = " (one at N=1,000,000)" if max(settings["sizes"]) >= 1_000_000 else ""
     lines = [
         f"Scaling run of {results['generated']}: median of {settings['repeat']} interleaved runs{million}; "
         f"load average {results['load_average_before'][0]:.1f} before, "
-        f"{results['load_average_after'][0]:.1f} after, on {os.cpu_count()} CPUs. "
+        f"{results['load_average_after'][0]:.1f} after, on {os.cpu_count()} CPUs"
+        + (
+            f", the engines run side by side ({results['parallel_runs']} processes)"
+            if results.get("parallel_runs")
+            else ""
+        )
+        + ". "
         "Time per row in µs (ratio to the raw driver); peak memory by tracemalloc.",
         "",
     ]
@@ -289,6 +315,9 @@ def render_markdown(results):
             for impl in figures:
                 cells = []
                 for per_workload in engine["sizes"].values():
+                    if workload not in per_workload:  # not measured at this N
+                        cells.append("—")
+                        continue
                     entry = per_workload[workload][impl]
                     ratio = f" ({entry['ratio']:.2f}×)" if impl != "raw" and entry["ratio"] else ""
                     cells.append(f"{entry['us_per_row']:.2f} µs{ratio}, {entry['peak_bytes'] / 1e6:.1f} MB")
@@ -318,11 +347,13 @@ def plot(results, path):
         for engine_name, engine in results["engines"].items():
             sizes = [int(n) for n in engine["sizes"]]
             for impl in WORKLOADS[workload][1]:
-                entries = [engine["sizes"][str(n)][workload][impl] for n in sizes]
+                # A workload may be missing at some N (a run stopped before it finished).
+                measured = [n for n in sizes if workload in engine["sizes"][str(n)]]
+                entries = [engine["sizes"][str(n)][workload][impl] for n in measured]
                 style = dict(color=colours.get(engine_name), linestyle=styles[impl], marker=markers[impl])
                 label = f"{engine['label']}, {LABELS[impl]}"
-                top.plot(sizes, [e["us_per_row"] for e in entries], label=label, **style)
-                bottom.plot(sizes, [e["peak_bytes"] / 1e6 for e in entries], label=label, **style)
+                top.plot(measured, [e["us_per_row"] for e in entries], label=label, **style)
+                bottom.plot(measured, [e["peak_bytes"] / 1e6 for e in entries], label=label, **style)
         top.set_title(WORKLOADS[workload][0])
         top.set_ylabel("µs per row")
         bottom.set_ylabel("peak memory (MB, tracemalloc)")

@@ -5,6 +5,14 @@ from tinyorm import ForeignKeyField
 from . import _guard  # noqa: F401 - refuses to load beside peewee's playhouse (see _guard)
 
 
+def _loaded_value(instance, attr_key):
+    """The value as loaded (None if the column was not selected): no lazy load."""
+    try:
+        return object.__getattribute__(instance, attr_key)
+    except AttributeError:
+        return None
+
+
 def model_to_dict(instance, recurse=True, backrefs=False, only=None, exclude=None, max_depth=None):
     """A dict of an instance's field values.
 
@@ -20,15 +28,15 @@ def model_to_dict(instance, recurse=True, backrefs=False, only=None, exclude=Non
         if name in exclude or (only is not None and name not in only):
             continue
         if isinstance(field, ForeignKeyField):
-            if recurse and depth > 0 and instance.__dict__.get(field.attr_key) is not None:
+            if recurse and depth > 0 and _loaded_value(instance, field.attr_key) is not None:
                 related = getattr(instance, name)
                 result[name] = model_to_dict(
                     related, recurse=recurse, backrefs=False, max_depth=None if max_depth is None else depth - 1
                 )
             else:
-                result[name] = instance.__dict__.get(field.attr_key)
+                result[name] = _loaded_value(instance, field.attr_key)
             continue
-        result[name] = instance.__dict__.get(field.attr_key)
+        result[name] = _loaded_value(instance, field.attr_key)
     if backrefs:
         for fk in type(instance)._meta.backrefs:
             name = getattr(fk, "backref_name", None)

@@ -87,7 +87,7 @@ class Model(tinyorm.Model):
         pre_init.send(self)
 
     def save(self, *args, **kwargs):
-        created = not self.__dict__.get("_persisted")
+        created = not self._persisted
         pre_save.send(self, created=created)
         result = super().save(*args, **kwargs)
         post_save.send(self, created=created)

@@ -134,7 +134,9 @@ class ForeignKeyField(Field[_T]):
         if self.column_name is None:
             self.column_name = name if name.endswith("_id") else f"{name}_id"
         Field.bind(self, model, name)
-        self.attr_key = name + "_id" if not name.endswith("_id") else name + "_raw"
+
+    def attr_key_for(self, name: str) -> str:
+        return name + "_id" if not name.endswith("_id") else name + "_raw"
 
     def clone_for(self, model: type[Model] | None) -> Self:
         field = super().clone_for(model)
@@ -157,7 +159,7 @@ class ForeignKeyField(Field[_T]):
 
     def coerce(self, value: Any) -> Any:
         if self.rel_model is not None and isinstance(value, self.rel_model):
-            value = value.__dict__.get(self.rel_field.attr_key)
+            value = _loaded_value(value, self.rel_field.attr_key)
             if value is None:
                 raise DataError(f"{self.qualified_name}: the related {type(value).__name__} has not been saved")
         return self.rel_field.coerce(value)
@@ -173,7 +175,7 @@ class ForeignKeyField(Field[_T]):
             if value is None:
                 return None
             if isinstance(value, rel_model):
-                key = value.__dict__.get(attr_key)
+                key = _loaded_value(value, attr_key)
                 if key is None:
                     raise DataError(f"{qualified_name}: the related object has not been saved")
                 value = key
@@ -205,6 +207,15 @@ class ForeignKeyField(Field[_T]):
 
     def __set__(self, instance: Any, value: Any) -> None:  # the object, or its key
         instance._set_related_object(self, value)
+
+
+def _loaded_value(obj: object, attr_key: str, default: Any = None) -> Any:
+    """A model instance's value for ``attr_key`` as loaded (``default`` if its slot is
+    empty): ``object.__getattribute__`` skips ``Model.__getattr__``'s lazy load."""
+    try:
+        return object.__getattribute__(obj, attr_key)
+    except AttributeError:
+        return default
 
 
 class CompositeKey:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Literal, TypeVar
 from .exceptions import ConnectionLostError, TinyORMError, TransactionAbortedError
 from .identity import IdentityMap
 from .models import Model
-from .models.model import _SET_DICT
+from .models.model import EXPIRED, _loaded_value, _replace_state, _set_raw
 from .unitofwork import FlushPlan, StaleGroup, cascade_deleted
 
 if TYPE_CHECKING:
@@ -121,10 +121,9 @@ class Session:
         key = self._identity_key(model, pk)
         obj = self.identity_map.get(key)
         if obj is not None:
-            data = obj.__dict__
             if id(obj) in self._deleted:
                 return None
-            if data.get("_expired"):
+            if obj._persisted is EXPIRED:
                 self.refresh(obj)
             return obj
         if self.autoflush:
@@ -135,7 +134,7 @@ class Session:
     def _holds(self, model: type[Model], pk: Any) -> bool:
         """True if the identity map has the (unexpired) object: a get needs no SQL."""
         obj = self.identity_map.get(self._identity_key(model, pk))
-        return obj is not None and not obj.__dict__.get("_expired")
+        return obj is not None and obj._persisted is not EXPIRED
 
     def _merge_loaded(self, objects: list[_M], populate_existing: bool = False) -> list[_M]:
         """Route freshly hydrated objects through the identity map (same row → same object)."""
@@ -156,27 +155,27 @@ class Session:
                 meta = model._meta
                 name = self._resolve(model).identity_name(model)
                 pk_key = None if meta.composite_key else meta.primary_key.attr_key
-            data = obj.__dict__
-            rel = data.get("_rel")
+            rel = obj._rel
             if rel:
                 # objects loaded alongside (joined selects) join the map too
                 for rel_name, related in list(rel.items()):
-                    if related is not None and "_session" not in related.__dict__:
+                    if related is not None and related._session is None:
                         rel[rel_name] = self._merge_loaded([related], populate_existing)[0]
-            key = (name, model, data.get(pk_key) if pk_key is not None else obj.pk)
+            key = (name, model, _loaded_value(obj, pk_key) if pk_key is not None else obj.pk)
             existing = refs.get(key)
             if existing is not None:
                 existing = existing()
             if existing is None:
-                data["_session"] = session_ref
+                _set_raw(obj, "_session", session_ref)
                 refs[key] = make_ref(obj)
                 added += 1
                 append(obj)
                 continue
-            if populate_existing or existing.__dict__.get("_expired"):
-                fresh = dict(data)
+            if populate_existing or existing._persisted is EXPIRED:
+                fresh = obj.__getstate__()
                 fresh["_session"] = session_ref
-                _SET_DICT(existing, fresh)
+                fresh["_rel"] = obj._rel
+                _replace_state(existing, fresh)
                 self._dirty.pop(id(existing), None)
             append(existing)
         identity_map.note_additions(added)
@@ -190,19 +189,19 @@ class Session:
         """Make a new object pending (INSERT at the next flush), or attach a loaded one."""
         if not isinstance(obj, Model):
             raise TypeError(f"Session.add() takes a model instance, not {type(obj).__name__}")
-        owner = obj.__dict__.get("_session")
+        owner = obj._session
         if owner is not None and owner() is not None and owner() is not self:
             raise TinyORMError(f"{obj!r} belongs to another session; expunge it there first")
-        if not obj.__dict__.get("_persisted"):
+        if not obj._persisted:
             self._attach_new(obj)
             return obj
         key = self._key_of(obj)
         existing = self.identity_map.get(key)
         if existing is not None and existing is not obj:
             raise TinyORMError(f"another object with identity {obj!r} is already in this session")
-        obj.__dict__["_session"] = self._self_ref
+        _set_raw(obj, "_session", self._self_ref)
         self.identity_map.add(key, obj)
-        if obj.__dict__.get("_changes"):
+        if obj._changes:
             self._dirty[id(obj)] = obj
         return obj
 
@@ -212,16 +211,16 @@ class Session:
             self.add(obj)
 
     def _attach_new(self, obj: Model) -> None:
-        obj.__dict__["_session"] = self._self_ref
+        _set_raw(obj, "_session", self._self_ref)
         self._new[id(obj)] = obj
 
     def delete(self, obj: Model) -> None:
         """Mark an object for DELETE at the next flush (a pending new one is just dropped)."""
         if id(obj) in self._new:
             del self._new[id(obj)]
-            obj.__dict__.pop("_session", None)
+            _set_raw(obj, "_session", None)
             return
-        if not obj.__dict__.get("_persisted"):
+        if not obj._persisted:
             raise TinyORMError(f"{obj!r} is not saved; there is nothing to delete")
         self.add(obj)
         self._dirty.pop(id(obj), None)
@@ -320,26 +319,25 @@ class Session:
     def _after_flush(self, plan: FlushPlan) -> None:
         identity_map = self.identity_map
         for obj in plan.inserted:
-            data = obj.__dict__
-            data["_persisted"] = True
-            data.pop("_changes", None)
+            _set_raw(obj, "_persisted", True)
+            _set_raw(obj, "_changes", None)
             identity_map.add(self._key_of(obj), obj)
             self._flushed_new.append(obj)
         for obj in plan.updated:
-            obj.__dict__.pop("_changes", None)
+            _set_raw(obj, "_changes", None)
         for obj, _fields in plan.dirty:
-            obj.__dict__.pop("_changes", None)
+            _set_raw(obj, "_changes", None)
         for obj in plan.waiting:
-            obj.__dict__.pop("_changes", None)
+            _set_raw(obj, "_changes", None)
         removed, nulled = cascade_deleted(self, plan.deleted)
         for obj in plan.deleted + removed:
             identity_map.discard(self._key_of(obj))
-            obj.__dict__["_persisted"] = False
+            _set_raw(obj, "_persisted", False)
             self._dirty.pop(id(obj), None)
             self._flushed_deleted.append(obj)
         for child, fk in nulled:
-            child.__dict__[fk.attr_key] = None
-            rel = child.__dict__.get("_rel")
+            _set_raw(child, fk.attr_key, None)
+            rel = child._rel
             if rel:
                 rel.pop(fk.name, None)
         self._new.clear()
@@ -414,19 +412,18 @@ class Session:
             except TinyORMError:
                 database._discard_connection()
         for obj in self._flushed_new:
-            data = obj.__dict__
             meta = type(obj)._meta
             self.identity_map.discard(self._key_of(obj))
             pk = meta.primary_key
             if not meta.composite_key and pk.auto_increment:
-                data[pk.attr_key] = None
-            data["_persisted"] = False
-            data.pop("_session", None)
+                _set_raw(obj, pk.attr_key, None)
+            _set_raw(obj, "_persisted", False)
+            _set_raw(obj, "_session", None)
         for obj in self._flushed_deleted:
-            obj.__dict__["_persisted"] = True
+            _set_raw(obj, "_persisted", True)
             self.identity_map.add(self._key_of(obj), obj)
         for obj in self._new.values():
-            obj.__dict__.pop("_session", None)
+            _set_raw(obj, "_session", None)
         self._flushed_new = []
         self._flushed_deleted = []
         self._new.clear()
@@ -439,7 +436,7 @@ class Session:
         if self._transactions:
             self.rollback()
         for obj in self.identity_map.objects():
-            obj.__dict__.pop("_session", None)
+            _set_raw(obj, "_session", None)
         self.identity_map.clear()
         self._new.clear()
         self._dirty.clear()
@@ -449,13 +446,10 @@ class Session:
     def expire(self, obj: Model) -> None:
         """Forget ``obj``'s loaded columns; the next attribute access reloads them."""
         meta = type(obj)._meta
-        data = obj.__dict__
-        keep = {field.attr_key: data.get(field.attr_key) for field in meta.primary_key_fields}
-        keep["_expired"] = True
-        keep["_persisted"] = data.get("_persisted", True)
-        if "_session" in data:
-            keep["_session"] = data["_session"]
-        _SET_DICT(obj, keep)
+        keep = {field.attr_key: _loaded_value(obj, field.attr_key) for field in meta.primary_key_fields}
+        keep["_persisted"] = EXPIRED if obj._persisted else False
+        keep["_session"] = obj._session
+        _replace_state(obj, keep)
         self._dirty.pop(id(obj), None)
 
     def expire_all(self) -> None:
@@ -463,19 +457,16 @@ class Session:
         dirty = self._dirty
         pk_keys: dict[type[Model], list[str]] = {}
         for obj in self.identity_map.objects():
-            data = obj.__dict__
-            if not data.get("_persisted"):
+            if not obj._persisted:
                 continue
             model = type(obj)
             keys = pk_keys.get(model)
             if keys is None:
                 keys = pk_keys[model] = [field.attr_key for field in model._meta.primary_key_fields]
-            keep = {key: data.get(key) for key in keys}
-            keep["_expired"] = True
-            keep["_persisted"] = True
-            if "_session" in data:
-                keep["_session"] = data["_session"]
-            _SET_DICT(obj, keep)
+            keep = {key: _loaded_value(obj, key) for key in keys}
+            keep["_persisted"] = EXPIRED
+            keep["_session"] = obj._session
+            _replace_state(obj, keep)
             dirty.pop(id(obj), None)
 
     def refresh(self, obj: _M) -> _M:
@@ -489,10 +480,9 @@ class Session:
         rows = query._fetch(database)
         if not rows:
             raise model.DoesNotExist(f"{model.__name__} with primary key {obj.pk!r} no longer exists")
-        fresh = dict(rows[0].__dict__)
-        if "_session" in obj.__dict__:
-            fresh["_session"] = obj.__dict__["_session"]
-        _SET_DICT(obj, fresh)
+        fresh = rows[0].__getstate__()
+        fresh["_session"] = obj._session
+        _replace_state(obj, fresh)
         self._dirty.pop(id(obj), None)
         return obj
 
@@ -501,11 +491,11 @@ class Session:
         self._new.pop(id(obj), None)
         self._dirty.pop(id(obj), None)
         self._deleted.pop(id(obj), None)
-        if obj.__dict__.get("_persisted") and obj.pk is not None:
+        if obj._persisted and obj.pk is not None:
             key = self._key_of(obj)
             if self.identity_map.get(key) is obj:
                 self.identity_map.discard(key)
-        obj.__dict__.pop("_session", None)
+        _set_raw(obj, "_session", None)
 
     def expunge_all(self) -> None:
         """Remove every object from the session (``expunge`` each); nothing is written."""

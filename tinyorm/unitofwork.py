@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 from .events import notify_write, write_listeners
 from .exceptions import FlushError, StaleDataError  # FlushError stays importable from here
 from .models.writes import update_plan
+from .relations import _loaded_value
 from .schema import sort_models
 from .sql.nodes import SQL, InList, NodeList
 from .sql.query import Delete, Insert
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
     Fields = tuple[Field[Any], ...]
 
 _MISSING = object()
+# Instances keep values in slots (see models/model.py): writes here skip change tracking.
+_set_raw = object.__setattr__
 
 
 class StaleGroup(Exception):
@@ -72,7 +75,7 @@ class FlushPlan:
             if id(obj) in new_ids:
                 continue
             fields = obj._dirty_fields()
-            rel = obj.__dict__.get("_rel")
+            rel = obj._rel
             if rel and any(target is not None and id(target) in new_ids for target in rel.values()):
                 self.waiting.append(obj)
             elif fields:
@@ -93,12 +96,12 @@ class FlushPlan:
     def _cascade_new(self, objects: list[Model]) -> list[Model]:
         """New objects plus unsaved objects that new or changed objects reference
         (``tweet.user = User(...)``)."""
-        ordered = [obj for obj in objects if not obj.__dict__.get("_persisted")]
+        ordered = [obj for obj in objects if not obj._persisted]
         seen = {id(obj) for obj in ordered}
         for obj in objects:
-            if obj.__dict__.get("_persisted"):
-                for target in (obj.__dict__.get("_rel") or {}).values():
-                    if target is not None and not target.__dict__.get("_persisted") and id(target) not in seen:
+            if obj._persisted:
+                for target in (obj._rel or {}).values():
+                    if target is not None and not target._persisted and id(target) not in seen:
                         seen.add(id(target))
                         ordered.append(target)
                         self.session._attach_new(target)
@@ -106,8 +109,8 @@ class FlushPlan:
         while index < len(ordered):
             obj = ordered[index]
             index += 1
-            for target in (obj.__dict__.get("_rel") or {}).values():
-                if target is not None and not target.__dict__.get("_persisted") and id(target) not in seen:
+            for target in (obj._rel or {}).values():
+                if target is not None and not target._persisted and id(target) not in seen:
                     seen.add(id(target))
                     ordered.append(target)
                     self.session._attach_new(target)
@@ -127,18 +130,18 @@ class FlushPlan:
 
     # -- helpers ---------------------------------------------------------------------------
     def _set(self, obj: Model, key: str, value: Any) -> None:
-        # pyright reads an instance's __dict__ through the metaclass as a read-only mapping
-        data: dict[str, Any] = obj.__dict__  # pyright: ignore[reportAssignmentType]
-        self.journal.append((obj, key, data.get(key, _MISSING)))
-        data[key] = value
+        self.journal.append((obj, key, _loaded_value(obj, key, _MISSING)))
+        _set_raw(obj, key, value)
 
     def undo(self) -> None:
         for obj, key, previous in reversed(self.journal):
-            data: dict[str, Any] = obj.__dict__  # pyright: ignore[reportAssignmentType]
             if previous is _MISSING:
-                data.pop(key, None)
+                try:
+                    object.__delattr__(obj, key)
+                except AttributeError:
+                    pass
             else:
-                data[key] = previous
+                _set_raw(obj, key, previous)
         self.journal = []
 
     # -- execution -------------------------------------------------------------------------
@@ -155,7 +158,7 @@ class FlushPlan:
         blocking: list[tuple[ForeignKeyField[Any], Model]] = []
         # the keys of "_rel" name foreign keys (typed loosely here: no narrowing at run time)
         fields: dict[str, Any] = type(obj)._meta.fields
-        for name, target in (obj.__dict__.get("_rel") or {}).items():
+        for name, target in (obj._rel or {}).items():
             if target is not None and id(target) in pending_ids:
                 blocking.append((fields[name], target))
         return blocking
@@ -197,26 +200,25 @@ class FlushPlan:
             meta = model._meta
             version = meta.version_field
             for obj in group:
-                data = obj.__dict__
-                for name, target in (data.get("_rel") or {}).items():
+                for name, target in (obj._rel or {}).items():
                     if target is None:
                         continue
                     fk: ForeignKeyField[Any] = meta.fields[name]  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]  # "_rel" keys name foreign keys
                     if (id(obj), name) in patched:
                         self._set(obj, fk.attr_key, None)
                     else:
-                        key = target.__dict__.get(fk.rel_field.attr_key)
-                        if data.get(fk.attr_key) != key:
+                        key = _loaded_value(target, fk.rel_field.attr_key)
+                        if _loaded_value(obj, fk.attr_key) != key:
                             self._set(obj, fk.attr_key, key)
-                if version is not None and data.get(version.attr_key) is None:
+                if version is not None and _loaded_value(obj, version.attr_key) is None:
                     self._set(obj, version.attr_key, 1)
             by_columns: dict[Fields, list[Model]] = collections.OrderedDict()
             for obj in group:
-                data = obj.__dict__
                 fields = tuple(
                     field
                     for field in meta.fields.values()
-                    if field.attr_key in data and not (field.auto_increment and data[field.attr_key] is None)
+                    if (value := _loaded_value(obj, field.attr_key, _MISSING)) is not _MISSING
+                    and not (field.auto_increment and value is None)
                 )
                 by_columns.setdefault(fields, []).append(obj)
             for fields, batch in by_columns.items():
@@ -231,7 +233,7 @@ class FlushPlan:
         pk = meta.primary_key
         auto_pk = pk if (pk is not None and not meta.composite_key and pk.auto_increment and pk not in fields) else None
         adapters = [(field.attr_key, field.adapter(dialect)) for field in fields]
-        rows = [[adapt(obj.__dict__[key]) for key, adapt in adapters] for obj in objects]
+        rows = [[adapt(_loaded_value(obj, key)) for key, adapt in adapters] for obj in objects]
         if auto_pk is None or dialect.returning_insert:
             per_batch = dialect.batch_size(len(fields))
             for start in range(0, len(rows), per_batch):
@@ -255,7 +257,7 @@ class FlushPlan:
 
     def _patch_cycles(self) -> None:
         for obj, fk, target in self.patches:
-            key = target.__dict__.get(fk.rel_field.attr_key)
+            key = _loaded_value(target, fk.rel_field.attr_key)
             self._set(obj, fk.attr_key, key)
             database = self.session._write_database(type(obj))
             from .models.model import _value_node
@@ -270,17 +272,16 @@ class FlushPlan:
     def _sync_keys_of_changed(self) -> None:
         """Point loaded objects at parents inserted by this flush, tracking the change."""
         for obj in self.waiting:
-            data = obj.__dict__
             meta = type(obj)._meta
-            for name, target in (data.get("_rel") or {}).items():
+            for name, target in (obj._rel or {}).items():
                 if target is None:
                     continue
                 fk: ForeignKeyField[Any] = meta.fields[name]  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]  # "_rel" keys name foreign keys
-                key = target.__dict__.get(fk.rel_field.attr_key)
-                if key is None or data.get(fk.attr_key) == key:
+                key = _loaded_value(target, fk.rel_field.attr_key)
+                if key is None or _loaded_value(obj, fk.attr_key) == key:
                     continue
-                changes = dict(data.get("_changes") or {})
-                changes.setdefault(fk.attr_key, data.get(fk.attr_key, _MISSING))
+                changes = dict(obj._changes or {})
+                changes.setdefault(fk.attr_key, _loaded_value(obj, fk.attr_key, _MISSING))
                 self._set(obj, "_changes", changes)
                 self._set(obj, fk.attr_key, key)
             fields = obj._dirty_fields()
@@ -316,9 +317,10 @@ class FlushPlan:
         adapters = key_adapters + set_adapters if joined else set_adapters + key_adapters
         if version is not None:
             adapters.append((version.attr_key, None))
+        loaded = _loaded_value
         rows = [
-            [data.get(key) if adapt is None else adapt(data.get(key)) for key, adapt in adapters]
-            for data in [obj.__dict__ for obj in objects]
+            [loaded(obj, key) if adapt is None else adapt(loaded(obj, key)) for key, adapt in adapters]
+            for obj in objects
         ]
         if joined:
             matched = 0
@@ -333,7 +335,7 @@ class FlushPlan:
             raise StaleGroup(model, objects, database)
         if version is not None:
             for obj in objects:
-                self._set(obj, version.attr_key, obj.__dict__[version.attr_key] + 1)
+                self._set(obj, version.attr_key, _loaded_value(obj, version.attr_key) + 1)
         self.updated.extend(objects)
         if write_listeners:  # events: caches, flush signals (the group's statements have run)
             notify_write(model, "update", database, tuple(objects), "flush")
@@ -346,7 +348,7 @@ class FlushPlan:
         version = group.model._meta.version_field
         assert version is not None  # a StaleGroup is only made for a versioned model
         for obj in group.objects:
-            error = stale_data_error(group.model, obj.pk, obj.__dict__.get(version.attr_key), group.database)
+            error = stale_data_error(group.model, obj.pk, _loaded_value(obj, version.attr_key), group.database)
             if error is not None:
                 return error
         return StaleDataError(f"{group.model.__name__}: a versioned write matched fewer rows than expected")
@@ -379,14 +381,14 @@ class FlushPlan:
             referenced: set[tuple[str, Any]] = set()
             for obj in remaining:
                 for fk in self_refs:
-                    key = obj.__dict__.get(fk.attr_key)
+                    key = _loaded_value(obj, fk.attr_key)
                     if key is not None:
                         referenced.add((fk.rel_field.attr_key, key))
             leaves = [
                 obj
                 for obj in remaining
                 if not any(
-                    (fk.rel_field.attr_key, obj.__dict__.get(fk.rel_field.attr_key)) in referenced for fk in self_refs
+                    (fk.rel_field.attr_key, _loaded_value(obj, fk.rel_field.attr_key)) in referenced for fk in self_refs
                 )
             ]
             if not leaves:  # a cycle: the database decides
@@ -406,10 +408,9 @@ class FlushPlan:
         adapters = [field.adapter(dialect) for field in key_fields]
         rows: list[tuple[Any, ...]] = []
         for obj in objects:
-            data = obj.__dict__
-            row = tuple(adapt(data.get(field.attr_key)) for adapt, field in zip(adapters, key_fields))
+            row = tuple(adapt(_loaded_value(obj, field.attr_key)) for adapt, field in zip(adapters, key_fields))
             if version is not None:
-                row += (data.get(version.attr_key),)
+                row += (_loaded_value(obj, version.attr_key),)
             rows.append(row)
         width = len(columns)
         per_batch = dialect.batch_size(width)
@@ -493,7 +494,7 @@ def cascade_deleted(
         if index is None:
             index = children[fk] = collections.defaultdict(list)
             for child in session._objects_of(fk.model):
-                index[child.__dict__.get(fk.attr_key)].append(child)
+                index[_loaded_value(child, fk.attr_key)].append(child)
         return index.get(key, ())
 
     while queue:
@@ -501,7 +502,7 @@ def cascade_deleted(
         for fk in type(parent)._meta.backrefs:
             if fk.on_delete not in ("CASCADE", "SET NULL"):
                 continue
-            for child in children_of(fk, parent.__dict__.get(fk.rel_field.attr_key)):
+            for child in children_of(fk, _loaded_value(parent, fk.rel_field.attr_key)):
                 if id(child) in seen:
                     continue
                 if fk.on_delete == "CASCADE":

@@ -18,9 +18,6 @@ import tinyorm
 
 from .keys import _key_part
 
-# Installs an instance's __dict__ without Model.__setattr__ (as tinyorm's hydration does).
-_SET_DICT = tinyorm.Model.__dict__["__dict__"].__set__
-
 
 class _NoValue:
     """The marker for "nothing cached here" (a cached None is a value)."""
@@ -183,17 +180,13 @@ class MemoryBackend:
         token = (cell[0], cell[1])
         return self.get((table, token[0], suffix)), token
 
-    def model_reader(self, table, build, key_type, coerce, model=None):
+    def model_reader(self, table, build, key_type, coerce):
         """``hit(pk) -> instance or None`` for one table: the model cache's hit path, with
-        everything it touches bound once. With ``model`` (rows kept as instance dicts with
-        nothing mutable in them) the instance is built inline: a hit is then a few dict
-        operations, one C-level dict copy and no other Python call."""
+        everything it touches bound once; ``build(stored)`` makes the instance."""
         data = self._data
         cell = self._cell(table)
         move_to_end = data.move_to_end
         monotonic = time.monotonic
-        new = object.__new__
-        set_dict = _SET_DICT
 
         def hit(pk):
             if pk.__class__ is not key_type:
@@ -206,19 +199,15 @@ class MemoryBackend:
                 move_to_end(key)
             except KeyError:  # evicted meanwhile by another thread: still a valid read
                 pass
-            if model is None:
-                return build(entry[0])
-            obj = new(model)
-            set_dict(obj, entry[0].copy())
-            return obj
+            return build(entry[0])
 
         return hit
 
     def model_fast_path(self, inline, pending, slow):
         """``get_by_id(model, pk, session=None)`` with the hit path in one function.
 
-        ``inline``: {model: (table, key type, coerce)} for models whose rows are kept as
-        plain instance dicts; ``pending``: the cache's one-item list, nonzero while a thread
+        ``inline``: {model: (table, key type, coerce, build)} for models with a single-column
+        key; ``pending``: the cache's one-item list, nonzero while a thread
         has writes in an open transaction; ``slow(model, pk, session)``: everything else.
         This is the same lookup as ``model_reader``'s, unrolled (one Python frame per hit).
         """
@@ -226,15 +215,13 @@ class MemoryBackend:
         counters = self._counters
         move_to_end = data.move_to_end
         monotonic = time.monotonic
-        new = object.__new__
-        set_dict = _SET_DICT
         lookup = inline.get
 
         def get_by_id(model, pk, session=None):
             if session is None and not pending[0]:
                 found = lookup(model)
                 if found is not None:
-                    table, key_type, coerce = found
+                    table, key_type, coerce, build = found
                     if pk.__class__ is not key_type:
                         pk = coerce(pk)
                     key = (table, counters[table][0], pk)
@@ -244,9 +231,7 @@ class MemoryBackend:
                             move_to_end(key)
                         except KeyError:  # evicted meanwhile by another thread: still valid
                             pass
-                        obj = new(model)
-                        set_dict(obj, entry[0].copy())
-                        return obj
+                        return build(entry[0])
             return slow(model, pk, session)
 
         get_by_id.__doc__ = "The row with this primary key (see ModelCache.get_by_id)."
@@ -424,7 +409,7 @@ class RedisBackend:
         filled_under, value = self.loads(raw)
         return (value if filled_under == generation else NO_VALUE), token
 
-    def model_reader(self, table, build, key_type, coerce, model=None):
+    def model_reader(self, table, build, key_type, coerce):
         """``hit(pk) -> instance or None`` for one table (see ``MemoryBackend.model_reader``)."""
         base = f"{self.prefix}{table}"
         generation_key = base + ":gen"

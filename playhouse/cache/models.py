@@ -23,10 +23,9 @@ from tinyorm.fields import CharField, JSONField, _IntegerBase
 from .backends import NO_VALUE
 from .region import CacheRegion, _regenerate_once
 
-# Installs an instance's __dict__ without Model.__setattr__ (as tinyorm's hydration does).
-_SET_DICT = tinyorm.Model.__dict__["__dict__"].__set__
-
 _FK_ACTIONS_THAT_WRITE = ("CASCADE", "SET NULL", "SET DEFAULT")
+# An instance's value as loaded (its field slot), without a lazy load.
+_loaded = object.__getattribute__
 
 
 class _ModelPlan:
@@ -49,21 +48,16 @@ class _ModelPlan:
         self.unique_keys = self._unique_keys(meta)
         # JSON values are dicts and lists; every other field gives immutable values.
         self.mutable = tuple(field.attr_key for field in fields if isinstance(field, JSONField))
-        if cache.backend.shares_values:
-            # In memory the row is kept as the instance dict itself, and a hit is one C
-            # dict copy (plus a deep copy of JSON values, so no two callers share one).
-            self.pack = self._pack_dict
-            self.build = self._dict_builder(model, self.mutable)
-        else:
-            self.pack = self._pack_tuple  # a tuple pickles smaller than a dict
-            self.build = self._tuple_builder(model, self.attr_keys)
+        # A row is kept as the tuple of its values (it pickles smaller than a dict), and a
+        # hit builds the instance with one generated function. In memory the stored values
+        # are shared by every hit, so JSON values (dicts, lists) are copied on the way out.
+        self.build = self._tuple_builder(model, self.attr_keys, self.mutable if cache.backend.shares_values else ())
         if len(self.pk_fields) == 1:
             field = self.pk_fields[0]
             # A key of this exact type is already what the field's coerce() would give.
             key_type = int if isinstance(field, _IntegerBase) else str if type(field) is CharField else None
-            inline = model if cache.backend.shares_values and not self.mutable else None
-            self.hit = cache.backend.model_reader(self.table, self.build, key_type, field.coerce, inline)
-            self.inline = None if inline is None else (self.table, key_type, field.coerce)
+            self.hit = cache.backend.model_reader(self.table, self.build, key_type, field.coerce)
+            self.inline = (self.table, key_type, field.coerce, self.build) if cache.backend.shares_values else None
         else:
             self.hit = cache.backend.model_reader(self.table, self.build, None, self.row_key)
             self.inline = None
@@ -77,54 +71,35 @@ class _ModelPlan:
             keys.add(frozenset(names))
         return keys
 
-    def _pack_dict(self, obj):
-        data = obj.__dict__
-        packed = {key: data[key] for key in self.attr_keys}
-        packed["_persisted"] = True
-        return packed
-
-    def _pack_tuple(self, obj):
-        data = obj.__dict__
-        return tuple(data[key] for key in self.attr_keys)
+    def pack(self, obj):
+        return tuple(_loaded(obj, key) for key in self.attr_keys)
 
     @staticmethod
-    def _dict_builder(model, mutable):
-        new = object.__new__
-        plain = (str, int, float, bool, type(None))
-        deepcopy = copy.deepcopy
-        if not mutable:
-
-            def build(stored):
-                obj = new(model)
-                _SET_DICT(obj, stored.copy())
-                return obj
-
-            return build
-
-        def build_copying(stored):
-            obj = new(model)
-            data = stored.copy()
-            for key in mutable:
-                value = data[key]
-                if value.__class__ not in plain:
-                    data[key] = deepcopy(value)
-            _SET_DICT(obj, data)
-            return obj
-
-        return build_copying
-
-    @staticmethod
-    def _tuple_builder(model, attr_keys):
-        """``build(values) -> instance``, generated once per model like tinyorm's hydrators."""
-        namespace = {"new": object.__new__, "cls": model, "set_dict": _SET_DICT}
+    def _tuple_builder(model, attr_keys, mutable):
+        """``build(values) -> instance``, generated once per model like tinyorm's hydrators
+        (filled as the model's loader class, so no value counts as a change); a value of a
+        ``mutable`` attribute that is not a plain scalar is deep-copied."""
+        namespace = {"new": object.__new__, "cls": model, "loader": model._meta.loader}
+        namespace.update(deepcopy=copy.deepcopy, plain=(str, int, float, bool, type(None)))
         names = [f"v{index}" for index in range(len(attr_keys))]
-        items = [f"{key!r}: v{index}" for index, key in enumerate(attr_keys)] + ["'_persisted': True"]
+        stores = [
+            f"o.{key} = "
+            + (
+                f"v{index}"
+                if key not in mutable
+                else f"(v{index} if v{index}.__class__ in plain else deepcopy(v{index}))"
+            )
+            for index, key in enumerate(attr_keys)
+        ]
         unpack = ", ".join(names) + ("," if len(names) == 1 else "")
         source = (
             "def build(row):\n"
             f"    {unpack} = row\n"
-            "    o = new(cls)\n"
-            f"    set_dict(o, {{{', '.join(items)}}})\n"
+            "    o = new(loader)\n" + "".join(f"    {line}\n" for line in stores) + "    o._persisted = True\n"
+            "    o._changes = None\n"
+            "    o._session = None\n"
+            "    o._rel = None\n"
+            "    o.__class__ = cls\n"
             "    return o\n"
         )
         exec(source, namespace)  # noqa: S102 - generated from field names the model owns
@@ -275,7 +250,7 @@ class ModelCache:
             except tinyorm.DoesNotExist:
                 obj = None
             if obj is not None and all(
-                obj.__dict__.get(plan.fields_by_name[name].attr_key) == value for name, value in wanted.items()
+                _loaded(obj, plan.fields_by_name[name].attr_key) == value for name, value in wanted.items()
             ):
                 return obj
             self.backend.model_invalidate({plan.table: [suffix]}, [])  # it points at the wrong row

@@ -286,11 +286,13 @@ def test_a_cached_object_round_trips_every_field_type_exactly(db, model_cache):
         loaded = Everything.get_by_id(pk)
         model_cache.get_by_id(Everything, pk)  # the miss stores it
         cached = model_cache.get_by_id(Everything, pk)  # a hit
-        assert cached.__dict__.keys() == loaded.__dict__.keys()
-        for key, value in loaded.__dict__.items():
-            assert type(cached.__dict__[key]) is type(value), key
-            assert cached.__dict__[key] == value, key
-        assert not cached.is_dirty() and cached.__dict__["_persisted"] is True
+        # The instance state (every field's value and the ORM state), as a copy would keep it.
+        cached_state, loaded_state = cached.__getstate__(), loaded.__getstate__()
+        assert cached_state.keys() == loaded_state.keys()
+        for key, value in loaded_state.items():
+            assert type(cached_state[key]) is type(value), key
+            assert cached_state[key] == value, key
+        assert not cached.is_dirty() and cached_state["_persisted"] is True
     first = model_cache.get_by_id(Everything, row.id)
     first.doc["nested"].append("mine")
     assert model_cache.get_by_id(Everything, row.id).doc == {"nested": [1, 2.5, None, True, "x"]}

@@ -223,6 +223,14 @@ class Database(ConnectionsMixin, TransactionsMixin):
     # True where the driver itself reads "%s"/"%%" in the text (psycopg2, pymysql).
     percent_by_driver = True
 
+    def execute_unbuffered(self, sql: str, params: Any) -> Any:
+        """``execute_sql`` for a SELECT whose rows the caller reads once, in order, right
+        away, then closes the cursor (model selects do, to build objects a chunk at a
+        time). Where the driver buffers the whole result in Python on execute (pymysql),
+        the cursor reads rows off the wire as they are fetched instead; the connection can
+        send nothing else until the cursor is exhausted or closed."""
+        return self.execute_sql(sql, params)
+
     def stream_rows(self, sql: str, params: Any, chunk_size: int) -> Generator[tuple[list[Any], Any], None, None]:
         """Run a SELECT and yield its rows in lists of at most ``chunk_size``, each with the
         cursor's description, reading them from the server as they are consumed.

@@ -78,6 +78,23 @@ def _driver() -> ModuleType:
     return pymysql
 
 
+class _UnbufferedCursors:
+    """Stands in for this thread's connection while execute_unbuffered() sends its
+    statement: the cursor it hands out is pymysql's unbuffered one."""
+
+    __slots__ = ("connection", "cursor_class")
+
+    def __init__(self, connection: Any, cursor_class: Any) -> None:
+        self.connection = connection
+        self.cursor_class = cursor_class
+
+    def cursor(self) -> Any:
+        return self.connection.cursor(self.cursor_class)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.connection, name)
+
+
 class _StreamingConnection:
     """Stands in for this thread's connection while an unbuffered result is being read:
     the MySQL protocol can carry nothing else until it is (pymysql would silently read and
@@ -250,6 +267,22 @@ class MySQLDatabase(Database):
 
     def _ping(self, conn: Any) -> None:
         conn.ping(reconnect=False)
+
+    def execute_unbuffered(self, sql: str, params: Any) -> Any:
+        # pymysql's default cursor parses every row into a tuple on execute: objects built
+        # from it live beside all those tuples at once (peak memory ~1.5x the rows' instead
+        # of ~1.25x). execute_sql (which counts and translates every statement) is run with
+        # this thread's connection handing out an unbuffered cursor for this one statement.
+        state = self._state
+        conn = self.connection()
+        if type(conn) is _StreamingConnection:
+            return self.execute_sql(sql, params)  # refused, as any statement would be
+        state.conn = _UnbufferedCursors(conn, self._pymysql.cursors.SSCursor)
+        try:
+            return self.execute_sql(sql, params)
+        finally:
+            if type(state.conn) is _UnbufferedCursors:  # a failover may have replaced it
+                state.conn = conn
 
     def stream_rows(self, sql: str, params: Any, chunk_size: int) -> Generator[tuple[list[Any], Any], None, None]:
         # An unbuffered cursor: rows come off the socket as they are fetched. Until the

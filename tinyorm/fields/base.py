@@ -120,8 +120,13 @@ class Field(Operand, Generic[_T]):
         self.name = name
         if self.column_name is None:
             self.column_name = name
-        self.attr_key = name
+        self.attr_key = self.attr_key_for(name)
         self._sql = {}
+
+    def attr_key_for(self, name: str) -> str:
+        """The instance attribute holding the value of this field when bound as ``name``
+        (the metaclass needs it before binding, to lay out the instance's slots)."""
+        return name
 
     def clone_for(self, model: type[Model] | None) -> Self:
         """An unbound copy for a subclass that inherits this field."""

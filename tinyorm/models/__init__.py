@@ -16,13 +16,13 @@ from here.
 """
 
 # model.py first: the query modules it imports at its end refer back to Model.
-from .model import _SET_DICT, Model, TypedModel, _value_node, stale_data_error
+from .model import Model, TypedModel, _value_node, stale_data_error
 
 # isort: split
 from .aliases import FieldAlias, ModelAlias
 from .hydration import _hydrator_for, _RowShape, _tuple_converter
 from .lookups import LOOKUPS
-from .metadata import BackrefAccessor, ForeignKeyIdAccessor, Metadata, ModelBase
+from .metadata import BackrefAccessor, FieldOnClass, Metadata, ModelBase
 from .prefetch import prefetch
 from .select import ModelCompoundSelect, ModelSelect
 from .writes import ModelDelete, ModelInsert, ModelUpdate

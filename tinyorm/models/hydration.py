@@ -4,21 +4,23 @@ Row constructors are generated Python (``generate_function``, the one place that
 ``exec``) once per query shape and engine, and cached in bounded caches: per model on its
 metadata, and for converted tuples (``.tuples()``, ``.dicts()``) one module-wide cache keyed by
 the converters. Keys are the shape (fields, models, labels, converters, engine), never a
-query or expression object, so rebuilding the same query per request reuses one entry: a plain select over one model gets a loop that unpacks each row into
-locals and builds the instance's ``__dict__`` in one literal (conversions inlined only for the
-columns that need one); a select over several joined models gets one that builds every
-model's instance per row and links them as the joins say. Instances are filled through the
-``__dict__`` descriptor directly (``_SET_DICT``), skipping ``Model.__setattr__``'s change
-tracking. Keep per-row work inside the generated loops: no calls per row that the generated
-source could avoid.
+query or expression object, so rebuilding the same query per request reuses one entry: a
+plain select over one model gets a loop that unpacks each row into locals and stores them in
+the instance's slots (conversions inlined only for the columns that need one); a select over
+several joined models gets one that builds every model's instance per row and links them as
+the joins say. An instance is filled as its model's loader class (``Metadata.loader``: the
+same slots, C-level assignment with no change tracking), then handed its model's class.
+Keep per-row work inside the generated loops: no calls per row that the generated source
+could avoid.
 """
 
 from __future__ import annotations
 
 import collections
 import functools
+import keyword
 import operator
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, cast
 
 from ..bounded import BoundedCache
 from ..exceptions import DataError
@@ -27,14 +29,36 @@ from ..sql.json import JsonPath, JsonText
 from ..sql.nodes import Alias
 from ..sql.query import SelectBase
 from .aliases import FieldAlias, ModelAlias, _column_owner, _model_of
-from .model import _SET_DICT
+from .model import _replace_state, _set_attribute
+
+if TYPE_CHECKING:
+    from ..dialects.base import Dialect
+    from .model import Model
+    from .select import ModelSelect
+
+Row = Sequence[Any]
+Converter = Callable[[Any], Any]
+# A generated row constructor: driver rows in, instances (or converted tuples) out.
+RowsFunction = Callable[[Sequence[Row]], list[Any]]
 
 # Row converters for tuples and dicts, by the tuple of per-column converters (functions the
 # dialects and fields own, so equal shapes give equal keys).
-ROW_CONVERTERS: BoundedCache[Any, Any] = BoundedCache(256)
+ROW_CONVERTERS: BoundedCache[Any, RowsFunction] = BoundedCache(256)
+
+# What a freshly loaded instance's ORM state slots hold (see Model.__slots__); _extra is
+# set by _stores.
+_LOADED_STATE = ("_persisted = True", "_changes = None", "_session = None", "_rel = None")
+# ... and a new one's (Model.__init__).
+_NEW_STATE = (
+    "_persisted = False",
+    "_changes = None",
+    "_session = None",
+    "_rel = None",
+    "_extra = None",
+)
 
 
-def generate_function(name, source, namespace):
+def generate_function(name: str, source: str, namespace: dict[str, Any]) -> Any:
     """Compile ``source`` (which defines ``name``) and return the function.
 
     Every generated row constructor comes from here. The source is built only from
@@ -45,7 +69,24 @@ def generate_function(name, source, namespace):
     return namespace[name]
 
 
-def _hydrator_for(model, fields, dialect):
+def _stores(target: str, model: type[Model], values: Sequence[tuple[str, str]]) -> list[str]:
+    """Generated source filling the new instance ``target`` of ``model`` (still of its
+    loader class): ``(attribute, expression)`` pairs go to their slots, the others (labels
+    of expressions, names of unrelated joined models) into ``_extra``; then the ORM state."""
+    slots = model._meta.slots
+    lines = []
+    extra = []
+    for attribute, expression in values:
+        if attribute in slots and attribute.isidentifier() and not keyword.iskeyword(attribute):
+            lines.append(f"{target}.{attribute} = {expression}")
+        else:
+            extra.append(f"{attribute!r}: {expression}")
+    lines += [f"{target}.{state}" for state in _LOADED_STATE]
+    lines.append(f"{target}._extra = {{{', '.join(extra)}}}" if extra else f"{target}._extra = None")
+    return lines
+
+
+def _hydrator_for(model: type[Model], fields: tuple[Field[Any], ...], dialect: Dialect) -> RowsFunction:
     """A function turning row tuples into instances of ``model`` (generated once per shape).
 
     Conversions are inlined only for the columns that need one; plain integers and strings
@@ -53,16 +94,20 @@ def _hydrator_for(model, fields, dialect):
     """
     meta = model._meta
     key = (fields, dialect)
-    hydrate = meta._hydrators.get(key)
+    hydrate: RowsFunction | None = meta._hydrators.get(key)
     if hydrate is not None:
         return hydrate
-    namespace = {"new": object.__new__, "cls": model, "set_dict": _SET_DICT}
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": model, "loader": meta.loader}
     names = [f"v{index}" for index in range(len(fields))]
-    items = []
     converters = [field.python_converter(dialect) for field in fields]
-    for index, field in enumerate(fields):
-        items.append(f"{field.attr_key!r}: {_read_expr(f'v{index}', index, converters[index], namespace)}")
-    items.append("'_persisted': True")
+    stores = _stores(
+        "o",
+        model,
+        [
+            (field.attr_key, _read_expr(f"v{index}", index, converters[index], namespace))
+            for index, field in enumerate(fields)
+        ],
+    )
     unpack = ", ".join(names) + ("," if len(names) == 1 else "")
     key_index = next((index for index, field in enumerate(fields) if field.primary_key), None)
     namespace["bad_value"] = functools.partial(_raise_bad_value, fields, converters, key_index)
@@ -74,19 +119,74 @@ def _hydrator_for(model, fields, dialect):
         "    append = out.append\n"
         "    try:\n"
         f"        for {unpack} in rows:\n"
-        "            o = new(cls)\n"
-        f"            set_dict(o, {{{', '.join(items)}}})\n"
+        "            o = new(loader)\n"
+        + "".join(f"            {line}\n" for line in stores)
+        + "            o.__class__ = cls\n"
         "            append(o)\n"
         "    except Exception as exc:\n"
         f"        bad_value(exc, [{', '.join(f'locals().get({name!r})' for name in names)}])\n"
         "    return out\n"
     )
-    hydrate = generate_function("hydrate", source, namespace)
-    meta._hydrators[key] = hydrate
-    return hydrate
+    generated: RowsFunction = generate_function("hydrate", source, namespace)
+    meta._hydrators[key] = generated
+    return generated
 
 
-def _tuple_converter(converters, columns=None):
+def instance_from_values(model: type[Model], values: Iterable[tuple[str, Any]]) -> Any:
+    """A loaded instance of ``model`` holding ``values`` (attribute, value pairs) as is:
+    what rows of an unusual shape are built with."""
+    obj = object.__new__(model)
+    _replace_state(obj, {"_persisted": True, **dict(values)})
+    return obj
+
+
+def initializer_for(model: type[Model]) -> Callable[[Any, dict[str, Any]], None]:
+    """``initialize(obj, values)``: what ``Model(**values)`` does to the new instance (still
+    of the loader class), generated once per model: the ORM state, then each field from
+    ``values`` or its default, then an error for any name that is not a field."""
+    meta = model._meta
+    initialize: Callable[[Any, dict[str, Any]], None] | None = meta.initializer
+    if initialize is not None:
+        return initialize
+    namespace: dict[str, Any] = {"set_attribute": _set_attribute, "unexpected": _unexpected_fields}
+    lines = [f"self.{state}" for state in _NEW_STATE]
+    lines.append("pop = values.pop")
+    callable_defaults = set(meta.callable_defaults)
+    for index, (name, field) in enumerate(meta.fields.items()):
+        key = field.attr_key
+        if key in meta.static_defaults:
+            namespace[f"d{index}"] = meta.static_defaults[key]
+            value = f"pop({key!r}, d{index})"
+        elif field in callable_defaults:
+            namespace[f"f{index}"] = field
+            value = f"pop({key!r}) if {key!r} in values else f{index}.get_default()"
+        else:  # left unset: the server fills the column (INSERTs omit it)
+            value = None
+        if key in meta.slots and key.isidentifier() and not keyword.iskeyword(key):
+            store = f"self.{key} = value"
+        else:
+            store = f"set_attribute(self, {key!r}, value)"
+        if value is None:
+            lines += [f"if {key!r} in values:", f"    value = pop({key!r})", f"    {store}"]
+        else:
+            lines += [f"value = {value}", store]
+        if name != key:  # a foreign key also takes the related object by its own name
+            namespace[f"F{index}"] = field
+            lines += [f"if {name!r} in values:", f"    self._set_related_object(F{index}, pop({name!r}), False)"]
+    lines += ["if values:", "    unexpected(self, values)"]
+    source = "def initialize(self, values):\n" + "".join(f"    {line}\n" for line in lines)
+    generated: Callable[[Any, dict[str, Any]], None] = generate_function("initialize", source, namespace)
+    meta.initializer = generated
+    return generated
+
+
+def _unexpected_fields(obj: Any, values: dict[str, Any]) -> None:
+    raise TypeError(f"{type(obj)._meta.model.__name__}() got an unexpected field {next(iter(values))!r}")
+
+
+def _tuple_converter(
+    converters: Sequence[Converter | None], columns: Sequence[Any] | None = None
+) -> RowsFunction | None:
     """A function converting rows to tuples, or None when no column needs converting."""
     if not any(converters):
         return None
@@ -104,7 +204,7 @@ def _tuple_converter(converters, columns=None):
     if all(converter is None or hasattr(converter, "exact_class") for converter in converters):
         convert = ROW_CONVERTERS[key] = _class_checker(converters, columns)
         return convert
-    namespace = {}
+    namespace: dict[str, Any] = {}
     items = [_read_expr(f"r[{index}]", index, converter, namespace) for index, converter in enumerate(converters)]
     namespace["bad_rows"] = functools.partial(_raise_bad_rows, columns, converters, key_index)
     source = (
@@ -114,21 +214,23 @@ def _tuple_converter(converters, columns=None):
         "    except Exception as exc:\n"
         "        bad_rows(exc, rows)\n"
     )
-    convert = ROW_CONVERTERS[key] = generate_function("convert", source, namespace)
-    return convert
+    generated: RowsFunction = generate_function("convert", source, namespace)
+    ROW_CONVERTERS[key] = generated
+    return generated
 
 
-def _class_checker(converters, columns):
+def _class_checker(converters: Sequence[Converter | None], columns: Sequence[Any] | None) -> RowsFunction:
     """Rows whose columns need only a class check: one C-level pass per checked column
     (no tuple is rebuilt), converting row by row only when some value is of another class."""
+    # Converters reaching here carry an ``exact_class`` (see _tuple_converter).
     checks = [
-        (operator.itemgetter(index), converter.exact_class, {converter.exact_class, type(None)})
+        (operator.itemgetter(index), cast(Any, converter).exact_class, {cast(Any, converter).exact_class, type(None)})
         for index, converter in enumerate(converters)
         if converter is not None
     ]
-    slow = None
+    slow: RowsFunction | None = None
 
-    def all_of_class(getter, klass, allowed, rows):
+    def all_of_class(getter: Callable[[Row], Any], klass: type, allowed: set[type], rows: Sequence[Row]) -> bool:
         if klass is int:
             # sum() adds machine integers in C, twice as fast as collecting the types: an
             # int result means every value was an int (a float makes it a float; None,
@@ -139,26 +241,27 @@ def _class_checker(converters, columns):
                 pass
         return allowed.issuperset(map(type, map(getter, rows)))
 
-    def convert(rows):
+    def convert(rows: Sequence[Row]) -> list[Any]:
         nonlocal slow
         for getter, klass, allowed in checks:
             if not all_of_class(getter, klass, allowed, rows):
                 if slow is None:
                     slow = _tuple_converter([_plain(converter) for converter in converters], columns)
+                    assert slow is not None  # some column has a converter, or no check failed
                 return slow(rows)
         return list(rows) if not rows or type(rows[0]) is tuple else [tuple(row) for row in rows]
 
     return convert
 
 
-def _plain(converter):
+def _plain(converter: Converter | None) -> Converter | None:
     """The converter without its ``exact_class`` (so ``_tuple_converter`` calls it)."""
     if converter is None:
         return None
     return lambda value: converter(value)
 
 
-def _read_expr(name, index, converter, namespace):
+def _read_expr(name: str, index: int, converter: Converter | None, namespace: dict[str, Any]) -> str:
     """Generated source reading one column value ``name`` through its converter, if any.
 
     A converter with an ``exact_class`` only checks what an engine may hand back wrongly
@@ -175,7 +278,13 @@ def _read_expr(name, index, converter, namespace):
     return f"(None if {name} is None else c{index}({name}))"
 
 
-def _raise_bad_value(columns, converters, key_index, exc, values):
+def _raise_bad_value(
+    columns: Sequence[Any] | None,
+    converters: Sequence[Converter | None],
+    key_index: int | None,
+    exc: Exception,
+    values: Sequence[Any],
+) -> None:
     """Re-raise a converter's failure on one row as DataError naming the column and row key."""
     for index, (converter, value) in enumerate(zip(converters, values)):
         if converter is None or value is None:
@@ -191,7 +300,13 @@ def _raise_bad_value(columns, converters, key_index, exc, values):
     raise exc
 
 
-def _raise_bad_rows(columns, converters, key_index, exc, rows):
+def _raise_bad_rows(
+    columns: Sequence[Any] | None,
+    converters: Sequence[Converter | None],
+    key_index: int | None,
+    exc: Exception,
+    rows: Iterable[Row],
+) -> None:
     for row in rows:
         try:
             for converter, value in zip(converters, row):
@@ -202,25 +317,25 @@ def _raise_bad_rows(columns, converters, key_index, exc, rows):
     raise exc
 
 
-def _column_name(columns, index):
+def _column_name(columns: Sequence[Any] | None, index: int) -> str:
     column = columns[index] if columns is not None else None
     field = getattr(column, "field", column)
     if isinstance(field, Field):
-        return field.qualified_name
+        return str(field.qualified_name)
     return f"column {index + 1} of the result"
 
 
-def _column_label(column, index, description):
+def _column_label(column: Any, index: int, description: Sequence[Sequence[Any]] | None) -> str:
     if isinstance(column, (Field, FieldAlias)):
-        return column.name
+        return str(column.name)
     if isinstance(column, SelectBase) and column._alias:
-        return column._alias
+        return str(column._alias)
     if isinstance(column, Alias):
-        return column.name
+        return str(column.name)
     if isinstance(column, (JsonPath, JsonText)):
-        return column.name
+        return str(cast(Any, column).name)  # JsonText borrows JsonPath's property
     if description is not None:
-        return description[index][0]
+        return str(description[index][0])
     return f"column{index}"
 
 
@@ -229,7 +344,7 @@ class _RowShape:
 
     __slots__ = ("columns", "owners", "converters", "labels")
 
-    def __init__(self, columns, dialect, description):
+    def __init__(self, columns: Sequence[Any], dialect: Dialect, description: Sequence[Sequence[Any]] | None) -> None:
         self.columns = columns
         self.owners = [_column_owner(column) for column in columns]
         self.converters = [
@@ -239,7 +354,7 @@ class _RowShape:
         self.labels = [_column_label(column, index, description) for index, column in enumerate(columns)]
 
 
-def _result_converter(column, dialect):
+def _result_converter(column: Any, dialect: Dialect) -> Converter | None:
     """How an expression's value is decoded, where it says (a JSON path does)."""
     if isinstance(column, Alias):
         column = column.node
@@ -247,26 +362,23 @@ def _result_converter(column, dialect):
     return converter(dialect) if converter is not None else None
 
 
-def _convert_rows(rows, converters, columns=None):
+def _convert_rows(
+    rows: Sequence[Row], converters: Sequence[Converter | None], columns: Sequence[Any] | None = None
+) -> Sequence[Row]:
     convert = _tuple_converter(converters, columns)
     return convert(rows) if convert is not None else rows
 
 
-def _flat_objects(model, shape, rows):
+def _flat_objects(model: type[Model], shape: _RowShape, rows: Iterable[Row]) -> list[Any]:
     keys = []
     for (source, field), label in zip(shape.owners, shape.labels):
-        keys.append(field.attr_key if (field is not None and _model_of(source) is model) else label)
-    results = []
-    for row in rows:
-        obj = object.__new__(model)
-        data = dict(zip(keys, row))
-        data["_persisted"] = True
-        _SET_DICT(obj, data)
-        results.append(obj)
-    return results
+        keys.append(
+            field.attr_key if (field is not None and source is not None and _model_of(source) is model) else label
+        )
+    return [instance_from_values(model, zip(keys, row)) for row in rows]
 
 
-def graph_hydrator(query, shape, dialect):
+def graph_hydrator(query: ModelSelect[Any], shape: _RowShape, dialect: Dialect) -> RowsFunction:
     """A generated row constructor for a select over several models.
 
     Each row builds the queried model's instance plus one instance per joined model,
@@ -294,42 +406,46 @@ def graph_hydrator(query, shape, dialect):
         dialect,
     )
     if cacheable:
-        hydrate = meta._hydrators.get(key)
-        if hydrate is not None:
-            return hydrate
-    per_source = collections.OrderedDict()
+        cached: RowsFunction | None = meta._hydrators.get(key)
+        if cached is not None:
+            return cached
+    per_source: collections.OrderedDict[Any, list[tuple[int, Field[Any]]]] = collections.OrderedDict()
     per_source[primary] = []
     extras = []
     for index, ((source, field), label) in enumerate(zip(shape.owners, shape.labels)):
-        if source is None:
+        if source is None or field is None:
             extras.append((index, label))
         else:
             per_source.setdefault(source, []).append((index, field))
-    namespace = {"new": object.__new__, "set_dict": _SET_DICT}
-    variables = {}
+    namespace: dict[str, Any] = {"new": object.__new__}
+    variables: dict[Any, int] = {}
     body = []
 
-    def value(index):
+    def value(index: int) -> str:
         return _read_expr(f"v{index}", index, shape.converters[index], namespace)
 
-    for number, (source, entries) in enumerate(per_source.items()):
+    for number, source in enumerate(per_source):
         variables[source] = number
         namespace[f"C{number}"] = _model_of(source)
-        items = [f"{field.attr_key!r}: {value(index)}" for index, field in entries] + ["'_persisted': True"]
-        body.append(f"d{number} = {{{', '.join(items)}}}")
-        body.append(f"o{number} = new(C{number}); set_dict(o{number}, d{number})")
-        if number:
-            empty = " and ".join(f"v{index} is None" for index, _field in entries) or "True"
-            body.append(f"e{number} = {empty}")
+        namespace[f"L{number}"] = _model_of(source)._meta.loader
+    # What the primary instance holds besides its columns: unrelated joined models (by
+    # name) and expressions (by label). Built last, when the others exist.
+    primary_extra = []
     forward = collections.defaultdict(list)
+    links = []
     for source, number in variables.items():
         if source is primary:
             continue
+        entries = per_source[source]
+        body.append(f"o{number} = new(L{number})")
+        body += _stores(f"o{number}", _model_of(source), [(field.attr_key, value(index)) for index, field in entries])
+        empty = " and ".join(f"v{index} is None" for index, _field in entries) or "True"
+        body.append(f"e{number} = {empty}")
         rel = join_rels.get(source)
         if rel is None:
             alias_name = source._alias_name if isinstance(source, ModelAlias) else None
             name = alias_name or _model_of(source).__name__.lower()
-            body.append(f"d0[{name!r}] = None if e{number} else o{number}")
+            primary_extra.append((name, f"None if e{number} else o{number}"))
             continue
         src, fk, is_forward = rel
         if src not in variables:
@@ -337,22 +453,32 @@ def graph_hydrator(query, shape, dialect):
         if is_forward:
             forward[variables[src]].append(f"{fk.name!r}: None if e{number} else o{number}")
         else:
-            backref = getattr(fk, "backref_name", None) or fk.model.__name__.lower()
-            holder = variables[src]
-            body.append(f"if not e{number}:")
-            body.append(f"    d{number}['_rel'] = {{{fk.name!r}: o{holder}}}")
-            body.append(f"    d{holder}.setdefault('_joined', {{}}).setdefault({backref!r}, o{number})")
+            links.append(f"if not e{number}:")
+            links.append(f"    o{number}._rel = {{{fk.name!r}: o{variables[src]}}}")
+    primary_extra += [(label, value(index)) for index, label in extras]
+    body.append("o0 = new(L0)")
+    body += _stores(
+        "o0",
+        _model_of(primary),
+        [(field.attr_key, value(index)) for index, field in per_source[primary]] + primary_extra,
+    )
+    body += links
     for holder, items in forward.items():
-        body.append(f"d{holder}['_rel'] = {{{', '.join(items)}}}")
-    for index, label in extras:
-        body.append(f"d0[{label!r}] = {value(index)}")
+        body.append(f"o{holder}._rel = {{{', '.join(items)}}}")
+    # Every instance is complete: each becomes an instance of its model.
+    body += [f"o{number}.__class__ = C{number}" for number in variables.values()]
     names = [f"v{index}" for index in range(len(shape.owners))]
     unpack = ", ".join(names) + ","
     key_index = next(
-        (index for index, (source, field) in enumerate(shape.owners) if source is primary and field.primary_key), None
+        (
+            index
+            for index, (owner, field) in enumerate(shape.owners)
+            if owner is primary and field is not None and field.primary_key
+        ),
+        None,
     )
     namespace["bad_value"] = functools.partial(_raise_bad_value, shape.columns, shape.converters, key_index)
-    source = (
+    code = (
         "def hydrate(rows):\n"
         "    out = []\n"
         "    append = out.append\n"
@@ -364,7 +490,7 @@ def graph_hydrator(query, shape, dialect):
         f"        bad_value(exc, [{', '.join(f'locals().get({name!r})' for name in names)}])\n"
         "    return out\n"
     )
-    hydrate = generate_function("hydrate", source, namespace)
+    hydrate: RowsFunction = generate_function("hydrate", code, namespace)
     if cacheable:
         meta._hydrators[key] = hydrate
     return hydrate

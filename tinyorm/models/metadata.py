@@ -14,6 +14,7 @@ import collections
 import difflib
 import functools
 import re
+import types
 import weakref
 from typing import TYPE_CHECKING, Any, Iterable, Union, cast
 
@@ -22,6 +23,7 @@ from ..events import lazy_load_listeners, notify_lazy_load
 from ..exceptions import DataError, DoesNotExist, ImproperlyConfigured
 from ..fields import AutoField, CompositeKey, Field, ForeignKeyField, VersionField
 from ..indexes import Index
+from ..relations import _loaded_value
 from ..sql.search import Search
 
 if TYPE_CHECKING:
@@ -105,6 +107,9 @@ class Metadata:
         self._query_cache: BoundedCache[Any, Any] = BoundedCache(QUERY_CACHE_SIZE)
         self._hydrators: BoundedCache[Any, Any] = BoundedCache(HYDRATOR_CACHE_SIZE)
         self._insert_plan: _InsertPlan | None = None
+        self.loader: Any = None  # the class instances are built as (see _loader_class)
+        self.initializer: Any = None  # Model.__init__'s generated body (hydration.initializer_for)
+        self.slots: frozenset[str] = frozenset()  # the instance slots: field attr_keys and ORM state
 
     @property
     def sorted_fields(self) -> list[Field[Any]]:
@@ -138,6 +143,7 @@ class Metadata:
         self._query_cache = BoundedCache(QUERY_CACHE_SIZE)
         self._hydrators = BoundedCache(HYDRATOR_CACHE_SIZE)
         self._insert_plan = None
+        self.initializer = None  # Model.__init__'s generated body (hydration.initializer_for)
 
     def set_database(self, database: DatabaseLike | None) -> None:
         self.database = database
@@ -201,17 +207,26 @@ class Metadata:
         self.__dict__.pop("_bound_indexes", None)
 
 
-class ForeignKeyIdAccessor:
-    """``tweet.user_id``: the raw key; reached only when the instance dict lacks it (the
-    column was not selected, or a session expired the object)."""
+class FieldOnClass:
+    """``User.username`` on the class: the field (an expression), while instances keep the
+    value in a slot of the same name.
 
-    def __init__(self, fk: ForeignKeyField[Any]) -> None:
-        self.fk = fk
+    The slot's descriptor sits in the class, so this one sits in the class's own metaclass
+    (made per model by ``ModelBase``), where Python looks first for a class attribute.
+    """
 
-    def __get__(self, instance: Model | None, owner: Any) -> Any:
-        if instance is None:
-            return self.fk
-        return instance._load_missing(self.fk)
+    __slots__ = ("field",)
+
+    def __init__(self, field: Field[Any]) -> None:
+        self.field = field
+
+    def __get__(self, cls: type | None, metaclass: type) -> Any:
+        if cls is None:
+            return self
+        return self.field
+
+    def __set__(self, cls: type, value: Any) -> None:
+        raise AttributeError(f"{self.field.qualified_name} is a field; it cannot be replaced on the class")
 
 
 class BackrefAccessor:
@@ -224,12 +239,15 @@ class BackrefAccessor:
         if instance is None:
             return self
         fk = self.fk
+        extra = instance._extra
+        if extra and fk.backref_name in extra:  # a list prefetch() put there
+            return extra[fk.backref_name]
         if lazy_load_listeners:  # events: the N+1 detector
             notify_lazy_load(instance, fk, "backref")
-        key = instance.__dict__.get(fk.rel_field.attr_key)
+        key = _loaded_value(instance, fk.rel_field.attr_key)
         query = fk.model.select().where(fk == key)
         query._parent_link = (fk, instance)
-        session = instance.__dict__.get("_session")
+        session = instance._session
         if session is not None:
             query._session = session()  # rows of a session's object go through its map
         return query
@@ -247,7 +265,7 @@ class ModelBase(type):
 
     def __new__(mcs, name: str, bases: tuple[type, ...], attrs: dict[str, Any]) -> ModelBase:
         if not any(isinstance(base, ModelBase) for base in bases):
-            return super().__new__(mcs, name, bases, attrs)
+            return super().__new__(mcs, name, bases, attrs)  # Model itself
         meta_options = {}
         meta_class = attrs.pop("Meta", None)
         if meta_class is not None:
@@ -268,8 +286,17 @@ class ModelBase(type):
         own_fields = {key: value for key, value in attrs.items() if isinstance(value, Field)}
         for key in own_fields:
             attrs.pop(key)
+        fields = dict(inherited_fields)
+        fields.update(sorted(own_fields.items(), key=lambda item: item[1]._order))
+        primary_key = meta_options.get("primary_key")
+        declared_pk = [field_name for field_name, field in fields.items() if field.primary_key]
+        if len(declared_pk) > 1:
+            raise ImproperlyConfigured(f"{name} declares several primary keys: {declared_pk}; use CompositeKey")
+        if primary_key is None and not declared_pk:
+            fields = {"id": AutoField(), **fields}
+        model_type = _instance_layout(mcs, name, bases, attrs, fields)
         # A model class: the checkers cannot tell that an instance of this metaclass is one.
-        cls = cast("type[Model]", super().__new__(mcs, name, bases, attrs))
+        cls = cast("type[Model]", super().__new__(model_type, name, bases, attrs))
 
         database = meta_options.get("database", parent_meta.database if parent_meta else None)
         partition = meta_options.get("partition", parent_meta.partition if parent_meta else None)
@@ -283,20 +310,15 @@ class ModelBase(type):
             meta_options.get("constraints", ()),
         )
         cls._meta = meta
-        fields = dict(inherited_fields)
-        fields.update(sorted(own_fields.items(), key=lambda item: item[1]._order))
-        primary_key = meta_options.get("primary_key")
-        declared_pk = [field_name for field_name, field in fields.items() if field.primary_key]
-        if len(declared_pk) > 1:
-            raise ImproperlyConfigured(f"{name} declares several primary keys: {declared_pk}; use CompositeKey")
-        if primary_key is None and not declared_pk:
-            meta.add_field("id", AutoField())
-            cls.id = meta.fields["id"]
         for field_name, field in fields.items():
             meta.add_field(field_name, field)
-            setattr(cls, field_name, field)
-            if isinstance(field, ForeignKeyField) and field.attr_key not in fields:
-                setattr(cls, field.attr_key, ForeignKeyIdAccessor(field))
+        meta.loader = _loader_class(cls)
+        meta.slots = frozenset(
+            slot
+            for klass in cls.__mro__
+            for slot, value in vars(klass).items()
+            if isinstance(value, types.MemberDescriptorType)
+        )
         if isinstance(primary_key, CompositeKey):
             primary_key.bind(cls)
             meta.primary_key = primary_key
@@ -365,6 +387,59 @@ class ModelBase(type):
 
     def __repr__(cls) -> str:
         return f"<Model: {cls.__name__}>"
+
+
+def _instance_layout(
+    mcs: type[ModelBase], name: str, bases: tuple[type, ...], attrs: dict[str, Any], fields: dict[str, Field[Any]]
+) -> type[ModelBase]:
+    """Lay out the instances of a new model; returns the metaclass to build it with.
+
+    Each field's value lives in a slot named by its ``attr_key`` (a slot costs 8 bytes, an
+    instance dict about 200), so ``obj.username`` reads it straight from the object. The
+    ORM's own per-object state has slots on ``Model``; other attributes (query annotations,
+    prefetched lists, a user's own) go to a dict created on first use (``Model.__dict__``).
+    A field's slot descriptor takes the class attribute of its name, so the field itself
+    is reached as ``User.username`` through a ``FieldOnClass`` on a metaclass of the
+    model's own. A foreign key's name (``tweet.user``) stays a descriptor in the class.
+    Two models with fields cannot both be bases of one class (their slots collide).
+    """
+    inherited_slots = {
+        slot
+        for base in bases
+        for klass in base.__mro__
+        for slot, value in vars(klass).items()
+        if isinstance(value, types.MemberDescriptorType)
+    }
+    slots: list[str] = []
+    on_class: dict[str, FieldOnClass] = {}
+    for field_name, field in fields.items():
+        attr_key = field.attr_key_for(field_name)
+        on_class[field_name] = on_class[attr_key] = FieldOnClass(field)
+        if attr_key not in inherited_slots and attr_key not in attrs:
+            slots.append(attr_key)
+        if field_name != attr_key:
+            attrs[field_name] = field
+    attrs["__slots__"] = tuple(attrs.get("__slots__", ())) + tuple(slots)
+    model_type = cast("type[ModelBase]", type(f"ModelBase[{name}]", (mcs,), on_class))
+    model_type.__module__ = mcs.__module__
+    return model_type
+
+
+def _loader_class(cls: type[Model]) -> type[Model]:
+    """The model's twin for building instances: the same layout, and attribute assignment
+    that skips ``Model.__setattr__``'s change tracking (it is ``object.__setattr__`` in C).
+
+    Hydration and ``__init__`` fill a new instance as a loader, then set ``__class__`` to
+    the model: cheaper than a call per attribute, and no value is recorded as a change.
+    """
+    # Both hooks: they share one type slot, which stays C only if neither is Python.
+    namespace: dict[str, Any] = {
+        "__slots__": (),
+        "__setattr__": object.__setattr__,
+        "__delattr__": object.__delattr__,
+        "__module__": cls.__module__,
+    }
+    return type.__new__(type(cls), f"{cls.__name__}Loader", (cls,), namespace)
 
 
 def _reference_key(target: str, declaring_module: str) -> tuple[str, str]:

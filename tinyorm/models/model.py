@@ -1,10 +1,19 @@
 """The active-record ``Model``: instances, change tracking, and the class-level API.
 
-Instances keep their column values in ``__dict__`` under each field's ``attr_key`` (the field
-name; ``<name>_id`` for a foreign key), so reading an attribute is a plain dict lookup. ORM
-bookkeeping is created lazily in the same dict: ``_persisted`` (the row exists), ``_changes``
-(attr_key -> value before the first write since the last save) and ``_rel`` (loaded related
-objects).
+Instances keep their column values in slots named by each field's ``attr_key`` (the field
+name; ``<name>_id`` for a foreign key; laid out by ``metadata._instance_layout``), so reading
+an attribute is one C-level slot read and an object costs its slots, not a dict. ORM
+bookkeeping has slots of its own on ``Model``: ``_persisted`` (the row exists), ``_changes``
+(attr_key -> value before the first write since the last save, None until a write),
+``_session`` (a weak reference to the owning session) and ``_rel`` (loaded related objects);
+``_persisted`` is ``EXPIRED`` once a session dropped the loaded values. Instances have no real ``__dict__``: on CPython
+3.11 one costs a values array per object and is materialised by the ``__class__`` switch
+hydration relies on. Any other attribute (query annotations, prefetched lists, a user's own)
+goes to the ``_extra`` dict, created on first use and shown as ``obj.__dict__``; reading one
+goes through ``__getattr__``. A field that was never loaded has an empty slot: reading it
+goes through ``__getattr__`` too (None, or a reload of an expired object). Internal code
+reads what is loaded with ``_loaded_value`` (never a reload) and writes past change tracking
+with ``_set_raw``.
 
 ``save()`` on a new object and ``create()`` run a precompiled single-row INSERT
 (``writes._InsertPlan``); ``save()`` on a loaded one a precompiled UPDATE of the changed
@@ -13,12 +22,13 @@ columns (``writes._UpdatePlan``), both cached on the model's metadata per engine
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from .. import exceptions
 from ..events import lazy_load_listeners, notify_lazy_load, notify_write, write_listeners
 from ..exceptions import DataError, DoesNotExist, ImproperlyConfigured, StaleDataError
-from ..fields import Field, ForeignKeyField
+from ..fields import Field
+from ..relations import _loaded_value
 from ..sql.nodes import SQL, Node, Value
 from ..sql.query import Delete
 from ..sql.search import SearchMatch, SearchRank
@@ -30,8 +40,69 @@ if TYPE_CHECKING:
     from .metadata import Metadata
 
 
+# Writes a slot or attribute without Model.__setattr__'s change tracking.
+_set_raw = object.__setattr__
+# Reads a slot as loaded: AttributeError when empty, without __getattr__'s lazy load.
+_get_raw = object.__getattribute__
+# What the ORM state slots read as when a path that builds instances did not fill them.
+_STATE_DEFAULTS = {
+    "_persisted": False,
+    "_changes": None,
+    "_session": None,
+    "_rel": None,
+    "_extra": None,
+}
+
+
+class _Expired:
+    """``_persisted`` of an object whose row exists but whose loaded values a session
+    dropped (``Session.expire``): true like True; the next read of a field reloads them."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "EXPIRED"
+
+    def __reduce__(self):
+        return "EXPIRED"  # pickles as this module's one instance
+
+
+EXPIRED = _Expired()
+
+
 class Model(metaclass=ModelBase):
     """Base class of every model. See the docs for fields, Meta options and queries."""
+
+    __slots__ = ("_persisted", "_changes", "_session", "_rel", "_extra", "__weakref__")
+    if TYPE_CHECKING:
+        _persisted: bool | _Expired
+        _changes: dict[str, Any] | None
+        _session: Callable[[], Any] | None
+        _rel: dict[str, Any] | None
+        _extra: dict[str, Any] | None
+
+    if not TYPE_CHECKING:
+        # Run-time only: type checkers keep object's __dict__, and would read __getattr__
+        # (below) as "any attribute exists", hiding every misspelt field name.
+
+        @property
+        def __dict__(self):
+            """The attributes set on the instance besides its fields (query annotations,
+            prefetched lists, a user's own): a dict created on first use."""
+            return _dict_in_slot(self, "_extra")
+
+        def __getattr__(self, name):
+            # Reached only when normal lookup fails: an attribute kept in _extra, a field
+            # that was not selected or that a session expired, ORM state not filled in yet.
+            if name in _STATE_DEFAULTS:
+                return _STATE_DEFAULTS[name]
+            extra = self._extra
+            if extra is not None and name in extra:
+                return extra[name]
+            field = type(self)._meta.attr_keys.get(name)
+            if field is not None:
+                return self._load_missing(field)
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     if TYPE_CHECKING:
         # Set on each model class by the metaclass.
@@ -39,57 +110,65 @@ class Model(metaclass=ModelBase):
         DoesNotExist: ClassVar[type[exceptions.DoesNotExist]]
         id: Any  # the AutoField a model without a declared primary key gets
 
+    def __new__(cls, *args: Any, **values: Any) -> Self:
+        # A new instance starts as its model's loader class (metadata._loader_class), so
+        # __init__ fills it with C-level assignments that skip change tracking; __init__
+        # ends by handing it the model's class.
+        return object.__new__(cls._meta.loader)
+
     def __init__(self, **values: Any) -> None:
-        meta = self._meta
-        data = self.__dict__
-        data.update(meta.static_defaults)
-        for field in meta.callable_defaults:
-            data[field.attr_key] = field.get_default()
-        fields = meta.fields
-        attr_keys = meta.attr_keys
-        for name, value in values.items():
-            if name in attr_keys:
-                data[name] = value
-            elif name in fields:
-                field = fields[name]
-                if isinstance(field, ForeignKeyField):
-                    self._set_related_object(field, value, track=False)
-                else:
-                    data[field.attr_key] = value
-            else:
-                raise TypeError(f"{type(self).__name__}() got an unexpected field {name!r}")
+        meta = type(self)._meta
+        cls = meta.model
+        if type(self) is not meta.loader:  # __init__ called again on a built instance
+            _set_raw(self, "__class__", meta.loader)
+        try:
+            (meta.initializer or initializer_for(cls))(self, values)
+        finally:
+            self.__class__ = cls
+
+    def __delattr__(self, name: str) -> None:
+        extra = self._extra
+        if extra is not None and name in extra:
+            del extra[name]
+        else:
+            object.__delattr__(self, name)
 
     # -- change tracking -------------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
         meta = type(self)._meta
         if name in meta.tracked:
-            data = self.__dict__
-            changes = data.get("_changes")
+            changes = self._changes
             if changes is None:
-                changes = data["_changes"] = {name: data.get(name, _MISSING)}
+                try:
+                    original = _get_raw(self, name)
+                except AttributeError:
+                    original = _MISSING
+                _set_raw(self, "_changes", {name: original})
                 # The first change since the last flush puts the object in the session's
                 # dirty set; later writes need no bookkeeping beyond _changes.
-                session = data.get("_session")
+                session = self._session
                 if session is not None:
                     session_ref = session()
                     if session_ref is not None:
                         session_ref._mark_dirty(self)
             elif name not in changes:
-                changes[name] = data.get(name, _MISSING)
-            data[name] = value
+                changes[name] = _loaded_value(self, name, _MISSING)
+            _set_raw(self, name, value)
             return
-        object.__setattr__(self, name, value)
+        _set_attribute(self, name, value)
 
     def _dirty_fields(self):
         """Fields whose value differs from the one last loaded or saved."""
-        data = self.__dict__
-        changes = data.get("_changes")
+        changes = self._changes
         if not changes:
             return []
         attr_keys = self._meta.attr_keys
         dirty = []
         for key, original in changes.items():
-            current = data.get(key, _MISSING)
+            try:
+                current = _get_raw(self, key)
+            except AttributeError:
+                current = _MISSING
             # A value of another type counts as a change even when == says equal (1 vs True).
             if current.__class__ is not original.__class__ or current != original or original is _MISSING:
                 dirty.append(attr_keys[key])
@@ -105,39 +184,36 @@ class Model(metaclass=ModelBase):
         return bool(self._dirty_fields())
 
     def _clear_changes(self):
-        self.__dict__.pop("_changes", None)
+        _set_raw(self, "_changes", None)
 
     # -- attribute hooks -------------------------------------------------------------------
     def _load_missing(self, field: Field[Any]) -> Any:
-        data = self.__dict__
-        if data.get("_expired"):
+        if self._persisted is EXPIRED:
             self.refresh()
-            return self.__dict__.get(field.attr_key)
+            return _loaded_value(self, field.attr_key)
         return None
 
     def _related_object(self, fk):
-        data = self.__dict__
-        rel = data.get("_rel")
+        rel = self._rel
         if rel is not None and fk.name in rel:
             obj = rel[fk.name]
-            key = data.get(fk.attr_key)
-            if obj is None or key is None or obj.__dict__.get(fk.rel_field.attr_key) in (key, None):
+            key = _loaded_value(self, fk.attr_key)
+            if obj is None or key is None or _loaded_value(obj, fk.rel_field.attr_key) in (key, None):
                 if obj is None and key is not None:
                     pass  # the key changed after a None was cached: load below
                 else:
                     return obj
-        key = data.get(fk.attr_key, _MISSING)
-        if key is _MISSING and data.get("_expired"):
+        key = _loaded_value(self, fk.attr_key, _MISSING)
+        if key is _MISSING and self._persisted is EXPIRED:
             self.refresh()
-            data = self.__dict__  # refresh installs a new dict
-            rel = data.get("_rel")
-            key = data.get(fk.attr_key)
+            rel = self._rel
+            key = _loaded_value(self, fk.attr_key)
         if key is None or key is _MISSING:
             return None
         if not fk.lazy_load:
             return key
         rel_model = fk.rel_model
-        session = data.get("_session")
+        session = self._session
         session = session() if session is not None else None
         by_key = session is not None and fk.rel_field is rel_model._meta.primary_key
         if lazy_load_listeners and not (by_key and session._holds(rel_model, key)):  # events: N+1 detector
@@ -149,44 +225,44 @@ class Model(metaclass=ModelBase):
         else:
             obj = rel_model.get(fk.rel_field == key)
         if rel is None:
-            rel = data["_rel"] = {}
+            rel = {}
+            _set_raw(self, "_rel", rel)
         rel[fk.name] = obj
         return obj
 
     def _set_related_object(self, fk, value, track=True):
-        data = self.__dict__
         if isinstance(value, Model):
             if not isinstance(value, fk.rel_model):
                 raise DataError(f"{fk.qualified_name}: expected a {fk.rel_model.__name__}, got {type(value).__name__}")
-            key = value.__dict__.get(fk.rel_field.attr_key)
-            rel = data.get("_rel")
+            key = _loaded_value(value, fk.rel_field.attr_key)
+            rel = self._rel
             if rel is None:
-                rel = data["_rel"] = {}
+                rel = {}
+                _set_raw(self, "_rel", rel)
             rel[fk.name] = value
         else:
             key = value
-            rel = data.get("_rel")
+            rel = self._rel
             if rel is not None:
                 rel.pop(fk.name, None)
         if track:
-            self.__setattr__(fk.attr_key, key)
+            Model.__setattr__(self, fk.attr_key, key)
         else:
-            data[fk.attr_key] = key
+            _set_raw(self, fk.attr_key, key)
 
     def _sync_related_keys(self):
         """Copy keys of related objects saved since they were assigned (``tweet.user = u``)."""
-        rel = self.__dict__.get("_rel")
+        rel = self._rel
         if not rel:
             return
-        data = self.__dict__
         fields = self._meta.fields
         for name, obj in rel.items():
             if obj is None:
                 continue
             fk = fields[name]
-            key = obj.__dict__.get(fk.rel_field.attr_key)
-            if key is not None and data.get(fk.attr_key) != key:
-                self.__setattr__(fk.attr_key, key)
+            key = _loaded_value(obj, fk.rel_field.attr_key)
+            if key is not None and _loaded_value(self, fk.attr_key) != key:
+                Model.__setattr__(self, fk.attr_key, key)
 
     # -- identity --------------------------------------------------------------------------
     @property
@@ -194,10 +270,10 @@ class Model(metaclass=ModelBase):
         """The primary key's value (a tuple for a ``CompositeKey``); None before the first save of an auto key."""
         meta = self._meta
         if meta.composite_key:
-            return tuple(self.__dict__.get(field.attr_key) for field in meta.primary_key.fields)
+            return tuple(_loaded_value(self, field.attr_key) for field in meta.primary_key.fields)
         if meta.primary_key is None:
             return None
-        return self.__dict__.get(meta.primary_key.attr_key)
+        return _loaded_value(self, meta.primary_key.attr_key)
 
     @pk.setter
     def pk(self, value: Any) -> None:
@@ -228,11 +304,26 @@ class Model(metaclass=ModelBase):
         return f"<{type(self).__name__}: {self.pk!r}>"
 
     def __getstate__(self):
-        state = {key: value for key, value in self.__dict__.items() if key not in ("_session", "_rel")}
+        # The loaded values, the state a copy keeps, and the instance dict; not the session
+        # nor the related objects (a copy or an unpickled object belongs to no session).
+        state = {}
+        for key in type(self)._meta.attr_keys:
+            try:
+                state[key] = _get_raw(self, key)
+            except AttributeError:
+                pass
+        state["_persisted"] = self._persisted
+        if self._changes:
+            state["_changes"] = dict(self._changes)
+        if self._extra:
+            state.update(self._extra)
         return state
 
     def __setstate__(self, state):
-        self.__dict__.update(state)
+        _replace_state(self, state)
+        model = type(self)._meta.model
+        if type(self) is not model:  # made by Model.__new__ (pickle, copy): a loader
+            _set_raw(self, "__class__", model)
 
     # -- class-level API -------------------------------------------------------------------
     @classmethod
@@ -308,7 +399,7 @@ class Model(metaclass=ModelBase):
         if cls.save is not Model.save:  # an override (signals, hooks) sees every insert
             instance.save(force_insert=True)
             return instance
-        if "_rel" in instance.__dict__:
+        if instance._rel:
             instance._sync_related_keys()
         instance._insert()
         return instance
@@ -443,8 +534,7 @@ class Model(metaclass=ModelBase):
         row was changed or deleted by someone else.
         """
         self._sync_related_keys()
-        data = self.__dict__
-        if force_insert or not data.get("_persisted"):
+        if force_insert or not self._persisted:
             self._insert()
             return 1
         if self._meta.primary_key is None:
@@ -460,10 +550,9 @@ class Model(metaclass=ModelBase):
     def _insert(self):
         cls = type(self)
         meta = cls._meta
-        data = self.__dict__
         version = meta.version_field
-        if version is not None and data.get(version.attr_key) is None:
-            data[version.attr_key] = 1
+        if version is not None and _loaded_value(self, version.attr_key) is None:
+            _set_raw(self, version.attr_key, 1)
         database = (meta.database or meta.get_database()).route_write(cls)
         dialect = database.dialect
         # The common shape (every field present, auto key unset) has one precompiled plan,
@@ -472,39 +561,37 @@ class Model(metaclass=ModelBase):
         if plan is None or plan.dialect is not dialect:
             plan = meta._insert_plan = _InsertPlan(cls, None, dialect)
         try:
-            if plan.auto_pk is not None and data[plan.auto_pk.attr_key] is not None:
-                raise KeyError
-            params = [adapt(data[key]) for key, adapt in plan.getters]
-        except KeyError:
+            if plan.auto_pk is not None and _get_raw(self, plan.auto_pk.attr_key) is not None:
+                raise AttributeError
+            params = [adapt(_get_raw(self, key)) for key, adapt in plan.getters]
+        except AttributeError:
             present = tuple(
                 field
                 for field in meta.fields.values()
-                if field.attr_key in data and not (field.auto_increment and data[field.attr_key] is None)
+                if _loaded_value(self, field.attr_key, _MISSING) is not _MISSING
+                and not (field.auto_increment and _loaded_value(self, field.attr_key) is None)
             )
             cache_key = ("insert", dialect, present)
             plan = meta._query_cache.get(cache_key)
             if plan is None:
                 plan = meta._query_cache[cache_key] = _InsertPlan(cls, present, dialect)
-            params = [adapt(data[key]) for key, adapt in plan.getters]
+            params = [adapt(_get_raw(self, key)) for key, adapt in plan.getters]
         cursor = database.execute_sql(plan.sql, params)
         auto_pk = plan.auto_pk
         if auto_pk is not None:
             if plan.returning:
-                data[auto_pk.attr_key] = cursor.fetchone()[0]
+                _set_raw(self, auto_pk.attr_key, cursor.fetchone()[0])
             else:
-                data[auto_pk.attr_key] = database.last_insert_id(cursor)
-        data["_persisted"] = True
-        if "_changes" in data:
-            del data["_changes"]
-        if "_expired" in data:
-            del data["_expired"]
+                _set_raw(self, auto_pk.attr_key, database.last_insert_id(cursor))
+        _set_raw(self, "_persisted", True)
+        if self._changes is not None:
+            _set_raw(self, "_changes", None)
         if write_listeners:  # events: caches, signals
             notify_write(cls, "insert", database, (self,), "save")
 
     def _update(self, fields):
         cls = type(self)
         meta = cls._meta
-        data = self.__dict__
         database = meta.get_database().route_write(cls)
         dialect = database.dialect
         version = meta.version_field
@@ -512,9 +599,12 @@ class Model(metaclass=ModelBase):
         if not fields:
             return 0
         plan = update_plan(cls, fields, dialect)
-        params = [adapt(data.get(attr_key)) for attr_key, adapt in plan.getters]
+        try:
+            params = [adapt(_get_raw(self, attr_key)) for attr_key, adapt in plan.getters]
+        except AttributeError:  # a column that was not loaded is written as NULL
+            params = [adapt(_loaded_value(self, attr_key)) for attr_key, adapt in plan.getters]
         if version is not None:
-            current = data.get(version.attr_key)
+            current = _loaded_value(self, version.attr_key)
             params.append(current)
         rows = database.execute_sql(plan.sql, params).rowcount
         if version is not None:
@@ -522,8 +612,8 @@ class Model(metaclass=ModelBase):
                 raise stale_data_error(cls, self.pk, current, database) or StaleDataError(
                     f"{cls.__name__} with primary key {self.pk!r} was not written: it changed while being written"
                 )
-            data[version.attr_key] = current + 1
-        data.pop("_changes", None)
+            _set_raw(self, version.attr_key, current + 1)
+        _set_raw(self, "_changes", None)
         if write_listeners:  # events: caches, signals
             notify_write(cls, "update", database, (self,), "save")
         return rows
@@ -536,40 +626,77 @@ class Model(metaclass=ModelBase):
         condition = meta.pk_expression(self.pk)
         version = meta.version_field
         if version is not None:
-            current = self.__dict__.get(version.attr_key)
+            current = _loaded_value(self, version.attr_key)
             condition = condition & (version == current)
         rows = database.execute(Delete(cls, database).where(condition)).rowcount
         if rows == 0 and version is not None:
             raise stale_data_error(cls, self.pk, current, database) or StaleDataError(
                 f"{cls.__name__} with primary key {self.pk!r} was not written: it changed while being written"
             )
-        self.__dict__["_persisted"] = False
+        _set_raw(self, "_persisted", False)
         if write_listeners:  # events: caches, signals
             notify_write(cls, "delete", database, (self,), "delete_instance")
         return rows
 
     def refresh(self) -> Self:
         """Reload every column from the database (discarding unsaved changes)."""
-        session = self.__dict__.get("_session")
+        session = self._session
         session = session() if session is not None else None
         if session is not None:
             return session.refresh(self)
         cls = type(self)
         fresh = cls.select().where(cls._meta.pk_expression(self.pk)).get()
-        data = self.__dict__
         for key in cls._meta.attr_keys:
-            if key in fresh.__dict__:
-                data[key] = fresh.__dict__[key]
-        data.pop("_changes", None)
-        data.pop("_expired", None)
-        data.pop("_rel", None)
-        data["_persisted"] = True
+            value = _loaded_value(fresh, key, _MISSING)
+            if value is not _MISSING:
+                _set_raw(self, key, value)
+        _set_raw(self, "_changes", None)
+        _set_raw(self, "_rel", None)
+        _set_raw(self, "_persisted", True)
         return self
 
 
-# Model.__setattr__ tracks changes; hydration installs a fresh __dict__ through the
-# descriptor directly, which skips that hook (and is the fastest way to fill an object).
-_SET_DICT = Model.__dict__["__dict__"].__set__
+def _replace_state(obj: Any, state: dict[str, Any]) -> None:
+    """Make ``obj`` hold exactly ``state`` (attribute -> value, as ``__getstate__`` gives):
+    every other field slot emptied, the instance dict cleared, the ORM state reset first."""
+    for key in type(obj)._meta.attr_keys:
+        try:
+            object.__delattr__(obj, key)
+        except AttributeError:
+            pass
+    for key, value in _STATE_DEFAULTS.items():
+        _set_raw(obj, key, value)
+    for key, value in state.items():
+        _set_attribute(obj, key, value)
+
+
+def _dict_in_slot(obj: Any, slot: str) -> dict[str, Any]:
+    """The dict an instance keeps in ``slot`` (``_rel``, ``_extra``), created on first use."""
+    held: dict[str, Any] | None = _get_raw(obj, slot)
+    if held is None:
+        held = {}
+        _set_raw(obj, slot, held)
+    return held
+
+
+def _set_attribute(obj: Any, name: str, value: Any) -> None:
+    """Set ``name`` without change tracking: its slot, or else the instance's ``_extra``."""
+    try:
+        _set_raw(obj, name, value)
+    except AttributeError:
+        # No slot of that name. A data descriptor on the class (a property without a
+        # setter) refused the value: that error stands. A plain class attribute or method
+        # cannot be shadowed per instance without a real __dict__: say so.
+        for klass in type(obj).__mro__:
+            if name in vars(klass):
+                attribute = vars(klass)[name]
+                if hasattr(type(attribute), "__set__"):
+                    raise
+                raise AttributeError(
+                    f"{type(obj).__name__}.{name} is defined by the class; model instances "
+                    "cannot shadow it with an attribute of their own"
+                ) from None
+        obj.__dict__[name] = value
 
 
 def _value_node(field, value):
@@ -595,15 +722,15 @@ def stale_data_error(model, pk, expected_version, database):
     return StaleDataError(f"{model.__name__} with primary key {pk!r} was not written: {why}")
 
 
-# Model's class methods build the queries below, and those modules refer back to Model (and
-# hydration to _SET_DICT): importing them once both exist keeps the cycle harmless.
+# Model's class methods build the queries below, and those modules refer back to Model:
+# importing them once it exists keeps the cycle harmless.
 from .aliases import ModelAlias  # noqa: E402
-from .hydration import _hydrator_for  # noqa: E402
+from .hydration import _hydrator_for, initializer_for  # noqa: E402
 from .select import ModelSelect  # noqa: E402
 from .writes import ModelDelete, ModelInsert, ModelUpdate, _InsertPlan, copy_from, update_plan  # noqa: E402
 
 if TYPE_CHECKING:
-    from typing import Callable, TypeVar
+    from typing import TypeVar
 
     from typing_extensions import ParamSpec, dataclass_transform
 

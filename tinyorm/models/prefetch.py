@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..exceptions import FieldError
 from .aliases import _model_of
 from .metadata import ModelBase
+from .model import _dict_in_slot, _loaded_value
 
 if TYPE_CHECKING:
     from ..fields import ForeignKeyField
@@ -37,24 +38,25 @@ def prefetch(query: Any, *related: Any) -> Any:
             raise FieldError(f"prefetch: no foreign key links {sub_model.__name__} to the models before it")
         fk, is_backref = link
         if is_backref:
-            keys = {obj.__dict__.get(fk.rel_field.attr_key) for obj in objects} - {None}
+            keys = {_loaded_value(obj, fk.rel_field.attr_key) for obj in objects} - {None}
             children = list(sub.where(fk.in_(list(keys)))) if keys else []
             groups = collections.defaultdict(list)
             for child in children:
-                groups[child.__dict__.get(fk.attr_key)].append(child)
-            by_key = {obj.__dict__.get(fk.rel_field.attr_key): obj for obj in objects}
+                groups[_loaded_value(child, fk.attr_key)].append(child)
+            by_key = {_loaded_value(obj, fk.rel_field.attr_key): obj for obj in objects}
             name = getattr(fk, "backref_name", None) or f"{sub_model._meta.table_name}_set"
             for key, obj in by_key.items():
+                # In the instance dict, where it hides the class's backref query accessor.
                 obj.__dict__[name] = groups.get(key, [])
             for child in children:
-                child.__dict__.setdefault("_rel", {})[fk.name] = by_key.get(child.__dict__.get(fk.attr_key))
+                _dict_in_slot(child, "_rel")[fk.name] = by_key.get(_loaded_value(child, fk.attr_key))
             loaded.append((sub_model, children))
         else:
-            keys = {obj.__dict__.get(fk.attr_key) for obj in objects} - {None}
+            keys = {_loaded_value(obj, fk.attr_key) for obj in objects} - {None}
             targets = list(sub.where(fk.rel_field.in_(list(keys)))) if keys else []
-            by_key = {target.__dict__.get(fk.rel_field.attr_key): target for target in targets}
+            by_key = {_loaded_value(target, fk.rel_field.attr_key): target for target in targets}
             for obj in objects:
-                obj.__dict__.setdefault("_rel", {})[fk.name] = by_key.get(obj.__dict__.get(fk.attr_key))
+                _dict_in_slot(obj, "_rel")[fk.name] = by_key.get(_loaded_value(obj, fk.attr_key))
             loaded.append((sub_model, targets))
     return parents
 

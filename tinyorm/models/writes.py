@@ -22,7 +22,8 @@ from ..sql.query import Delete, Insert, Update
 from .aliases import FieldAlias, _column_owner
 from .hydration import _tuple_converter
 from .lookups import _apply_lookup
-from .model import Model, _value_node
+from .metadata import _MISSING
+from .model import Model, _loaded_value, _value_node
 
 if TYPE_CHECKING:
     from ..backends.base import Database
@@ -205,13 +206,14 @@ class ModelInsert(_ModelWrite, Insert):
                 if not isinstance(row, model):
                     raise DataError(f"insert_many() into {model.__name__} got a {type(row).__name__}")
                 row._sync_related_keys()
-                data = row.__dict__
-                fields = tuple(
-                    field
+                loaded = {
+                    field: value
                     for field in all_fields
-                    if field.attr_key in data and not (field.auto_increment and data[field.attr_key] is None)
-                )
-                values = tuple(data[field.attr_key] for field in fields)
+                    if (value := _loaded_value(row, field.attr_key, _MISSING)) is not _MISSING
+                    and not (field.auto_increment and value is None)
+                }
+                fields = tuple(loaded)
+                values = tuple(loaded.values())
             else:
                 raise DataError(f"insert into {model.__name__}: cannot insert a {type(row).__name__}")
             shaped.append((fields, values))
@@ -246,7 +248,7 @@ class ModelInsert(_ModelWrite, Insert):
                     continue
                 value = values[index]
                 if field in foreign_keys and isinstance(value, Model):
-                    value = value.__dict__.get(field.rel_field.attr_key)
+                    value = _loaded_value(value, field.rel_field.attr_key)
                 row_values.append(value)
             rows.append(tuple(row_values))
         result = (columns, rows)
@@ -522,7 +524,7 @@ class ModelUpdate(_ModelWriteWhere, Update):
         for key, value in assignments.items():
             field = _resolve_field(model, key)
             if isinstance(value, Model) and isinstance(field, ForeignKeyField):
-                value = value.__dict__.get(field.rel_field.attr_key)
+                value = _loaded_value(value, field.rel_field.attr_key)
             pairs.append((field, _value_node(field, value)))
         if version is not None and all(field is not version for field, _ in pairs):
             pairs.append((version, version + 1))
