@@ -1,9 +1,9 @@
 """The cached get-by-primary-key workload: playhouse.cache against a plain dict.
 
 ``dict_cache`` is the floor a cache can reach in Python: a function ``get(model, pk)`` (the
-call shape of ``ModelCache.get_by_id``) over a dict of row dicts, each get a new instance
-filled from one (``object.__new__`` plus a dict copy), with no expiry, no bound, no
-invalidation, no thread safety. ``tinyorm_cached`` is ``ModelCache`` over the in-process
+call shape of ``ModelCache.get_by_id``) over a dict of stored values, each get a new instance
+filled from them (``object.__new__`` of the model's loader class, one C-level attribute store
+per field, then its class), with no expiry, no bound, no invalidation, no thread safety. ``tinyorm_cached`` is ``ModelCache`` over the in-process
 ``MemoryBackend`` (an LRU with expiry, invalidated by every write); ``tinyorm_redis`` the
 same over the shared Redis (``TINYORM_BENCH_REDIS_URL``, default 127.0.0.1:6379, under a
 key prefix of its own, deleted at the end). The plain ``tinyorm`` column runs uncached
@@ -39,14 +39,23 @@ class DictCache(_CacheOnly):
 
     def cached_get(self, data):
         Tweet = self.Tweet
+        meta = Tweet._meta
         if self._rows is None:
-            self._rows = {(Tweet, pk): dict(Tweet.get_by_id(pk).__dict__) for pk in data.pk_sample}
+            # each row's values by attribute, read once from the database
+            self._rows = {}
+            for pk in data.pk_sample:
+                obj = Tweet.get_by_id(pk)
+                self._rows[Tweet, pk] = tuple((key, getattr(obj, key)) for key in meta.attr_keys)
         rows = self._rows
         new = object.__new__
+        loader = meta.loader  # the model's twin whose attribute stores skip change tracking
 
         def get(model, pk):  # the same call shape as ModelCache.get_by_id
-            obj = new(model)
-            obj.__dict__.update(rows[model, pk])
+            obj = new(loader)
+            for key, value in rows[model, pk]:
+                setattr(obj, key, value)
+            obj._persisted = True
+            obj.__class__ = model
             return obj
 
         found = []
