@@ -56,7 +56,7 @@ class _UpdatePlan:
         self.getters = tuple((field.attr_key, field.adapter(dialect)) for field in keys)
 
 
-def update_plan(model, fields, dialect):
+def update_plan(model: type[Model], fields: tuple[Field[Any], ...], dialect: Dialect) -> _UpdatePlan:
     """The compiled one-row UPDATE of ``fields`` (``save()``; a flush's executemany), made
     once per model, column set and engine and kept on the model's bounded query cache."""
     cache = model._meta._query_cache
