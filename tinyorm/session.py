@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Literal, TypeVar
 from .exceptions import ConnectionLostError, TinyORMError, TransactionAbortedError
 from .identity import IdentityMap
 from .models import Model
-from .models.model import EXPIRED, _loaded_value, _replace_state, _set_raw
+from .models.model import EXPIRED, _replace_state, _set_raw
+from .relations import _loaded_value
 from .unitofwork import FlushPlan, StaleGroup, cascade_deleted
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ class Session:
         else:
             pk = meta.primary_key.coerce(pk)
         key = self._identity_key(model, pk)
-        obj = self.identity_map.get(key)
+        obj: _M | None = self.identity_map.get(key)
         if obj is not None:
             if id(obj) in self._deleted:
                 return None
@@ -161,7 +162,8 @@ class Session:
                 for rel_name, related in list(rel.items()):
                     if related is not None and related._session is None:
                         rel[rel_name] = self._merge_loaded([related], populate_existing)[0]
-            key = (name, model, _loaded_value(obj, pk_key) if pk_key is not None else obj.pk)
+            # name and pk_key are set on the first object: model starts as None
+            key = (name, model, _loaded_value(obj, pk_key) if pk_key is not None else obj.pk)  # pyright: ignore[reportPossiblyUnboundVariable]
             existing = refs.get(key)
             if existing is not None:
                 existing = existing()

@@ -37,6 +37,7 @@ from .metadata import _MISSING, ModelBase
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from ..backends.base import Database
     from .metadata import Metadata
 
 
@@ -157,7 +158,7 @@ class Model(metaclass=ModelBase):
             return
         _set_attribute(self, name, value)
 
-    def _dirty_fields(self):
+    def _dirty_fields(self) -> list[Field[Any]]:
         """Fields whose value differs from the one last loaded or saved."""
         changes = self._changes
         if not changes:
@@ -303,7 +304,7 @@ class Model(metaclass=ModelBase):
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.pk!r}>"
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         # The loaded values, the state a copy keeps, and the instance dict; not the session
         # nor the related objects (a copy or an unpickled object belongs to no session).
         state = {}
@@ -699,13 +700,13 @@ def _set_attribute(obj: Any, name: str, value: Any) -> None:
         obj.__dict__[name] = value
 
 
-def _value_node(field, value):
+def _value_node(field: Field[Any], value: Any) -> Node:
     if isinstance(value, Node):
         return value
     return Value(value, field)
 
 
-def stale_data_error(model, pk, expected_version, database):
+def stale_data_error(model: type[Model], pk: Any, expected_version: Any, database: Database) -> StaleDataError | None:
     """A StaleDataError if the row's version is not ``expected_version`` (None if it is).
 
     Tells a row another writer deleted from one whose version moved on. Used by save(),

@@ -7,9 +7,10 @@ import collections
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import FieldError
+from ..relations import _loaded_value
 from .aliases import _model_of
 from .metadata import ModelBase
-from .model import _dict_in_slot, _loaded_value
+from .model import _dict_in_slot
 
 if TYPE_CHECKING:
     from ..fields import ForeignKeyField

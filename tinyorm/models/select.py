@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Generic, Iterator, Literal, Sequence, Typ
 from ..bounded import BoundedCache
 from ..exceptions import FieldError
 from ..fields import Field, ForeignKeyField
-from ..sql.nodes import JOIN, SQL, Expression, Function, fn, join_kind
-from ..sql.query import CompoundSelect, Select
+from ..sql.nodes import JOIN, SQL, Expression, Function, Node, Operand, fn, join_kind
+from ..sql.query import CompoundSelect, Select, SelectBase
 from .aliases import FieldAlias, ModelAlias, _column_owner, _fields_of, _model_of
 from .hydration import _convert_rows, _flat_objects, _hydrator_for, _RowShape, _tuple_converter, graph_hydrator
 from .lookups import apply_lookups
@@ -28,7 +28,9 @@ from .prefetch import prefetch
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from ..backends.base import Database
     from ..dialects.base import Dialect
+    from ..session import Session
     from .aliases import Source
 
     _Q = TypeVar("_Q", bound="ModelSelect[Any]")
@@ -84,7 +86,7 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
     _join_rels: dict[Any, Any]
     _parent_link: Any
     _lookup_joins: dict[Any, Any]
-    _session: Any
+    _session: Session | None
 
     if TYPE_CHECKING:
 
@@ -140,10 +142,10 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
         return clone
 
     @property
-    def database(self):
+    def database(self) -> Any:
         return _model_of(self.model)._meta.database
 
-    def _read_database(self):
+    def _read_database(self) -> Database:
         model = _model_of(self.model)
         session = self._session
         if session is not None:
@@ -156,7 +158,7 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
         return database.route_read(model)
 
     # -- as an operand -----------------------------------------------------------------------
-    def _as_operand_of(self, lhs):
+    def _as_operand_of(self, lhs: Node) -> Node:
         """This query compared with ``lhs`` (``Message.user.in_(User.select().where(...))``):
         a query of a whole model selects the column ``lhs`` refers to (the foreign key's
         target, else the primary key) instead of every column, which no engine accepts."""
@@ -181,15 +183,15 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
             )
         return self
 
-    def _resolve_name(self, name):
+    def _resolve_name(self, name: str) -> Operand | None:
         """A field of the queried model, else of one joined model, else a selected alias."""
         field = _model_of(self.model)._meta.fields.get(name)
         if field is not None:
             return FieldAlias(self.model, field) if isinstance(self.model, ModelAlias) else field
-        found = []
+        found: list[Operand] = []
         for _kind, dest, _on in self._joins:
             if isinstance(dest, (ModelBase, ModelAlias)):
-                field = _model_of(dest)._meta.fields.get(name)
+                field = _model_of(dest)._meta.fields.get(name)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]  # a ModelBase is a model class
                 if field is not None:
                     found.append(FieldAlias(dest, field) if isinstance(dest, ModelAlias) else field)
         if len(found) > 1:
@@ -213,7 +215,7 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
             on, rel = _join_along(src, dest, on)
         elif isinstance(dest, (ModelBase, ModelAlias)) and isinstance(on, Expression):
             rel = _relation_from_condition(src, dest, on)
-        clone = Select.join(self, dest, join_type, on)
+        clone = super().join(dest, join_type, on)
         if rel is not None:
             clone._join_rels = dict(self._join_rels)
             clone._join_rels[dest] = rel
@@ -239,7 +241,7 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
         src_field = FieldAlias(source, fk) if isinstance(source, ModelAlias) else fk
         dest_field = FieldAlias(dest, fk.rel_field) if isinstance(dest, ModelAlias) else fk.rel_field
         join_type = JOIN.LEFT_OUTER if fk.null else JOIN.INNER
-        clone = Select.join(self, dest, join_type, src_field == dest_field)
+        clone = super().join(dest, join_type, src_field == dest_field)
         clone._join_source = self._join_source
         clone._lookup_joins = dict(self._lookup_joins)
         clone._lookup_joins[path] = dest
@@ -252,7 +254,7 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
             self._result = self._fetch(database)
         return self._result
 
-    def _fetch(self, database=None):
+    def _fetch(self, database: Database | None = None) -> list[_R]:
         if self._session is not None:
             self._session._autoflush()
         model = _model_of(self.model)
@@ -265,7 +267,7 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
             # all live alongside the objects made from them: the peak is the objects, their
             # values and one chunk (sqlite3 and psycopg2 make each tuple on fetch). Walking
             # the cursor row by row holds less still but is ~15% slower on sqlite3.
-            results = []
+            results: list[_R] = []
             cursor = database.execute_unbuffered(sql, params)
             try:
                 description = cursor.description
@@ -280,12 +282,13 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
         rows = cursor.fetchall()
         return self._build_results(rows, dialect, cursor.description)
 
-    def _build_results(self, rows, dialect, description):
+    def _build_results(self, rows: Sequence[Any], dialect: Dialect, description: Any) -> list[Any]:
         row_type = self._row_type
         columns = self._columns
         model = _model_of(self.model)
         if row_type == "models" and _single_model_columns(columns, self.model):
-            results = _hydrator_for(model, columns, dialect)(rows)
+            # _single_model_columns: every column is a Field
+            results = _hydrator_for(model, columns, dialect)(rows)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
             if self._parent_link is not None:
                 fk, parent = self._parent_link
                 for obj in results:
@@ -310,7 +313,7 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
             return [dict(zip(labels, row)) for row in converted]
         if row_type == "namedtuples":
             labels = [re.sub(r"\W", "_", label) for label in shape.labels]
-            klass = collections.namedtuple("Row", labels, rename=True)
+            klass = collections.namedtuple("Row", labels, rename=True)  # type: ignore[misc]  # fields known only at run time
             return [klass(*row) for row in converted]
         return _flat_objects(model, shape, converted)
 
@@ -421,12 +424,13 @@ class ModelSelect(_ResultShapes, Select, Generic[_R]):
 
     def exists(self) -> bool:
         """True if the query has any row (one ``SELECT 1 ... LIMIT 1``)."""
-        probe = _as_tuples(Select.columns(self, SQL("1")).order_by().limit(1))
+        probe = _as_tuples(self.columns(SQL("1")).order_by().limit(1))
         return bool(probe.execute())
 
     def prefetch(self, *related: Any) -> list[_R]:
         """Run the query and load ``related`` models (foreign keys or backrefs) in one query each, not one per row."""
-        return prefetch(self, *related)
+        results: list[_R] = prefetch(self, *related)
+        return results
 
     # -- compound queries run and hydrate like their first SELECT ----------------------------
     def union(self, other: Any) -> ModelCompoundSelect[_R]:
@@ -455,7 +459,7 @@ class ModelCompoundSelect(_ResultShapes, CompoundSelect, Generic[_R]):
 
     def __init__(self, lhs: Any, op: str, rhs: Any) -> None:
         CompoundSelect.__init__(self, lhs, op, rhs)
-        first = lhs
+        first: Any = lhs
         while isinstance(first, CompoundSelect):
             first = first.lhs
         self._first_select = first  # not `first`: that is the method
@@ -463,12 +467,12 @@ class ModelCompoundSelect(_ResultShapes, CompoundSelect, Generic[_R]):
         self._row_type = first._row_type
         self._result: list[_R] | None = None
 
-    def _clone(self):
-        clone = CompoundSelect._clone(self)
+    def _clone(self) -> Self:
+        clone = super()._clone()
         clone._result = None
         return clone
 
-    database = ModelSelect.database
+    database = ModelSelect.database  # pyright: ignore[reportIncompatibleMethodOverride]  # the same property
 
     union = ModelSelect.union
     union_all = ModelSelect.union_all
@@ -485,7 +489,9 @@ class ModelCompoundSelect(_ResultShapes, CompoundSelect, Generic[_R]):
             sql, params = self.sql(database.dialect)
             cursor = database.execute_sql(sql, params)
             shaper = self._first_select._with_row_type(self._row_type)
-            self._result = shaper._build_results(cursor.fetchall(), database.dialect, cursor.description)
+            results: list[_R] = shaper._build_results(cursor.fetchall(), database.dialect, cursor.description)
+            self._result = results
+            return results
         return self._result
 
     def __iter__(self) -> Iterator[_R]:
@@ -494,12 +500,12 @@ class ModelCompoundSelect(_ResultShapes, CompoundSelect, Generic[_R]):
     def __len__(self) -> int:
         return len(self.execute())
 
-    def first(self):
+    def first(self) -> _R | None:
         results = self.limit(1).execute()
         return results[0] if results else None
 
     def count(self) -> int:
-        counter = Select([fn.COUNT(SQL("*"))], [Select.alias(self, "_count_source")], None)
+        counter = Select([fn.COUNT(SQL("*"))], [SelectBase.alias(self, "_count_source")], None)
         return _wrap_plain(counter, self).scalar() or 0
 
     def exists(self) -> bool:
@@ -554,9 +560,11 @@ def _same_column(a: object, b: object) -> bool:
     return a is b
 
 
-def _label(column):
+def _label(column: object) -> str:
     if isinstance(column, (Field, FieldAlias)):
-        return f"{_model_of(_column_owner(column)[0]).__name__}.{column.name}"
+        owner = _column_owner(column)[0]
+        assert owner is not None  # a field has an owner
+        return f"{_model_of(owner).__name__}.{column.name}"
     return "<column>"
 
 
@@ -608,14 +616,14 @@ def _join_condition(src: Any, dest: Any) -> tuple[Expression, JoinRelation]:
     return column(dest, fk) == column(src, fk.rel_field), (src, fk, False)
 
 
-def _join_along(src, dest, on):
+def _join_along(src: Any, dest: Any, on: Any) -> tuple[Expression, JoinRelation]:
     """``join(Relationship, on=Relationship.to_user)``: a foreign key as ``on=`` joins along it.
 
     The key belongs to one side of the join and points at the other; seen through an alias
     (``on=Alias.fk``) it joins that alias. A foreign key that links neither side is refused:
     compiling it bare would give ``ON "t"."fk_id"``, true for every row on some engines.
     """
-    fk = on.field if isinstance(on, FieldAlias) else on
+    fk: ForeignKeyField[Any] = on.field if isinstance(on, FieldAlias) else on  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]  # join() passes foreign keys only
     src_model, dest_model = _model_of(src), _model_of(dest)
     column = _column
     owner = on.source if isinstance(on, FieldAlias) else fk.model

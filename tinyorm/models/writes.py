@@ -11,24 +11,31 @@ from __future__ import annotations
 
 import itertools
 import operator
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from .. import exceptions
 from ..events import notify_write, write_listeners
 from ..exceptions import DataError, FieldError
 from ..fields import Field, ForeignKeyField
-from ..sql.nodes import SQL, Expression
+from ..relations import _loaded_value
+from ..sql.nodes import SQL, Expression, Node
 from ..sql.query import Delete, Insert, Update
 from .aliases import FieldAlias, _column_owner
 from .hydration import _tuple_converter
 from .lookups import _apply_lookup
 from .metadata import _MISSING
-from .model import Model, _loaded_value, _value_node
+from .model import Model, _value_node
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from ..backends.base import Database
     from ..dialects.base import Dialect
+    from ..sql.query import Query
     from .metadata import DatabaseLike
+
+    # ModelInsert._normalise(): the columns, and the rows of values aligned with them.
+    Normalised = tuple[list[Field[Any]], list[tuple[Any, ...]]]
 
 
 class _UpdatePlan:
@@ -39,11 +46,11 @@ class _UpdatePlan:
 
     __slots__ = ("sql", "getters")
 
-    def __init__(self, model, fields, dialect):
+    def __init__(self, model: type[Model], fields: Sequence[Field[Any]], dialect: Dialect) -> None:
         meta = model._meta
         placeholder = SQL("?", [None])
-        assignments = [(field, placeholder) for field in fields]
-        condition = None
+        assignments: list[tuple[Node, Node]] = [(field, placeholder) for field in fields]
+        condition: Any = None  # the key's (one or more) equalities, ANDed
         for field in meta.primary_key_fields:
             part = Expression(field, "=", placeholder)
             condition = part if condition is None else condition & part
@@ -56,7 +63,7 @@ class _UpdatePlan:
         self.getters = tuple((field.attr_key, field.adapter(dialect)) for field in keys)
 
 
-def update_plan(model, fields, dialect):
+def update_plan(model: type[Model], fields: tuple[Field[Any], ...], dialect: Dialect) -> _UpdatePlan:
     """The compiled one-row UPDATE of ``fields`` (``save()``; a flush's executemany), made
     once per model, column set and engine and kept on the model's bounded query cache."""
     cache = model._meta._query_cache
@@ -106,7 +113,7 @@ class _ModelWrite:
     """What INSERT, UPDATE and DELETE over a model share: they run on its write database."""
 
     if TYPE_CHECKING:
-        model: Any  # the model class (set by each write's __init__)
+        model: type[Model]  # set by each write's __init__
 
     @property
     def database(self) -> DatabaseLike | None:
@@ -153,23 +160,30 @@ def _uniform_dict_rows(model: Any, raw: Any, all_fields: list[Any]) -> tuple[lis
 class ModelInsert(_ModelWrite, Insert):
     """INSERT of one or many rows of a model, split into batches the engine accepts."""
 
-    def __init__(self, model, rows, fields=None, single=False, from_query=None):
+    def __init__(
+        self,
+        model: type[Model],
+        rows: Any,
+        fields: Sequence[Any] | None = None,
+        single: bool = False,
+        from_query: Query | None = None,
+    ) -> None:
         Insert.__init__(self, model, (), (), None, from_query, None)
         self.model = model
         self._raw_rows = rows
         self._fields = fields
         self._single = single
         if from_query is not None:
-            self.columns = tuple(_resolve_field(model, field) for field in fields)
+            self.columns = tuple(_resolve_field(model, field) for field in fields)  # type: ignore[union-attr]  # pyright: ignore[reportOptionalIterable]  # insert_from() passes the fields
 
-    def _normalise(self):
+    def _normalise(self) -> Normalised:
         """(fields, rows of value tuples) with defaults filled in (computed once per query).
 
         Rows may be dicts (keyed by field, field name or column name), tuples (aligned with
         ``fields``) or model instances. Validation happens per engine, when values meet
         their fields' adapters.
         """
-        cached = self.__dict__.get("_normalised")
+        cached: Normalised | None = self.__dict__.get("_normalised")
         if cached is not None:
             return cached
         model = self.model
@@ -185,8 +199,8 @@ class ModelInsert(_ModelWrite, Insert):
             return uniform
         # Each row becomes (fields, values); resolving keys to fields happens once per
         # distinct key set, not once per row.
-        resolved_keys = {}
-        shaped = []
+        resolved_keys: dict[tuple[Any, ...], tuple[Field[Any], ...]] = {}
+        shaped: list[tuple[tuple[Field[Any], ...], tuple[Any, ...]]] = []
         for row in raw:
             if type(row) is dict or isinstance(row, dict):
                 keys = tuple(row)
@@ -205,7 +219,7 @@ class ModelInsert(_ModelWrite, Insert):
             elif isinstance(row, Model):
                 if not isinstance(row, model):
                     raise DataError(f"insert_many() into {model.__name__} got a {type(row).__name__}")
-                row._sync_related_keys()
+                row._sync_related_keys()  # type: ignore[no-untyped-call]  # model.py (its body) is not annotated yet
                 loaded = {
                     field: value
                     for field in all_fields
@@ -217,7 +231,7 @@ class ModelInsert(_ModelWrite, Insert):
             else:
                 raise DataError(f"insert into {model.__name__}: cannot insert a {type(row).__name__}")
             shaped.append((fields, values))
-        present = set()
+        present: set[Field[Any]] = set()
         for fields in {fields for fields, _values in shaped}:
             present.update(fields)
         for field in all_fields:
@@ -225,8 +239,8 @@ class ModelInsert(_ModelWrite, Insert):
                 present.add(field)
         columns = [field for field in all_fields if field in present]
         foreign_keys = {field for field in columns if isinstance(field, ForeignKeyField)}
-        plans = {}
-        rows = []
+        plans: dict[tuple[Field[Any], ...], tuple[list[tuple[int | None, Field[Any]]], Any]] = {}
+        rows: list[tuple[Any, ...]] = []
         for fields, values in shaped:
             plan = plans.get(fields)
             if plan is None:
@@ -241,21 +255,21 @@ class ModelInsert(_ModelWrite, Insert):
                 picked = getter(values)
                 rows.append(picked if isinstance(picked, tuple) else (picked,))
                 continue
-            row_values = []
+            row_values: list[Any] = []
             for index, field in steps:
                 if index is None:
                     row_values.append(field.get_default() if field.default is not None else None)
                     continue
                 value = values[index]
                 if field in foreign_keys and isinstance(value, Model):
-                    value = _loaded_value(value, field.rel_field.attr_key)
+                    value = _loaded_value(value, field.rel_field.attr_key)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]  # one of foreign_keys
                 row_values.append(value)
             rows.append(tuple(row_values))
-        result = (columns, rows)
+        result: Normalised = (columns, rows)
         self.__dict__["_normalised"] = result
         return result
 
-    def _statements(self, dialect, returning_pk=None):
+    def _statements(self, dialect: Dialect, returning_pk: Field[Any] | None = None) -> list[tuple[str, list[Any]]]:
         """Compile every batch: [(sql, params)]. All values are validated before any SQL.
         ``returning_pk``: the key field a single-row insert returns through RETURNING."""
         if self.from_query is not None:
@@ -278,7 +292,9 @@ class ModelInsert(_ModelWrite, Insert):
             start += len(batch)
         return statements
 
-    def _batch_query(self, columns, batch, returning_pk=None):
+    def _batch_query(
+        self, columns: Sequence[Field[Any]], batch: Sequence[tuple[Any, ...]], returning_pk: Field[Any] | None = None
+    ) -> Insert:
         query = Insert(self.model, columns, batch, columns, None, None)
         query._on_conflict = self._on_conflict
         query._returning = (returning_pk,) if returning_pk is not None else self._returning
@@ -287,10 +303,17 @@ class ModelInsert(_ModelWrite, Insert):
         if self._single and pk is not None and not self.model._meta.composite_key and pk.auto_increment:
             # MySQL: an upsert that updates reports the existing row's key through
             # LAST_INSERT_ID(pk) (see MySQLDialect.render_upsert).
-            query.auto_pk_column = pk.column_name
+            query.auto_pk_column = pk.column_name  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]  # read with getattr by the MySQL dialect
         return query
 
-    def on_conflict(self, action="update", conflict_target=(), update=None, preserve=(), where=None):
+    def on_conflict(
+        self,
+        action: str = "update",
+        conflict_target: Iterable[Any] = (),
+        update: dict[Any, Any] | None = None,
+        preserve: Iterable[Any] = (),
+        where: Node | None = None,
+    ) -> Self:
         update = {
             (_resolve_field(self.model, key) if not isinstance(key, Field) else key): value
             for key, value in (update or {}).items()
@@ -302,9 +325,9 @@ class ModelInsert(_ModelWrite, Insert):
         if self.model._meta.version_field is not None and update and self.model._meta.version_field not in update:
             version = self.model._meta.version_field
             update[version] = version + 1
-        return Insert.on_conflict(self, action, conflict_target, update, preserve, where)
+        return Insert.on_conflict(self, action, conflict_target, update, preserve, where)  # pyright: ignore[reportReturnType]  # returns a clone of self
 
-    def _as_upsert(self):
+    def _as_upsert(self) -> Self:
         """``replace()`` where the engine has no REPLACE (PostgreSQL): an upsert on the
         primary key if the rows carry it, else on the first unique key they fill in, that
         overwrites every other inserted column. REPLACE also removes rows conflicting on
@@ -322,9 +345,9 @@ class ModelInsert(_ModelWrite, Insert):
         target_fields = [meta.columns[name] for name in target]
         preserve = [field for field in columns if field.column_name not in target]
         clone._on_conflict = None
-        return Insert.on_conflict(clone, "update", target_fields, None, preserve, None)
+        return Insert.on_conflict(clone, "update", target_fields, None, preserve, None)  # pyright: ignore[reportReturnType]  # returns a clone of clone
 
-    def sql(self, dialect=None):
+    def sql(self, dialect: Dialect | None = None) -> tuple[str, list[Any]]:
         dialect = dialect if dialect is not None else self._dialect()
         if self._replace and not dialect.replace_sql:
             return self._as_upsert().sql(dialect)
@@ -334,7 +357,7 @@ class ModelInsert(_ModelWrite, Insert):
         columns, rows = self._normalise()
         return self._batch_query(columns, rows).sql(dialect)
 
-    def _check_conflict_target(self, dialect):
+    def _check_conflict_target(self, dialect: Dialect) -> None:
         on_conflict = self._on_conflict
         if on_conflict is None or not on_conflict.conflict_target or dialect.upsert_honours_conflict_target:
             return
@@ -361,7 +384,7 @@ class ModelInsert(_ModelWrite, Insert):
                 "a separate SELECT/UPDATE."
             )
 
-    def execute(self, database=None):
+    def execute(self, database: Database | None = None) -> Any:
         """Run the insert. A single-row insert returns the new primary key; ``insert_many``
         returns the number of rows inserted; with ``returning()`` the returned rows."""
         self.model._meta.get_database().check_query(self)
@@ -391,13 +414,15 @@ class ModelInsert(_ModelWrite, Insert):
             return [] if self._returning else 0
         if len(statements) == 1:
             return self._run(database, statements[0], wants_pk, pk_returned, dialect)
-        total = [] if self._returning else 0
+        total: Any = [] if self._returning else 0
         with database.atomic():
             for statement in statements:
                 total += self._run(database, statement, False, False, dialect)
         return total
 
-    def _run(self, database, statement, wants_pk, pk_returned, dialect):
+    def _run(
+        self, database: Database, statement: tuple[str, list[Any]], wants_pk: bool, pk_returned: bool, dialect: Dialect
+    ) -> Any:
         sql, params = statement
         cursor = database.execute_sql(sql, params)
         if write_listeners:  # events: caches (an upsert may change existing rows)
@@ -419,12 +444,14 @@ class ModelInsert(_ModelWrite, Insert):
             return cursor.rowcount
         return cursor.rowcount
 
-    def _normalise_first(self):
+    def _normalise_first(self) -> tuple[list[Field[Any]], tuple[Any, ...]]:
         columns, rows = self._normalise()
         return columns, rows[0]
 
 
-def copy_from(model, rows, fields=None, batch_size=10_000):
+def copy_from(
+    model: type[Model], rows: Iterable[Any], fields: Sequence[Any] | None = None, batch_size: int = 10_000
+) -> int:
     """``Model.copy_from()``: stream ``rows`` into the table in batches, in one transaction.
 
     Each batch is normalised by ``ModelInsert`` (the same defaults, keys and errors as
@@ -460,7 +487,7 @@ def copy_from(model, rows, fields=None, batch_size=10_000):
     return total
 
 
-def _insert_batches(model, database, normalised):
+def _insert_batches(model: type[Model], database: Database, normalised: Iterable[Normalised]) -> int:
     total = 0
     for columns, batch in normalised:
         if batch:
@@ -470,7 +497,7 @@ def _insert_batches(model, database, normalised):
     return total
 
 
-def _returned_rows(columns, cursor, dialect):
+def _returned_rows(columns: Sequence[Node], cursor: Any, dialect: Dialect) -> list[Any]:
     rows = cursor.fetchall()
     converters = []
     for column in columns:
@@ -483,7 +510,7 @@ def _returned_rows(columns, cursor, dialect):
     return rows
 
 
-def _estimated_bytes(sql, params):
+def _estimated_bytes(sql: str, params: Sequence[Any]) -> int:
     size = len(sql)
     for value in params:
         if isinstance(value, (str, bytes)):
@@ -496,18 +523,23 @@ def _estimated_bytes(sql, params):
 class _ModelWriteWhere(_ModelWrite):
     """UPDATE and DELETE: ``filter(field__lookup=value)`` and a row count (or rows) back."""
 
-    def filter(self, **lookups):
+    if TYPE_CHECKING:  # from Update and Delete
+        _returning: tuple[Node, ...]
+
+        def where(self, *conditions: Any) -> Self: ...
+
+    def filter(self, **lookups: Any) -> Self:
         conditions = []
         for key, value in lookups.items():
             name, _, lookup = key.partition("__")
             conditions.append(_apply_lookup(_resolve_field(self.model, name), lookup or "exact", value, key))
         return self.where(*conditions)
 
-    def execute(self, database=None):
+    def execute(self, database: Database | None = None) -> Any:
         """Run it: the number of rows matched, or the rows ``returning()`` asked for."""
         self.model._meta.get_database().check_query(self)
         database = database or self._write_database()
-        cursor = database.execute(self)
+        cursor = database.execute(self)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]  # self is an Update or a Delete
         if write_listeners:  # events: caches
             notify_write(self.model, "delete" if isinstance(self, Delete) else "update", database, None, "query")
         if self._returning:
@@ -518,8 +550,8 @@ class _ModelWriteWhere(_ModelWrite):
 class ModelUpdate(_ModelWriteWhere, Update):
     """UPDATE of a model's rows; a versioned model's version is bumped too."""
 
-    def __init__(self, model, assignments):
-        pairs = []
+    def __init__(self, model: type[Model], assignments: dict[Any, Any]) -> None:
+        pairs: list[tuple[Node, Node]] = []
         version = model._meta.version_field
         for key, value in assignments.items():
             field = _resolve_field(model, key)
@@ -535,6 +567,6 @@ class ModelUpdate(_ModelWriteWhere, Update):
 class ModelDelete(_ModelWriteWhere, Delete):
     """DELETE of a model's rows."""
 
-    def __init__(self, model):
+    def __init__(self, model: type[Model]) -> None:
         Delete.__init__(self, model, None)
         self.model = model
