@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 _set_raw = object.__setattr__
 # Reads a slot as loaded: AttributeError when empty, without __getattr__'s lazy load.
 _get_raw = object.__getattribute__
+_new = object.__new__
 # What the ORM state slots read as when a path that builds instances did not fill them.
 _STATE_DEFAULTS = {
     "_persisted": False,
@@ -110,21 +111,30 @@ class Model(metaclass=ModelBase):
         DoesNotExist: ClassVar[type[exceptions.DoesNotExist]]
         id: Any  # the AutoField a model without a declared primary key gets
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # ``User(...)`` is the model's metaclass (one per model) calling _construct: one
+        # Python call builds the instance. A model with its own __init__ or __new__ goes
+        # through type.__call__, so that those run.
+        plain = cls.__init__ is Model.__init__ and cls.__new__ is Model.__new__
+        type(cls).__call__ = _construct if plain else type.__call__  # type: ignore[method-assign,assignment]
+
     def __new__(cls, *args: Any, **values: Any) -> Self:
-        # A new instance starts as its model's loader class (metadata._loader_class), so
-        # __init__ fills it with C-level assignments that skip change tracking; __init__
-        # ends by handing it the model's class.
-        return object.__new__(cls._meta.loader)
+        # Only for models with their own __init__ or __new__ (and pickle, copy): the
+        # instance exists, and takes attributes of the user's own, before __init__ runs.
+        obj = object.__new__(cls)
+        _set_extra(obj, None)
+        return obj
 
     def __init__(self, **values: Any) -> None:
+        # Filled as the model's loader class (metadata._loader_class), whose C-level
+        # assignments skip change tracking; then handed back the model's class.
         meta = type(self)._meta
-        cls = meta.model
-        if type(self) is not meta.loader:  # __init__ called again on a built instance
-            _set_raw(self, "__class__", meta.loader)
+        _set_raw(self, "__class__", meta.loader)
         try:
-            (meta.initializer or initializer_for(cls))(self, values)
+            (meta.initializer or initializer_for(meta.model))(self, values)
         finally:
-            self.__class__ = cls
+            self.__class__ = meta.model
 
     def __delattr__(self, name: str) -> None:
         extra = self._extra
@@ -135,27 +145,30 @@ class Model(metaclass=ModelBase):
 
     # -- change tracking -------------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
-        meta = type(self)._meta
-        if name in meta.tracked:
-            changes = self._changes
-            if changes is None:
-                try:
-                    original = _get_raw(self, name)
-                except AttributeError:
-                    original = _MISSING
-                _set_raw(self, "_changes", {name: original})
-                # The first change since the last flush puts the object in the session's
-                # dirty set; later writes need no bookkeeping beyond _changes.
-                session = self._session
-                if session is not None:
-                    session_ref = session()
-                    if session_ref is not None:
-                        session_ref._mark_dirty(self)
-            elif name not in changes:
-                changes[name] = _loaded_value(self, name, _MISSING)
-            _set_raw(self, name, value)
+        store = type(self)._meta.tracked.get(name)
+        if store is None:
+            _set_attribute(self, name, value)
             return
-        _set_attribute(self, name, value)
+        changes = self._changes
+        if changes is None:
+            try:
+                original = _get_raw(self, name)
+            except AttributeError:
+                original = _MISSING
+            _set_changes(self, {name: original})
+            # The first change since the last flush puts the object in the session's
+            # dirty set; later writes need no bookkeeping beyond _changes.
+            session = self._session
+            if session is not None:
+                session_ref = session()
+                if session_ref is not None:
+                    session_ref._mark_dirty(self)
+        elif name not in changes:
+            try:
+                changes[name] = _get_raw(self, name)
+            except AttributeError:
+                changes[name] = _MISSING
+        store(self, value)
 
     def _dirty_fields(self):
         """Fields whose value differs from the one last loaded or saved."""
@@ -654,6 +667,22 @@ class Model(metaclass=ModelBase):
         _set_raw(self, "_rel", None)
         _set_raw(self, "_persisted", True)
         return self
+
+
+# Stores into Model's own state slots: C, past __setattr__ (see Metadata.tracked).
+_set_changes = Model.__dict__["_changes"].__set__
+_set_extra = Model.__dict__["_extra"].__set__
+
+
+def _construct(cls: type[Model], /, **values: Any) -> Model:
+    """``Model(**values)`` for a model without an ``__init__`` of its own (see
+    ``Model.__init_subclass__``): built as the loader class, filled, handed the model's class."""
+    meta = cls._meta
+    obj = _new(meta.loader)
+    obj._extra = None
+    (meta.initializer or initializer_for(cls))(obj, values)
+    obj.__class__ = cls
+    return obj
 
 
 def _replace_state(obj: Any, state: dict[str, Any]) -> None:
