@@ -546,7 +546,8 @@ class Model(metaclass=ModelBase):
         VersionField the update checks and bumps the version, raising StaleDataError if the
         row was changed or deleted by someone else.
         """
-        self._sync_related_keys()
+        if self._rel:
+            self._sync_related_keys()
         if force_insert or not self._persisted:
             self._insert()
             return 1
@@ -596,21 +597,24 @@ class Model(metaclass=ModelBase):
                 _set_raw(self, auto_pk.attr_key, cursor.fetchone()[0])
             else:
                 _set_raw(self, auto_pk.attr_key, database.last_insert_id(cursor))
-        _set_raw(self, "_persisted", True)
+        _set_persisted(self, True)
         if self._changes is not None:
-            _set_raw(self, "_changes", None)
+            _set_changes(self, None)
         if write_listeners:  # events: caches, signals
             notify_write(cls, "insert", database, (self,), "save")
 
     def _update(self, fields):
         cls = type(self)
         meta = cls._meta
-        database = meta.get_database().route_write(cls)
+        database = (meta.database or meta.get_database()).route_write(cls)
         dialect = database.dialect
         version = meta.version_field
-        fields = tuple(field for field in fields if field is not version)
-        if not fields:
-            return 0
+        if version is not None:
+            fields = tuple(field for field in fields if field is not version)
+            if not fields:
+                return 0
+        else:
+            fields = tuple(fields)
         plan = update_plan(cls, fields, dialect)
         try:
             params = [adapt(_get_raw(self, attr_key)) for attr_key, adapt in plan.getters]
@@ -626,7 +630,7 @@ class Model(metaclass=ModelBase):
                     f"{cls.__name__} with primary key {self.pk!r} was not written: it changed while being written"
                 )
             _set_raw(self, version.attr_key, current + 1)
-        _set_raw(self, "_changes", None)
+        _set_changes(self, None)
         if write_listeners:  # events: caches, signals
             notify_write(cls, "update", database, (self,), "save")
         return rows
@@ -672,6 +676,7 @@ class Model(metaclass=ModelBase):
 # Stores into Model's own state slots: C, past __setattr__ (see Metadata.tracked).
 _set_changes = Model.__dict__["_changes"].__set__
 _set_extra = Model.__dict__["_extra"].__set__
+_set_persisted = Model.__dict__["_persisted"].__set__
 
 
 def _construct(cls: type[Model], /, **values: Any) -> Model:
