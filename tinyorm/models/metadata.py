@@ -129,10 +129,11 @@ class Metadata:
         self.finalize()
 
     def finalize(self) -> None:
-        # What Model.__setattr__ tracks, each with the C-level store into its slot (a member
-        # descriptor's __set__: cheaper than object.__setattr__, which looks the name up again).
-        self.tracked: dict[str, Callable[[Any, Any], None]] = {
-            key: _slot_store(self.model, key) for key in self.attr_keys
+        # What Model.__setattr__ tracks, each with the C-level read and store of its slot (a
+        # member descriptor's __get__ and __set__: cheaper than object.__getattribute__ and
+        # object.__setattr__, which look the name up again and check the type's hooks).
+        self.tracked: dict[str, tuple[Callable[[Any], Any], Callable[[Any, Any], None]]] = {
+            key: _slot_access(self.model, key) for key in self.attr_keys
         }
         self.static_defaults: dict[str, Any] = {}
         self.callable_defaults: list[Field[Any]] = []
@@ -446,17 +447,23 @@ def _loader_class(cls: type[Model]) -> type[Model]:
     return type.__new__(type(cls), f"{cls.__name__}Loader", (cls,), namespace)
 
 
-def _slot_store(model: type[Any], attr_key: str) -> Callable[[Any, Any], None]:
-    """``store(obj, value)`` writing ``attr_key`` past change tracking: its slot's own store,
-    or (no slot of that name: a property the model defines) ``object.__setattr__``."""
+def _slot_access(model: type[Any], attr_key: str) -> tuple[Callable[[Any], Any], Callable[[Any, Any], None]]:
+    """``(read, store)`` of ``attr_key`` past ``Model``'s hooks: its slot's own, or (no slot
+    of that name: a property the model defines) ``object``'s attribute access. ``read``
+    raises AttributeError for an empty slot."""
     for klass in model.__mro__:
         member = vars(klass).get(attr_key)
         if isinstance(member, types.MemberDescriptorType):
+            read: Callable[[Any], Any] = member.__get__
             store: Callable[[Any, Any], None] = member.__set__
-            return store
+            return read, store
         if member is not None:
             break
-    return functools.partial(_set_named, attr_key)
+    return functools.partial(_get_named, attr_key), functools.partial(_set_named, attr_key)
+
+
+def _get_named(attr_key: str, obj: Any) -> Any:
+    return object.__getattribute__(obj, attr_key)
 
 
 def _set_named(attr_key: str, obj: Any, value: Any) -> None:

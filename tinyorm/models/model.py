@@ -145,14 +145,15 @@ class Model(metaclass=ModelBase):
 
     # -- change tracking -------------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
-        store = type(self)._meta.tracked.get(name)
-        if store is None:
+        slot = type(self)._meta.tracked.get(name)
+        if slot is None:
             _set_attribute(self, name, value)
             return
+        read, store = slot
         changes = self._changes
         if changes is None:
             try:
-                original = _get_raw(self, name)
+                original = read(self)
             except AttributeError:
                 original = _MISSING
             _set_changes(self, {name: original})
@@ -165,7 +166,7 @@ class Model(metaclass=ModelBase):
                     session_ref._mark_dirty(self)
         elif name not in changes:
             try:
-                changes[name] = _get_raw(self, name)
+                changes[name] = read(self)
             except AttributeError:
                 changes[name] = _MISSING
         store(self, value)
@@ -175,11 +176,13 @@ class Model(metaclass=ModelBase):
         changes = self._changes
         if not changes:
             return []
-        attr_keys = self._meta.attr_keys
+        meta = type(self)._meta
+        tracked = meta.tracked
+        attr_keys = meta.attr_keys
         dirty = []
         for key, original in changes.items():
             try:
-                current = _get_raw(self, key)
+                current = tracked[key][0](self)
             except AttributeError:
                 current = _MISSING
             # A value of another type counts as a change even when == says equal (1 vs True).
