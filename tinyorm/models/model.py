@@ -147,7 +147,10 @@ class Model(metaclass=ModelBase):
     def __setattr__(self, name: str, value: Any) -> None:
         slot = type(self)._meta.tracked.get(name)
         if slot is None:
-            _set_attribute(self, name, value)
+            try:
+                _set_raw(self, name, value)  # ORM state, or a slot a subclass declared
+            except AttributeError:
+                _set_attribute(self, name, value)  # the instance dict, or the reason why not
             return
         read, store = slot
         changes = self._changes
