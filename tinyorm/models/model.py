@@ -580,10 +580,12 @@ class Model(metaclass=ModelBase):
         plan = meta._insert_plan
         if plan is None or plan.dialect is not dialect:
             plan = meta._insert_plan = _InsertPlan(cls, None, dialect)
+        tracked = meta.tracked
         try:
-            if plan.auto_pk is not None and _get_raw(self, plan.auto_pk.attr_key) is not None:
+            # An auto key not yet assigned has an empty slot (or None): the common plan.
+            if plan.auto_pk is not None and _loaded_value(self, plan.auto_pk.attr_key) is not None:
                 raise AttributeError
-            params = [adapt(_get_raw(self, key)) for key, adapt in plan.getters]
+            params = [adapt(tracked[key][0](self)) for key, adapt in plan.getters]
         except AttributeError:
             present = tuple(
                 field
@@ -599,10 +601,8 @@ class Model(metaclass=ModelBase):
         cursor = database.execute_sql(plan.sql, params)
         auto_pk = plan.auto_pk
         if auto_pk is not None:
-            if plan.returning:
-                _set_raw(self, auto_pk.attr_key, cursor.fetchone()[0])
-            else:
-                _set_raw(self, auto_pk.attr_key, database.last_insert_id(cursor))
+            store = tracked[auto_pk.attr_key][1]
+            store(self, cursor.fetchone()[0] if plan.returning else database.last_insert_id(cursor))
         _set_persisted(self, True)
         if self._changes is not None:
             _set_changes(self, None)
@@ -622,8 +622,9 @@ class Model(metaclass=ModelBase):
         else:
             fields = tuple(fields)
         plan = update_plan(cls, fields, dialect)
+        tracked = meta.tracked
         try:
-            params = [adapt(_get_raw(self, attr_key)) for attr_key, adapt in plan.getters]
+            params = [adapt(tracked[attr_key][0](self)) for attr_key, adapt in plan.getters]
         except AttributeError:  # a column that was not loaded is written as NULL
             params = [adapt(_loaded_value(self, attr_key)) for attr_key, adapt in plan.getters]
         if version is not None:
