@@ -272,6 +272,29 @@ def test_defaults_constant_and_callable(db):
     assert fetched.tags == [] and fetched.meta == {"k": []}
 
 
+def test_subclass_init_may_set_attributes_before_calling_model_init(db):
+    User, _Tweet = make_models(db)
+
+    class Member(User):
+        def __init__(self, role="guest", **values):
+            self.role = role  # before Model.__init__: kept, and not a field
+            self.karma = -1  # a field set early: the values given to Model.__init__ win
+            super().__init__(**values)
+            self.greeting = f"hello {self.username}"
+
+    db.create_tables([Member])
+    member = Member(role="admin", username="ann")
+    assert (member.role, member.greeting, member.karma) == ("admin", "hello ann", 0)
+    assert member.__dict__ == {"role": "admin", "greeting": "hello ann"}
+    assert not member.is_dirty()
+    member.save()
+    loaded = Member.get_by_id(member.id)
+    assert (loaded.username, loaded.karma) == ("ann", 0)
+    assert not hasattr(loaded, "role")  # loading a row does not run __init__
+    member.karma = 5
+    assert member.dirty_fields == [Member.karma]
+
+
 # -- queries ----------------------------------------------------------------------------------
 def test_select_where_order_by_limit(db):
     User, Tweet = make_models(db)

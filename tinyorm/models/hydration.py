@@ -48,14 +48,9 @@ ROW_CONVERTERS: BoundedCache[Any, RowsFunction] = BoundedCache(256)
 # What a freshly loaded instance's ORM state slots hold (see Model.__slots__); _extra is
 # set by _stores.
 _LOADED_STATE = ("_persisted = True", "_changes = None", "_session = None", "_rel = None")
-# ... and a new one's (Model.__init__).
-_NEW_STATE = (
-    "_persisted = False",
-    "_changes = None",
-    "_session = None",
-    "_rel = None",
-    "_extra = None",
-)
+# ... and a new one's (Model.__init__); _extra is set when the instance is made, and a
+# subclass's __init__ may have put attributes there before calling Model.__init__.
+_NEW_STATE = ("_persisted = False", "_changes = None", "_session = None", "_rel = None")
 
 
 def generate_function(name: str, source: str, namespace: dict[str, Any]) -> Any:

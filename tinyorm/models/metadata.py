@@ -16,7 +16,7 @@ import functools
 import re
 import types
 import weakref
-from typing import TYPE_CHECKING, Any, Iterable, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Union, cast
 
 from ..bounded import BoundedCache
 from ..events import lazy_load_listeners, notify_lazy_load
@@ -129,7 +129,12 @@ class Metadata:
         self.finalize()
 
     def finalize(self) -> None:
-        self.tracked = frozenset(self.attr_keys)
+        # What Model.__setattr__ tracks, each with the C-level read and store of its slot (a
+        # member descriptor's __get__ and __set__: cheaper than object.__getattribute__ and
+        # object.__setattr__, which look the name up again and check the type's hooks).
+        self.tracked: dict[str, tuple[Callable[[Any], Any], Callable[[Any, Any], None]]] = {
+            key: _slot_access(self.model, key) for key in self.attr_keys
+        }
         self.static_defaults: dict[str, Any] = {}
         self.callable_defaults: list[Field[Any]] = []
         for field in self.fields.values():
@@ -440,6 +445,29 @@ def _loader_class(cls: type[Model]) -> type[Model]:
         "__module__": cls.__module__,
     }
     return type.__new__(type(cls), f"{cls.__name__}Loader", (cls,), namespace)
+
+
+def _slot_access(model: type[Any], attr_key: str) -> tuple[Callable[[Any], Any], Callable[[Any, Any], None]]:
+    """``(read, store)`` of ``attr_key`` past ``Model``'s hooks: its slot's own, or (no slot
+    of that name: a property the model defines) ``object``'s attribute access. ``read``
+    raises AttributeError for an empty slot."""
+    for klass in model.__mro__:
+        member = vars(klass).get(attr_key)
+        if isinstance(member, types.MemberDescriptorType):
+            read: Callable[[Any], Any] = member.__get__
+            store: Callable[[Any, Any], None] = member.__set__
+            return read, store
+        if member is not None:
+            break
+    return functools.partial(_get_named, attr_key), functools.partial(_set_named, attr_key)
+
+
+def _get_named(attr_key: str, obj: Any) -> Any:
+    return object.__getattribute__(obj, attr_key)
+
+
+def _set_named(attr_key: str, obj: Any, value: Any) -> None:
+    object.__setattr__(obj, attr_key, value)
 
 
 def _reference_key(target: str, declaring_module: str) -> tuple[str, str]:

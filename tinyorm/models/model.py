@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 _set_raw = object.__setattr__
 # Reads a slot as loaded: AttributeError when empty, without __getattr__'s lazy load.
 _get_raw = object.__getattribute__
+_new = object.__new__
 # What the ORM state slots read as when a path that builds instances did not fill them.
 _STATE_DEFAULTS = {
     "_persisted": False,
@@ -111,21 +112,30 @@ class Model(metaclass=ModelBase):
         DoesNotExist: ClassVar[type[exceptions.DoesNotExist]]
         id: Any  # the AutoField a model without a declared primary key gets
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # ``User(...)`` is the model's metaclass (one per model) calling _construct: one
+        # Python call builds the instance. A model with its own __init__ or __new__ goes
+        # through type.__call__, so that those run.
+        plain = cls.__init__ is Model.__init__ and cls.__new__ is Model.__new__
+        type(cls).__call__ = _construct if plain else type.__call__  # type: ignore[method-assign,assignment]
+
     def __new__(cls, *args: Any, **values: Any) -> Self:
-        # A new instance starts as its model's loader class (metadata._loader_class), so
-        # __init__ fills it with C-level assignments that skip change tracking; __init__
-        # ends by handing it the model's class.
-        return object.__new__(cls._meta.loader)
+        # Only for models with their own __init__ or __new__ (and pickle, copy): the
+        # instance exists, and takes attributes of the user's own, before __init__ runs.
+        obj = object.__new__(cls)
+        _set_extra(obj, None)
+        return obj
 
     def __init__(self, **values: Any) -> None:
+        # Filled as the model's loader class (metadata._loader_class), whose C-level
+        # assignments skip change tracking; then handed back the model's class.
         meta = type(self)._meta
-        cls = meta.model
-        if type(self) is not meta.loader:  # __init__ called again on a built instance
-            _set_raw(self, "__class__", meta.loader)
+        _set_raw(self, "__class__", meta.loader)
         try:
-            (meta.initializer or initializer_for(cls))(self, values)
+            (meta.initializer or initializer_for(meta.model))(self, values)
         finally:
-            self.__class__ = cls
+            self.__class__ = meta.model
 
     def __delattr__(self, name: str) -> None:
         extra = self._extra
@@ -136,38 +146,47 @@ class Model(metaclass=ModelBase):
 
     # -- change tracking -------------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
-        meta = type(self)._meta
-        if name in meta.tracked:
-            changes = self._changes
-            if changes is None:
-                try:
-                    original = _get_raw(self, name)
-                except AttributeError:
-                    original = _MISSING
-                _set_raw(self, "_changes", {name: original})
-                # The first change since the last flush puts the object in the session's
-                # dirty set; later writes need no bookkeeping beyond _changes.
-                session = self._session
-                if session is not None:
-                    session_ref = session()
-                    if session_ref is not None:
-                        session_ref._mark_dirty(self)
-            elif name not in changes:
-                changes[name] = _loaded_value(self, name, _MISSING)
-            _set_raw(self, name, value)
+        slot = type(self)._meta.tracked.get(name)
+        if slot is None:
+            try:
+                _set_raw(self, name, value)  # ORM state, or a slot a subclass declared
+            except AttributeError:
+                _set_attribute(self, name, value)  # the instance dict, or the reason why not
             return
-        _set_attribute(self, name, value)
+        read, store = slot
+        changes = self._changes
+        if changes is None:
+            try:
+                original = read(self)
+            except AttributeError:
+                original = _MISSING
+            _set_changes(self, {name: original})
+            # The first change since the last flush puts the object in the session's
+            # dirty set; later writes need no bookkeeping beyond _changes.
+            session = self._session
+            if session is not None:
+                session_ref = session()
+                if session_ref is not None:
+                    session_ref._mark_dirty(self)
+        elif name not in changes:
+            try:
+                changes[name] = read(self)
+            except AttributeError:
+                changes[name] = _MISSING
+        store(self, value)
 
     def _dirty_fields(self) -> list[Field[Any]]:
         """Fields whose value differs from the one last loaded or saved."""
         changes = self._changes
         if not changes:
             return []
-        attr_keys = self._meta.attr_keys
+        meta = type(self)._meta
+        tracked = meta.tracked
+        attr_keys = meta.attr_keys
         dirty = []
         for key, original in changes.items():
             try:
-                current = _get_raw(self, key)
+                current = tracked[key][0](self)
             except AttributeError:
                 current = _MISSING
             # A value of another type counts as a change even when == says equal (1 vs True).
@@ -534,7 +553,8 @@ class Model(metaclass=ModelBase):
         VersionField the update checks and bumps the version, raising StaleDataError if the
         row was changed or deleted by someone else.
         """
-        self._sync_related_keys()
+        if self._rel:
+            self._sync_related_keys()
         if force_insert or not self._persisted:
             self._insert()
             return 1
@@ -561,10 +581,12 @@ class Model(metaclass=ModelBase):
         plan = meta._insert_plan
         if plan is None or plan.dialect is not dialect:
             plan = meta._insert_plan = _InsertPlan(cls, None, dialect)
+        tracked = meta.tracked
         try:
-            if plan.auto_pk is not None and _get_raw(self, plan.auto_pk.attr_key) is not None:
+            # An auto key not yet assigned has an empty slot (or None): the common plan.
+            if plan.auto_pk is not None and _loaded_value(self, plan.auto_pk.attr_key) is not None:
                 raise AttributeError
-            params = [adapt(_get_raw(self, key)) for key, adapt in plan.getters]
+            params = [adapt(tracked[key][0](self)) for key, adapt in plan.getters]
         except AttributeError:
             present = tuple(
                 field
@@ -580,28 +602,30 @@ class Model(metaclass=ModelBase):
         cursor = database.execute_sql(plan.sql, params)
         auto_pk = plan.auto_pk
         if auto_pk is not None:
-            if plan.returning:
-                _set_raw(self, auto_pk.attr_key, cursor.fetchone()[0])
-            else:
-                _set_raw(self, auto_pk.attr_key, database.last_insert_id(cursor))
-        _set_raw(self, "_persisted", True)
+            store = tracked[auto_pk.attr_key][1]
+            store(self, cursor.fetchone()[0] if plan.returning else database.last_insert_id(cursor))
+        _set_persisted(self, True)
         if self._changes is not None:
-            _set_raw(self, "_changes", None)
+            _set_changes(self, None)
         if write_listeners:  # events: caches, signals
             notify_write(cls, "insert", database, (self,), "save")
 
     def _update(self, fields):
         cls = type(self)
         meta = cls._meta
-        database = meta.get_database().route_write(cls)
+        database = (meta.database or meta.get_database()).route_write(cls)
         dialect = database.dialect
         version = meta.version_field
-        fields = tuple(field for field in fields if field is not version)
-        if not fields:
-            return 0
+        if version is not None:
+            fields = tuple(field for field in fields if field is not version)
+            if not fields:
+                return 0
+        else:
+            fields = tuple(fields)
         plan = update_plan(cls, fields, dialect)
+        tracked = meta.tracked
         try:
-            params = [adapt(_get_raw(self, attr_key)) for attr_key, adapt in plan.getters]
+            params = [adapt(tracked[attr_key][0](self)) for attr_key, adapt in plan.getters]
         except AttributeError:  # a column that was not loaded is written as NULL
             params = [adapt(_loaded_value(self, attr_key)) for attr_key, adapt in plan.getters]
         if version is not None:
@@ -614,7 +638,7 @@ class Model(metaclass=ModelBase):
                     f"{cls.__name__} with primary key {self.pk!r} was not written: it changed while being written"
                 )
             _set_raw(self, version.attr_key, current + 1)
-        _set_raw(self, "_changes", None)
+        _set_changes(self, None)
         if write_listeners:  # events: caches, signals
             notify_write(cls, "update", database, (self,), "save")
         return rows
@@ -655,6 +679,23 @@ class Model(metaclass=ModelBase):
         _set_raw(self, "_rel", None)
         _set_raw(self, "_persisted", True)
         return self
+
+
+# Stores into Model's own state slots: C, past __setattr__ (see Metadata.tracked).
+_set_changes = Model.__dict__["_changes"].__set__
+_set_extra = Model.__dict__["_extra"].__set__
+_set_persisted = Model.__dict__["_persisted"].__set__
+
+
+def _construct(cls: type[Model], /, **values: Any) -> Model:
+    """``Model(**values)`` for a model without an ``__init__`` of its own (see
+    ``Model.__init_subclass__``): built as the loader class, filled, handed the model's class."""
+    meta = cls._meta
+    obj = _new(meta.loader)
+    obj._extra = None
+    (meta.initializer or initializer_for(cls))(obj, values)
+    obj.__class__ = cls
+    return obj
 
 
 def _replace_state(obj: Any, state: dict[str, Any]) -> None:
