@@ -317,11 +317,20 @@ class FlushPlan:
         adapters = key_adapters + set_adapters if joined else set_adapters + key_adapters
         if version is not None:
             adapters.append((version.attr_key, None))
-        loaded = _loaded_value
-        rows = [
-            [loaded(obj, key) if adapt is None else adapt(loaded(obj, key)) for key, adapt in adapters]
-            for obj in objects
-        ]
+        # Each value read by its slot's own C-level getter (Metadata.tracked): a dirty
+        # object has every key, changed and version field loaded; an empty slot (a value
+        # never loaded) raises AttributeError and the batch is read again through
+        # _loaded_value, as None.
+        tracked = meta.tracked
+        getters = [(tracked[key][0], adapt) for key, adapt in adapters]
+        try:
+            rows = [[read(obj) if adapt is None else adapt(read(obj)) for read, adapt in getters] for obj in objects]
+        except AttributeError:
+            loaded = _loaded_value
+            rows = [
+                [loaded(obj, key) if adapt is None else adapt(loaded(obj, key)) for key, adapt in adapters]
+                for obj in objects
+            ]
         if joined:
             matched = 0
             per_batch = dialect.batch_size(len(adapters))
