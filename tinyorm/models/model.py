@@ -26,12 +26,11 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from .. import exceptions
 from ..events import lazy_load_listeners, notify_lazy_load, notify_write, write_listeners
-from ..exceptions import DataError, DoesNotExist, ImproperlyConfigured, StaleDataError
+from ..exceptions import DataError, DoesNotExist, StaleDataError
 from ..fields import Field
 from ..relations import _loaded_value
 from ..sql.nodes import SQL, Node, Value
 from ..sql.query import Delete
-from ..sql.search import SearchMatch, SearchRank
 from .metadata import _MISSING, ModelBase
 
 if TYPE_CHECKING:
@@ -71,8 +70,11 @@ class _Expired:
 
 EXPIRED = _Expired()
 
+# Imported here, not at the top: statements.py refers back to this module (see there).
+from .statements import TableStatements  # noqa: E402
 
-class Model(metaclass=ModelBase):
+
+class Model(TableStatements, metaclass=ModelBase):
     """Base class of every model. See the docs for fields, Meta options and queries."""
 
     __slots__ = ("_persisted", "_changes", "_session", "_rel", "_extra", "__weakref__")
@@ -357,62 +359,6 @@ class Model(metaclass=ModelBase):
         return cls.select().filter(*conditions, **lookups)
 
     @classmethod
-    def alias(cls, name: str | None = None) -> ModelAlias:
-        """An aliased copy of the table for self-joins: ``Parent = Category.alias()``."""
-        return ModelAlias(cls, name)
-
-    @classmethod
-    def insert(cls, values: dict[Any, Any] | None = None, **kwargs: Any) -> ModelInsert:
-        """``Model.insert(field=value, ...).execute()`` returns the new primary key."""
-        row = dict(values or {})
-        row.update(kwargs)
-        return ModelInsert(cls, [row], single=True)
-
-    @classmethod
-    def insert_many(cls, rows: Any, fields: Any = None) -> ModelInsert:
-        """Insert many rows: dicts, tuples (aligned with ``fields``) or model instances."""
-        return ModelInsert(cls, rows, fields=fields)
-
-    @classmethod
-    def copy_from(cls, rows: Any, fields: Any = None, batch_size: int = 10_000) -> int:
-        """Bulk-load ``rows`` (an iterable of dicts, or of tuples aligned with ``fields``),
-        streamed ``batch_size`` rows at a time in one transaction; returns the number of
-        rows loaded. Values are validated and converted as ``insert_many`` does (the same
-        ``DataError``). PostgreSQL loads through ``COPY ... FROM STDIN``, the other engines
-        through multi-row INSERTs; nothing is returned per row (no keys, no instances)."""
-        return copy_from(cls, rows, fields, batch_size)
-
-    @classmethod
-    def replace(cls, values: dict[Any, Any] | None = None, **kwargs: Any) -> ModelInsert:
-        """Like ``insert()``, but a row with the same primary or unique key is replaced:
-        ``REPLACE`` on SQLite and MySQL, an upsert overwriting the row on PostgreSQL."""
-        row = dict(values or {})
-        row.update(kwargs)
-        return ModelInsert(cls, [row], single=True).replace()
-
-    @classmethod
-    def replace_many(cls, rows: Any, fields: Any = None) -> ModelInsert:
-        """``insert_many()`` with ``replace()``'s handling of rows whose key exists."""
-        return ModelInsert(cls, rows, fields=fields).replace()
-
-    @classmethod
-    def insert_from(cls, query: Any, fields: Any) -> ModelInsert:
-        """``INSERT INTO table (fields) SELECT ...``: copy the rows ``query`` selects into ``fields``."""
-        return ModelInsert(cls, (), fields=fields, from_query=query)
-
-    @classmethod
-    def update(cls, values: dict[Any, Any] | None = None, **kwargs: Any) -> ModelUpdate:
-        """``Model.update(field=value).where(...).execute()`` returns the rows matched."""
-        assignments = dict(values or {})
-        assignments.update(kwargs)
-        return ModelUpdate(cls, assignments)
-
-    @classmethod
-    def delete(cls) -> ModelDelete:
-        """``Model.delete().where(...).execute()`` returns the rows deleted."""
-        return ModelDelete(cls)
-
-    @classmethod
     def create(cls, **values: Any) -> Self:
         """Insert a new row and return it as an instance."""
         instance = cls(**values)
@@ -489,61 +435,6 @@ class Model(metaclass=ModelBase):
             if found is None:
                 raise
             return found, False
-
-    # -- full-text search (Meta.search) and indexes -------------------------------------------
-    @classmethod
-    def _search(cls):
-        search = cls._meta.search
-        if search is None:
-            raise ImproperlyConfigured(f"{cls.__name__} is not searchable: set Meta.search = Search(...)")
-        return search
-
-    @classmethod
-    def match(cls, text):
-        """A condition: the row contains every word of ``text`` (``where(Entry.match(q))``).
-
-        What users type is safe: only its words are used (see ``tinyorm.sql.search``).
-        """
-        return SearchMatch(cls._search(), text)
-
-    @classmethod
-    def search_rank(cls, text):
-        """A relevance score for ``text``, higher for a better match: ``order_by(...desc())``."""
-        return SearchRank(cls._search(), text)
-
-    @classmethod
-    def search(cls, text, *columns):
-        """The rows matching ``text``, best match first (its score as ``.rank``)."""
-        rank = cls.search_rank(text)
-        return cls.select(*(columns or (cls,)), rank.alias("rank")).where(cls.match(text)).order_by(rank.desc())
-
-    @classmethod
-    def add_index(cls, index):
-        """Add an index after the class is defined (``Index`` over expressions of its fields)."""
-        cls._meta.add_index(index)
-        return index
-
-    @classmethod
-    def table_exists(cls) -> bool:
-        """True if the model's table exists on the database its writes are routed to."""
-        database = cls._meta.get_database().route_write(cls)
-        return database.table_exists(cls._meta.table_name)
-
-    @classmethod
-    def create_table(cls, safe: bool = True) -> None:
-        """Create the model's table and indexes (``safe``: leave an existing one alone)."""
-        cls._meta.get_database().create_tables([cls], safe=safe)
-
-    @classmethod
-    def drop_table(cls, safe: bool = True, cascade: bool = False) -> None:
-        """Drop the model's table (``safe``: no error if absent; ``cascade``: PostgreSQL's CASCADE)."""
-        cls._meta.get_database().drop_tables([cls], safe=safe, cascade=cascade)
-
-    @classmethod
-    def bind(cls, database: Any) -> type[Self]:
-        """Attach the model to ``database`` (a Database, Router or DatabaseProxy); returns the class."""
-        cls._meta.set_database(database)
-        return cls
 
     # -- instance API ----------------------------------------------------------------------
     def save(self, force_insert: bool = False, only: Any = None) -> int:
@@ -765,11 +656,16 @@ def stale_data_error(model: type[Model], pk: Any, expected_version: Any, databas
 
 
 # Model's class methods build the queries below, and those modules refer back to Model:
-# importing them once it exists keeps the cycle harmless.
-from .aliases import ModelAlias  # noqa: E402
+# importing them once it exists keeps the cycle harmless. The ones exported with ``as``
+# are what statements.TableStatements reaches through this module.
+from .aliases import ModelAlias as ModelAlias  # noqa: E402
 from .hydration import _hydrator_for, initializer_for  # noqa: E402
 from .select import ModelSelect  # noqa: E402
-from .writes import ModelDelete, ModelInsert, ModelUpdate, _InsertPlan, copy_from, update_plan  # noqa: E402
+from .writes import ModelDelete as ModelDelete  # noqa: E402
+from .writes import ModelInsert as ModelInsert  # noqa: E402
+from .writes import ModelUpdate as ModelUpdate  # noqa: E402
+from .writes import _InsertPlan, update_plan  # noqa: E402
+from .writes import copy_from as copy_from  # noqa: E402
 
 if TYPE_CHECKING:
     from typing import TypeVar
