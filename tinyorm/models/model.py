@@ -22,7 +22,7 @@ columns (``writes._UpdatePlan``), both cached on the model's metadata per engine
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 from .. import exceptions
 from ..events import lazy_load_listeners, notify_lazy_load, notify_write, write_listeners
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
     from ..backends.base import Database
+    from ..relations import ForeignKeyField
     from .metadata import Metadata
 
 
@@ -61,10 +62,10 @@ class _Expired:
 
     __slots__ = ()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "EXPIRED"
 
-    def __reduce__(self):
+    def __reduce__(self) -> str:
         return "EXPIRED"  # pickles as this module's one instance
 
 
@@ -137,7 +138,8 @@ class Model(TableStatements, metaclass=ModelBase):
         try:
             (meta.initializer or initializer_for(meta.model))(self, values)
         finally:
-            self.__class__ = meta.model
+            # The class it was built as: pyright reads the assignment as narrowing Self.
+            self.__class__ = meta.model  # pyright: ignore[reportAttributeAccessIssue]
 
     def __delattr__(self, name: str) -> None:
         extra = self._extra
@@ -205,7 +207,7 @@ class Model(TableStatements, metaclass=ModelBase):
         """True if any field was assigned since the object was loaded or last saved."""
         return bool(self._dirty_fields())
 
-    def _clear_changes(self):
+    def _clear_changes(self) -> None:
         _set_raw(self, "_changes", None)
 
     # -- attribute hooks -------------------------------------------------------------------
@@ -215,7 +217,7 @@ class Model(TableStatements, metaclass=ModelBase):
             return _loaded_value(self, field.attr_key)
         return None
 
-    def _related_object(self, fk):
+    def _related_object(self, fk: ForeignKeyField[Any]) -> Any:
         rel = self._rel
         if rel is not None and fk.name in rel:
             obj = rel[fk.name]
@@ -235,13 +237,14 @@ class Model(TableStatements, metaclass=ModelBase):
         if not fk.lazy_load:
             return key
         rel_model = fk.rel_model
-        session = self._session
-        session = session() if session is not None else None
+        session_ref = self._session
+        session: Any = session_ref() if session_ref is not None else None
         by_key = session is not None and fk.rel_field is rel_model._meta.primary_key
-        if lazy_load_listeners and not (by_key and session._holds(rel_model, key)):  # events: N+1 detector
+        # by_key implies a session, which pyright cannot follow through the flag.
+        if lazy_load_listeners and not (by_key and session._holds(rel_model, key)):  # pyright: ignore[reportOptionalMemberAccess]  # events: N+1 detector
             notify_lazy_load(self, fk, "foreign_key")
         if by_key:
-            obj = session.get(rel_model, key)
+            obj = session.get(rel_model, key)  # pyright: ignore[reportOptionalMemberAccess]
             if obj is None:
                 raise rel_model.DoesNotExist(f"{rel_model.__name__} with {fk.rel_field.name}={key!r} does not exist")
         else:
@@ -252,7 +255,7 @@ class Model(TableStatements, metaclass=ModelBase):
         rel[fk.name] = obj
         return obj
 
-    def _set_related_object(self, fk, value, track=True):
+    def _set_related_object(self, fk: ForeignKeyField[Any], value: Any, track: bool = True) -> None:
         if isinstance(value, Model):
             if not isinstance(value, fk.rel_model):
                 raise DataError(f"{fk.qualified_name}: expected a {fk.rel_model.__name__}, got {type(value).__name__}")
@@ -272,7 +275,7 @@ class Model(TableStatements, metaclass=ModelBase):
         else:
             _set_raw(self, fk.attr_key, key)
 
-    def _sync_related_keys(self):
+    def _sync_related_keys(self) -> None:
         """Copy keys of related objects saved since they were assigned (``tweet.user = u``)."""
         rel = self._rel
         if not rel:
@@ -281,7 +284,7 @@ class Model(TableStatements, metaclass=ModelBase):
         for name, obj in rel.items():
             if obj is None:
                 continue
-            fk = fields[name]
+            fk: ForeignKeyField[Any] = fields[name]  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]  # _rel is keyed by foreign keys only
             key = _loaded_value(obj, fk.rel_field.attr_key)
             if key is not None and _loaded_value(self, fk.attr_key) != key:
                 Model.__setattr__(self, fk.attr_key, key)
@@ -314,7 +317,8 @@ class Model(TableStatements, metaclass=ModelBase):
         pk = self.pk
         if pk is None or (isinstance(pk, tuple) and None in pk):
             return self is other
-        return pk == other.pk
+        equal: bool = pk == other.pk
+        return equal
 
     def __hash__(self) -> int:
         pk = self.pk
@@ -341,7 +345,7 @@ class Model(TableStatements, metaclass=ModelBase):
             state.update(self._extra)
         return state
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict[str, Any]) -> None:
         _replace_state(self, state)
         model = type(self)._meta.model
         if type(self) is not model:  # made by Model.__new__ (pickle, copy): a loader
@@ -408,7 +412,8 @@ class Model(TableStatements, metaclass=ModelBase):
         rows = database.execute_sql(sql, (adapt(pk),)).fetchall()
         if not rows:
             raise cls.DoesNotExist(f"{cls.__name__} with {meta.primary_key.name}={pk!r} does not exist")
-        return hydrate(rows)[0]
+        found: Self = hydrate(rows)[0]
+        return found
 
     @classmethod
     def get_or_create(cls, defaults: dict[str, Any] | None = None, **lookups: Any) -> tuple[Self, bool]:
@@ -459,7 +464,7 @@ class Model(TableStatements, metaclass=ModelBase):
             return 0
         return self._update(fields)
 
-    def _insert(self):
+    def _insert(self) -> None:
         cls = type(self)
         meta = cls._meta
         version = meta.version_field
@@ -501,7 +506,7 @@ class Model(TableStatements, metaclass=ModelBase):
         if write_listeners:  # events: caches, signals
             notify_write(cls, "insert", database, (self,), "save")
 
-    def _update(self, fields):
+    def _update(self, fields: Sequence[Field[Any]]) -> int:
         cls = type(self)
         meta = cls._meta
         database = (meta.database or meta.get_database()).route_write(cls)
@@ -522,13 +527,14 @@ class Model(TableStatements, metaclass=ModelBase):
         if version is not None:
             current = _loaded_value(self, version.attr_key)
             params.append(current)
-        rows = database.execute_sql(plan.sql, params).rowcount
+        rows: int = database.execute_sql(plan.sql, params).rowcount
         if version is not None:
+            # current is set above under the same condition (pyright cannot pair the two).
             if rows == 0:
-                raise stale_data_error(cls, self.pk, current, database) or StaleDataError(
+                raise stale_data_error(cls, self.pk, current, database) or StaleDataError(  # pyright: ignore[reportPossiblyUnboundVariable]
                     f"{cls.__name__} with primary key {self.pk!r} was not written: it changed while being written"
                 )
-            _set_raw(self, version.attr_key, current + 1)
+            _set_raw(self, version.attr_key, current + 1)  # pyright: ignore[reportPossiblyUnboundVariable]
         _set_changes(self, None)
         if write_listeners:  # events: caches, signals
             notify_write(cls, "update", database, (self,), "save")
@@ -544,9 +550,10 @@ class Model(TableStatements, metaclass=ModelBase):
         if version is not None:
             current = _loaded_value(self, version.attr_key)
             condition = condition & (version == current)
-        rows = database.execute(Delete(cls, database).where(condition)).rowcount
+        rows: int = database.execute(Delete(cls, database).where(condition)).rowcount
         if rows == 0 and version is not None:
-            raise stale_data_error(cls, self.pk, current, database) or StaleDataError(
+            # current is set above when there is a version field.
+            raise stale_data_error(cls, self.pk, current, database) or StaleDataError(  # pyright: ignore[reportPossiblyUnboundVariable]
                 f"{cls.__name__} with primary key {self.pk!r} was not written: it changed while being written"
             )
         _set_raw(self, "_persisted", False)
@@ -559,7 +566,8 @@ class Model(TableStatements, metaclass=ModelBase):
         session = self._session
         session = session() if session is not None else None
         if session is not None:
-            return session.refresh(self)
+            refreshed: Self = session.refresh(self)
+            return refreshed
         cls = type(self)
         fresh = cls.select().where(cls._meta.pk_expression(self.pk)).get()
         for key in cls._meta.attr_keys:
@@ -582,7 +590,7 @@ def _construct(cls: type[Model], /, **values: Any) -> Model:
     """``Model(**values)`` for a model without an ``__init__`` of its own (see
     ``Model.__init_subclass__``): built as the loader class, filled, handed the model's class."""
     meta = cls._meta
-    obj = _new(meta.loader)
+    obj: Model = _new(meta.loader)
     obj._extra = None
     (meta.initializer or initializer_for(cls))(obj, values)
     obj.__class__ = cls
@@ -679,8 +687,9 @@ if TYPE_CHECKING:
     class TypedModel(Model):
         """``Model`` whose annotated fields also type ``Model(...)`` and ``create(...)``."""
 
+        # Typed from the annotated fields; pyright wants an override to return a Model.
         @classmethod
-        def create(cls: Callable[_P, _S], *args: _P.args, **kwargs: _P.kwargs) -> _S: ...
+        def create(cls: Callable[_P, _S], *args: _P.args, **kwargs: _P.kwargs) -> _S: ...  # pyright: ignore[reportIncompatibleMethodOverride]
 
 else:
     # At run time a TypedModel is a Model: the difference is for type checkers only.

@@ -42,7 +42,7 @@ class TableStatements:
         _meta: ClassVar[Metadata]
 
         @classmethod
-        def select(cls, *columns: Any) -> ModelSelect[Self]: ...
+        def select(cls, *columns: Any) -> ModelSelect[Any]: ...  # Model.select, typed there
 
     @classmethod
     def alias(cls, name: str | None = None) -> ModelAlias:
