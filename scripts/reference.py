@@ -112,17 +112,23 @@ def _doc(obj):
 
 
 def _members(cls):
-    """(name, kind, object) for the public methods and properties ``cls`` itself defines."""
+    """(name, kind, object) for the public methods and properties ``cls`` defines, and
+    those of its bases marked ``_reference_in_subclasses`` (parts of one class split over
+    modules: ``Model``'s statement builders live in ``models/statements.py``)."""
     members = []
-    for name, value in vars(cls).items():
-        if name.startswith("_"):
-            continue
-        if isinstance(value, property):
-            members.append((name, "property", value.fget))
-        elif isinstance(value, (classmethod, staticmethod)):
-            members.append((name, type(value).__name__, value.__func__))
-        elif inspect.isfunction(value):
-            members.append((name, "method", value))
+    seen = set()
+    owners = [cls] + [base for base in cls.__bases__ if vars(base).get("_reference_in_subclasses")]
+    for owner in owners:
+        for name, value in vars(owner).items():
+            if name.startswith("_") or name in seen:
+                continue
+            seen.add(name)
+            if isinstance(value, property):
+                members.append((name, "property", value.fget))
+            elif isinstance(value, (classmethod, staticmethod)):
+                members.append((name, type(value).__name__, value.__func__))
+            elif inspect.isfunction(value):
+                members.append((name, "method", value))
     return members
 
 

@@ -22,22 +22,22 @@ columns (``writes._UpdatePlan``), both cached on the model's metadata per engine
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 from .. import exceptions
 from ..events import lazy_load_listeners, notify_lazy_load, notify_write, write_listeners
-from ..exceptions import DataError, DoesNotExist, ImproperlyConfigured, StaleDataError
+from ..exceptions import DataError, DoesNotExist, StaleDataError
 from ..fields import Field
 from ..relations import _loaded_value
 from ..sql.nodes import SQL, Node, Value
 from ..sql.query import Delete
-from ..sql.search import SearchMatch, SearchRank
 from .metadata import _MISSING, ModelBase
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
     from ..backends.base import Database
+    from ..relations import ForeignKeyField
     from .metadata import Metadata
 
 
@@ -62,17 +62,20 @@ class _Expired:
 
     __slots__ = ()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "EXPIRED"
 
-    def __reduce__(self):
+    def __reduce__(self) -> str:
         return "EXPIRED"  # pickles as this module's one instance
 
 
 EXPIRED = _Expired()
 
+# Imported here, not at the top: statements.py refers back to this module (see there).
+from .statements import TableStatements  # noqa: E402
 
-class Model(metaclass=ModelBase):
+
+class Model(TableStatements, metaclass=ModelBase):
     """Base class of every model. See the docs for fields, Meta options and queries."""
 
     __slots__ = ("_persisted", "_changes", "_session", "_rel", "_extra", "__weakref__")
@@ -135,7 +138,8 @@ class Model(metaclass=ModelBase):
         try:
             (meta.initializer or initializer_for(meta.model))(self, values)
         finally:
-            self.__class__ = meta.model
+            # The class it was built as: pyright reads the assignment as narrowing Self.
+            self.__class__ = meta.model  # pyright: ignore[reportAttributeAccessIssue]
 
     def __delattr__(self, name: str) -> None:
         extra = self._extra
@@ -203,7 +207,7 @@ class Model(metaclass=ModelBase):
         """True if any field was assigned since the object was loaded or last saved."""
         return bool(self._dirty_fields())
 
-    def _clear_changes(self):
+    def _clear_changes(self) -> None:
         _set_raw(self, "_changes", None)
 
     # -- attribute hooks -------------------------------------------------------------------
@@ -213,7 +217,7 @@ class Model(metaclass=ModelBase):
             return _loaded_value(self, field.attr_key)
         return None
 
-    def _related_object(self, fk):
+    def _related_object(self, fk: ForeignKeyField[Any]) -> Any:
         rel = self._rel
         if rel is not None and fk.name in rel:
             obj = rel[fk.name]
@@ -233,13 +237,14 @@ class Model(metaclass=ModelBase):
         if not fk.lazy_load:
             return key
         rel_model = fk.rel_model
-        session = self._session
-        session = session() if session is not None else None
+        session_ref = self._session
+        session: Any = session_ref() if session_ref is not None else None
         by_key = session is not None and fk.rel_field is rel_model._meta.primary_key
-        if lazy_load_listeners and not (by_key and session._holds(rel_model, key)):  # events: N+1 detector
+        # by_key implies a session, which pyright cannot follow through the flag.
+        if lazy_load_listeners and not (by_key and session._holds(rel_model, key)):  # pyright: ignore[reportOptionalMemberAccess]  # events: N+1 detector
             notify_lazy_load(self, fk, "foreign_key")
         if by_key:
-            obj = session.get(rel_model, key)
+            obj = session.get(rel_model, key)  # pyright: ignore[reportOptionalMemberAccess]
             if obj is None:
                 raise rel_model.DoesNotExist(f"{rel_model.__name__} with {fk.rel_field.name}={key!r} does not exist")
         else:
@@ -250,7 +255,7 @@ class Model(metaclass=ModelBase):
         rel[fk.name] = obj
         return obj
 
-    def _set_related_object(self, fk, value, track=True):
+    def _set_related_object(self, fk: ForeignKeyField[Any], value: Any, track: bool = True) -> None:
         if isinstance(value, Model):
             if not isinstance(value, fk.rel_model):
                 raise DataError(f"{fk.qualified_name}: expected a {fk.rel_model.__name__}, got {type(value).__name__}")
@@ -270,7 +275,7 @@ class Model(metaclass=ModelBase):
         else:
             _set_raw(self, fk.attr_key, key)
 
-    def _sync_related_keys(self):
+    def _sync_related_keys(self) -> None:
         """Copy keys of related objects saved since they were assigned (``tweet.user = u``)."""
         rel = self._rel
         if not rel:
@@ -279,7 +284,7 @@ class Model(metaclass=ModelBase):
         for name, obj in rel.items():
             if obj is None:
                 continue
-            fk = fields[name]
+            fk: ForeignKeyField[Any] = fields[name]  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]  # _rel is keyed by foreign keys only
             key = _loaded_value(obj, fk.rel_field.attr_key)
             if key is not None and _loaded_value(self, fk.attr_key) != key:
                 Model.__setattr__(self, fk.attr_key, key)
@@ -312,7 +317,8 @@ class Model(metaclass=ModelBase):
         pk = self.pk
         if pk is None or (isinstance(pk, tuple) and None in pk):
             return self is other
-        return pk == other.pk
+        equal: bool = pk == other.pk
+        return equal
 
     def __hash__(self) -> int:
         pk = self.pk
@@ -339,7 +345,7 @@ class Model(metaclass=ModelBase):
             state.update(self._extra)
         return state
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict[str, Any]) -> None:
         _replace_state(self, state)
         model = type(self)._meta.model
         if type(self) is not model:  # made by Model.__new__ (pickle, copy): a loader
@@ -355,62 +361,6 @@ class Model(metaclass=ModelBase):
     def filter(cls, *conditions: Any, **lookups: Any) -> ModelSelect[Self]:
         """``Model.select().filter(...)``: expressions and Django-style ``field__op=value`` lookups."""
         return cls.select().filter(*conditions, **lookups)
-
-    @classmethod
-    def alias(cls, name: str | None = None) -> ModelAlias:
-        """An aliased copy of the table for self-joins: ``Parent = Category.alias()``."""
-        return ModelAlias(cls, name)
-
-    @classmethod
-    def insert(cls, values: dict[Any, Any] | None = None, **kwargs: Any) -> ModelInsert:
-        """``Model.insert(field=value, ...).execute()`` returns the new primary key."""
-        row = dict(values or {})
-        row.update(kwargs)
-        return ModelInsert(cls, [row], single=True)
-
-    @classmethod
-    def insert_many(cls, rows: Any, fields: Any = None) -> ModelInsert:
-        """Insert many rows: dicts, tuples (aligned with ``fields``) or model instances."""
-        return ModelInsert(cls, rows, fields=fields)
-
-    @classmethod
-    def copy_from(cls, rows: Any, fields: Any = None, batch_size: int = 10_000) -> int:
-        """Bulk-load ``rows`` (an iterable of dicts, or of tuples aligned with ``fields``),
-        streamed ``batch_size`` rows at a time in one transaction; returns the number of
-        rows loaded. Values are validated and converted as ``insert_many`` does (the same
-        ``DataError``). PostgreSQL loads through ``COPY ... FROM STDIN``, the other engines
-        through multi-row INSERTs; nothing is returned per row (no keys, no instances)."""
-        return copy_from(cls, rows, fields, batch_size)
-
-    @classmethod
-    def replace(cls, values: dict[Any, Any] | None = None, **kwargs: Any) -> ModelInsert:
-        """Like ``insert()``, but a row with the same primary or unique key is replaced:
-        ``REPLACE`` on SQLite and MySQL, an upsert overwriting the row on PostgreSQL."""
-        row = dict(values or {})
-        row.update(kwargs)
-        return ModelInsert(cls, [row], single=True).replace()
-
-    @classmethod
-    def replace_many(cls, rows: Any, fields: Any = None) -> ModelInsert:
-        """``insert_many()`` with ``replace()``'s handling of rows whose key exists."""
-        return ModelInsert(cls, rows, fields=fields).replace()
-
-    @classmethod
-    def insert_from(cls, query: Any, fields: Any) -> ModelInsert:
-        """``INSERT INTO table (fields) SELECT ...``: copy the rows ``query`` selects into ``fields``."""
-        return ModelInsert(cls, (), fields=fields, from_query=query)
-
-    @classmethod
-    def update(cls, values: dict[Any, Any] | None = None, **kwargs: Any) -> ModelUpdate:
-        """``Model.update(field=value).where(...).execute()`` returns the rows matched."""
-        assignments = dict(values or {})
-        assignments.update(kwargs)
-        return ModelUpdate(cls, assignments)
-
-    @classmethod
-    def delete(cls) -> ModelDelete:
-        """``Model.delete().where(...).execute()`` returns the rows deleted."""
-        return ModelDelete(cls)
 
     @classmethod
     def create(cls, **values: Any) -> Self:
@@ -462,7 +412,8 @@ class Model(metaclass=ModelBase):
         rows = database.execute_sql(sql, (adapt(pk),)).fetchall()
         if not rows:
             raise cls.DoesNotExist(f"{cls.__name__} with {meta.primary_key.name}={pk!r} does not exist")
-        return hydrate(rows)[0]
+        found: Self = hydrate(rows)[0]
+        return found
 
     @classmethod
     def get_or_create(cls, defaults: dict[str, Any] | None = None, **lookups: Any) -> tuple[Self, bool]:
@@ -490,61 +441,6 @@ class Model(metaclass=ModelBase):
                 raise
             return found, False
 
-    # -- full-text search (Meta.search) and indexes -------------------------------------------
-    @classmethod
-    def _search(cls):
-        search = cls._meta.search
-        if search is None:
-            raise ImproperlyConfigured(f"{cls.__name__} is not searchable: set Meta.search = Search(...)")
-        return search
-
-    @classmethod
-    def match(cls, text):
-        """A condition: the row contains every word of ``text`` (``where(Entry.match(q))``).
-
-        What users type is safe: only its words are used (see ``tinyorm.sql.search``).
-        """
-        return SearchMatch(cls._search(), text)
-
-    @classmethod
-    def search_rank(cls, text):
-        """A relevance score for ``text``, higher for a better match: ``order_by(...desc())``."""
-        return SearchRank(cls._search(), text)
-
-    @classmethod
-    def search(cls, text, *columns):
-        """The rows matching ``text``, best match first (its score as ``.rank``)."""
-        rank = cls.search_rank(text)
-        return cls.select(*(columns or (cls,)), rank.alias("rank")).where(cls.match(text)).order_by(rank.desc())
-
-    @classmethod
-    def add_index(cls, index):
-        """Add an index after the class is defined (``Index`` over expressions of its fields)."""
-        cls._meta.add_index(index)
-        return index
-
-    @classmethod
-    def table_exists(cls) -> bool:
-        """True if the model's table exists on the database its writes are routed to."""
-        database = cls._meta.get_database().route_write(cls)
-        return database.table_exists(cls._meta.table_name)
-
-    @classmethod
-    def create_table(cls, safe: bool = True) -> None:
-        """Create the model's table and indexes (``safe``: leave an existing one alone)."""
-        cls._meta.get_database().create_tables([cls], safe=safe)
-
-    @classmethod
-    def drop_table(cls, safe: bool = True, cascade: bool = False) -> None:
-        """Drop the model's table (``safe``: no error if absent; ``cascade``: PostgreSQL's CASCADE)."""
-        cls._meta.get_database().drop_tables([cls], safe=safe, cascade=cascade)
-
-    @classmethod
-    def bind(cls, database: Any) -> type[Self]:
-        """Attach the model to ``database`` (a Database, Router or DatabaseProxy); returns the class."""
-        cls._meta.set_database(database)
-        return cls
-
     # -- instance API ----------------------------------------------------------------------
     def save(self, force_insert: bool = False, only: Any = None) -> int:
         """Insert the row if it is new, else update the columns that changed.
@@ -568,7 +464,7 @@ class Model(metaclass=ModelBase):
             return 0
         return self._update(fields)
 
-    def _insert(self):
+    def _insert(self) -> None:
         cls = type(self)
         meta = cls._meta
         version = meta.version_field
@@ -610,7 +506,7 @@ class Model(metaclass=ModelBase):
         if write_listeners:  # events: caches, signals
             notify_write(cls, "insert", database, (self,), "save")
 
-    def _update(self, fields):
+    def _update(self, fields: Sequence[Field[Any]]) -> int:
         cls = type(self)
         meta = cls._meta
         database = (meta.database or meta.get_database()).route_write(cls)
@@ -631,13 +527,14 @@ class Model(metaclass=ModelBase):
         if version is not None:
             current = _loaded_value(self, version.attr_key)
             params.append(current)
-        rows = database.execute_sql(plan.sql, params).rowcount
+        rows: int = database.execute_sql(plan.sql, params).rowcount
         if version is not None:
+            # current is set above under the same condition (pyright cannot pair the two).
             if rows == 0:
-                raise stale_data_error(cls, self.pk, current, database) or StaleDataError(
+                raise stale_data_error(cls, self.pk, current, database) or StaleDataError(  # pyright: ignore[reportPossiblyUnboundVariable]
                     f"{cls.__name__} with primary key {self.pk!r} was not written: it changed while being written"
                 )
-            _set_raw(self, version.attr_key, current + 1)
+            _set_raw(self, version.attr_key, current + 1)  # pyright: ignore[reportPossiblyUnboundVariable]
         _set_changes(self, None)
         if write_listeners:  # events: caches, signals
             notify_write(cls, "update", database, (self,), "save")
@@ -653,9 +550,10 @@ class Model(metaclass=ModelBase):
         if version is not None:
             current = _loaded_value(self, version.attr_key)
             condition = condition & (version == current)
-        rows = database.execute(Delete(cls, database).where(condition)).rowcount
+        rows: int = database.execute(Delete(cls, database).where(condition)).rowcount
         if rows == 0 and version is not None:
-            raise stale_data_error(cls, self.pk, current, database) or StaleDataError(
+            # current is set above when there is a version field.
+            raise stale_data_error(cls, self.pk, current, database) or StaleDataError(  # pyright: ignore[reportPossiblyUnboundVariable]
                 f"{cls.__name__} with primary key {self.pk!r} was not written: it changed while being written"
             )
         _set_raw(self, "_persisted", False)
@@ -668,7 +566,8 @@ class Model(metaclass=ModelBase):
         session = self._session
         session = session() if session is not None else None
         if session is not None:
-            return session.refresh(self)
+            refreshed: Self = session.refresh(self)
+            return refreshed
         cls = type(self)
         fresh = cls.select().where(cls._meta.pk_expression(self.pk)).get()
         for key in cls._meta.attr_keys:
@@ -691,7 +590,7 @@ def _construct(cls: type[Model], /, **values: Any) -> Model:
     """``Model(**values)`` for a model without an ``__init__`` of its own (see
     ``Model.__init_subclass__``): built as the loader class, filled, handed the model's class."""
     meta = cls._meta
-    obj = _new(meta.loader)
+    obj: Model = _new(meta.loader)
     obj._extra = None
     (meta.initializer or initializer_for(cls))(obj, values)
     obj.__class__ = cls
@@ -765,11 +664,16 @@ def stale_data_error(model: type[Model], pk: Any, expected_version: Any, databas
 
 
 # Model's class methods build the queries below, and those modules refer back to Model:
-# importing them once it exists keeps the cycle harmless.
-from .aliases import ModelAlias  # noqa: E402
+# importing them once it exists keeps the cycle harmless. The ones exported with ``as``
+# are what statements.TableStatements reaches through this module.
+from .aliases import ModelAlias as ModelAlias  # noqa: E402
 from .hydration import _hydrator_for, initializer_for  # noqa: E402
 from .select import ModelSelect  # noqa: E402
-from .writes import ModelDelete, ModelInsert, ModelUpdate, _InsertPlan, copy_from, update_plan  # noqa: E402
+from .writes import ModelDelete as ModelDelete  # noqa: E402
+from .writes import ModelInsert as ModelInsert  # noqa: E402
+from .writes import ModelUpdate as ModelUpdate  # noqa: E402
+from .writes import _InsertPlan, update_plan  # noqa: E402
+from .writes import copy_from as copy_from  # noqa: E402
 
 if TYPE_CHECKING:
     from typing import TypeVar
@@ -783,8 +687,9 @@ if TYPE_CHECKING:
     class TypedModel(Model):
         """``Model`` whose annotated fields also type ``Model(...)`` and ``create(...)``."""
 
+        # Typed from the annotated fields; pyright wants an override to return a Model.
         @classmethod
-        def create(cls: Callable[_P, _S], *args: _P.args, **kwargs: _P.kwargs) -> _S: ...
+        def create(cls: Callable[_P, _S], *args: _P.args, **kwargs: _P.kwargs) -> _S: ...  # pyright: ignore[reportIncompatibleMethodOverride]
 
 else:
     # At run time a TypedModel is a Model: the difference is for type checkers only.

@@ -219,7 +219,7 @@ class ModelInsert(_ModelWrite, Insert):
             elif isinstance(row, Model):
                 if not isinstance(row, model):
                     raise DataError(f"insert_many() into {model.__name__} got a {type(row).__name__}")
-                row._sync_related_keys()  # type: ignore[no-untyped-call]  # model.py (its body) is not annotated yet
+                row._sync_related_keys()
                 loaded = {
                     field: value
                     for field in all_fields
