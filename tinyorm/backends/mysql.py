@@ -23,7 +23,7 @@ from ..exceptions import (
 from ..log import format_params, sql_logger
 from . import galera
 from .base import ColumnMetadata, Database, ForeignKeyMetadata, IndexMetadata
-from .transactions import WHOLE_TRANSACTION
+from .transactions import WHOLE_TRANSACTION, BrokenTransaction
 
 if TYPE_CHECKING:
     from ..exceptions import TinyORMError
@@ -114,6 +114,10 @@ class _StreamingConnection:
 
     def __getattr__(self, name: str) -> NoReturn:
         self.cursor()
+
+
+# What may stand in for a thread's connection: execute_unbuffered() never wraps these.
+_STANDS_IN = (_UnbufferedCursors, _StreamingConnection, BrokenTransaction)
 
 
 def _errno(exc: BaseException) -> int | None:
@@ -274,15 +278,24 @@ class MySQLDatabase(Database):
         # of ~1.25x). execute_sql (which counts and translates every statement) is run with
         # this thread's connection handing out an unbuffered cursor for this one statement.
         state = self._state
-        conn = self.connection()
-        if type(conn) is _StreamingConnection:
-            return self.execute_sql(sql, params)  # refused, as any statement would be
-        state.conn = _UnbufferedCursors(conn, self._pymysql.cursors.SSCursor)
+        conn = state.conn
+        if conn is None or type(conn) in _STANDS_IN:
+            # No connection yet (execute_sql connects, and a Router's replica fails over if
+            # it cannot), or one lent to a stream or a broken transaction (which refuse the
+            # statement): the plain path, buffered.
+            return self.execute_sql(sql, params)
+        wrapper = state.conn = _UnbufferedCursors(conn, self._pymysql.cursors.SSCursor)
         try:
             return self.execute_sql(sql, params)
         finally:
-            if type(state.conn) is _UnbufferedCursors:  # a failover may have replaced it
+            # Hand the real connection back wherever the wrapper ended up: still the
+            # thread's connection, or inside the BrokenTransaction an engine abort (a
+            # deadlock) put in its place. A failover or a lost connection replaced it.
+            current = state.conn
+            if current is wrapper:
                 state.conn = conn
+            elif type(current) is BrokenTransaction and current.connection is wrapper:
+                current.connection = conn
 
     def stream_rows(self, sql: str, params: Any, chunk_size: int) -> Generator[tuple[list[Any], Any], None, None]:
         # An unbuffered cursor: rows come off the socket as they are fetched. Until the
