@@ -168,15 +168,16 @@ class Field(Operand, Generic[_T]):
     @overload
     def __get__(self, instance: object, owner: Any) -> _T: ...
     def __get__(self, instance: Any, owner: Any) -> Any:
-        # Only reached when the instance dict lacks the key: the field was not selected, or
-        # the object was expired by a session. Values themselves live in ``__dict__``.
+        # Values live in slots (models/metadata.py lays them out), so on an instance this is
+        # reached only for a field kept in the class under a name other than its slot's;
+        # an empty slot (not selected, expired by a session) loads through _load_missing.
         if instance is None:
             return self
         return instance._load_missing(self)
 
     if TYPE_CHECKING:
-        # Values live in the instance ``__dict__`` (no ``__set__`` at run time, so reads
-        # stay plain dict lookups); this tells type checkers what an assignment may hold.
+        # Values live in the instance's slots (no ``__set__`` here at run time: the slot's
+        # own descriptor stores them); this tells type checkers what an assignment may hold.
         def __set__(self, instance: object, value: _T) -> None: ...
 
     # -- values ----------------------------------------------------------------------------
