@@ -71,15 +71,8 @@ prepare_dir() {
     rm -rf "${DIR:?}"/node* "$RUN"/*
   fi
   echo "$LAYOUT" > "$MARKER"
-  if [[ $EUID -eq 0 ]]; then
-    local path="" part
-    IFS=/ read -ra parts <<< "${DIR#/}"
-    for part in "${parts[@]}"; do
-      path="$path/$part"
-      runuser -u "$MY_USER" -- test -x "$path" || chmod o+x "$path"
-    done
-    chown "$MY_USER" "$DIR" "$RUN"
-  fi
+  open_path_for_user "$DIR"
+  [[ $EUID -ne 0 ]] || chown "$MY_USER" "$DIR" "$RUN"
   exec 9>"$DIR/.lock"
   flock -w 300 9 || die "another galera.sh is holding $DIR/.lock"
 }

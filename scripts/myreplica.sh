@@ -53,14 +53,7 @@ prepare_dir() {
   fi
   mkdir -p "$DIR"
   touch "$MARKER"
-  if [[ $EUID -eq 0 ]]; then
-    local path="" part
-    IFS=/ read -ra parts <<< "${DIR#/}"
-    for part in "${parts[@]}"; do
-      path="$path/$part"
-      runuser -u "$MY_USER" -- test -x "$path" || chmod o+x "$path"
-    done
-  fi
+  open_path_for_user "$DIR"
   exec 9>"$DIR/.lock"
   flock -w 120 9 || die "another myreplica.sh is holding $DIR/.lock"
 }

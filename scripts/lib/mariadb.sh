@@ -14,3 +14,15 @@ else
   MY_USER="$(id -un)"
   as_user() { (cd / && "$@" 9>&-); }
 fi
+
+# open_path_for_user DIR : as root, give every directory on DIR's path the search bit the
+# server's OS user needs to reach its datadir (o+x only where it lacks it; never read).
+open_path_for_user() {
+  [[ $EUID -eq 0 ]] || return 0
+  local path="" part parts
+  IFS=/ read -ra parts <<< "${1#/}"
+  for part in "${parts[@]}"; do
+    path="$path/$part"
+    runuser -u "$MY_USER" -- test -x "$path" || chmod o+x "$path"
+  done
+}
